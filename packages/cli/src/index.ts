@@ -1,0 +1,6 @@
+/**
+ * @otakit/cli: the `otakit` command.
+ *
+ * @packageDocumentation
+ */
+export { main } from './main.js';

@@ -1,0 +1,7 @@
+/**
+ * @otakit/device-client
+ *
+ * @packageDocumentation
+ */
+
+export { VERSION as CORE_VERSION } from '@otakit/core';

@@ -1,0 +1,7 @@
+/**
+ * @otakit/management-client
+ *
+ * @packageDocumentation
+ */
+
+export { VERSION as CORE_VERSION } from '@otakit/core';

@@ -1,0 +1,7 @@
+/**
+ * @otakit/sandbox
+ *
+ * @packageDocumentation
+ */
+
+export { VERSION as CORE_VERSION } from '@otakit/core';

@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+// Packaging gate for every publishable package:
+//   1. publint --strict
+//   2. attw --pack (are-the-types-wrong)
+//   3. pack all tarballs, install them together in a scratch folder, and load each one with
+//      both require() and import().
+// Exits non-zero on the first failure, printing what failed.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const root = resolve(import.meta.dirname, '..');
+const pkgsDir = join(root, 'packages');
+const bin = (name) => join(root, 'node_modules', '.bin', name);
+const run = (cmd, args, cwd) => {
+  console.log(`$ ${[cmd, ...args].join(' ')}  (in ${cwd.replace(root, '.')})`);
+  execFileSync(cmd, args, { cwd, stdio: 'inherit' });
+};
+
+const packages = readdirSync(pkgsDir)
+  .map((dir) => ({
+    dir: join(pkgsDir, dir),
+    manifest: JSON.parse(readFileSync(join(pkgsDir, dir, 'package.json'), 'utf8')),
+  }))
+  .filter((p) => !p.manifest.private);
+
+const scratch = mkdtempSync(join(tmpdir(), 'otakit-pack-'));
+try {
+  const tarballs = {};
+  for (const p of packages) {
+    run(bin('publint'), ['--strict'], p.dir);
+    run(bin('attw'), ['--pack', '.', '--profile', 'node16'], p.dir);
+    const out = execFileSync('npx', ['-y', 'pnpm@10', 'pack', '--pack-destination', scratch], {
+      cwd: p.dir,
+      encoding: 'utf8',
+    });
+    const tgz = out.trim().split('\n').pop().trim();
+    tarballs[p.manifest.name] = tgz.startsWith('/') ? tgz : join(scratch, tgz);
+  }
+  // One consumer project that depends on every tarball; overrides make the internal
+  // dependencies resolve to the local tarballs instead of the registry.
+  const deps = Object.fromEntries(Object.entries(tarballs).map(([n, t]) => [n, `file:${t}`]));
+  writeFileSync(
+    join(scratch, 'package.json'),
+    JSON.stringify({ name: 'otakit-consumer', private: true, dependencies: deps, overrides: deps }, null, 2),
+  );
+  run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], scratch);
+  for (const name of Object.keys(tarballs)) {
+    const cjs = `const m = require(${JSON.stringify(name)}); if (!Object.keys(m).length) throw new Error('empty CJS exports'); console.log('require ok: ${name}', Object.keys(m).length, 'exports')`;
+    const esm = `const m = await import(${JSON.stringify(name)}); if (!Object.keys(m).length) throw new Error('empty ESM exports'); console.log('import ok: ${name}', Object.keys(m).length, 'exports')`;
+    run('node', ['-e', cjs], scratch);
+    run('node', ['--input-type=module', '-e', esm], scratch);
+  }
+  console.log(`check:packages: ${packages.length} packages passed publint, attw and require/import`);
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
+}

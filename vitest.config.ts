@@ -1,0 +1,22 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const src = (pkg: string) => fileURLToPath(new URL(`./packages/${pkg}/src/index.ts`, import.meta.url));
+
+export default defineConfig({
+  resolve: {
+    alias: {
+      '@otakit/core': src('core'),
+      '@otakit/management-client': src('management-client'),
+      '@otakit/device-client': src('device-client'),
+      '@otakit/iot-core-adapter': src('iot-core-adapter'),
+      '@otakit/sandbox': src('sandbox'),
+    },
+  },
+  test: {
+    include: ['packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    pool: 'forks',
+  },
+});
