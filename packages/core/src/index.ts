@@ -1,8 +1,14 @@
 /**
- * @otakit/core: what every otakit package shares.
+ * @otakit/core: what every otakit package shares: the HTTP transport, typed errors, device keys and
+ * Mender request signatures, and the Mender Artifact v3 reader, verifier and writer.
  *
  * @packageDocumentation
  */
 
 /** The version of @otakit/core. */
 export const VERSION = '0.1.0';
+
+export * from './artifact/index.js';
+export * from './errors.js';
+export * from './http/index.js';
+export * from './keys/index.js';

@@ -1,9 +1,10 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import pkg from '../package.json' with { type: 'json' };
 import { VERSION } from '../src/index.js';
 
 describe('@otakit/core', () => {
   it('reports the version from its package.json', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
     expect(VERSION).toBe(pkg.version);
   });
 });
