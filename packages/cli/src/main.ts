@@ -1,4 +1,8 @@
 import { Command, CommanderError } from 'commander';
+import { registerArtifactCommands } from './commands/artifact.js';
+import { registerDeviceCommands } from './commands/device.js';
+import { registerManagementCommands } from './commands/management.js';
+import { registerSandboxCommands } from './commands/sandbox.js';
 
 /** Builds the `otakit` command tree. */
 export function createProgram(): Command {
@@ -10,6 +14,10 @@ export function createProgram(): Command {
       writeOut: (s) => process.stdout.write(s),
       writeErr: (s) => process.stderr.write(s),
     });
+  registerArtifactCommands(program);
+  registerManagementCommands(program);
+  registerDeviceCommands(program);
+  registerSandboxCommands(program);
   return program;
 }
 
@@ -21,7 +29,7 @@ export async function main(argv: string[]): Promise<number> {
   const program = createProgram();
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return 0;
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode;
     throw err;

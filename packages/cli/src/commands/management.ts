@@ -1,0 +1,4 @@
+import type { Command } from 'commander';
+
+/** Registers the management commands on the `otakit` program. */
+export function registerManagementCommands(_program: Command): void {}

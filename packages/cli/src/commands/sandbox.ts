@@ -1,0 +1,4 @@
+import type { Command } from 'commander';
+
+/** Registers the sandbox commands on the `otakit` program. */
+export function registerSandboxCommands(_program: Command): void {}
