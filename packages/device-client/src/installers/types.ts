@@ -1,0 +1,83 @@
+import type { Readable } from 'node:stream';
+
+/**
+ * What an installer learns about the update it is installing. The same shape is handed to every
+ * step so a step that runs after a restart (power cut, reboot) has all it needs.
+ */
+export interface InstallContext {
+  /** A directory that belongs to this update alone (kept until Cleanup, survives restarts). */
+  workDir: string;
+  /** The artifact's name (`artifact_provides.artifact_name`). */
+  artifactName: string;
+  /** Index of the payload in the artifact (0 for single-payload artifacts). */
+  payloadIndex: number;
+  /** The payload type, e.g. `rootfs-image` or an update module name such as `single-file`. */
+  payloadType: string;
+  /** The verified header data of this payload, as Mender update modules see it in `header/`. */
+  header: {
+    /** `header-info` JSON. */
+    headerInfo: unknown;
+    /** The payload's `type-info` JSON (merged with the augmented one, if any). */
+    typeInfo: unknown;
+    /** The payload's `meta-data` JSON, or undefined when absent. */
+    metaData: unknown;
+  };
+  /** The device type the device reports. */
+  deviceType: string;
+  /** Stops long operations (the agent is shutting down). */
+  signal?: AbortSignal;
+  /** Receives lines for the deployment log. */
+  log: (line: string) => void;
+}
+
+/** One payload file, streamed from the verifier; `stream` must be fully consumed (or destroyed on error). */
+export interface PayloadFile {
+  name: string;
+  size: number;
+  stream: Readable;
+}
+
+/** `NeedsArtifactReboot` as in the Mender update module protocol. */
+export type RebootNeed = 'No' | 'Yes' | 'Automatic';
+
+/**
+ * The one interface every installer implements. The methods map 1:1 onto the Mender update module
+ * protocol states (Download, ArtifactInstall, NeedsArtifactReboot, ArtifactReboot,
+ * ArtifactVerifyReboot, ArtifactCommit, SupportsRollback, ArtifactRollback, ArtifactRollbackReboot,
+ * ArtifactVerifyRollbackReboot, ArtifactFailure, Cleanup), so an update module can be driven
+ * unmodified and a built-in installer behaves like one.
+ *
+ * Every method must be idempotent where the state machine may repeat it after a power cut: the
+ * agent persists its state before calling a step and calls it again if it was interrupted.
+ */
+export interface Installer {
+  /** Whether this installer handles the payload type. */
+  supports(payloadType: string): boolean;
+  /** Download state: receives every payload file of the payload, in artifact order. */
+  download(ctx: InstallContext, files: AsyncIterable<PayloadFile>): Promise<void>;
+  /** ArtifactInstall: makes the downloaded update the one to boot (or installs it, without reboot). */
+  install(ctx: InstallContext): Promise<void>;
+  /** NeedsArtifactReboot. */
+  needsReboot(ctx: InstallContext): Promise<RebootNeed>;
+  /**
+   * ArtifactReboot: reboot into the new image. A real device does not return; a simulated one
+   * returns after switching. The agent persists its state before calling this.
+   */
+  reboot(ctx: InstallContext): Promise<void>;
+  /** ArtifactVerifyReboot: throws unless the system came up on the new image. */
+  verifyReboot(ctx: InstallContext): Promise<void>;
+  /** ArtifactCommit: makes the new image permanent. */
+  commit(ctx: InstallContext): Promise<void>;
+  /** SupportsRollback. */
+  supportsRollback(ctx: InstallContext): Promise<boolean>;
+  /** ArtifactRollback: makes the previous image the one to boot. */
+  rollback(ctx: InstallContext): Promise<void>;
+  /** ArtifactRollbackReboot. */
+  rollbackReboot(ctx: InstallContext): Promise<void>;
+  /** ArtifactVerifyRollbackReboot: throws unless the system is back on the previous image. */
+  verifyRollbackReboot(ctx: InstallContext): Promise<void>;
+  /** ArtifactFailure: last chance to clean up after a failed update. */
+  failure(ctx: InstallContext): Promise<void>;
+  /** Cleanup: remove temporary files; always called last. */
+  cleanup(ctx: InstallContext): Promise<void>;
+}
