@@ -1,0 +1,431 @@
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'eventemitter3';
+import { type Dispatcher, request as undiciRequest } from 'undici';
+import {
+  type ApiError,
+  apiErrorFromResponse,
+  ConnectionError,
+  InvalidResponseError,
+  isMenderErrorBody,
+  OtakitError,
+  TimeoutError,
+} from '../errors.js';
+import { AttemptSignal, abortReason, sleep, throwIfAborted } from './abort.js';
+import { isOneShotBody, prepareBody, readBody, readErrorBody } from './body.js';
+import { buildDispatcher } from './dispatcher.js';
+import { findLink } from './link.js';
+import { PagePromise, type PageResult } from './paginate.js';
+import { redactUrl } from './redact.js';
+import { parseRetryAfter } from './retry-after.js';
+import type {
+  HttpClientOptions,
+  HttpEvents,
+  HttpMethod,
+  HttpRequest,
+  HttpResponse,
+  Logger,
+  Page,
+  PaginateOptions,
+  QueryValue,
+} from './types.js';
+
+/** Methods retried without an idempotency key. */
+export const IDEMPOTENT_METHODS: ReadonlySet<HttpMethod> = new Set(['GET', 'HEAD', 'PUT', 'DELETE']);
+/** Statuses worth another attempt (network errors are retried too). */
+export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 429, 502, 503, 504]);
+
+const DEFAULTS = {
+  timeout: 30_000,
+  maxRetries: 2,
+  baseDelayMs: 500,
+  maxDelayMs: 30_000,
+  maxRetryAfterMs: 60_000,
+} as const;
+
+const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** An attempt that failed in a way another attempt may fix. */
+class RetryableFailure {
+  constructor(
+    readonly error: unknown,
+    readonly reason: string,
+    readonly status?: number,
+    readonly retryAfterMs?: number,
+  ) {}
+}
+
+/**
+ * The HTTP transport every otakit client sends through: `undici.request()` with retries
+ * (exponential backoff, full jitter, `Retry-After`), per-attempt timeouts, `X-MEN-RequestID`,
+ * typed errors, streaming bodies, Mender pagination, redacted logs and events.
+ *
+ * The `Authorization` header from `auth` is sent only to the origin of `baseUrl`, never to other
+ * hosts (signed download URLs, a foreign `Link`).
+ *
+ * @example
+ * ```ts
+ * const http = new HttpClient({ baseUrl: 'https://hosted.mender.io', auth: () => token })
+ * const { data } = await http.request<Device[]>({ method: 'GET', path: '/api/management/v1/inventory/devices' })
+ * for await (const device of http.paginate<Device>('/api/management/v1/inventory/devices')) console.log(device.id)
+ * await http.close()
+ * ```
+ */
+export class HttpClient {
+  /** Typed `request`, `response` and `retry` events. URLs are redacted; headers are never included. */
+  readonly events: EventEmitter<HttpEvents> = new EventEmitter<HttpEvents>();
+  readonly #baseUrl: URL;
+  readonly #dispatcher: Dispatcher;
+  readonly #ownsDispatcher: boolean;
+  readonly #options: HttpClientOptions;
+  readonly #logger: Logger;
+  readonly #headers: Record<string, string>;
+
+  constructor(options: HttpClientOptions) {
+    this.#options = options;
+    this.#baseUrl = new URL(options.baseUrl);
+    if (options.dispatcher !== undefined) {
+      this.#dispatcher = options.dispatcher;
+      this.#ownsDispatcher = false;
+    } else {
+      this.#dispatcher = buildDispatcher(options);
+      this.#ownsDispatcher = true;
+    }
+    this.#logger = options.logger ?? silentLogger;
+    this.#headers = {
+      'user-agent': options.userAgent ?? `otakit (node ${process.version})`,
+      ...lowerCaseKeys(options.headers),
+    };
+  }
+
+  /** The base URL requests are resolved against. */
+  get baseUrl(): string {
+    return this.#baseUrl.href;
+  }
+
+  /**
+   * Sends one call, retrying as the policy allows, and reads the response body as
+   * `responseType` says (default JSON). Rejects with an {@link ApiError} subclass for statuses >= 400,
+   * `ConnectionError`, `TimeoutError`, `InvalidResponseError`, or the caller's abort reason.
+   */
+  async request<T = unknown>(req: HttpRequest): Promise<HttpResponse<T>> {
+    const url = this.resolveUrl(req.path, req.query);
+    const requestId = req.requestId ?? randomUUID();
+    const maxRetries = req.maxRetries ?? this.#options.maxRetries ?? DEFAULTS.maxRetries;
+    const maxRetryAfterMs = this.#options.retry?.maxRetryAfterMs ?? DEFAULTS.maxRetryAfterMs;
+    const retryAllowed =
+      !isOneShotBody(req.body) && (IDEMPOTENT_METHODS.has(req.method) || req.idempotencyKey !== undefined);
+
+    for (let attempt = 1; ; attempt++) {
+      throwIfAborted(req.signal);
+      let failure: RetryableFailure;
+      try {
+        return await this.#attempt<T>(req, url, requestId, attempt);
+      } catch (err) {
+        if (!(err instanceof RetryableFailure)) throw err;
+        failure = err;
+      }
+      if (!retryAllowed || attempt > maxRetries) throw failure.error;
+      if (failure.retryAfterMs !== undefined && failure.retryAfterMs > maxRetryAfterMs) throw failure.error;
+      const delayMs = failure.retryAfterMs ?? this.#backoff(attempt);
+      const event = {
+        method: req.method,
+        url: redactUrl(url),
+        attempt,
+        delayMs,
+        reason: failure.reason,
+        ...(failure.status === undefined ? {} : { status: failure.status }),
+      };
+      this.#logger.warn('otakit http: retrying', { ...event, requestId });
+      this.#emit('retry', event);
+      await sleep(delayMs, req.signal);
+    }
+  }
+
+  /**
+   * Lists a Mender collection page by page. `await` the result for the first page; `for await` it
+   * for every item across pages; `.pages()` for the pages. Follows `Link rel="next"`; without a Link
+   * header, continues while pages are full (and `X-Total-Count` says more remain).
+   *
+   * @example
+   * ```ts
+   * const first = await http.paginate<Device>('/api/management/v1/inventory/devices', { perPage: 100 })
+   * for await (const device of http.paginate<Device>('/api/management/v1/inventory/devices')) use(device)
+   * ```
+   */
+  paginate<T>(path: string, opts: PaginateOptions<T> = {}): PagePromise<T> {
+    const { query, perPage = 20, page = 1, extract, ...requestOptions } = opts;
+    const fetchPage = async (target: {
+      url: string;
+      page: number;
+      perPage: number;
+    }): Promise<PageResult<T>> => {
+      const response = await this.request<unknown>({
+        ...requestOptions,
+        method: 'GET',
+        path: target.url,
+        responseType: 'json',
+      });
+      const context = {
+        method: 'GET',
+        url: response.url,
+        status: response.status,
+        requestId: response.requestId,
+      };
+      const items = extractItems(response.data, extract, context);
+      const total = Number(firstHeader(response.headers['x-total-count']));
+      const totalCount = Number.isSafeInteger(total) && total >= 0 ? total : undefined;
+      const linkHeader = response.headers.link;
+      const nextHref = findLink(linkHeader, 'next');
+      let next: { url: string; page: number; perPage: number } | undefined;
+      if (nextHref !== undefined) {
+        const nextUrl = new URL(nextHref, target.url);
+        if (nextUrl.origin !== new URL(target.url).origin) {
+          throw new InvalidResponseError({ ...context, reason: 'a Link rel="next" to another origin' });
+        }
+        const nextPage = Number(nextUrl.searchParams.get('page'));
+        const nextPerPage = Number(nextUrl.searchParams.get('per_page'));
+        if (nextUrl.href !== target.url && items.length > 0) {
+          next = {
+            url: nextUrl.href,
+            page: Number.isSafeInteger(nextPage) && nextPage > 0 ? nextPage : target.page + 1,
+            perPage: Number.isSafeInteger(nextPerPage) && nextPerPage > 0 ? nextPerPage : target.perPage,
+          };
+        }
+      } else if (
+        linkHeader === undefined &&
+        items.length > 0 &&
+        items.length >= target.perPage &&
+        (totalCount === undefined || target.page * target.perPage < totalCount)
+      ) {
+        next = {
+          url: this.resolveUrl(path, { ...query, page: target.page + 1, per_page: target.perPage }),
+          page: target.page + 1,
+          perPage: target.perPage,
+        };
+      }
+      const result: Page<T> = {
+        items,
+        totalCount,
+        page: target.page,
+        perPage: target.perPage,
+        hasNext: next !== undefined,
+      };
+      return { page: result, next: next === undefined ? undefined : () => fetchPage(next) };
+    };
+    return new PagePromise<T>(
+      () => fetchPage({ url: this.resolveUrl(path, { ...query, page, per_page: perPage }), page, perPage }),
+      opts.signal,
+    );
+  }
+
+  /** Closes the dispatcher the client built (an injected `dispatcher` is left open for its owner). */
+  async close(): Promise<void> {
+    if (this.#ownsDispatcher) await this.#dispatcher.close();
+  }
+
+  /**
+   * The absolute URL of `path` (relative to the base URL, keeping a base path prefix; or absolute)
+   * with `query` appended (arrays repeat the key; `undefined` and `null` are left out).
+   */
+  resolveUrl(path: string, query?: Record<string, QueryValue>): string {
+    let url: URL;
+    if (/^[a-z][a-z0-9+.-]*:/i.test(path)) {
+      url = new URL(path);
+    } else {
+      url = new URL(this.#baseUrl.href);
+      const [pathname = '', search] = splitOnce(path, '?');
+      url.pathname =
+        url.pathname.replace(/\/+$/, '') + (pathname.startsWith('/') ? pathname : `/${pathname}`);
+      url.search = search ?? '';
+    }
+    for (const [key, value] of Object.entries(query ?? {})) {
+      if (value === undefined || value === null) continue;
+      const values = Array.isArray(value) ? value : [value];
+      for (const v of values) url.searchParams.append(key, String(v));
+    }
+    return url.href;
+  }
+
+  async #attempt<T>(
+    req: HttpRequest,
+    url: string,
+    requestId: string,
+    attempt: number,
+  ): Promise<HttpResponse<T>> {
+    const safeUrl = redactUrl(url);
+    const headers = await this.#requestHeaders(req, url, requestId);
+    const { body, contentType } = prepareBody(req);
+    if (contentType !== undefined) headers['content-type'] = contentType;
+    const timeoutMs = req.timeout ?? this.#options.timeout ?? DEFAULTS.timeout;
+    const scope = new AttemptSignal(req.signal, timeoutMs);
+    const started = performance.now();
+    this.#logger.debug('otakit http: request', { method: req.method, url: safeUrl, attempt, requestId });
+    this.#emit('request', { method: req.method, url: safeUrl, attempt, requestId });
+
+    const fail = (err: unknown): unknown => {
+      scope.dispose();
+      if (scope.callerAborted) return abortReason(req.signal as AbortSignal);
+      if (err instanceof OtakitError) return err;
+      const where = { method: req.method, url, requestId, cause: err };
+      if (scope.timedOut) return new RetryableFailure(new TimeoutError({ ...where, timeoutMs }), 'timeout');
+      if (isProgrammerError(err)) return err;
+      const error = new ConnectionError(where);
+      return new RetryableFailure(error, `connection error (${errorCode(err)})`);
+    };
+
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await undiciRequest(url, {
+        method: req.method,
+        headers,
+        // Node's global FormData and undici's are the same at runtime but typed apart.
+        body: (body ?? null) as Dispatcher.RequestOptions['body'],
+        signal: scope.signal,
+        dispatcher: this.#dispatcher,
+      });
+    } catch (err) {
+      throw fail(err);
+    }
+
+    const status = res.statusCode;
+    const responseId = firstHeader(res.headers['x-men-requestid']) ?? requestId;
+    const responseEvent = {
+      method: req.method,
+      url: safeUrl,
+      attempt,
+      requestId: responseId,
+      status,
+      durationMs: Math.round(performance.now() - started),
+    };
+    this.#logger.debug('otakit http: response', responseEvent);
+    this.#emit('response', responseEvent);
+
+    if (status >= 400) {
+      let errorBody: unknown;
+      try {
+        errorBody = await readErrorBody(res.body);
+      } catch (err) {
+        throw fail(err);
+      }
+      scope.dispose();
+      const error: ApiError = apiErrorFromResponse({
+        status,
+        method: req.method,
+        url,
+        // The server's id (header, else the body's request_id), else the one we sent.
+        requestId:
+          firstHeader(res.headers['x-men-requestid']) ??
+          (isMenderErrorBody(errorBody) ? errorBody.request_id : undefined) ??
+          requestId,
+        body: errorBody,
+        headers: res.headers,
+      });
+      if (RETRYABLE_STATUSES.has(status)) {
+        throw new RetryableFailure(
+          error,
+          `HTTP ${status}`,
+          status,
+          parseRetryAfter(res.headers['retry-after']),
+        );
+      }
+      throw error;
+    }
+
+    const responseType = req.responseType ?? 'json';
+    let data: unknown;
+    if (responseType === 'stream') {
+      // The caller reads the body at their pace: the per-attempt timeout no longer applies, but their
+      // signal still destroys the stream.
+      scope.stopTimer();
+      res.body.once('close', () => scope.dispose());
+      data = res.body;
+    } else {
+      try {
+        data = await readBody(res.body, responseType, {
+          method: req.method,
+          url,
+          status,
+          requestId: responseId,
+        });
+      } catch (err) {
+        throw fail(err);
+      }
+      scope.dispose();
+    }
+    return { status, headers: res.headers, data: data as T, requestId: responseId, url: safeUrl };
+  }
+
+  async #requestHeaders(req: HttpRequest, url: string, requestId: string): Promise<Record<string, string>> {
+    const headers: Record<string, string> = {
+      ...this.#headers,
+      ...lowerCaseKeys(req.headers),
+      'x-men-requestid': requestId,
+    };
+    if (req.idempotencyKey !== undefined) headers['idempotency-key'] = req.idempotencyKey;
+    if (req.contentLength !== undefined) headers['content-length'] = String(req.contentLength);
+    const sameOrigin = new URL(url).origin === this.#baseUrl.origin;
+    if (
+      req.auth !== false &&
+      sameOrigin &&
+      this.#options.auth !== undefined &&
+      !('authorization' in headers)
+    ) {
+      const token = await this.#options.auth();
+      if (token !== undefined && token !== '') headers.authorization = `Bearer ${token}`;
+    }
+    return headers;
+  }
+
+  #backoff(attempt: number): number {
+    const base = this.#options.retry?.baseDelayMs ?? DEFAULTS.baseDelayMs;
+    const max = this.#options.retry?.maxDelayMs ?? DEFAULTS.maxDelayMs;
+    const ceiling = Math.min(max, base * 2 ** (attempt - 1));
+    return Math.round(Math.random() * ceiling);
+  }
+
+  #emit<E extends keyof HttpEvents>(event: E, payload: Parameters<HttpEvents[E]>[0]): void {
+    try {
+      (this.events.emit as (e: E, p: unknown) => boolean)(event, payload);
+    } catch (err) {
+      this.#logger.error(`otakit http: a '${event}' listener threw`, { error: String(err) });
+    }
+  }
+}
+
+function lowerCaseKeys(headers: Record<string, string> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(headers ?? {})) out[key.toLowerCase()] = value;
+  return out;
+}
+
+function firstHeader(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function splitOnce(text: string, separator: string): [string, string | undefined] {
+  const at = text.indexOf(separator);
+  return at === -1 ? [text, undefined] : [text.slice(0, at), text.slice(at + 1)];
+}
+
+function errorCode(err: unknown): string {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' ? code : 'unknown';
+}
+
+/** Errors that another attempt cannot fix: bad arguments to undici. */
+function isProgrammerError(err: unknown): boolean {
+  const code = errorCode(err);
+  return code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_NOT_SUPPORTED' || err instanceof TypeError;
+}
+
+function extractItems<T>(
+  body: unknown,
+  extract: ((body: unknown) => T[]) | undefined,
+  context: { method: string; url: string; status: number; requestId: string | undefined },
+): T[] {
+  const items = extract === undefined ? body : extract(body);
+  if (!Array.isArray(items)) {
+    throw new InvalidResponseError({ ...context, reason: 'a body that is not a list' });
+  }
+  return items as T[];
+}
