@@ -1,0 +1,44 @@
+import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { throwIfAborted } from './durable-fs.js';
+
+/** What {@link writeStreamToFile} wrote. */
+export interface WrittenFile {
+  size: number;
+  sha256: string;
+}
+
+/**
+ * Streams `stream` into `path` (created or truncated), hashing while writing, and fsyncs the file
+ * before returning. The stream is destroyed on error so the producer is released.
+ */
+export async function writeStreamToFile(
+  path: string,
+  stream: Readable,
+  signal?: AbortSignal,
+): Promise<WrittenFile> {
+  const fh = await open(path, 'w', 0o644);
+  const hash = createHash('sha256');
+  let size = 0;
+  try {
+    for await (const chunk of stream) {
+      throwIfAborted(signal);
+      const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+      hash.update(buf);
+      let off = 0;
+      while (off < buf.length) {
+        const { bytesWritten } = await fh.write(buf, off, buf.length - off);
+        off += bytesWritten;
+      }
+      size += buf.length;
+    }
+    await fh.sync();
+  } catch (err) {
+    stream.destroy();
+    throw err;
+  } finally {
+    await fh.close();
+  }
+  return { size, sha256: hash.digest('hex') };
+}
