@@ -1,0 +1,375 @@
+/**
+ * Writes Mender Artifacts (format v3) the way `mender-artifact write rootfs-image|module-image`
+ * does: the same outer members in the same order, the same header documents and manifest.
+ *
+ * Payloads are streamed once: each file is hashed while it is copied into the (compressed) data
+ * tar, which goes to a temporary file because its size must be known before the outer tar can
+ * carry it; then the header, manifest and signature are made and the outer tar is streamed to the
+ * output. Memory use does not depend on payload size.
+ */
+
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import {
+  type ArtifactCompressionId,
+  type ArtifactCompressionKind,
+  compressionKind,
+  compressionSuffix,
+  createCompressor,
+  isArtifactCompressionId,
+} from './compress.js';
+import { type ArtifactSigningKey, signManifest } from './sign.js';
+import { encodeTarHeader, tarEntry, tarPadding, tarTrailer } from './tar-write.js';
+import { ArtifactWriteError } from './writer-errors.js';
+import {
+  type ArtifactImageType,
+  buildHeaderInfo,
+  buildTypeInfo,
+  encodeMetaData,
+  type HeaderSpec,
+  PAYLOAD_FILE_NAME,
+  SCRIPT_NAME,
+  validateHeaderSpec,
+} from './writer-header.js';
+import { type ArtifactOutput, writeOutput } from './writer-output.js';
+
+export type { ArtifactImageType } from './writer-header.js';
+export type { ArtifactOutput } from './writer-output.js';
+
+/**
+ * A payload file: a path on disk, or a named source. A stream must give exactly `size` bytes
+ * (the size goes into the tar header before the content); it is read once.
+ */
+export type ArtifactPayloadFile =
+  | string
+  | { path: string; name?: string; mode?: number }
+  | { name: string; size: number; stream: AsyncIterable<Uint8Array>; mode?: number }
+  | { name: string; content: Uint8Array | string; mode?: number };
+
+/** A state script: a path (its base name is the script name) or named content. */
+export type ArtifactScript =
+  | string
+  | { path: string; name?: string; mode?: number }
+  | { name: string; content: Uint8Array | string; mode?: number };
+
+/** Options of {@link writeArtifact}; names follow `mender-artifact write` flags. */
+export interface WriteArtifactOptions {
+  /** `rootfs-image` (exactly one file) or `module-image` (any number of files, needs `moduleType`). */
+  type: ArtifactImageType;
+  /** The update module name (`-T`), e.g. `single-file`. Required for module-image. */
+  moduleType?: string;
+  /** `-n`: the artifact name (no whitespace, at most 256 bytes). */
+  artifactName: string;
+  /** `-t`/`-c`: compatible device types (at least one). */
+  deviceTypes: string[];
+  /** `-g`: artifact group this artifact provides. */
+  artifactGroup?: string;
+  /** `-N`: artifact names this artifact depends on. */
+  artifactNameDepends?: string[];
+  /** `-G`: artifact groups this artifact depends on. */
+  artifactGroupDepends?: string[];
+  /** `-p key:value`: payload provides (type-info `artifact_provides`). */
+  provides?: Record<string, string>;
+  /** `-d key:value`: payload depends (type-info `artifact_depends`). */
+  depends?: Record<string, string | string[]>;
+  /** `--clears-provides`: patterns put before the default ones. */
+  clearsProvides?: string[];
+  /** `-m`: meta-data, a JSON object (module-image; a rootfs-image always has an empty one). */
+  metaData?: Record<string, unknown>;
+  /** `-s`: state scripts. */
+  scripts?: ArtifactScript[];
+  /** `-f`: payload files, in order. */
+  files?: ArtifactPayloadFile[];
+  /** `--compression`; default `gzip` as mender-artifact. */
+  compression?: ArtifactCompressionId;
+  /** `-k`: sign with this private key (RSA or ECDSA P-256). */
+  signingKey?: ArtifactSigningKey;
+  /** `--software-filesystem` (default `rootfs-image`). */
+  softwareFilesystem?: string;
+  /** `--software-name` (default: none for rootfs-image, the module type for module-image). */
+  softwareName?: string;
+  /** `--software-version` (default: the artifact name). */
+  softwareVersion?: string;
+  /** `--no-default-software-version`. */
+  noDefaultSoftwareVersion?: boolean;
+  /** `--no-default-clears-provides`. */
+  noDefaultClearsProvides?: boolean;
+  /** `--no-checksum-provide` (rootfs-image). */
+  noChecksumProvide?: boolean;
+  /** `--legacy-rootfs-image-checksum` (rootfs-image): provide `rootfs_image_checksum` instead. */
+  legacyRootfsImageChecksum?: boolean;
+  /** Modification time stored for the header, data and payload members; default now. */
+  mtime?: Date;
+  /** Directory for the temporary data tar; default `os.tmpdir()`. */
+  tmpDir?: string;
+  /** Aborts writing; a partially written output file is removed. */
+  signal?: AbortSignal;
+}
+
+/** One payload file as written. */
+export interface WrittenPayloadFile {
+  /** Base name inside `data/0000.tar*`. */
+  name: string;
+  /** Size in bytes. */
+  size: number;
+  /** Lowercase hex SHA-256 of the content. */
+  sha256: string;
+}
+
+/** What {@link writeArtifact} wrote. */
+export interface WrittenArtifact {
+  /** Outer member names in order, e.g. `['version', 'manifest', 'header.tar.gz', 'data/0000.tar.gz']`. */
+  members: string[];
+  /** The compression family. */
+  compression: ArtifactCompressionKind;
+  /** The payload type (`rootfs-image` or the module type). */
+  payloadType: string;
+  /** The `manifest` text. */
+  manifest: string;
+  /** Whether `manifest.sig` was written. */
+  signed: boolean;
+  /** The `manifest.sig` content (base64), when signed. */
+  signature?: string;
+  /** The payload files. */
+  files: WrittenPayloadFile[];
+  /** The header-info document written. */
+  headerInfo: Record<string, unknown>;
+  /** The type-info document written. */
+  typeInfo: Record<string, unknown>;
+  /** Total bytes written to the output. */
+  bytes: number;
+}
+
+const VERSION_JSON = Buffer.from('{"format":"mender","version":3}');
+
+interface ResolvedFile {
+  name: string;
+  size: number;
+  mode: number;
+  mtime: number;
+  open: () => AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+}
+
+function optionsError(message: string): ArtifactWriteError {
+  return new ArtifactWriteError('E_ARTIFACT_WRITE_OPTIONS', message);
+}
+
+async function resolveFile(file: ArtifactPayloadFile, mtime: number): Promise<ResolvedFile> {
+  if (typeof file === 'string' || 'path' in file) {
+    const path = typeof file === 'string' ? file : file.path;
+    const info = await stat(path).catch((cause: unknown) => {
+      throw new ArtifactWriteError('E_ARTIFACT_WRITE_PAYLOAD', `cannot read payload file ${path}`, { cause });
+    });
+    if (!info.isFile()) throw optionsError(`payload ${path} is not a regular file`);
+    return {
+      name: (typeof file === 'object' && file.name) || basename(path),
+      size: info.size,
+      mode: (typeof file === 'object' ? file.mode : undefined) ?? info.mode & 0o7777,
+      mtime: Math.floor(info.mtimeMs / 1000),
+      open: () => createReadStream(path),
+    };
+  }
+  if ('content' in file) {
+    const content = typeof file.content === 'string' ? Buffer.from(file.content) : Buffer.from(file.content);
+    return { name: file.name, size: content.length, mode: file.mode ?? 0o644, mtime, open: () => [content] };
+  }
+  if (!Number.isSafeInteger(file.size) || file.size < 0)
+    throw optionsError(`invalid size for payload ${file.name}`);
+  let used = false;
+  return {
+    name: file.name,
+    size: file.size,
+    mode: file.mode ?? 0o644,
+    mtime,
+    open: () => {
+      if (used) throw optionsError(`payload stream ${file.name} can be read only once`);
+      used = true;
+      return file.stream;
+    },
+  };
+}
+
+async function resolveScript(
+  script: ArtifactScript,
+): Promise<{ name: string; content: Buffer; mode: number }> {
+  if (typeof script === 'string' || 'path' in script) {
+    const path = typeof script === 'string' ? script : script.path;
+    const [content, info] = await Promise.all([readFile(path), stat(path)]).catch((cause: unknown) => {
+      throw optionsError(`cannot read script ${path}: ${(cause as Error).message}`);
+    });
+    return {
+      name: (typeof script === 'object' && script.name) || basename(path),
+      content,
+      mode: (typeof script === 'object' ? script.mode : undefined) ?? info.mode & 0o7777,
+    };
+  }
+  return { name: script.name, content: Buffer.from(script.content), mode: script.mode ?? 0o755 };
+}
+
+/** Streams the inner data tar, hashing each file; fills `written` as files complete. */
+async function* dataTar(files: ResolvedFile[], written: WrittenPayloadFile[]): AsyncGenerator<Buffer> {
+  for (const file of files) {
+    yield encodeTarHeader({ name: file.name, size: file.size, mode: file.mode, mtime: file.mtime });
+    const hash = createHash('sha256');
+    let size = 0;
+    for await (const chunk of file.open()) {
+      const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
+      size += buf.length;
+      if (size > file.size) break;
+      hash.update(buf);
+      yield buf;
+    }
+    if (size !== file.size) {
+      throw new ArtifactWriteError(
+        'E_ARTIFACT_WRITE_PAYLOAD',
+        `payload ${file.name} gave ${size > file.size ? 'more' : 'fewer'} bytes than its declared size ${file.size}`,
+      );
+    }
+    yield tarPadding(file.size);
+    written.push({ name: file.name, size: file.size, sha256: hash.digest('hex') });
+  }
+  yield tarTrailer();
+}
+
+async function compressToBuffer(data: Buffer, compression: ArtifactCompressionId): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  await pipeline(Readable.from([data]), await createCompressor(compression), async (source) => {
+    for await (const chunk of source) chunks.push(chunk as Buffer);
+  });
+  return Buffer.concat(chunks);
+}
+
+function sha256(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/**
+ * Writes a Mender Artifact (format v3) to a file path or a writable stream (which is ended).
+ * Payload files are read once; memory use does not depend on their size.
+ *
+ * @example
+ * ```ts
+ * await writeArtifact(
+ *   { type: 'module-image', moduleType: 'single-file', artifactName: 'app-1.2', deviceTypes: ['rpi4'],
+ *     files: ['dest_dir', 'filename', 'app.bin'], compression: 'zstd', signingKey: readFileSync('key.pem') },
+ *   'app-1.2.mender',
+ * );
+ * ```
+ */
+export async function writeArtifact(
+  options: WriteArtifactOptions,
+  output: ArtifactOutput,
+): Promise<WrittenArtifact> {
+  const compression = options.compression ?? 'gzip';
+  if (!isArtifactCompressionId(compression))
+    throw optionsError(`unknown compression: ${String(compression)}`);
+  if (options.type !== 'rootfs-image' && options.type !== 'module-image') {
+    throw optionsError(`unsupported artifact type: ${String(options.type)}`);
+  }
+  const payloadType = options.type === 'rootfs-image' ? 'rootfs-image' : (options.moduleType ?? '');
+  if (options.type === 'module-image' && !options.moduleType)
+    throw optionsError('module-image needs a module type');
+  const spec: HeaderSpec = { ...options, imageType: options.type, payloadType };
+  validateHeaderSpec(spec);
+
+  const mtime = Math.floor((options.mtime ?? new Date()).getTime() / 1000);
+  const files = await Promise.all((options.files ?? []).map((f) => resolveFile(f, mtime)));
+  if (options.type === 'rootfs-image' && files.length !== 1) {
+    throw optionsError(`a rootfs-image needs exactly one file, got ${files.length}`);
+  }
+  const names = new Set<string>();
+  for (const f of files) {
+    if (!PAYLOAD_FILE_NAME.test(f.name))
+      throw optionsError(`payload file name not allowed: ${JSON.stringify(f.name)}`);
+    if (names.has(f.name)) throw optionsError(`duplicate payload file name: ${f.name}`);
+    names.add(f.name);
+  }
+  const scripts = await Promise.all((options.scripts ?? []).map(resolveScript));
+  const scriptNames = new Set<string>();
+  for (const s of scripts) {
+    if (!SCRIPT_NAME.test(s.name)) throw optionsError(`invalid state script name: ${JSON.stringify(s.name)}`);
+    if (scriptNames.has(s.name)) throw optionsError(`duplicate state script: ${s.name}`);
+    scriptNames.add(s.name);
+  }
+  const metaData = options.metaData === undefined ? undefined : encodeMetaData(options.metaData);
+
+  const suffix = compressionSuffix(compression);
+  const tmp = await mkdtemp(join(options.tmpDir ?? tmpdir(), 'otakit-artifact-'));
+  try {
+    // 1. Data tar to a temporary file, hashing payloads on the way.
+    const dataPath = join(tmp, `data.tar${suffix}`);
+    const written: WrittenPayloadFile[] = [];
+    const signalOpt = options.signal ? { signal: options.signal } : {};
+    await pipeline(
+      Readable.from(dataTar(files, written)),
+      await createCompressor(compression),
+      createWriteStream(dataPath),
+      signalOpt,
+    );
+    const dataSize = (await stat(dataPath)).size;
+
+    // 2. Header tar, in memory (it holds JSON documents and scripts only).
+    if (options.type === 'rootfs-image') spec.rootfsChecksum = written[0]?.sha256;
+    const headerInfo = buildHeaderInfo(spec);
+    const typeInfo = buildTypeInfo(spec);
+    const headerParts = [tarEntry({ name: 'header-info' }, Buffer.from(JSON.stringify(headerInfo)))];
+    for (const s of scripts)
+      headerParts.push(tarEntry({ name: `scripts/${s.name}`, mode: s.mode }, s.content));
+    headerParts.push(tarEntry({ name: 'headers/0000/type-info' }, Buffer.from(JSON.stringify(typeInfo))));
+    if (options.type === 'rootfs-image' || metaData !== undefined) {
+      headerParts.push(tarEntry({ name: 'headers/0000/meta-data' }, metaData ?? Buffer.alloc(0)));
+    }
+    headerParts.push(tarTrailer());
+    const header = await compressToBuffer(Buffer.concat(headerParts), compression);
+    const headerName = `header.tar${suffix}`;
+
+    // 3. Manifest and signature.
+    const manifestLines = written.map((f) => `${f.sha256}  data/0000/${f.name}\n`);
+    manifestLines.push(`${sha256(header)}  ${headerName}\n`, `${sha256(VERSION_JSON)}  version\n`);
+    const manifest = manifestLines.join('');
+    const manifestBytes = Buffer.from(manifest);
+    const signature = options.signingKey ? signManifest(manifestBytes, options.signingKey) : undefined;
+
+    // 4. The outer tar.
+    const dataName = `data/0000.tar${suffix}`;
+    const members = ['version', 'manifest'];
+    if (signature !== undefined) members.push('manifest.sig');
+    members.push(headerName, dataName);
+    async function* outer(): AsyncGenerator<Buffer> {
+      yield tarEntry({ name: 'version' }, VERSION_JSON);
+      yield tarEntry({ name: 'manifest' }, manifestBytes);
+      if (signature !== undefined) yield tarEntry({ name: 'manifest.sig' }, Buffer.from(signature, 'ascii'));
+      yield tarEntry({ name: headerName, mtime }, header);
+      yield encodeTarHeader({ name: dataName, size: dataSize, mtime });
+      let copied = 0;
+      for await (const chunk of createReadStream(dataPath)) {
+        copied += (chunk as Buffer).length;
+        yield chunk as Buffer;
+      }
+      if (copied !== dataSize) throw new Error('temporary data tar changed while copying');
+      yield tarPadding(dataSize);
+      yield tarTrailer();
+    }
+    const bytes = await writeOutput(outer(), output, options.signal);
+    const result: WrittenArtifact = {
+      members,
+      compression: compressionKind(compression),
+      payloadType,
+      manifest,
+      signed: signature !== undefined,
+      files: written,
+      headerInfo,
+      typeInfo,
+      bytes,
+    };
+    if (signature !== undefined) result.signature = signature;
+    return result;
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
