@@ -6,6 +6,7 @@
 
 import { constants, createPrivateKey, type KeyObject, sign } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { ArtifactError, type ArtifactErrorCode } from './errors.js';
 import { TAR_BLOCK, tarEntry, tarPadding, tarTrailer } from './tar-write.js';
 import { ChunkReader, parseTarHeader, type TarCopyMember } from './tar-write-copy.js';
 import { ArtifactWriteError } from './writer-errors.js';
@@ -21,7 +22,7 @@ function toPrivateKey(key: ArtifactSigningKey): KeyObject {
   if (typeof key === 'object' && !Buffer.isBuffer(key)) {
     if (key.type !== 'private') {
       throw new ArtifactWriteError(
-        'E_ARTIFACT_SIGN_KEY',
+        'ERR_ARTIFACT_SIGN_KEY',
         `a ${key.type} key cannot sign; give a private key`,
       );
     }
@@ -30,7 +31,7 @@ function toPrivateKey(key: ArtifactSigningKey): KeyObject {
   try {
     return createPrivateKey(key);
   } catch (cause) {
-    throw new ArtifactWriteError('E_ARTIFACT_SIGN_KEY', 'the signing key is not a readable private key', {
+    throw new ArtifactWriteError('ERR_ARTIFACT_SIGN_KEY', 'the signing key is not a readable private key', {
       cause,
     });
   }
@@ -39,7 +40,7 @@ function toPrivateKey(key: ArtifactSigningKey): KeyObject {
 /**
  * Signs the raw bytes of a `manifest` member and returns the content of `manifest.sig`: base64 of
  * an RSASSA-PKCS1-v1_5/SHA-256 signature for RSA keys, of raw `r || s` for ECDSA P-256 keys.
- * Other key types (RSA-PSS, P-384, P-521, Ed25519) throw `E_ARTIFACT_SIGN_KEY`, as
+ * Other key types (RSA-PSS, P-384, P-521, Ed25519) throw `ERR_ARTIFACT_SIGN_KEY`, as
  * mender-artifact refuses them.
  *
  * @example
@@ -59,21 +60,21 @@ export function signManifest(manifest: Uint8Array, key: ArtifactSigningKey): str
     const curve = privateKey.asymmetricKeyDetails?.namedCurve;
     if (curve !== 'prime256v1') {
       throw new ArtifactWriteError(
-        'E_ARTIFACT_SIGN_KEY',
+        'ERR_ARTIFACT_SIGN_KEY',
         `ECDSA curve ${curve ?? 'unknown'} is not supported; Mender signs with P-256 only`,
       );
     }
     return sign('sha256', manifest, { key: privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64');
   }
   throw new ArtifactWriteError(
-    'E_ARTIFACT_SIGN_KEY',
+    'ERR_ARTIFACT_SIGN_KEY',
     `${type ?? 'unknown'} keys are not supported; Mender signs with RSA or ECDSA P-256`,
   );
 }
 
 /** Options of {@link signArtifact}. */
 export interface SignArtifactOptions {
-  /** Replace an existing signature instead of failing with `E_ARTIFACT_ALREADY_SIGNED` (`-f`). */
+  /** Replace an existing signature instead of failing with `ERR_ARTIFACT_ALREADY_SIGNED` (`-f`). */
   force?: boolean;
   /** Aborts the copy. */
   signal?: AbortSignal;
@@ -89,12 +90,13 @@ export interface SignedArtifact {
   bytes: number;
 }
 
-function signInputError(message: string, cause?: unknown): ArtifactWriteError {
-  return new ArtifactWriteError(
-    'E_ARTIFACT_SIGN_INPUT',
-    message,
-    cause === undefined ? undefined : { cause },
-  );
+function inputError(
+  code: ArtifactErrorCode,
+  message: string,
+  member?: string,
+  cause?: unknown,
+): ArtifactError {
+  return new ArtifactError(code, message, { member, cause });
 }
 
 /**
@@ -126,12 +128,14 @@ export async function signArtifact(
   let pending: TarCopyMember | null = null;
   for (let index = 0; ; index++) {
     const member = await readMember(reader);
-    if (member === null) throw signInputError('the artifact ends before its manifest');
+    if (member === null)
+      throw inputError('ERR_ARTIFACT_MISSING_MEMBER', 'the artifact ends before its manifest', 'manifest');
     if (index === 0 && member.name !== 'version') {
-      throw signInputError(`the first member is ${JSON.stringify(member.name)}, not version`);
+      throw inputError('ERR_ARTIFACT_WRONG_ORDER', 'the first member must be version', member.name);
     }
     if (member.name === 'manifest') {
-      if (member.size > MAX_MANIFEST_BYTES) throw signInputError('the manifest is too large');
+      if (member.size > MAX_MANIFEST_BYTES)
+        throw inputError('ERR_ARTIFACT_TOO_LARGE', 'the manifest is too large', 'manifest');
       manifest = await readExact(reader, member.size);
       await readExact(reader, tarPadding(member.size).length);
       signature = signManifest(manifest, key);
@@ -139,7 +143,7 @@ export async function signArtifact(
       if (next?.name === 'manifest.sig') {
         if (!options.force) {
           throw new ArtifactWriteError(
-            'E_ARTIFACT_ALREADY_SIGNED',
+            'ERR_ARTIFACT_ALREADY_SIGNED',
             'the artifact is already signed; use force to replace the signature',
           );
         }
@@ -153,7 +157,7 @@ export async function signArtifact(
       break;
     }
     if (index > 0)
-      throw signInputError(`expected manifest after version, found ${JSON.stringify(member.name)}`);
+      throw inputError('ERR_ARTIFACT_WRONG_ORDER', 'expected manifest after version', member.name);
     head.push(member.header, await readExact(reader, member.size + tarPadding(member.size).length));
   }
 
@@ -166,7 +170,7 @@ export async function signArtifact(
       try {
         yield* reader.stream(member.size + tarPadding(member.size).length);
       } catch (cause) {
-        throw signInputError(`the artifact is truncated in ${member.name}`, cause);
+        throw inputError('ERR_ARTIFACT_TRUNCATED', 'the artifact is truncated', member.name, cause);
       }
       member = await readMember(reader);
     }
@@ -179,7 +183,7 @@ export async function signArtifact(
 
 async function readExact(reader: ChunkReader, n: number): Promise<Buffer> {
   const buf = await reader.read(n);
-  if (buf.length !== n) throw signInputError('the artifact is truncated');
+  if (buf.length !== n) throw inputError('ERR_ARTIFACT_TRUNCATED', 'the artifact is truncated');
   return buf;
 }
 
@@ -188,6 +192,6 @@ async function readMember(reader: ChunkReader): Promise<TarCopyMember | null> {
   try {
     return parseTarHeader(block);
   } catch (cause) {
-    throw signInputError('the input is not a tar archive', cause);
+    throw inputError('ERR_ARTIFACT_INVALID_TAR', 'the input is not a tar archive', undefined, cause);
   }
 }

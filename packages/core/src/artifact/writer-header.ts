@@ -44,7 +44,7 @@ const HEADER_INFO_PROVIDES = new Set(['artifact_name', 'artifact_group']);
 const HEADER_INFO_DEPENDS = new Set(['artifact_name', 'device_type', 'artifact_group']);
 
 function optionsError(message: string): ArtifactWriteError {
-  return new ArtifactWriteError('E_ARTIFACT_WRITE_OPTIONS', message);
+  return new ArtifactWriteError('ERR_ARTIFACT_WRITE_OPTIONS', message);
 }
 
 /** Checks a name, device type or group as mender-artifact does (≤ 256 bytes, printable). */
@@ -62,7 +62,7 @@ function sortedRecord<T>(record: Record<string, T>): Record<string, T> {
   return out;
 }
 
-/** Validates the header fields of a spec; throws `E_ARTIFACT_WRITE_OPTIONS`. */
+/** Validates the header fields of a spec; throws `ERR_ARTIFACT_WRITE_OPTIONS`. */
 export function validateHeaderSpec(spec: HeaderSpec): void {
   checkHeaderString('artifact name', spec.artifactName, false);
   if (!Array.isArray(spec.deviceTypes) || spec.deviceTypes.length === 0) {
@@ -164,7 +164,7 @@ export function encodeMetaData(metaData: unknown): Buffer {
   try {
     text = JSON.stringify(canonicalJson(metaData));
   } catch (cause) {
-    throw new ArtifactWriteError('E_ARTIFACT_WRITE_OPTIONS', 'meta-data is not serialisable as JSON', {
+    throw new ArtifactWriteError('ERR_ARTIFACT_WRITE_OPTIONS', 'meta-data is not serialisable as JSON', {
       cause,
     });
   }

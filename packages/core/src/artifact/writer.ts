@@ -156,14 +156,16 @@ interface ResolvedFile {
 }
 
 function optionsError(message: string): ArtifactWriteError {
-  return new ArtifactWriteError('E_ARTIFACT_WRITE_OPTIONS', message);
+  return new ArtifactWriteError('ERR_ARTIFACT_WRITE_OPTIONS', message);
 }
 
 async function resolveFile(file: ArtifactPayloadFile, mtime: number): Promise<ResolvedFile> {
   if (typeof file === 'string' || 'path' in file) {
     const path = typeof file === 'string' ? file : file.path;
     const info = await stat(path).catch((cause: unknown) => {
-      throw new ArtifactWriteError('E_ARTIFACT_WRITE_PAYLOAD', `cannot read payload file ${path}`, { cause });
+      throw new ArtifactWriteError('ERR_ARTIFACT_WRITE_PAYLOAD', `cannot read payload file ${path}`, {
+        cause,
+      });
     });
     if (!info.isFile()) throw optionsError(`payload ${path} is not a regular file`);
     return {
@@ -226,7 +228,7 @@ async function* dataTar(files: ResolvedFile[], written: WrittenPayloadFile[]): A
     }
     if (size !== file.size) {
       throw new ArtifactWriteError(
-        'E_ARTIFACT_WRITE_PAYLOAD',
+        'ERR_ARTIFACT_WRITE_PAYLOAD',
         `payload ${file.name} gave ${size > file.size ? 'more' : 'fewer'} bytes than its declared size ${file.size}`,
       );
     }
