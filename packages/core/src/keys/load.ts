@@ -92,6 +92,14 @@ function parsePublicDer(der: Buffer): KeyObject | undefined {
   }
 }
 
+function parsePrivateDerOrUndefined(der: Buffer): KeyObject | undefined {
+  try {
+    return createPublicKey(parsePrivateDer(der));
+  } catch {
+    return undefined;
+  }
+}
+
 function asBuffer(input: Uint8Array): Buffer {
   return Buffer.from(input.buffer, input.byteOffset, input.byteLength);
 }
@@ -161,7 +169,10 @@ export function loadPublicKey(pem: KeyInput | KeyObject): KeyObject {
       throw new KeyError('E_KEY_PARSE', 'the input contains no PEM block');
     }
     const der = asBuffer(pem);
-    const key = parsePublicDer(der) ?? createPublicKey(parsePrivateDer(der));
+    const key = parsePublicDer(der) ?? parsePrivateDerOrUndefined(der);
+    if (key === undefined) {
+      throw new KeyError('E_KEY_PARSE', 'the input is neither PEM nor a DER key or certificate');
+    }
     return supported(key);
   }
   const block = pemBlocks(text).find(
