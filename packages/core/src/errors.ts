@@ -360,12 +360,12 @@ export class ConnectionError extends OtakitError {
   constructor(details: TransportErrorDetails) {
     const url = redactUrl(details.url);
     const cause = details.cause as { code?: unknown; message?: unknown } | undefined;
+    const parts = [cause?.code, cause?.message].filter((p): p is string => typeof p === 'string' && p !== '');
+    // A cause's message may quote a URL (proxy errors do): redact any it contains.
     const why =
-      typeof cause?.code === 'string'
-        ? cause.code
-        : typeof cause?.message === 'string'
-          ? cause.message
-          : 'connection failed';
+      parts.length > 0
+        ? parts.join(': ').replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s'"<>]+/gi, (found) => redactUrl(found))
+        : 'unknown cause';
     super(ErrorCodes.CONNECTION, `${details.method} ${url}: connection failed (${why})`, details);
     this.method = details.method;
     this.url = url;

@@ -1,17 +1,40 @@
 import { Readable } from 'node:stream';
-import type { Dispatcher } from 'undici';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { type Dispatcher, FormData as UndiciFormData, Response as UndiciResponse } from 'undici';
 import { InvalidResponseError } from '../errors.js';
 import type { HttpRequest, RequestBody } from './types.js';
 
 /** The most bytes of an error response body that are read (the rest is discarded). */
 export const ERROR_BODY_LIMIT = 64 * 1024;
 
-type UndiciBody = string | Uint8Array | FormData | Readable;
+type UndiciBody = string | Uint8Array | Readable;
+
+/** Whether `body` is a FormData: Node's global one or npm undici's (they are different classes). */
+function isFormData(body: unknown): body is FormData | UndiciFormData {
+  return (
+    body instanceof FormData ||
+    body instanceof UndiciFormData ||
+    Object.prototype.toString.call(body) === '[object FormData]'
+  );
+}
+
+/**
+ * Encodes a FormData as a streamed multipart body with the `Content-Type` (boundary) to send, using
+ * the fetch `Response` of the implementation the FormData came from. File parts are streamed.
+ */
+function encodeFormData(form: FormData | UndiciFormData): {
+  body: Readable;
+  contentType: string | undefined;
+} {
+  const response = form instanceof UndiciFormData ? new UndiciResponse(form) : new Response(form as FormData);
+  const stream = response.body as unknown as WebReadableStream<Uint8Array>;
+  return { body: Readable.fromWeb(stream), contentType: response.headers.get('content-type') ?? undefined };
+}
 
 /** Whether a body can only be sent once (a stream or iterable rather than a value or a factory). @internal */
 export function isOneShotBody(body: RequestBody | undefined): boolean {
   if (body === undefined || typeof body === 'function') return false;
-  if (typeof body === 'string' || body instanceof Uint8Array || body instanceof FormData) return false;
+  if (typeof body === 'string' || body instanceof Uint8Array || isFormData(body)) return false;
   return true;
 }
 
@@ -38,7 +61,7 @@ export function prepareBody(req: HttpRequest): {
   if (typeof body === 'string') {
     return { body, contentType: req.contentType ?? 'text/plain; charset=utf-8' };
   }
-  if (body instanceof FormData) return { body, contentType: undefined }; // undici sets the boundary
+  if (isFormData(body)) return encodeFormData(body); // a fresh encoding per attempt
   if (body instanceof Uint8Array) {
     return { body, contentType: req.contentType ?? 'application/octet-stream' };
   }
