@@ -1,7 +1,12 @@
 /**
- * @otakit/sandbox
+ * @otakit/sandbox: a local Mender-compatible server (useradm, deviceauth, inventory, deployments)
+ * for examples, integration tests and trying fleet scripts, with switchable faults.
  *
  * @packageDocumentation
  */
 
-export { VERSION as CORE_VERSION } from '@otakit/core';
+export { SandboxError } from './errors.js';
+export type { DownloadFaults, FaultConfig, FaultScope, RequestFaults } from './faults.js';
+export { FAULTS_API_PREFIX, FaultController } from './faults.js';
+export type { Sandbox, SandboxOptions } from './sandbox.js';
+export { BODY_LIMIT, DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD, startSandbox } from './sandbox.js';
