@@ -7,6 +7,7 @@
 
 import { Duplex, Transform, type TransformCallback } from 'node:stream';
 import { createGzip, constants as zlibConstants } from 'node:zlib';
+import type { ArtifactCompression } from './decompress.js';
 
 /**
  * The compression ids `mender-artifact write --compression` accepts, plus `xz` as an alias of
@@ -22,9 +23,6 @@ export type ArtifactCompressionId =
   | 'zstd_fast'
   | 'zstd_better'
   | 'zstd_best';
-
-/** The compression families, as a reader reports them (named after the member suffix). */
-export type ArtifactCompressionKind = 'none' | 'gzip' | 'lzma' | 'zstd';
 
 /** Every id {@link createCompressor} accepts, in the order the CLI lists them. */
 export const ARTIFACT_COMPRESSION_IDS: readonly ArtifactCompressionId[] = [
@@ -45,14 +43,14 @@ export function isArtifactCompressionId(id: string): id is ArtifactCompressionId
 }
 
 /** The compression family of an id: `xz` is `lzma`, every `zstd_*` is `zstd`. */
-export function compressionKind(id: ArtifactCompressionId): ArtifactCompressionKind {
+export function compressionKind(id: ArtifactCompressionId): ArtifactCompression {
   if (id === 'xz') return 'lzma';
   if (id.startsWith('zstd')) return 'zstd';
-  return id as ArtifactCompressionKind;
+  return id as ArtifactCompression;
 }
 
 /** The member-name suffix of a compression: `''`, `.gz`, `.xz` or `.zst`. */
-export function compressionSuffix(id: ArtifactCompressionId): '' | '.gz' | '.xz' | '.zst' {
+export function compressionIdSuffix(id: ArtifactCompressionId): '' | '.gz' | '.xz' | '.zst' {
   switch (compressionKind(id)) {
     case 'none':
       return '';

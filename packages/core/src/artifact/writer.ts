@@ -17,12 +17,12 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   type ArtifactCompressionId,
-  type ArtifactCompressionKind,
+  compressionIdSuffix,
   compressionKind,
-  compressionSuffix,
   createCompressor,
   isArtifactCompressionId,
 } from './compress.js';
+import type { ArtifactCompression } from './decompress.js';
 import { type ArtifactSigningKey, signManifest } from './sign.js';
 import { encodeTarHeader, tarEntry, tarPadding, tarTrailer } from './tar-write.js';
 import { ArtifactWriteError } from './writer-errors.js';
@@ -45,14 +45,14 @@ export type { ArtifactOutput } from './writer-output.js';
  * A payload file: a path on disk, or a named source. A stream must give exactly `size` bytes
  * (the size goes into the tar header before the content); it is read once.
  */
-export type ArtifactPayloadFile =
+export type ArtifactPayloadSource =
   | string
   | { path: string; name?: string; mode?: number }
   | { name: string; size: number; stream: AsyncIterable<Uint8Array>; mode?: number }
   | { name: string; content: Uint8Array | string; mode?: number };
 
 /** A state script: a path (its base name is the script name) or named content. */
-export type ArtifactScript =
+export type ArtifactScriptSource =
   | string
   | { path: string; name?: string; mode?: number }
   | { name: string; content: Uint8Array | string; mode?: number };
@@ -82,9 +82,9 @@ export interface WriteArtifactOptions {
   /** `-m`: meta-data, a JSON object (module-image; a rootfs-image always has an empty one). */
   metaData?: Record<string, unknown>;
   /** `-s`: state scripts. */
-  scripts?: ArtifactScript[];
+  scripts?: ArtifactScriptSource[];
   /** `-f`: payload files, in order. */
-  files?: ArtifactPayloadFile[];
+  files?: ArtifactPayloadSource[];
   /** `--compression`; default `gzip` as mender-artifact. */
   compression?: ArtifactCompressionId;
   /** `-k`: sign with this private key (RSA or ECDSA P-256). */
@@ -126,7 +126,7 @@ export interface WrittenArtifact {
   /** Outer member names in order, e.g. `['version', 'manifest', 'header.tar.gz', 'data/0000.tar.gz']`. */
   members: string[];
   /** The compression family. */
-  compression: ArtifactCompressionKind;
+  compression: ArtifactCompression;
   /** The payload type (`rootfs-image` or the module type). */
   payloadType: string;
   /** The `manifest` text. */
@@ -159,7 +159,7 @@ function optionsError(message: string): ArtifactWriteError {
   return new ArtifactWriteError('ERR_ARTIFACT_WRITE_OPTIONS', message);
 }
 
-async function resolveFile(file: ArtifactPayloadFile, mtime: number): Promise<ResolvedFile> {
+async function resolveFile(file: ArtifactPayloadSource, mtime: number): Promise<ResolvedFile> {
   if (typeof file === 'string' || 'path' in file) {
     const path = typeof file === 'string' ? file : file.path;
     const info = await stat(path).catch((cause: unknown) => {
@@ -197,7 +197,7 @@ async function resolveFile(file: ArtifactPayloadFile, mtime: number): Promise<Re
 }
 
 async function resolveScript(
-  script: ArtifactScript,
+  script: ArtifactScriptSource,
 ): Promise<{ name: string; content: Buffer; mode: number }> {
   if (typeof script === 'string' || 'path' in script) {
     const path = typeof script === 'string' ? script : script.path;
@@ -300,7 +300,7 @@ export async function writeArtifact(
   }
   const metaData = options.metaData === undefined ? undefined : encodeMetaData(options.metaData);
 
-  const suffix = compressionSuffix(compression);
+  const suffix = compressionIdSuffix(compression);
   const tmp = await mkdtemp(join(options.tmpDir ?? tmpdir(), 'otakit-artifact-'));
   try {
     // 1. Data tar to a temporary file, hashing payloads on the way.
