@@ -43,3 +43,10 @@ export class KeyError extends OtakitError {
   }
 }
 brandErrorClass(KeyError, 'KeyError');
+
+/** The `code` of a Node.js system or crypto error (`ENOENT`, `ERR_MISSING_PASSPHRASE`), if any. @internal */
+export function nodeErrorCode(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'code' in err
+    ? String((err as { code: unknown }).code)
+    : undefined;
+}

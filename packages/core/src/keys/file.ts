@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { randomBytes } from 'node:crypto';
 import { link, lstat, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { KeyError } from './errors.js';
+import { KeyError, nodeErrorCode } from './errors.js';
 import {
   type DeviceKey,
   type GenerateDeviceKeyOptions,
@@ -19,14 +19,8 @@ export interface WritePrivateKeyFileOptions {
   overwrite?: boolean;
 }
 
-function errnoCode(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err
-    ? String((err as { code: unknown }).code)
-    : undefined;
-}
-
 function fileError(action: string, path: string, err: unknown): KeyError {
-  const code = errnoCode(err);
+  const code = nodeErrorCode(err);
   return new KeyError('E_KEY_FILE', `cannot ${action} key file ${path}${code ? ` (${code})` : ''}`, {
     cause: err,
   });
@@ -47,7 +41,7 @@ async function syncDirectory(dir: string): Promise<void> {
     await handle.sync();
   } catch (err) {
     // Some platforms (Windows) cannot open or fsync a directory; the rename itself is still atomic.
-    const code = errnoCode(err);
+    const code = nodeErrorCode(err);
     if (code !== 'EISDIR' && code !== 'EPERM' && code !== 'EINVAL' && code !== 'EACCES') throw err;
   } finally {
     await handle?.close();
@@ -63,7 +57,7 @@ async function publish(temp: string, path: string, overwrite: boolean): Promise<
     // link() fails with EEXIST instead of replacing: create-if-absent without a window.
     await link(temp, path);
   } catch (err) {
-    const code = errnoCode(err);
+    const code = nodeErrorCode(err);
     if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS' && code !== 'EOPNOTSUPP') throw err;
     // The file system has no hard links: check, then rename (a narrow race remains).
     const exists = await lstat(path).then(
@@ -114,7 +108,7 @@ export async function writePrivateKeyFile(
     await syncDirectory(dir);
   } catch (err) {
     if (created) await rm(temp, { force: true }).catch(() => undefined);
-    if (errnoCode(err) === 'EEXIST' && created) {
+    if (nodeErrorCode(err) === 'EEXIST' && created) {
       throw new KeyError('E_KEY_EXISTS', `key file ${path} already exists`, { cause: err });
     }
     throw fileError('write', path, err);
@@ -185,7 +179,7 @@ async function readIfExists(path: string): Promise<Buffer | undefined> {
   try {
     return await readFile(path);
   } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return undefined;
+    if (nodeErrorCode(err) === 'ENOENT') return undefined;
     throw fileError('read', path, err);
   }
 }

@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey, KeyObject, X509Certificate } from 'node:crypto';
-import { KeyError } from './errors.js';
+import { KeyError, nodeErrorCode } from './errors.js';
 import {
   CERTIFICATE_LABELS,
   inputText,
@@ -13,12 +13,6 @@ import { keyType } from './type.js';
 
 /** Key material accepted by the loaders: PEM text, PEM or DER bytes. */
 export type KeyInput = string | Uint8Array;
-
-function errorCode(err: unknown): string {
-  return typeof err === 'object' && err !== null && 'code' in err
-    ? String((err as { code: unknown }).code)
-    : '';
-}
 
 function supported(key: KeyObject): KeyObject {
   keyType(key);
@@ -51,7 +45,7 @@ function parsePrivateBlock(block: PemBlock, passphrase: string | undefined): Key
         },
       );
     }
-    if (errorCode(err) === 'ERR_MISSING_PASSPHRASE') {
+    if (nodeErrorCode(err) === 'ERR_MISSING_PASSPHRASE') {
       throw new KeyError('E_KEY_ENCRYPTED', 'the private key is encrypted and no passphrase was given', {
         cause: err,
       });

@@ -1,4 +1,4 @@
-import { createPrivateKey } from 'node:crypto';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -103,9 +103,10 @@ describe('writePrivateKeyFile', () => {
       const err = await writePrivateKeyFile(path, input).catch((e: unknown) => e);
       expect((err as KeyError).code).toBe(code);
     }
-    const pub = createPrivateKey(vector('ed25519.key'));
-    const err = await writePrivateKeyFile(path, toSpkiPem(pub)).catch((e: unknown) => e);
+    const pub = createPublicKey(createPrivateKey(vector('ed25519.key')));
+    const err = await writePrivateKeyFile(path, pub).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KeyError);
+    expect((err as KeyError).code).toBe('E_KEY_NOT_PRIVATE');
     expect(readdirSync(dir)).toEqual([]);
   });
 

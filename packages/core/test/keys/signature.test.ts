@@ -214,6 +214,15 @@ describe('verifyMenderRequest on hostile input', () => {
     expect(verifyMenderRequest(BODY, p1363.toString('base64'), pub)).toBe(false);
   });
 
+  it('rejects non-canonical ECDSA DER: trailing bytes or a long-form length', () => {
+    const der = Buffer.from(good, 'base64');
+    expect(verifyMenderRequest(BODY, Buffer.concat([der, Buffer.from([0])]).toString('base64'), pub)).toBe(
+      false,
+    );
+    const longForm = Buffer.concat([Buffer.from([0x30, 0x81, der[1] ?? 0]), der.subarray(2)]);
+    expect(verifyMenderRequest(BODY, longForm.toString('base64'), pub)).toBe(false);
+  });
+
   it('throws a KeyError only for an unusable key', () => {
     expect(() => verifyMenderRequest(BODY, good, 'garbage')).toThrow(KeyError);
     expect(() => verifyMenderRequest(BODY, good, createSecretKey(Buffer.alloc(32)))).toThrow(KeyError);
