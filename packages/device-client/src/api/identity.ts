@@ -1,0 +1,30 @@
+/** A device identity: attribute names to a string value, or several values (sent as an array). */
+export type DeviceIdentity = Record<string, string | string[]>;
+
+/** An identity, or an async function that produces it (e.g. reads a MAC address). */
+export type IdentitySource = DeviceIdentity | (() => DeviceIdentity | Promise<DeviceIdentity>);
+
+/**
+ * Serialises an identity the way the Mender client does (`id_data`): a JSON object with sorted
+ * keys, values as strings or arrays of strings.
+ */
+export function serializeIdentity(identity: DeviceIdentity): string {
+  const sorted: Record<string, string | string[]> = {};
+  for (const key of Object.keys(identity).sort()) {
+    const value = identity[key]!;
+    sorted[key] = Array.isArray(value) ? value.map(String) : String(value);
+  }
+  return JSON.stringify(sorted);
+}
+
+/** Reads the `exp` claim (seconds) of a JWT without verifying it; undefined when absent or unreadable. */
+export function jwtExpiry(token: string): number | undefined {
+  const part = token.split('.')[1];
+  if (!part) return undefined;
+  try {
+    const claims = JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as { exp?: unknown };
+    return typeof claims.exp === 'number' ? claims.exp : undefined;
+  } catch {
+    return undefined;
+  }
+}

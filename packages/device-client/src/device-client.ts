@@ -1,0 +1,433 @@
+import { type KeyObject, randomUUID } from 'node:crypto';
+import { resolve } from 'node:path';
+import {
+  HttpClient,
+  type HttpClientOptions,
+  type Logger,
+  loadPrivateKey,
+  RateLimitError,
+  type RequestOptions,
+} from '@otakit/core';
+import { EventEmitter } from 'eventemitter3';
+import { abortableSleep } from './abortable-sleep.js';
+import { PollBackoff } from './agent/backoff.js';
+import {
+  type DeploymentInstructions,
+  type DeploymentLogEntry,
+  DeviceApi,
+  type InventoryValue,
+} from './api/device-api.js';
+import type { IdentitySource } from './api/identity.js';
+import { DeviceError, DeviceErrorCodes } from './errors.js';
+import type { DeviceClientEvents } from './events.js';
+import type { HealthCheck } from './health/health-checks.js';
+import type { Installer } from './installers/types.js';
+import { type InstalledArtifact, ProvidesStore } from './state/provides-store.js';
+import { StateStore } from './state/state-store.js';
+import {
+  type DownloadTuning,
+  type UpdateMachine as Machine,
+  type PauseOptions,
+  safeEmit,
+  UpdateMachine,
+  type UpdatePolicy,
+  type UpdateResult,
+} from './update/machine.js';
+import type { DeploymentStatus, UpdateRecord, UpdateSource } from './update/states.js';
+
+/** The version of @otakit/device-client (sent in the inventory as `otakit_client_version`). */
+export const DEVICE_CLIENT_VERSION = '0.1.0';
+
+/** Options of {@link DeviceClient}. */
+export interface DeviceClientOptions
+  extends Pick<
+    HttpClientOptions,
+    'dispatcher' | 'proxy' | 'tls' | 'timeout' | 'maxRetries' | 'retry' | 'userAgent'
+  > {
+  /** The Mender server (e.g. `https://hosted.mender.io`). Optional for standalone installs. */
+  serverUrl?: string;
+  /** Hosted Mender / Enterprise tenant token. */
+  tenantToken?: string;
+  /** The device's private key (PEM or KeyObject). Required with `serverUrl`. */
+  privateKey?: string | KeyObject;
+  /** The identity attributes, or an async function producing them. Required with `serverUrl`. */
+  identity?: IdentitySource;
+  /** The device type (written to `dataDir/device_type`). */
+  deviceType: string;
+  /** Where the state, provides store, staged downloads and logs live. */
+  dataDir: string;
+  /** Installers, asked in order which one supports a payload type. */
+  installers: Installer[];
+  /** Probes run after the reboot into a new image; default: the server can be reached and authenticates. */
+  healthChecks?: HealthCheck[];
+  /** Signature and version policy. */
+  policy?: UpdatePolicy;
+  /** Pause hooks, maintenance window, download-only mode. */
+  pause?: PauseOptions;
+  /** Download tuning: bandwidth cap, stall timeout, attempts, staging. */
+  download?: DownloadTuning;
+  /** Update poll interval (s). Default 1800. */
+  updatePollSeconds?: number;
+  /** Inventory interval (s). Default 28 800. */
+  inventoryPollSeconds?: number;
+  /** Smallest error backoff (s). Default 60. */
+  retryMinSeconds?: number;
+  /** Largest error backoff (s). Default 300. */
+  retryMaxSeconds?: number;
+  /** Extra inventory attributes, sent with the defaults (device type, artifact name, provides). */
+  inventory?: () => Record<string, InventoryValue> | Promise<Record<string, InventoryValue>>;
+  /** State stores of one update before it is failed as a loop. Default 28 (as Mender). */
+  maxStateStores?: number;
+  /** Attempts of the status reports that must get through. Default 5. */
+  statusAttempts?: number;
+  /** First backoff ceiling between those attempts (ms). Default 1000. */
+  statusRetryBaseMs?: number;
+  /** A logger; silent by default. */
+  logger?: Logger;
+  /** An HttpClient to use instead of building one. */
+  http?: HttpClient;
+}
+
+/** Options of {@link DeviceClient.run}. */
+export interface RunOptions {
+  /** Stops the loop (and a running update, which resumes at the next start). */
+  signal?: AbortSignal;
+}
+
+const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/**
+ * The device side of Mender OTA updates: authenticates, sends inventory, polls for deployments,
+ * downloads (resuming), verifies, installs through an {@link Installer}, reboots, runs health
+ * checks, commits or rolls back, and reports to the server, with every step persisted so a power
+ * cut never leaves the device between images.
+ *
+ * @example
+ * ```ts
+ * const client = new DeviceClient({
+ *   serverUrl: 'https://mender.example.com', privateKey: readFileSync('key.pem', 'utf8'),
+ *   identity: { mac: '02:00:00:00:00:01' }, deviceType: 'rpi4', dataDir: '/var/lib/otakit',
+ *   installers: [new SimulatedInstaller({ dir: '/var/lib/otakit/device' })],
+ * });
+ * client.events.on('state:enter', (e) => console.log(e.state));
+ * await client.run({ signal: AbortSignal.timeout(3_600_000) });
+ * ```
+ */
+export class DeviceClient {
+  /** Typed events ({@link DeviceClientEvents}). */
+  readonly events: EventEmitter<DeviceClientEvents> = new EventEmitter<DeviceClientEvents>();
+  /** The provides store (installed artifact name, group, provides; `device_type` file). */
+  readonly provides: ProvidesStore;
+  /** The persisted state of the update in progress. */
+  readonly states: StateStore;
+  readonly #o: DeviceClientOptions;
+  readonly #http: HttpClient;
+  readonly #ownsHttp: boolean;
+  readonly #api: DeviceApi | undefined;
+  readonly #machine: Machine;
+  readonly #logger: Logger;
+  readonly #released = new Set<string>();
+  #proceedWaiters: Array<() => void> = [];
+  #busy = false;
+
+  constructor(options: DeviceClientOptions) {
+    this.#o = { ...options, dataDir: resolve(options.dataDir) };
+    this.#logger = options.logger ?? silent;
+    const dataDir = this.#o.dataDir;
+    this.provides = new ProvidesStore(dataDir);
+    this.states = new StateStore(dataDir);
+    if (options.http) {
+      this.#http = options.http;
+      this.#ownsHttp = false;
+    } else {
+      this.#http = new HttpClient({
+        baseUrl: options.serverUrl ?? 'http://localhost.invalid',
+        ...pickTransport(options),
+        logger: this.#logger,
+      });
+      this.#ownsHttp = true;
+    }
+    if (options.serverUrl !== undefined) {
+      if (options.privateKey === undefined || options.identity === undefined) {
+        throw new TypeError('DeviceClient: serverUrl needs privateKey and identity');
+      }
+      const key =
+        typeof options.privateKey === 'string' ? loadPrivateKey(options.privateKey) : options.privateKey;
+      this.#api = new DeviceApi({
+        http: this.#http,
+        privateKey: key,
+        identity: options.identity,
+        tenantToken: options.tenantToken,
+        onAuthenticated: () => safeEmit(this.#ctx(), 'auth:accepted', {}),
+      });
+    }
+    const api = this.#api;
+    const healthChecks =
+      options.healthChecks ??
+      (api
+        ? [{ name: 'server', check: () => api.authenticate(), timeoutMs: 60_000 } satisfies HealthCheck]
+        : []);
+    this.#machine = new UpdateMachine({
+      dataDir,
+      deviceType: options.deviceType,
+      installers: options.installers,
+      http: this.#http,
+      api,
+      states: this.states,
+      provides: this.provides,
+      policy: options.policy ?? {},
+      pause: options.pause ?? {},
+      download: options.download ?? {},
+      healthChecks,
+      maxStateStores: options.maxStateStores ?? 28,
+      statusAttempts: options.statusAttempts ?? 5,
+      statusRetryBaseMs: options.statusRetryBaseMs ?? 1000,
+      events: this.events,
+      logger: this.#logger,
+      renewUrl: async (deploymentId) => {
+        const next = await this.checkForUpdate();
+        return next?.id === deploymentId ? next.artifact.source.uri : undefined;
+      },
+      waitForProceed: () => new Promise<void>((r) => this.#proceedWaiters.push(r)),
+      isReleased: (id) => this.#released.has(id),
+    });
+  }
+
+  #ctx() {
+    return { events: this.events, logger: this.#logger };
+  }
+
+  #requireApi(): DeviceApi {
+    if (!this.#api) throw new TypeError('DeviceClient: this call needs serverUrl, privateKey and identity');
+    return this.#api;
+  }
+
+  /** The public key PEM (SPKI) to preauthorize the device with. */
+  get publicKeyPem(): string {
+    return this.#requireApi().publicKeyPem;
+  }
+
+  /**
+   * Sends a signed auth request and keeps the token (renewed before `exp`; on a 401 the client
+   * re-authenticates once and retries). Throws `DeviceError` `ERR_DEVICE_PENDING` while the device
+   * is not accepted.
+   */
+  authenticate(options?: RequestOptions): Promise<string> {
+    return this.#requireApi().authenticate(options);
+  }
+
+  /**
+   * Sends the inventory: the given attributes plus `device_type`, `artifact_name`, the provides and
+   * the client version (skipped when unchanged since the last success).
+   */
+  async sendInventory(
+    attributes: Record<string, InventoryValue> = {},
+    options?: RequestOptions,
+  ): Promise<boolean> {
+    const installed = await this.provides.read();
+    const extra = this.#o.inventory ? await this.#o.inventory() : {};
+    const sent = await this.#requireApi().sendInventory(
+      {
+        ...installed.provides,
+        device_type: this.#o.deviceType,
+        artifact_name: installed.artifactName,
+        otakit_client_version: DEVICE_CLIENT_VERSION,
+        ...extra,
+        ...attributes,
+      },
+      options,
+    );
+    if (sent) safeEmit(this.#ctx(), 'inventory:sent', { attributes: Object.keys(attributes).length });
+    return sent;
+  }
+
+  /** Asks the server for a deployment (v2 `next` with `device_provides`, v1 on 404). */
+  async checkForUpdate(options?: RequestOptions): Promise<DeploymentInstructions | undefined> {
+    const next = await this.#requireApi().checkForUpdate(
+      await this.provides.deviceProvides(this.#o.deviceType),
+      options,
+    );
+    safeEmit(this.#ctx(), 'update:check', {
+      deploymentId: next?.id,
+      artifactName: next?.artifact.artifact_name,
+    });
+    return next;
+  }
+
+  /** Reports a deployment status; a 409 throws `DeviceError` `ERR_DEPLOYMENT_ABORTED`. */
+  reportStatus(
+    deploymentId: string,
+    status: DeploymentStatus,
+    substate?: string,
+    options?: RequestOptions,
+  ): Promise<void> {
+    return this.#requireApi().reportStatus(deploymentId, status, substate, options);
+  }
+
+  /** Uploads a deployment log (bounded to 1 MB, newest entries kept). */
+  uploadLog(deploymentId: string, entries: DeploymentLogEntry[], options?: RequestOptions): Promise<void> {
+    return this.#requireApi().uploadLog(deploymentId, entries, options);
+  }
+
+  /** The installed artifact (name, group, provides). */
+  installed(): Promise<InstalledArtifact> {
+    return this.provides.read();
+  }
+
+  /** Releases download-only holds and re-checks paused updates now. */
+  proceed(): void {
+    for (const id of this.#pendingIds) this.#released.add(id);
+    const waiters = this.#proceedWaiters;
+    this.#proceedWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  #pendingIds = new Set<string>();
+
+  /** Installs a deployment from `checkForUpdate()` through the state machine. */
+  installDeployment(deployment: DeploymentInstructions, options: RunOptions = {}): Promise<UpdateResult> {
+    return this.#start(
+      deployment.id,
+      {
+        kind: 'deployment',
+        deploymentId: deployment.id,
+        url: deployment.artifact.source.uri,
+        expire: deployment.artifact.source.expire,
+      },
+      options.signal,
+    );
+  }
+
+  /** Installs an artifact file through the same state machine, without a server. */
+  installFromFile(path: string, options: RunOptions = {}): Promise<UpdateResult> {
+    return this.#start(`standalone-${randomUUID()}`, { kind: 'file', path: resolve(path) }, options.signal);
+  }
+
+  /** Downloads (resuming) and installs an artifact from a URL, without a server. */
+  installFromUrl(url: string, options: RunOptions = {}): Promise<UpdateResult> {
+    return this.#start(`standalone-${randomUUID()}`, { kind: 'url', url }, options.signal);
+  }
+
+  /**
+   * Continues the update that was in progress when the process stopped (crash, power cut, reboot),
+   * if any. Resolves undefined when there was none.
+   */
+  async resume(options: RunOptions = {}): Promise<UpdateResult | undefined> {
+    await this.provides.writeDeviceType(this.#o.deviceType);
+    const record = await this.states.load();
+    if (!record) return undefined;
+    return this.#exclusive(record, true, options.signal);
+  }
+
+  async #start(id: string, source: UpdateSource, signal?: AbortSignal): Promise<UpdateResult> {
+    await this.provides.writeDeviceType(this.#o.deviceType);
+    const existing = await this.states.load();
+    if (existing) {
+      throw new DeviceError(
+        DeviceErrorCodes.CORRUPT_STATE,
+        `update ${existing.id} is in progress; call resume() first`,
+      );
+    }
+    const record: UpdateRecord = {
+      version: 1,
+      id,
+      source,
+      state: 'Download',
+      storeCount: 0,
+      startedAt: new Date().toISOString(),
+    };
+    return this.#exclusive(record, false, signal);
+  }
+
+  async #exclusive(record: UpdateRecord, resumed: boolean, signal?: AbortSignal): Promise<UpdateResult> {
+    if (this.#busy) throw new DeviceError(DeviceErrorCodes.CORRUPT_STATE, 'another update is running');
+    this.#busy = true;
+    this.#pendingIds.add(record.id);
+    try {
+      safeEmit(this.#ctx(), 'update:start', { updateId: record.id, source: record.source.kind, resumed });
+      return await this.#machine.run(record, signal);
+    } finally {
+      this.#busy = false;
+      this.#pendingIds.delete(record.id);
+    }
+  }
+
+  /**
+   * The daemon loop: resumes an interrupted update, then authenticates (waiting while the device
+   * is pending), sends inventory every `inventoryPollSeconds`, polls for deployments every
+   * `updatePollSeconds` and installs them; errors back off from 60 s with full jitter up to the cap
+   * (`Retry-After` honoured). Resolves when `signal` aborts; an update stopped that way resumes at
+   * the next start.
+   */
+  async run(options: RunOptions = {}): Promise<void> {
+    const signal = options.signal;
+    const o = this.#o;
+    const api = this.#requireApi();
+    const updatePoll = (o.updatePollSeconds ?? 1800) * 1000;
+    const inventoryPoll = (o.inventoryPollSeconds ?? 28_800) * 1000;
+    const backoff = new PollBackoff({
+      minMs: (o.retryMinSeconds ?? 60) * 1000,
+      maxMs: (o.retryMaxSeconds ?? 300) * 1000,
+    });
+    let nextUpdate = 0;
+    let nextInventory = 0;
+    const wait = async (delayMs: number, reason: string) => {
+      safeEmit(this.#ctx(), 'agent:wait', { reason, delayMs });
+      await abortableSleep(delayMs, signal);
+    };
+    try {
+      await this.resume(signal ? { signal } : {});
+      while (!signal?.aborted) {
+        try {
+          if (api.token === undefined) await api.authenticate(signal ? { signal } : {});
+          const now = Date.now();
+          if (now >= nextInventory) {
+            await this.sendInventory({}, signal ? { signal } : {});
+            nextInventory = now + inventoryPoll;
+          }
+          if (now >= nextUpdate) {
+            const deployment = await this.checkForUpdate(signal ? { signal } : {});
+            nextUpdate = Date.now() + updatePoll;
+            if (deployment) {
+              await this.installDeployment(deployment, signal ? { signal } : {});
+              nextInventory = 0;
+              nextUpdate = 0;
+              backoff.reset();
+              continue;
+            }
+          }
+          backoff.reset();
+          await wait(Math.max(0, Math.min(nextUpdate, nextInventory) - Date.now()), 'poll');
+        } catch (err) {
+          if (signal?.aborted) break;
+          const pending = err instanceof DeviceError && err.code === DeviceErrorCodes.DEVICE_PENDING;
+          let delayMs = backoff.next();
+          if (err instanceof RateLimitError && err.retryAfterMs !== undefined) delayMs = err.retryAfterMs;
+          if (pending) safeEmit(this.#ctx(), 'auth:pending', { retryInMs: delayMs });
+          else {
+            safeEmit(this.#ctx(), 'agent:error', { during: 'poll', error: err });
+            this.#logger.warn('otakit device: poll failed', {
+              error: err instanceof Error ? err.message : String(err),
+            });
+          }
+          await wait(delayMs, pending ? 'device pending' : 'error backoff');
+        }
+      }
+    } catch (err) {
+      if (!signal?.aborted) throw err;
+    }
+  }
+
+  /** Closes the HTTP client the device client built. */
+  async close(): Promise<void> {
+    if (this.#ownsHttp) await this.#http.close();
+  }
+}
+
+function pickTransport(o: DeviceClientOptions): Partial<HttpClientOptions> {
+  const out: Partial<HttpClientOptions> = {};
+  for (const k of ['dispatcher', 'proxy', 'tls', 'timeout', 'maxRetries', 'retry', 'userAgent'] as const) {
+    if (o[k] !== undefined) (out as Record<string, unknown>)[k] = o[k];
+  }
+  return out;
+}
