@@ -1,6 +1,13 @@
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { commitBootPart, readABState, revertBootPart, switchBootPart } from './bootloader/bootloader.js';
+import {
+  commitBootPart,
+  otherSlot,
+  readABState,
+  revertBootPart,
+  type Slot,
+  switchBootPart,
+} from './bootloader/bootloader.js';
 import { type BootResult, FileBootloader } from './bootloader/file.js';
 import {
   assertSafeFileName,
@@ -13,9 +20,6 @@ import {
 import { InstallerError, InstallerErrorCodes } from './errors.js';
 import { writeStreamToFile } from './payload-files.js';
 import type { InstallContext, Installer, PayloadFile, RebootNeed } from './types.js';
-
-/** A slot of an A/B pair. */
-export type Slot = 'a' | 'b';
 
 /** Options of {@link SimulatedInstaller}. */
 export interface SimulatedInstallerOptions {
@@ -52,10 +56,6 @@ interface UpdateRecord {
 const SLOT_META = '.otakit-slot.json';
 const FAIL_BOOT = 'fail-next-boot';
 const FAIL_VERIFY = 'fail-next-verify';
-
-function other(slot: Slot): Slot {
-  return slot === 'a' ? 'b' : 'a';
-}
 
 function asSlot(value: string | undefined): Slot {
   return value === 'b' ? 'b' : 'a';
@@ -114,7 +114,7 @@ export class SimulatedInstaller implements Installer {
     const record: UpdateRecord = {
       artifactName: ctx.artifactName,
       from,
-      to: other(from),
+      to: otherSlot(from),
       downloaded: false,
       files: [],
     };

@@ -7,6 +7,14 @@
  */
 import { InstallerError, InstallerErrorCodes } from '../errors.js';
 
+/** A slot of an A/B pair. */
+export type Slot = 'a' | 'b';
+
+/** The other slot of the pair. */
+export function otherSlot(slot: Slot): Slot {
+  return slot === 'a' ? 'b' : 'a';
+}
+
 /**
  * A bootloader environment: a flat set of string variables that survives reboots.
  *
