@@ -412,10 +412,16 @@ function errorCode(err: unknown): string {
   return typeof code === 'string' ? code : 'unknown';
 }
 
-/** Errors that another attempt cannot fix: bad arguments to undici. */
+/** Undici errors that another attempt cannot fix: bad arguments, or a closed client. */
+const PERMANENT_UNDICI_CODES = new Set([
+  'UND_ERR_INVALID_ARG',
+  'UND_ERR_NOT_SUPPORTED',
+  'UND_ERR_DESTROYED',
+  'UND_ERR_CLOSED',
+]);
+
 function isProgrammerError(err: unknown): boolean {
-  const code = errorCode(err);
-  return code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_NOT_SUPPORTED' || err instanceof TypeError;
+  return PERMANENT_UNDICI_CODES.has(errorCode(err)) || err instanceof TypeError;
 }
 
 function extractItems<T>(

@@ -119,3 +119,26 @@ describe('HttpClient requests', () => {
     expect(v.data).toBeUndefined();
   });
 });
+
+describe('HttpClient.close', () => {
+  it('leaves an injected dispatcher open for its owner', async () => {
+    const { agent, pool } = mockServer();
+    pool.intercept({ path: '/a', method: 'GET' }).reply(200, { n: 1 }).times(2);
+    const first = mockClient(agent);
+    await first.request({ method: 'GET', path: '/a' });
+    await first.close();
+    const second = mockClient(agent);
+    expect((await second.request({ method: 'GET', path: '/a' })).data).toEqual({ n: 1 });
+    await agent.close();
+  });
+
+  it('closes the dispatcher it built, after which calls fail at once without retrying', async () => {
+    const client = new HttpClient({ baseUrl: 'http://127.0.0.1:9', maxRetries: 3 });
+    const retries: unknown[] = [];
+    client.events.on('retry', (e) => retries.push(e));
+    await client.close();
+    const err = await client.request({ method: 'GET', path: '/' }).catch((e: unknown) => e);
+    expect((err as { code?: string }).code).toBe('UND_ERR_DESTROYED');
+    expect(retries).toHaveLength(0);
+  });
+});
