@@ -138,9 +138,14 @@ describe('loadPrivateKey', () => {
       format: 'pem',
     });
     const ed448 = generateKeyPairSync('ed448').privateKey.export({ type: 'pkcs8', format: 'pem' });
-    for (const pem of [x25519, secp256k1, ed448]) {
+    const rsaPss = generateKeyPairSync('rsa-pss', { modulusLength: 2048 }).privateKey.export({
+      type: 'pkcs8',
+      format: 'pem',
+    });
+    for (const pem of [x25519, secp256k1, ed448, rsaPss]) {
       expectKeyError(() => loadPrivateKey(pem), 'E_KEY_UNSUPPORTED');
     }
+    expectKeyError(() => loadPublicKey(rsaPss), 'E_KEY_UNSUPPORTED');
     const err = expectKeyError(() => loadPrivateKey(secp256k1), 'E_KEY_UNSUPPORTED');
     expect(err.message).toContain('secp256k1');
   });
