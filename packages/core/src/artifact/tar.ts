@@ -1,0 +1,285 @@
+import { type ByteReader, truncated } from './byte-reader.js';
+import { ArtifactError } from './errors.js';
+
+/** The kind of a tar entry. @internal */
+export type TarEntryKind =
+  | 'file'
+  | 'directory'
+  | 'symlink'
+  | 'hardlink'
+  | 'char-device'
+  | 'block-device'
+  | 'fifo'
+  | 'other';
+
+/** One entry of a tar archive, as read from its header(s). @internal */
+export interface TarEntry {
+  name: string;
+  size: number;
+  kind: TarEntryKind;
+  /** The raw type flag. */
+  typeflag: string;
+  mode: number;
+}
+
+const BLOCK = 512;
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Streaming reader of a POSIX tar archive (ustar, GNU and PAX extensions for long names and
+ * sizes) from a {@link ByteReader}. One entry at a time; an entry's body is streamed, never
+ * buffered; the rest of an unread body is skipped by the next {@link TarReader.next} call.
+ * The end of the archive must be marked by two zero blocks.
+ * @internal
+ */
+export class TarReader {
+  private remaining = 0;
+  private padding = 0;
+  private finished = false;
+  private current = '';
+
+  /**
+   * @param input the bytes of the archive
+   * @param archive the member name used in errors (e.g. `data/0000.tar.gz`, or `artifact` for the outer tar)
+   * @param maxMetadataBytes the largest PAX or GNU long-name record accepted
+   */
+  constructor(
+    private readonly input: ByteReader,
+    readonly archive: string,
+    private readonly maxMetadataBytes: number,
+  ) {}
+
+  /** The next entry, or `null` at the end-of-archive marker. */
+  async next(): Promise<TarEntry | null> {
+    if (this.finished) return null;
+    await this.skipRest();
+    let longName: string | undefined;
+    let paxPath: string | undefined;
+    let paxSize: number | undefined;
+    for (;;) {
+      const block = await this.input.readExact(BLOCK, this.archive);
+      if (isZero(block)) {
+        const second = await this.input.readExact(BLOCK, this.archive);
+        if (!isZero(second)) throw this.invalid('a single zero block inside the archive');
+        if (longName !== undefined || paxPath !== undefined || paxSize !== undefined) {
+          throw this.invalid('extended header without an entry');
+        }
+        this.finished = true;
+        return null;
+      }
+      const header = this.parseHeader(block);
+      if (
+        header.typeflag === 'x' ||
+        header.typeflag === 'g' ||
+        header.typeflag === 'L' ||
+        header.typeflag === 'K'
+      ) {
+        if (header.size > this.maxMetadataBytes) {
+          throw new ArtifactError('ERR_ARTIFACT_TOO_LARGE', `tar extended header of ${header.size} bytes`, {
+            member: this.archive,
+          });
+        }
+        const body = await this.input.readExact(header.size, this.archive);
+        await this.input.skip(pad(header.size), this.archive);
+        if (header.typeflag === 'x') {
+          const records = parsePax(body, this.archive);
+          if (records.path !== undefined) paxPath = records.path;
+          if (records.size !== undefined) paxSize = records.size;
+        } else if (header.typeflag === 'L') {
+          longName = decodeName(trimNul(body), this.archive);
+        }
+        continue;
+      }
+      const name = paxPath ?? longName ?? header.name;
+      const size = paxSize ?? header.size;
+      const entry: TarEntry = { ...header, name, size };
+      // Entries without data (links, devices, directories) still may carry a size in odd archives;
+      // only regular files have bodies per POSIX, but we follow the size field like GNU tar does
+      // for everything except links and devices.
+      const hasBody = entry.kind === 'file' || entry.kind === 'other' || entry.kind === 'directory';
+      this.remaining = hasBody ? size : 0;
+      this.padding = hasBody ? pad(size) : 0;
+      this.current = name;
+      return entry;
+    }
+  }
+
+  /** Streams the body of the current entry in chunks (subarrays of the input; copy to keep). */
+  async *body(maxChunk = 1 << 20): AsyncGenerator<Uint8Array> {
+    const member = this.current;
+    while (this.remaining > 0) {
+      const chunk = await this.input.readSome(Math.min(this.remaining, maxChunk));
+      if (chunk === undefined) throw truncated(member);
+      this.remaining -= chunk.length;
+      yield chunk;
+    }
+    await this.skipPadding();
+  }
+
+  /** Reads the whole body of the current entry, which must not be larger than `max` bytes. */
+  async readBody(max: number, what: string): Promise<Uint8Array> {
+    if (this.remaining > max) {
+      throw new ArtifactError(
+        'ERR_ARTIFACT_TOO_LARGE',
+        `${what} of ${this.remaining} bytes exceeds the limit of ${max}`,
+        {
+          member: this.current,
+        },
+      );
+    }
+    const out = await this.input.readExact(this.remaining, this.current);
+    this.remaining = 0;
+    await this.skipPadding();
+    // Copy: the reader may hand out views into a caller's buffer.
+    return Uint8Array.prototype.slice.call(out);
+  }
+
+  private async skipPadding(): Promise<void> {
+    if (this.padding > 0) {
+      const n = this.padding;
+      this.padding = 0;
+      await this.input.skip(n, this.current);
+    }
+  }
+
+  private async skipRest(): Promise<void> {
+    if (this.remaining > 0) {
+      const n = this.remaining;
+      this.remaining = 0;
+      await this.input.skip(n, this.current);
+    }
+    await this.skipPadding();
+  }
+
+  private parseHeader(block: Uint8Array): TarEntry {
+    const stored = parseNumber(block.subarray(148, 156));
+    let unsigned = 0;
+    let signed = 0;
+    for (let i = 0; i < BLOCK; i++) {
+      const b = i >= 148 && i < 156 ? 0x20 : block[i]!;
+      unsigned += b;
+      signed += b > 127 ? b - 256 : b;
+    }
+    if (stored === undefined || (stored !== unsigned && stored !== signed)) {
+      throw this.invalid('not a tar archive or a corrupt tar header (checksum mismatch)');
+    }
+    const size = parseNumber(block.subarray(124, 136));
+    if (size === undefined) throw this.invalid('invalid size field in a tar header');
+    const mode = parseNumber(block.subarray(100, 108)) ?? 0;
+    const typeflag = String.fromCharCode(block[156]!);
+    const magic = String.fromCharCode(...block.subarray(257, 263));
+    let name = decodeName(trimNul(block.subarray(0, 100)), this.archive);
+    if (magic === 'ustar\0') {
+      const prefix = decodeName(trimNul(block.subarray(345, 500)), this.archive);
+      if (prefix) name = `${prefix}/${name}`;
+    }
+    return { name, size, mode, typeflag, kind: kindOf(typeflag, name) };
+  }
+
+  private invalid(message: string): ArtifactError {
+    return new ArtifactError('ERR_ARTIFACT_INVALID_TAR', message, { member: this.archive });
+  }
+}
+
+function kindOf(typeflag: string, name: string): TarEntryKind {
+  switch (typeflag) {
+    case '0':
+    case '\0':
+    case '7':
+      return name.endsWith('/') ? 'directory' : 'file';
+    case '1':
+      return 'hardlink';
+    case '2':
+      return 'symlink';
+    case '3':
+      return 'char-device';
+    case '4':
+      return 'block-device';
+    case '5':
+      return 'directory';
+    case '6':
+      return 'fifo';
+    default:
+      return 'other';
+  }
+}
+
+function pad(size: number): number {
+  return (BLOCK - (size % BLOCK)) % BLOCK;
+}
+
+function isZero(block: Uint8Array): boolean {
+  for (let i = 0; i < block.length; i++) if (block[i] !== 0) return false;
+  return true;
+}
+
+function trimNul(bytes: Uint8Array): Uint8Array {
+  const end = bytes.indexOf(0);
+  return end === -1 ? bytes : bytes.subarray(0, end);
+}
+
+function decodeName(bytes: Uint8Array, archive: string): string {
+  try {
+    return decoder.decode(bytes);
+  } catch (cause) {
+    throw new ArtifactError('ERR_ARTIFACT_INVALID_TAR', 'a tar entry name is not valid UTF-8', {
+      member: archive,
+      cause,
+    });
+  }
+}
+
+/** Parses an octal (NUL/space terminated) or base-256 numeric field; undefined when invalid. */
+function parseNumber(field: Uint8Array): number | undefined {
+  if (field.length > 0 && (field[0]! & 0x80) !== 0) {
+    if ((field[0]! & 0x40) !== 0) return undefined; // negative
+    let value = field[0]! & 0x3f;
+    for (let i = 1; i < field.length; i++) {
+      value = value * 256 + field[i]!;
+      if (value > Number.MAX_SAFE_INTEGER) return undefined;
+    }
+    return value;
+  }
+  let text = '';
+  for (const b of field) {
+    if (b === 0) break;
+    text += String.fromCharCode(b);
+  }
+  text = text.trim();
+  if (text === '') return 0;
+  if (!/^[0-7]+$/.test(text)) return undefined;
+  const value = Number.parseInt(text, 8);
+  return Number.isSafeInteger(value) ? value : undefined;
+}
+
+/** Parses PAX extended header records (`"<len> <key>=<value>\n"`). */
+function parsePax(body: Uint8Array, archive: string): { path?: string; size?: number } {
+  const out: { path?: string; size?: number } = {};
+  let pos = 0;
+  const bad = () =>
+    new ArtifactError('ERR_ARTIFACT_INVALID_TAR', 'malformed PAX extended header', { member: archive });
+  while (pos < body.length) {
+    if (body[pos] === 0) break;
+    const space = body.indexOf(0x20, pos);
+    if (space === -1) throw bad();
+    const lenText = String.fromCharCode(...body.subarray(pos, space));
+    if (!/^[0-9]+$/.test(lenText)) throw bad();
+    const len = Number.parseInt(lenText, 10);
+    const end = pos + len;
+    if (len <= space - pos + 1 || end > body.length || body[end - 1] !== 0x0a) throw bad();
+    const record = decodeName(body.subarray(space + 1, end - 1), archive);
+    const eq = record.indexOf('=');
+    if (eq === -1) throw bad();
+    const key = record.slice(0, eq);
+    const value = record.slice(eq + 1);
+    if (key === 'path') out.path = value;
+    else if (key === 'size') {
+      if (!/^[0-9]+$/.test(value)) throw bad();
+      const size = Number.parseInt(value, 10);
+      if (!Number.isSafeInteger(size)) throw bad();
+      out.size = size;
+    }
+    pos = end;
+  }
+  return out;
+}
