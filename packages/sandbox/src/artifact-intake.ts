@@ -95,18 +95,19 @@ async function storeArtifact(
       depends[k] = Array.isArray(v) ? v.map(String) : [String(v)];
     if (!depends.device_type) depends.device_type = deviceTypes;
     const provides: Record<string, string> = {};
-    for (const [k, v] of Object.entries(info.provides ?? {})) provides[k] = String(v);
+    for (const [k, v] of Object.entries(info.provides)) provides[k] = Array.isArray(v) ? v.join(',') : v;
     const record: ArtifactRecord = {
       id,
       name: info.artifactName,
       description: fields.description,
       device_types_compatible: deviceTypes,
       ...(info.artifactGroup ? { artifact_group: info.artifactGroup } : {}),
-      payload_types: [...info.payloadTypes],
+      format_version: info.formatVersion,
+      payload_types: info.payloadTypes.map((t) => t ?? ''),
       signed: info.signed,
       artifact_provides: provides,
       artifact_depends: depends,
-      ...(info.clearsProvides ? { clears_artifact_provides: [...info.clearsProvides] } : {}),
+      ...(info.clearsProvides.length > 0 ? { clears_artifact_provides: [...info.clearsProvides] } : {}),
       files: info.files.map((f) => ({
         payload_index: f.payloadIndex,
         name: f.name,

@@ -102,7 +102,7 @@ export function renderArtifact(a: ArtifactRecord): Record<string, unknown> {
     name: a.name,
     description: a.description,
     device_types_compatible: a.device_types_compatible,
-    info: { format: 'mender', version: 3 },
+    info: { format: 'mender', version: a.format_version },
     signed: a.signed,
     updates: renderUpdates(a),
     artifact_provides: a.artifact_provides,
@@ -136,7 +136,7 @@ export function renderDeviceDeployment(
             meta_artifact: {
               name: artifact.name,
               device_types_compatible: artifact.device_types_compatible,
-              info: { format: 'mender', version: 3 },
+              info: { format: 'mender', version: artifact.format_version },
               signed: artifact.signed,
               updates: renderUpdates(artifact),
               artifact_provides: artifact.artifact_provides,

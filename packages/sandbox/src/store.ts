@@ -77,6 +77,8 @@ export interface ArtifactRecord {
   description: string;
   device_types_compatible: string[];
   artifact_group?: string;
+  /** Mender Artifact format version (2 or 3). */
+  format_version: number;
   payload_types: string[];
   signed: boolean;
   artifact_provides: Record<string, string>;

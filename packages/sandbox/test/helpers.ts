@@ -1,5 +1,6 @@
+import { openAsBlob } from 'node:fs';
 import { type DeviceKey, generateDeviceKey, signMenderRequest } from '@otakit/core';
-import { request } from 'undici';
+import { FormData, request } from 'undici';
 import type { Sandbox } from '../src/index.js';
 
 /** A response read to the end. */
@@ -126,3 +127,32 @@ export async function acceptDevice(
 export const VECTORS = new URL('../../../../shared/vectors/', import.meta.url);
 /** The shared Mender specs directory. */
 export const SPECS = new URL('../../../../shared/specs/mender/', import.meta.url);
+
+/** Uploads a .mender file (multipart, `artifact` last) and returns the response. */
+export async function uploadArtifact(
+  base: string,
+  token: string,
+  file: URL,
+  fields: Record<string, string> = {},
+): Promise<Res> {
+  const form = new FormData();
+  for (const [k, v] of Object.entries(fields)) form.append(k, v);
+  form.append('artifact', await openAsBlob(file), file.pathname.split('/').at(-1));
+  const res = await request(new URL('/api/management/v1/deployments/artifacts', base), {
+    method: 'POST',
+    body: form,
+    headers: { authorization: `Bearer ${token}` },
+  });
+  const buf = Buffer.from(await res.body.arrayBuffer());
+  const text = buf.toString('utf8');
+  return {
+    status: res.statusCode,
+    headers: res.headers as Res['headers'],
+    text,
+    body: buf,
+    json: () => JSON.parse(text),
+  };
+}
+
+/** A vector artifact's URL. */
+export const vector = (name: string): URL => new URL(`artifacts/${name}`, VECTORS);

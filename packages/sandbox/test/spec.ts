@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import Ajv, { type ValidateFunction } from 'ajv';
-import addFormats from 'ajv-formats';
+import { Ajv, type ValidateFunction } from 'ajv';
+import formatsPlugin from 'ajv-formats';
 import { expect } from 'vitest';
 import { parse } from 'yaml';
 import { type Res, SPECS } from './helpers.js';
@@ -11,6 +11,9 @@ type Json = any;
 
 const doc: Json = parse(readFileSync(fileURLToPath(new URL('mender-all-bundled.yml', SPECS)), 'utf8'));
 const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: true });
+// ajv-formats is CommonJS: its default export arrives wrapped under NodeNext typing.
+const addFormats = ((formatsPlugin as unknown as { default?: typeof formatsPlugin }).default ??
+  formatsPlugin) as unknown as (a: Ajv) => void;
 addFormats(ajv);
 // OpenAPI's "url" format (DeploymentInstructionsArtifactSource.uri) is not a JSON Schema format.
 ajv.addFormat('url', (s: string) => URL.canParse(s));
@@ -84,11 +87,8 @@ export function expectSpec(res: Res, method: string, path: string, deviation?: D
   const base =
     responsePtr ?? `/${pointer('paths', template!, method.toLowerCase(), 'responses', String(res.status))}`;
   const schemaPtr = `${base}/${pointer('content', mediaType, 'schema')}`;
-  let validate = validators.get(schemaPtr);
-  if (!validate) {
-    validate = ajv.compile({ $ref: `spec#${schemaPtr}` });
-    validators.set(schemaPtr, validate);
-  }
+  const validate = validators.get(schemaPtr) ?? ajv.compile({ $ref: `spec#${schemaPtr}` });
+  validators.set(schemaPtr, validate);
   const contentType = String(res.headers['content-type'] ?? '');
   let body: unknown;
   if (mediaType.includes('json') && contentType.includes('json')) body = res.json();
