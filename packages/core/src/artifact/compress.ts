@@ -5,7 +5,7 @@
  * The WebAssembly modules are loaded on first use only.
  */
 
-import { Duplex, Transform, type TransformCallback } from 'node:stream';
+import { type Duplex, Transform, type TransformCallback } from 'node:stream';
 import { createGzip, constants as zlibConstants } from 'node:zlib';
 import type { ArtifactCompression } from './decompress.js';
 
@@ -154,6 +154,50 @@ class ZstdFrameCompressor extends Transform {
 }
 
 /**
+ * Drives a WHATWG `TransformStream` as a Node.js `Transform`. Empty chunks are dropped (liblzma
+ * reports "no progress" on empty input) and errors keep their original type.
+ */
+class WebTransformAdapter extends Transform {
+  private readonly writer: WritableStreamDefaultWriter<Uint8Array>;
+  private readonly pump: Promise<void>;
+
+  constructor(web: TransformStream<Uint8Array, Uint8Array>) {
+    super();
+    this.writer = web.writable.getWriter();
+    const reader = web.readable.getReader();
+    this.pump = (async () => {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        this.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+      }
+    })();
+    // Errors surface through write/close; keep the pump's rejection from going unhandled.
+    this.pump.catch(() => {});
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    if (chunk.length === 0) {
+      done();
+      return;
+    }
+    this.writer.write(chunk).then(() => done(), done);
+  }
+
+  override _flush(done: TransformCallback): void {
+    this.writer
+      .close()
+      .then(() => this.pump)
+      .then(() => done(), done);
+  }
+
+  override _destroy(err: Error | null, done: (error?: Error | null) => void): void {
+    this.writer.abort(err ?? undefined).catch(() => {});
+    done(err);
+  }
+}
+
+/**
  * Creates a compressing stream for `id`: write plain bytes in, read compressed bytes out.
  * `none` gives a pass-through stream.
  *
@@ -174,8 +218,7 @@ export async function createCompressor(id: ArtifactCompressionId): Promise<Duple
       return createGzip({ level: zlibConstants.Z_BEST_COMPRESSION });
     case 'lzma': {
       const xz = await loadXz();
-      const web = xz.createXz({ preset: XZ_PRESET, check: xz.LZMA_CHECK_CRC64 });
-      return Duplex.fromWeb(web as unknown as Parameters<typeof Duplex.fromWeb>[0]);
+      return new WebTransformAdapter(xz.createXz({ preset: XZ_PRESET, check: xz.LZMA_CHECK_CRC64 }));
     }
     case 'zstd':
       return new ZstdFrameCompressor(await loadZstd(), ZSTD_LEVELS[id] ?? 3);
