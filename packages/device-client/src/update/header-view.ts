@@ -81,19 +81,15 @@ export function viewHeader(rawHeader: unknown): HeaderView {
       provides,
       clearsProvides: clears,
       headerInfo,
-      payloads: payloadTypes.map((type, index) => ({
-        index,
-        type,
-        typeInfo: docs[index]?.typeInfo,
-        metaData: docs[index]?.metaData,
-      })),
+      payloads: payloadTypes
+        .map((type, index) => ({
+          index,
+          type,
+          typeInfo: docs[index]?.typeInfo,
+          metaData: docs[index]?.metaData,
+        }))
+        .filter((p) => p.type !== ''),
       signed: false,
     }),
   };
-}
-
-/** Builds a {@link HeaderView} from the reader's final `ArtifactInfo` (its `header`). @internal */
-export function viewInfo(info: unknown): HeaderView {
-  const i = obj(info);
-  return viewHeader(i.header ?? i);
 }

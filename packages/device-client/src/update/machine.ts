@@ -3,7 +3,14 @@ import { createReadStream } from 'node:fs';
 import { appendFile, mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { checkCompatibility, type HttpClient, type Logger, readArtifact } from '@otakit/core';
+import {
+  type ArtifactHeader,
+  type ArtifactInfo,
+  checkCompatibility,
+  type HttpClient,
+  type Logger,
+  readArtifact,
+} from '@otakit/core';
 import type { EventEmitter } from 'eventemitter3';
 import { abortableSleep } from '../abortable-sleep.js';
 import type { DeploymentLogEntry, DeviceApi } from '../api/device-api.js';
@@ -15,7 +22,7 @@ import { type HealthCheck, runHealthChecks } from '../health/health-checks.js';
 import type { InstallContext, Installer } from '../installers/types.js';
 import type { ProvidesStore } from '../state/provides-store.js';
 import type { StateStore } from '../state/state-store.js';
-import { type HeaderView, viewHeader, viewInfo } from './header-view.js';
+import { type HeaderView, viewHeader } from './header-view.js';
 import {
   inMaintenanceWindow,
   type MaintenanceWindow,
@@ -23,7 +30,7 @@ import {
   type PauseHook,
   type PausePoint,
 } from './pause.js';
-import { PayloadBridge, type ReaderPayloadFile } from './payload-bridge.js';
+import { PayloadBridge } from './payload-bridge.js';
 import type {
   ArtifactRecord,
   DeploymentStatus,
@@ -244,105 +251,94 @@ export class UpdateMachine {
     const c = this.#c;
     await this.#report(record, 'downloading', false, signal);
     const source = record.source;
-    let input: Readable;
+    let input: Readable | AsyncIterable<Uint8Array>;
     if (source.kind === 'file') {
       input = createReadStream(source.path, { highWaterMark: 1 << 20 });
     } else {
       const stage = c.download.stage ?? true;
       const deploymentId = source.kind === 'deployment' ? source.deploymentId : undefined;
       const renew = deploymentId !== undefined && c.renewUrl ? c.renewUrl : undefined;
-      input = Readable.from(
-        resumableDownload({
-          http: c.http,
-          url: source.url,
-          ...(renew && deploymentId
-            ? {
-                renewUrl: async () => {
-                  const url = await renew(deploymentId);
-                  if (url && source.kind === 'deployment') {
-                    source.url = url;
-                    await c.states.save(record);
-                  }
-                  return url;
-                },
-              }
-            : {}),
-          ...(stage
-            ? { staging: { store: new DownloadStaging(join(c.dataDir, 'download')), key: record.id } }
-            : {}),
-          ...pick(c.download, [
-            'bytesPerSecond',
-            'stallTimeoutMs',
-            'maxAttempts',
-            'retryBaseMs',
-            'retryMaxMs',
-          ]),
-          ...(signal ? { signal } : {}),
-          onProgress: (p) => safeEmit(c, 'download:progress', { updateId: record.id, ...p }),
-          onRetry: (r) => {
-            safeEmit(c, 'download:retry', { updateId: record.id, ...r });
-            void this.#log(
-              record,
-              'warning',
-              `download: ${r.reason}; resuming at byte ${r.offset} in ${r.delayMs} ms`,
-            );
-          },
-        }),
-        { objectMode: false },
-      );
+      input = resumableDownload({
+        http: c.http,
+        url: source.url,
+        ...(renew && deploymentId
+          ? {
+              renewUrl: async () => {
+                const url = await renew(deploymentId);
+                if (url && source.kind === 'deployment') {
+                  source.url = url;
+                  await c.states.save(record);
+                }
+                return url;
+              },
+            }
+          : {}),
+        ...(stage
+          ? { staging: { store: new DownloadStaging(join(c.dataDir, 'download')), key: record.id } }
+          : {}),
+        ...pick(c.download, ['bytesPerSecond', 'stallTimeoutMs', 'maxAttempts', 'retryBaseMs', 'retryMaxMs']),
+        ...(signal ? { signal } : {}),
+        onProgress: (p) => safeEmit(c, 'download:progress', { updateId: record.id, ...p }),
+        onRetry: (r) => {
+          safeEmit(c, 'download:retry', { updateId: record.id, ...r });
+          void this.#log(
+            record,
+            'warning',
+            `download: ${r.reason}; resuming at byte ${r.offset} in ${r.delayMs} ms`,
+          );
+        },
+      });
     }
 
     const installed = await c.provides.read();
+    record.previous ??= { name: installed.artifactName, group: installed.artifactGroup };
+    const device = {
+      deviceType: c.deviceType,
+      provides: {
+        ...installed.provides,
+        artifact_name: installed.artifactName,
+        ...(installed.artifactGroup ? { artifact_group: installed.artifactGroup } : {}),
+      },
+    };
     let header: HeaderView | undefined;
     const bridge = new PayloadBridge((index) => {
       const payloadType = header?.payloadTypes[index];
-      if (payloadType === undefined)
-        throw new DeviceError(DeviceErrorCodes.CORRUPT_STATE, `no payload ${index}`);
+      if (!payloadType) throw new DeviceError(DeviceErrorCodes.CORRUPT_STATE, `no payload ${index}`);
       const installer = this.#installerFor(payloadType);
       return { installer, ctx: this.#ctx(record, index, header!.toRecord(), signal) };
     });
+    const onHeader = async (raw: ArtifactHeader): Promise<HeaderView> => {
+      const view = viewHeader(raw);
+      // Nothing reaches an installer before device type, depends and policy are checked.
+      checkCompatibility(raw, device);
+      this.#checkHeader(view, installed);
+      record.artifact = view.toRecord();
+      await c.states.save(record);
+      await this.#log(record, 'info', `artifact ${view.name}: payloads ${view.payloadTypes.join(', ')}`);
+      return view;
+    };
     const requireSignature = c.policy.requireSignature ?? (c.policy.trustedKeys?.length ?? 0) > 0;
-    let info: Awaited<ReturnType<typeof readArtifact>>;
+    let info: ArtifactInfo;
     try {
       info = await readArtifact(input, {
         ...(c.policy.trustedKeys ? { trustedKeys: c.policy.trustedKeys } : {}),
         requireSignature,
         ...(signal ? { signal } : {}),
-        onPayloadFile: async (file: ReaderPayloadFile, rawHeader: unknown) => {
-          if (!header) {
-            header = viewHeader(rawHeader);
-            // Nothing reaches an installer before the device type, depends and policy are checked.
-            this.#checkHeader(header, installed);
-            record.artifact = header.toRecord();
-            await c.states.save(record);
-            await this.#log(
-              record,
-              'info',
-              `artifact ${header.name}: payloads ${header.payloadTypes.join(', ')}`,
-            );
-          }
+        onPayloadFile: async (file, raw) => {
+          header ??= await onHeader(raw);
           await bridge.onFile(file);
         },
-      } as Parameters<typeof readArtifact>[1]);
+      });
     } catch (err) {
-      input.destroy();
+      if (input instanceof Readable) input.destroy();
       await bridge.abort();
       throw err;
     }
-    const view = header ?? viewInfo(info);
-    if (!header) this.#checkHeader(view, installed);
-    header = view;
-    checkCompatibility(
-      info as never,
-      {
-        deviceType: c.deviceType,
-        provides: { ...installed.provides, artifact_name: installed.artifactName },
-      } as never,
-    );
+    header ??= await onHeader(info.header);
     this.#checkPolicy(info, installed);
-    record.artifact = { ...view.toRecord(), signed: Boolean((info as { signed?: boolean }).signed) };
-    await bridge.finish(view.payloadTypes.length);
-    await this.#log(record, 'info', `downloaded and verified ${view.name}`);
+    record.artifact = { ...header.toRecord(), signed: info.signed };
+    await bridge.finish(header.payloadTypes);
+    await this.#log(record, 'info', `downloaded and verified ${header.name}`);
     return 'ArtifactInstall';
   }
 
@@ -361,30 +357,22 @@ export class UpdateMachine {
     header: HeaderView,
     installed: { artifactName: string; provides: Record<string, string> },
   ): void {
-    const c = this.#c;
-    if (header.deviceTypes.length > 0 && !header.deviceTypes.includes(c.deviceType)) {
-      throw new DeviceError(
-        DeviceErrorCodes.POLICY,
-        `artifact is for device types ${header.deviceTypes.join(', ')}, not ${c.deviceType}`,
-      );
-    }
-    for (const t of header.payloadTypes) this.#installerFor(t);
+    for (const t of header.payloadTypes) if (t) this.#installerFor(t);
     this.#checkVersion(header.provides, header.name, installed);
   }
 
-  #checkPolicy(info: unknown, installed: { artifactName: string; provides: Record<string, string> }): void {
-    const i = info as {
-      provides?: Record<string, string>;
-      artifactName?: string;
-      signed?: boolean;
-      signatureVerified?: boolean;
-    };
+  #checkPolicy(
+    info: ArtifactInfo,
+    installed: { artifactName: string; provides: Record<string, string> },
+  ): void {
     const c = this.#c;
     const requireSignature = c.policy.requireSignature ?? (c.policy.trustedKeys?.length ?? 0) > 0;
-    if (requireSignature && !(i.signatureVerified ?? false)) {
+    if (requireSignature && !info.signatureVerified) {
       throw new DeviceError(DeviceErrorCodes.POLICY, 'the artifact is not signed by a trusted key');
     }
-    this.#checkVersion(i.provides ?? {}, i.artifactName ?? '', installed);
+    const provides: Record<string, string> = {};
+    for (const [k, v] of Object.entries(info.provides)) if (typeof v === 'string') provides[k] = v;
+    this.#checkVersion(provides, info.artifactName, installed);
   }
 
   #checkVersion(
@@ -566,6 +554,8 @@ export class UpdateMachine {
       payloadType: payload?.type ?? '',
       header: { headerInfo: a.headerInfo, typeInfo: payload?.typeInfo, metaData: payload?.metaData },
       deviceType: this.#c.deviceType,
+      ...(record.previous ? { currentArtifactName: record.previous.name } : {}),
+      ...(record.previous?.group ? { currentArtifactGroup: record.previous.group } : {}),
       ...(signal ? { signal } : {}),
       log: (line) => void this.#log(record, 'info', line),
     };

@@ -112,10 +112,10 @@ export class PayloadBridge {
   }
 
   /** Ends every payload: payloads that had no file still get their `download` call. */
-  async finish(payloadCount: number): Promise<void> {
+  async finish(payloadTypes: string[]): Promise<void> {
     if (this.#current) await this.#close(this.#current);
-    for (let i = 0; i < payloadCount; i++) {
-      if (!this.#sessions.has(i)) await this.#close(this.#start(i));
+    for (let i = 0; i < payloadTypes.length; i++) {
+      if (payloadTypes[i] && !this.#sessions.has(i)) await this.#close(this.#start(i));
     }
   }
 

@@ -68,6 +68,8 @@ export interface UpdateRecord {
   storeCount: number;
   /** Set once the artifact header is known. */
   artifact?: ArtifactRecord | undefined;
+  /** The artifact installed when the update started (update modules get it as `current_artifact_name`). */
+  previous?: { name: string; group?: string | undefined } | undefined;
   /** Whether ArtifactInstall was entered (from then on a failure rolls back). */
   installed?: boolean;
   /** Whether the installer asked for a reboot. */
