@@ -4,6 +4,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MockAgent } from 'undici';
 import { describe, expect, it } from 'vitest';
 import * as source from '../src/errors.js';
+import type { HttpClient } from '../src/http/client.js';
 
 // This test loads the BUILT package on purpose: it checks that `instanceof` holds between the ESM and
 // CJS builds loaded side by side in one process. CI builds before it tests.
@@ -28,7 +29,8 @@ const CLASSES = [
   'InvalidResponseError',
 ] as const;
 
-type ErrorModule = Record<(typeof CLASSES)[number], new (...args: never[]) => Error> & typeof source;
+type ErrorModule = Record<(typeof CLASSES)[number], new (...args: never[]) => Error> &
+  typeof source & { HttpClient: typeof HttpClient };
 
 async function loadBuilds(): Promise<{ esm: ErrorModule; cjs: ErrorModule }> {
   for (const path of [esmPath, cjsPath]) {
