@@ -149,6 +149,7 @@ export async function signArtifact(
         }
         await readExact(reader, next.size + tarPadding(next.size).length);
         replaced = true;
+        pending = await readMember(reader);
       } else {
         pending = next;
       }
