@@ -109,7 +109,7 @@ export class HttpClient {
    */
   async request<T = unknown>(req: HttpRequest): Promise<HttpResponse<T>> {
     const url = this.resolveUrl(req.path, req.query);
-    const requestId = req.requestId ?? randomUUID();
+    const requestId = req.requestId ?? headerValue(req.headers, 'x-men-requestid') ?? randomUUID();
     const maxRetries = req.maxRetries ?? this.#options.maxRetries ?? DEFAULTS.maxRetries;
     const maxRetryAfterMs = this.#options.retry?.maxRetryAfterMs ?? DEFAULTS.maxRetryAfterMs;
     const retryAllowed =
@@ -126,7 +126,10 @@ export class HttpClient {
       }
       if (!retryAllowed || attempt > maxRetries) throw failure.error;
       if (failure.retryAfterMs !== undefined && failure.retryAfterMs > maxRetryAfterMs) throw failure.error;
-      const delayMs = failure.retryAfterMs ?? this.#backoff(attempt);
+      const delayMs =
+        failure.retryAfterMs === undefined
+          ? this.#backoff(attempt)
+          : this.#afterRetryAfter(failure.retryAfterMs);
       const event = {
         method: req.method,
         url: redactUrl(url),
@@ -383,6 +386,15 @@ export class HttpClient {
     return Math.round(Math.random() * ceiling);
   }
 
+  /**
+   * The wait for a server's `Retry-After`: never shorter, plus up to `baseDelayMs` of jitter so a
+   * fleet told the same instant does not come back in the same millisecond.
+   */
+  #afterRetryAfter(retryAfterMs: number): number {
+    const spread = this.#options.retry?.baseDelayMs ?? DEFAULTS.baseDelayMs;
+    return retryAfterMs + Math.round(Math.random() * spread);
+  }
+
   #emit<E extends keyof HttpEvents>(event: E, payload: Parameters<HttpEvents[E]>[0]): void {
     try {
       (this.events.emit as (e: E, p: unknown) => boolean)(event, payload);
@@ -396,6 +408,11 @@ function lowerCaseKeys(headers: Record<string, string> | undefined): Record<stri
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(headers ?? {})) out[key.toLowerCase()] = value;
   return out;
+}
+
+function headerValue(headers: Record<string, string> | undefined, name: string): string | undefined {
+  for (const [key, value] of Object.entries(headers ?? {})) if (key.toLowerCase() === name) return value;
+  return undefined;
 }
 
 function firstHeader(value: string | string[] | undefined): string | undefined {

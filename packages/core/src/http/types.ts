@@ -31,7 +31,10 @@ export interface RetryPolicy {
   baseDelayMs?: number;
   /** Largest backoff ceiling in ms. Default 30 000. */
   maxDelayMs?: number;
-  /** Largest `Retry-After` honoured in ms; a longer one throws `RateLimitError` at once. Default 60 000. */
+  /**
+   * Largest `Retry-After` honoured in ms; a longer one throws `RateLimitError` at once. Default 60 000.
+   * A honoured `Retry-After` is waited in full, plus up to `baseDelayMs` of jitter.
+   */
   maxRetryAfterMs?: number;
 }
 

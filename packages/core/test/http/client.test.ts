@@ -50,15 +50,17 @@ describe('HttpClient requests', () => {
         ids.push((opts.headers as Record<string, string>)['x-men-requestid'] ?? '');
         return { statusCode: 204, data: '' };
       })
-      .times(3);
+      .times(4);
     const client = mockClient(agent);
     const a = await client.request({ method: 'GET', path: '/x' });
     await client.request({ method: 'GET', path: '/x' });
     const c = await client.request({ method: 'GET', path: '/x', requestId: 'mine' });
+    await client.request({ method: 'GET', path: '/x', headers: { 'X-MEN-RequestID': 'from-header' } });
     expect(ids[0]).toMatch(UUID);
     expect(ids[1]).toMatch(UUID);
     expect(ids[0]).not.toBe(ids[1]);
     expect(ids[2]).toBe('mine');
+    expect(ids[3]).toBe('from-header');
     expect(a.data).toBeUndefined();
     expect(a.requestId).toBe(ids[0]);
     expect(c.requestId).toBe('mine');

@@ -3,7 +3,7 @@ import type { MockAgent } from 'undici';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ApiError, BadRequestError, ConnectionError, RateLimitError, ServerError } from '../../src/errors.js';
 import type { HttpEvents } from '../../src/http/types.js';
-import { mockClient, mockServer } from './helpers.js';
+import { mockClient, mockServer, recordingLogger } from './helpers.js';
 
 type RetryEvent = Parameters<HttpEvents['retry']>[0];
 
@@ -107,14 +107,52 @@ describe('HttpClient retries', () => {
     expect(retries).toHaveLength(1);
   });
 
-  it('honours Retry-After in seconds', async () => {
-    const { pool, client, retries } = setup();
-    pool.intercept({ path: '/r', method: 'GET' }).reply(429, '', { headers: { 'retry-after': '1' } });
+  it('honours Retry-After in seconds, adding at most baseDelayMs of jitter', async () => {
+    const { pool, client, retries } = setup({ retry: { baseDelayMs: 40 } });
+    pool
+      .intercept({ path: '/r', method: 'GET' })
+      .reply(429, '', { headers: { 'retry-after': '1' } })
+      .times(2);
     pool.intercept({ path: '/r', method: 'GET' }).reply(200, { ok: 1 });
+    const random = vi.spyOn(Math, 'random').mockReturnValueOnce(0).mockReturnValueOnce(1);
     await client.request({ method: 'GET', path: '/r' });
+    expect(random).toHaveBeenCalledTimes(2);
     expect(retries).toEqual([
       expect.objectContaining({ attempt: 1, delayMs: 1000, status: 429, reason: 'HTTP 429' }),
+      expect.objectContaining({ attempt: 2, delayMs: 1040, status: 429, reason: 'HTTP 429' }),
     ]);
+  });
+
+  it('throws a 503 at once when its Retry-After exceeds the cap, keeping retryAfterMs', async () => {
+    const { pool, client, retries } = setup({ retry: { maxRetryAfterMs: 1000 } });
+    pool.intercept({ path: '/r', method: 'GET' }).reply(
+      503,
+      { error: 'service unavailable' },
+      {
+        headers: { 'retry-after': '2' },
+      },
+    );
+    const err = (await client.request({ method: 'GET', path: '/r' }).catch((e: unknown) => e)) as ServerError;
+    expect(err).toBeInstanceOf(ServerError);
+    expect(err.retryAfterMs).toBe(2000);
+    expect(retries).toHaveLength(0);
+  });
+
+  it('emits a request event per attempt and keeps going when a listener throws', async () => {
+    const logger = recordingLogger();
+    const { pool, client } = setup({ logger });
+    const attempts: number[] = [];
+    client.events.on('request', (e) => {
+      attempts.push(e.attempt);
+      throw new Error('listener bug');
+    });
+    pool.intercept({ path: '/r', method: 'GET' }).reply(502, '');
+    pool.intercept({ path: '/r', method: 'GET' }).reply(200, { ok: 1 });
+    expect((await client.request({ method: 'GET', path: '/r' })).data).toEqual({ ok: 1 });
+    expect(attempts).toEqual([1, 2]);
+    expect(
+      logger.lines.filter((l) => l.startsWith('error') && l.includes("'request' listener threw")),
+    ).toHaveLength(2);
   });
 
   it('honours Retry-After as an HTTP date', async () => {
@@ -126,7 +164,7 @@ describe('HttpClient retries', () => {
     expect(retries).toHaveLength(1);
     // An HTTP date has one-second resolution: the wait is what remains until that second.
     expect(retries[0]?.delayMs).toBeGreaterThan(0);
-    expect(retries[0]?.delayMs).toBeLessThanOrEqual(2000);
+    expect(retries[0]?.delayMs).toBeLessThanOrEqual(2000 + 1); // + up to baseDelayMs of jitter
   });
 
   it('throws RateLimitError with retryAfterMs at once when Retry-After exceeds the cap', async () => {
@@ -242,6 +280,6 @@ describe('HttpClient retries', () => {
       .catch((e: unknown) => e);
     expect(err).toBe(reason);
     expect(retries).toHaveLength(1);
-    expect(retries[0]?.delayMs).toBe(30_000);
+    expect(retries[0]?.delayMs).toBeGreaterThanOrEqual(30_000);
   });
 });
