@@ -43,7 +43,13 @@ export interface SandboxOptions {
    * Request logging: `false` (default) is silent, `true` logs at `info`, or give a level. URLs are
    * logged without their query (signed links) and no header (tokens) is ever logged.
    */
-  logger?: boolean | { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' };
+  logger?:
+    | boolean
+    | {
+        level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+        /** Where JSON log lines go (default stdout). */
+        stream?: { write(line: string): void };
+      };
   /** Serve `POST /api/devices/v2/deployments/device/deployments/next` (default true; false answers 404). */
   v2Next?: boolean;
   /** Device JWT lifetime in seconds (default 604800 = 7 days). */
@@ -186,6 +192,7 @@ function buildApp(ctx: SandboxContext, logger: SandboxOptions['logger']): Fastif
         ? false
         : {
             level: logger === true ? 'info' : logger.level,
+            ...(logger !== true && logger.stream ? { stream: logger.stream } : {}),
             serializers: {
               req: (req: { method: string; url: string }) => ({
                 method: req.method,

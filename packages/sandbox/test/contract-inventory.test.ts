@@ -111,7 +111,8 @@ describe('inventory responses match the OpenAPI spec', () => {
   });
 
   it('groups: assign, read, list, members, remove', async () => {
-    const [a, b] = devices as [{ id: string }, { id: string }];
+    const a = devices[0]!;
+    const b = devices[1]!;
     const assign = await mgmt('PUT', `${I}/devices/${a.id}/group`, { group: 'field' });
     expect(assign.status).toBe(204);
     expectSpec(assign, 'PUT', `${I}/devices/${a.id}/group`);
