@@ -193,6 +193,16 @@ function buildApp(ctx: SandboxContext, logger: SandboxOptions['logger']): Fastif
         : {
             level: logger === true ? 'info' : logger.level,
             ...(logger !== true && logger.stream ? { stream: logger.stream } : {}),
+            // @fastify/multipart logs busboy's options (request headers) at trace level.
+            redact: {
+              paths: [
+                'busboyOptions.headers',
+                'headers.authorization',
+                '*.headers.authorization',
+                'req.headers',
+              ],
+              censor: '[redacted]',
+            },
             serializers: {
               req: (req: { method: string; url: string }) => ({
                 method: req.method,
