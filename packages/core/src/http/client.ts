@@ -5,7 +5,6 @@ import {
   type ApiError,
   apiErrorFromResponse,
   ConnectionError,
-  InvalidResponseError,
   isMenderErrorBody,
   OtakitError,
   TimeoutError,
@@ -13,8 +12,7 @@ import {
 import { AttemptSignal, abortReason, sleep, throwIfAborted } from './abort.js';
 import { isOneShotBody, prepareBody, readBody, readErrorBody } from './body.js';
 import { buildDispatcher } from './dispatcher.js';
-import { findLink } from './link.js';
-import { PagePromise, type PageResult } from './paginate.js';
+import { type PagePromise, paginateByLink } from './paginate.js';
 import { redactUrl } from './redact.js';
 import { parseRetryAfter } from './retry-after.js';
 import type {
@@ -24,7 +22,6 @@ import type {
   HttpRequest,
   HttpResponse,
   Logger,
-  Page,
   PaginateOptions,
   QueryValue,
 } from './types.js';
@@ -156,69 +153,7 @@ export class HttpClient {
    * ```
    */
   paginate<T>(path: string, opts: PaginateOptions<T> = {}): PagePromise<T> {
-    const { query, perPage = 20, page = 1, extract, ...requestOptions } = opts;
-    const fetchPage = async (target: {
-      url: string;
-      page: number;
-      perPage: number;
-    }): Promise<PageResult<T>> => {
-      const response = await this.request<unknown>({
-        ...requestOptions,
-        method: 'GET',
-        path: target.url,
-        responseType: 'json',
-      });
-      const context = {
-        method: 'GET',
-        url: response.url,
-        status: response.status,
-        requestId: response.requestId,
-      };
-      const items = extractItems(response.data, extract, context);
-      const total = Number(firstHeader(response.headers['x-total-count']));
-      const totalCount = Number.isSafeInteger(total) && total >= 0 ? total : undefined;
-      const linkHeader = response.headers.link;
-      const nextHref = findLink(linkHeader, 'next');
-      let next: { url: string; page: number; perPage: number } | undefined;
-      if (nextHref !== undefined) {
-        const nextUrl = new URL(nextHref, target.url);
-        if (nextUrl.origin !== new URL(target.url).origin) {
-          throw new InvalidResponseError({ ...context, reason: 'a Link rel="next" to another origin' });
-        }
-        const nextPage = Number(nextUrl.searchParams.get('page'));
-        const nextPerPage = Number(nextUrl.searchParams.get('per_page'));
-        if (nextUrl.href !== target.url && items.length > 0) {
-          next = {
-            url: nextUrl.href,
-            page: Number.isSafeInteger(nextPage) && nextPage > 0 ? nextPage : target.page + 1,
-            perPage: Number.isSafeInteger(nextPerPage) && nextPerPage > 0 ? nextPerPage : target.perPage,
-          };
-        }
-      } else if (
-        linkHeader === undefined &&
-        items.length > 0 &&
-        items.length >= target.perPage &&
-        (totalCount === undefined || target.page * target.perPage < totalCount)
-      ) {
-        next = {
-          url: this.resolveUrl(path, { ...query, page: target.page + 1, per_page: target.perPage }),
-          page: target.page + 1,
-          perPage: target.perPage,
-        };
-      }
-      const result: Page<T> = {
-        items,
-        totalCount,
-        page: target.page,
-        perPage: target.perPage,
-        hasNext: next !== undefined,
-      };
-      return { page: result, next: next === undefined ? undefined : () => fetchPage(next) };
-    };
-    return new PagePromise<T>(
-      () => fetchPage({ url: this.resolveUrl(path, { ...query, page, per_page: perPage }), page, perPage }),
-      opts.signal,
-    );
+    return paginateByLink<T>(this, path, opts);
   }
 
   /** Closes the dispatcher the client built (an injected `dispatcher` is left open for its owner). */
@@ -439,16 +374,4 @@ const PERMANENT_UNDICI_CODES = new Set([
 
 function isProgrammerError(err: unknown): boolean {
   return PERMANENT_UNDICI_CODES.has(errorCode(err)) || err instanceof TypeError;
-}
-
-function extractItems<T>(
-  body: unknown,
-  extract: ((body: unknown) => T[]) | undefined,
-  context: { method: string; url: string; status: number; requestId: string | undefined },
-): T[] {
-  const items = extract === undefined ? body : extract(body);
-  if (!Array.isArray(items)) {
-    throw new InvalidResponseError({ ...context, reason: 'a body that is not a list' });
-  }
-  return items as T[];
 }

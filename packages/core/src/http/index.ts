@@ -1,7 +1,7 @@
 export { HttpClient, IDEMPOTENT_METHODS, RETRYABLE_STATUSES } from './client.js';
 export { DEFAULT_CONNECTIONS } from './dispatcher.js';
 export { findLink, type LinkEntry, parseLinkHeader } from './link.js';
-export { PagePromise, type PageResult } from './paginate.js';
+export { PagePromise, type PageResult, type PaginationTransport, paginateByLink } from './paginate.js';
 export { redactUrl, SECRET_QUERY_PARAMS } from './redact.js';
 export { parseRetryAfter } from './retry-after.js';
 export type {

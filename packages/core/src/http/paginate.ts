@@ -1,5 +1,7 @@
+import { InvalidResponseError } from '../errors.js';
 import { throwIfAborted } from './abort.js';
-import type { Page } from './types.js';
+import { findLink } from './link.js';
+import type { HttpRequest, HttpResponse, Page, PaginateOptions, QueryValue } from './types.js';
 
 /** One fetched page and how to fetch the one after it (`undefined` on the last page). */
 export interface PageResult<T> {
@@ -85,4 +87,121 @@ export class PagePromise<T> implements PromiseLike<Page<T>>, AsyncIterable<T> {
     }
     return items;
   }
+}
+
+/**
+ * What {@link paginateByLink} sends through: an `HttpClient`, or a wrapper around one (a client that
+ * logs in again on 401, say) with the same two methods.
+ */
+export interface PaginationTransport {
+  /** Sends one call. */
+  request<R = unknown>(req: HttpRequest): Promise<HttpResponse<R>>;
+  /** The absolute URL of a path and query (`HttpClient.resolveUrl`). */
+  resolveUrl(path: string, query?: Record<string, QueryValue>): string;
+}
+
+interface PageTarget {
+  url: string;
+  page: number;
+  perPage: number;
+}
+
+/**
+ * Lists a Mender collection page by page with `GET` (what `HttpClient.paginate` does), through any
+ * {@link PaginationTransport}. Sends `page`/`per_page`; follows `Link: <...>; rel="next"` (relative
+ * targets, several header lines or one comma-joined line; same origin only, since the next request
+ * carries the token); reads `X-Total-Count`; without a Link header continues while a page is full and
+ * the total (when known) says more remain. An empty body is an empty page; a body that is not a list
+ * (after `extract`) is an `InvalidResponseError`.
+ *
+ * @example
+ * ```ts
+ * // A transport that re-authenticates, reusing the pagination rules.
+ * const devices = paginateByLink<Device>(
+ *   { request: (req) => withRelogin(() => http.request(req)), resolveUrl: (p, q) => http.resolveUrl(p, q) },
+ *   '/api/management/v1/inventory/devices',
+ *   { perPage: 100 },
+ * )
+ * ```
+ */
+export function paginateByLink<T>(
+  transport: PaginationTransport,
+  path: string,
+  opts: PaginateOptions<T> = {},
+): PagePromise<T> {
+  const { query, perPage = 20, page = 1, extract, ...requestOptions } = opts;
+  const fetchPage = async (target: PageTarget): Promise<PageResult<T>> => {
+    const response = await transport.request<unknown>({
+      ...requestOptions,
+      method: 'GET',
+      path: target.url,
+      responseType: 'json',
+    });
+    const context = {
+      method: 'GET',
+      url: response.url,
+      status: response.status,
+      requestId: response.requestId,
+    };
+    const items =
+      response.data === undefined ? [] : extract === undefined ? response.data : extract(response.data);
+    if (!Array.isArray(items)) {
+      throw new InvalidResponseError({ ...context, reason: 'a body that is not a list' });
+    }
+    const total = Number(firstValue(response.headers['x-total-count']));
+    const totalCount = Number.isSafeInteger(total) && total >= 0 ? total : undefined;
+    const linkHeader = response.headers.link;
+    const nextHref = findLink(linkHeader, 'next');
+    let next: PageTarget | undefined;
+    if (nextHref !== undefined) {
+      const nextUrl = new URL(nextHref, target.url);
+      if (nextUrl.origin !== new URL(target.url).origin) {
+        throw new InvalidResponseError({ ...context, reason: 'a Link rel="next" to another origin' });
+      }
+      // An empty page or a link to itself ends the list rather than looping.
+      if (nextUrl.href !== target.url && items.length > 0) {
+        next = {
+          url: nextUrl.href,
+          page: positiveInt(nextUrl.searchParams.get('page')) ?? target.page + 1,
+          perPage: positiveInt(nextUrl.searchParams.get('per_page')) ?? target.perPage,
+        };
+      }
+    } else if (
+      linkHeader === undefined &&
+      items.length > 0 &&
+      items.length >= target.perPage &&
+      (totalCount === undefined || target.page * target.perPage < totalCount)
+    ) {
+      const nextPage = target.page + 1;
+      next = {
+        url: transport.resolveUrl(path, { ...query, page: nextPage, per_page: target.perPage }),
+        page: nextPage,
+        perPage: target.perPage,
+      };
+    }
+    return {
+      page: {
+        items: items as T[],
+        totalCount,
+        page: target.page,
+        perPage: target.perPage,
+        hasNext: next !== undefined,
+      },
+      next: next === undefined ? undefined : () => fetchPage(next),
+    };
+  };
+  return new PagePromise<T>(
+    () =>
+      fetchPage({ url: transport.resolveUrl(path, { ...query, page, per_page: perPage }), page, perPage }),
+    opts.signal,
+  );
+}
+
+function firstValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function positiveInt(value: string | null): number | undefined {
+  const n = Number(value);
+  return value !== null && Number.isSafeInteger(n) && n > 0 ? n : undefined;
 }

@@ -2,6 +2,8 @@ import type { MockAgent } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AbortError, InvalidResponseError } from '../../src/errors.js';
 import { findLink, parseLinkHeader } from '../../src/http/link.js';
+import { paginateByLink } from '../../src/http/paginate.js';
+import type { HttpRequest, QueryValue } from '../../src/http/types.js';
 import { mockClient, mockServer } from './helpers.js';
 
 const DEVICES = '/api/management/v1/inventory/devices';
@@ -154,6 +156,42 @@ describe('HttpClient.paginate', () => {
 
     pool.intercept({ path: '/w?page=1&per_page=20', method: 'GET' }).reply(200, { devices: [] });
     await expect(client.paginate('/w')).rejects.toBeInstanceOf(InvalidResponseError);
+  });
+
+  it('treats an empty body as an empty last page', async () => {
+    const { pool, client } = setup();
+    pool.intercept({ path: '/l?page=1&per_page=20', method: 'GET' }).reply(200, '');
+    expect(await client.paginate('/l')).toEqual({
+      items: [],
+      totalCount: undefined,
+      page: 1,
+      perPage: 20,
+      hasNext: false,
+    });
+  });
+
+  it('paginates through any transport with request and resolveUrl (e.g. one that re-authenticates)', async () => {
+    const { pool, client } = setup();
+    pool
+      .intercept({ path: '/l?page=1&per_page=1', method: 'GET' })
+      .reply(200, items(1, 1), { headers: { link: '</l?page=2&per_page=1>; rel="next"' } });
+    pool
+      .intercept({ path: '/l?page=2&per_page=1', method: 'GET' })
+      .reply(200, items(2, 1), { headers: { link: '</l?page=1&per_page=1>; rel="first"' } });
+    const sent: string[] = [];
+    const transport = {
+      request: <R>(req: HttpRequest) => {
+        sent.push(req.path);
+        return client.request<R>(req);
+      },
+      resolveUrl: (path: string, query?: Record<string, QueryValue>) => client.resolveUrl(path, query),
+    };
+    const all = await paginateByLink<{ id: string }>(transport, '/l', { perPage: 1 }).toArray();
+    expect(all.map((d) => d.id)).toEqual(['d1', 'd2']);
+    expect(sent).toEqual([
+      'https://mender.test/l?page=1&per_page=1',
+      'https://mender.test/l?page=2&per_page=1',
+    ]);
   });
 
   it('refuses a next link to another origin (it would carry the token there)', async () => {
