@@ -165,6 +165,22 @@ describe('HttpClient with mutual TLS', () => {
     expect(res.data).toEqual({ client: 'device-0001' });
   });
 
+  it('tunnels mutual TLS through a proxy, the TLS options applying to the origin', async () => {
+    const server = await mtlsServer();
+    const proxy = track(await startProxy());
+    const http = track(
+      new HttpClient({
+        baseUrl: server.url,
+        proxy: proxy.url,
+        tls: { ca: pem('ca.crt'), cert: pem('client.crt'), key: pem('client.key') },
+        maxRetries: 0,
+      }),
+    );
+    const res = await http.request<{ client: string }>({ method: 'GET', path: '/whoami' });
+    expect(res.data).toEqual({ client: 'device-0001' });
+    expect(proxy.log.tunnels).toEqual([`127.0.0.1:${server.port}`]);
+  });
+
   it('is refused without a client certificate', async () => {
     const server = await mtlsServer();
     const http = track(new HttpClient({ baseUrl: server.url, tls: { ca: pem('ca.crt') }, maxRetries: 0 }));
