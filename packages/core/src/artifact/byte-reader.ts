@@ -24,7 +24,9 @@ export class ByteReader {
     while (this.chunk.length === 0) {
       if (this.ended) return false;
       this.signal?.throwIfAborted();
-      const next = await this.iterator.next();
+      const next = this.signal
+        ? await untilAborted(this.iterator.next(), this.signal)
+        : await this.iterator.next();
       this.signal?.throwIfAborted();
       if (next.done) {
         this.ended = true;
@@ -97,8 +99,9 @@ export class ByteReader {
   async close(): Promise<void> {
     this.ended = true;
     this.chunk = new Uint8Array(0);
+    // Not awaited: a source stuck in a pending read (e.g. after an abort) must not block the caller.
     try {
-      await this.iterator.return?.();
+      this.iterator.return?.()?.catch(() => undefined);
     } catch {
       // the source is being abandoned; its errors no longer matter
     }
@@ -108,4 +111,14 @@ export class ByteReader {
 /** A truncation error about `member`. @internal */
 export function truncated(member: string): ArtifactError {
   return new ArtifactError('ERR_ARTIFACT_TRUNCATED', 'unexpected end of input', { member });
+}
+
+/** Settles like `promise`, or rejects with the signal's reason as soon as it aborts. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    if (signal.aborted) onAbort();
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }

@@ -468,6 +468,8 @@ class ArtifactReader {
       },
     });
     stream.on('close', poke);
+    const signal = this.options.signal;
+    signal?.addEventListener('abort', poke);
     let consumerFailed = false;
     let consumerError: unknown;
     const file: ArtifactPayloadFile = { payloadIndex: index, name: entry.name, size: entry.size, stream };
@@ -497,11 +499,12 @@ class ArtifactReader {
         if (stream.destroyed) continue;
         wantMore = false;
         if (!stream.push(chunk)) {
-          while (!wantMore && !stream.destroyed && !consumerFailed) {
+          while (!wantMore && !stream.destroyed && !consumerFailed && !signal?.aborted) {
             await new Promise<void>((resolve) => {
               wake = resolve;
             });
           }
+          signal?.throwIfAborted();
           if (consumerFailed) throw consumerError;
         }
       }
@@ -512,7 +515,6 @@ class ArtifactReader {
           `sha256 ${digest} does not match the manifest (${listed.sha256})`,
           { member: key },
         );
-        fail(err);
         throw err;
       }
       if (!stream.destroyed) stream.push(null);
@@ -521,7 +523,11 @@ class ArtifactReader {
       return digest;
     } catch (err) {
       fail(err);
+      // The consumer sees the error on its stream; let it finish before the read rejects.
+      await settled;
       throw err;
+    } finally {
+      signal?.removeEventListener('abort', poke);
     }
   }
 }

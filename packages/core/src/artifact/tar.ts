@@ -68,12 +68,12 @@ export class TarReader {
         return null;
       }
       const header = this.parseHeader(block);
-      if (
-        header.typeflag === 'x' ||
-        header.typeflag === 'g' ||
-        header.typeflag === 'L' ||
-        header.typeflag === 'K'
-      ) {
+      if (header.typeflag === 'g') {
+        throw new ArtifactError('ERR_ARTIFACT_UNSUPPORTED_ENTRY', 'a global extended header is not allowed', {
+          member: this.archive,
+        });
+      }
+      if (header.typeflag === 'x' || header.typeflag === 'L' || header.typeflag === 'K') {
         if (header.size > this.maxMetadataBytes) {
           throw new ArtifactError('ERR_ARTIFACT_TOO_LARGE', `tar extended header of ${header.size} bytes`, {
             member: this.archive,

@@ -1,0 +1,459 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
+import { ArtifactError, type ArtifactErrorCode, type ReadArtifactOptions, readArtifact } from '@otakit/core';
+import { describe, expect, it } from 'vitest';
+import { type CraftEntry, chunked, craftArtifact, HEADER_INFO, sha256, tar } from './craft.js';
+import { vectorPath } from './vectors.js';
+
+async function rejection(data: Uint8Array, options?: ReadArtifactOptions): Promise<ArtifactError> {
+  const err = await readArtifact(chunked(data, 4096), options).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(ArtifactError);
+  return err as ArtifactError;
+}
+
+async function expectCode(
+  data: Uint8Array,
+  code: ArtifactErrorCode,
+  member?: string,
+  options?: ReadArtifactOptions,
+) {
+  const err = await rejection(data, options);
+  expect(err.code).toBe(code);
+  if (member !== undefined) expect(err.member).toBe(member);
+  return err;
+}
+
+describe('readArtifact on crafted artifacts', () => {
+  it('reads a minimal module-image', async () => {
+    const info = await readArtifact(chunked(craftArtifact(), 1000));
+    expect(info.artifactName).toBe('crafted-1');
+    expect(info.files).toEqual([
+      { payloadIndex: 0, name: 'config.txt', size: 10, sha256: sha256('key=value\n'), augmented: false },
+    ]);
+    expect(info.provides).toEqual({
+      artifact_name: 'crafted-1',
+      'rootfs-image.test-module.version': 'crafted-1',
+    });
+  });
+
+  it('reads an uncompressed artifact delivered one byte at a time', async () => {
+    const data = craftArtifact({ gzip: false, files: [{ name: 'a.bin', data: 'x'.repeat(3000) }] });
+    const info = await readArtifact(chunked(data, 1));
+    expect(info.files[0]?.sha256).toBe(sha256('x'.repeat(3000)));
+  });
+
+  it('reads a gzip vector delivered one byte at a time', async () => {
+    const data = readFileSync(vectorPath('module-small-rsa2048.mender'));
+    const info = await readArtifact(chunked(data, 1));
+    expect(info.artifactName).toBe('shared-small-1');
+  });
+
+  it('rejects a tampered payload with a checksum mismatch naming the file', async () => {
+    const data = craftArtifact({
+      gzip: false,
+      manifest: undefined,
+      edit: (members) => members,
+    });
+    const bad = Buffer.from(data);
+    const at = bad.indexOf('key=value');
+    bad[at] = 'K'.charCodeAt(0);
+    await expectCode(bad, 'ERR_ARTIFACT_CHECKSUM_MISMATCH', 'data/0000/config.txt');
+  });
+
+  it.each([
+    ['symlink', '2'],
+    ['hard link', '1'],
+    ['character device', '3'],
+    ['block device', '4'],
+    ['FIFO', '6'],
+    ['directory', '5'],
+  ])('rejects a %s in the data tar', async (_kind, type) => {
+    const files: CraftEntry[] = [
+      { name: 'config.txt', data: 'key=value\n' },
+      { name: 'evil', type, linkname: '/etc/shadow' },
+    ];
+    await expectCode(craftArtifact({ files }), 'ERR_ARTIFACT_UNSUPPORTED_ENTRY', 'data/0000/evil');
+  });
+
+  it('rejects an absolute payload name', async () => {
+    const unlisted = [{ name: '/etc/passwd', data: 'root' }];
+    await expectCode(craftArtifact({ unlisted }), 'ERR_ARTIFACT_ABSOLUTE_PATH', 'data/0000//etc/passwd');
+  });
+
+  it('rejects a payload name with ..', async () => {
+    const unlisted = [{ name: '../x', data: 'root' }];
+    await expectCode(craftArtifact({ unlisted }), 'ERR_ARTIFACT_PATH_TRAVERSAL', 'data/0000/../x');
+    const listed = [{ name: '../x', data: 'root' }];
+    await expectCode(craftArtifact({ files: listed }), 'ERR_ARTIFACT_PATH_TRAVERSAL', 'manifest');
+  });
+
+  it('rejects an unlisted payload file', async () => {
+    await expectCode(
+      craftArtifact({ unlisted: [{ name: 'x.sh', data: 'x' }] }),
+      'ERR_ARTIFACT_NOT_IN_MANIFEST',
+      'data/0000/x.sh',
+    );
+    await expectCode(
+      craftArtifact({ unlisted: [{ name: 'sub/x', data: 'x' }] }),
+      'ERR_ARTIFACT_NOT_IN_MANIFEST',
+      'data/0000/sub/x',
+    );
+  });
+
+  it('rejects a manifest naming a payload in a sub-directory', async () => {
+    const files = [{ name: 'sub/x', data: 'root' }];
+    await expectCode(
+      craftArtifact({ files, manifest: undefined }),
+      'ERR_ARTIFACT_INVALID_MANIFEST',
+      'manifest',
+    );
+  });
+
+  it('rejects a payload file listed once but present twice', async () => {
+    const files = [
+      { name: 'config.txt', data: 'key=value\n' },
+      { name: 'config.txt', data: 'key=value\n' },
+    ];
+    const manifestFor = craftArtifact({ files: [files[0]!] });
+    expect(manifestFor.length).toBeGreaterThan(0);
+    const header = gzipSync(
+      tar([
+        { name: 'header-info', data: JSON.stringify(HEADER_INFO) },
+        { name: 'headers/0000/type-info', data: '{"type":"test-module"}' },
+      ]),
+    );
+    const version = '{"format":"mender","version":3}';
+    const manifest = `${sha256('key=value\n')}  data/0000/config.txt\n${sha256(header)}  header.tar.gz\n${sha256(version)}  version\n`;
+    const data = tar([
+      { name: 'version', data: version },
+      { name: 'manifest', data: manifest },
+      { name: 'header.tar.gz', data: header },
+      { name: 'data/0000.tar.gz', data: gzipSync(tar(files)) },
+    ]);
+    await expectCode(data, 'ERR_ARTIFACT_DUPLICATE_ENTRY', 'data/0000/config.txt');
+  });
+
+  it('rejects a payload file with forbidden characters', async () => {
+    const files = [{ name: 'a b', data: 'x' }];
+    const header = gzipSync(
+      tar([
+        { name: 'header-info', data: JSON.stringify(HEADER_INFO) },
+        { name: 'headers/0000/type-info', data: '{"type":"test-module"}' },
+      ]),
+    );
+    const version = '{"format":"mender","version":3}';
+    const manifest = `${sha256('x')}  data/0000/a\n${sha256(header)}  header.tar.gz\n${sha256(version)}  version\n`;
+    const data = tar([
+      { name: 'version', data: version },
+      { name: 'manifest', data: manifest },
+      { name: 'header.tar.gz', data: header },
+      { name: 'data/0000.tar.gz', data: gzipSync(tar(files)) },
+    ]);
+    await expectCode(data, 'ERR_ARTIFACT_NOT_IN_MANIFEST', 'data/0000/a b');
+  });
+
+  it('rejects a duplicated outer member', async () => {
+    const data = craftArtifact({ edit: (m) => [...m, m[m.length - 1]!] });
+    await expectCode(data, 'ERR_ARTIFACT_DUPLICATE_ENTRY', 'data/0000.tar.gz');
+  });
+
+  it('rejects members in the wrong order', async () => {
+    const data = craftArtifact({ edit: ([v, m, h, d]) => [v!, m!, d!, h!] });
+    await expectCode(data, 'ERR_ARTIFACT_WRONG_ORDER', 'data/0000.tar.gz');
+  });
+
+  it('rejects an artifact that does not start with version', async () => {
+    const data = craftArtifact({ edit: ([v, m, ...rest]) => [m!, v!, ...rest] });
+    await expectCode(data, 'ERR_ARTIFACT_WRONG_ORDER', 'manifest');
+  });
+
+  it('rejects an unknown outer member', async () => {
+    const data = craftArtifact({
+      edit: (m) => [...m.slice(0, 3), { name: 'evil.sh', data: 'x' }, ...m.slice(3)],
+    });
+    await expectCode(data, 'ERR_ARTIFACT_UNEXPECTED_MEMBER', 'evil.sh');
+  });
+
+  it('rejects a symlink as an outer member', async () => {
+    const data = craftArtifact({
+      edit: (m) => [m[0]!, m[1]!, { name: 'manifest.sig', type: '2', linkname: '/etc/x' }, ...m.slice(2)],
+    });
+    await expectCode(data, 'ERR_ARTIFACT_UNSUPPORTED_ENTRY', 'manifest.sig');
+  });
+
+  it('rejects invalid JSON in version and header-info', async () => {
+    await expectCode(craftArtifact({ version: '{"format":' }), 'ERR_ARTIFACT_INVALID_JSON', 'version');
+    const header = craftArtifact({
+      headerEntries: [{ name: 'header-info', data: '{nope' }],
+    });
+    await expectCode(header, 'ERR_ARTIFACT_INVALID_JSON', 'header.tar.gz/header-info');
+  });
+
+  it('rejects meta-data that is not an object', async () => {
+    await expectCode(craftArtifact({ metaData: '[1,2]' }), 'ERR_ARTIFACT_INVALID_HEADER');
+  });
+
+  it('rejects header entries out of order and unknown ones', async () => {
+    await expectCode(
+      craftArtifact({
+        headerEntries: [
+          { name: 'headers/0000/type-info', data: '{"type":"test-module"}' },
+          { name: 'header-info', data: JSON.stringify(HEADER_INFO) },
+        ],
+      }),
+      'ERR_ARTIFACT_WRONG_ORDER',
+    );
+    await expectCode(
+      craftArtifact({ headerExtra: [{ name: 'headers/0000/evil', data: '{}' }] }),
+      'ERR_ARTIFACT_INVALID_HEADER',
+    );
+    await expectCode(
+      craftArtifact({ headerExtra: [{ name: 'scripts/../../etc/x', data: 'x' }] }),
+      'ERR_ARTIFACT_PATH_TRAVERSAL',
+    );
+    await expectCode(
+      craftArtifact({ headerExtra: [{ name: 'headers/0000/type-info', data: '{"type":"test-module"}' }] }),
+      'ERR_ARTIFACT_DUPLICATE_ENTRY',
+    );
+  });
+
+  it('exposes state scripts with their content', async () => {
+    const info = await readArtifact(
+      chunked(
+        craftArtifact({
+          scripts: [{ name: 'scripts/ArtifactInstall_Enter_00', data: '#!/bin/sh\n', mode: 0o755 }],
+        }),
+        777,
+      ),
+    );
+    expect(info.scripts).toEqual(['ArtifactInstall_Enter_00']);
+    expect(Buffer.from(info.header.scripts[0]!.content).toString()).toBe('#!/bin/sh\n');
+    expect(info.header.scripts[0]!.mode).toBe(0o755);
+  });
+
+  it('rejects a provides key defined in both header-info and type-info', async () => {
+    await expectCode(
+      craftArtifact({ typeInfo: { type: 'test-module', artifact_provides: { artifact_name: 'other' } } }),
+      'ERR_ARTIFACT_INVALID_HEADER',
+    );
+  });
+
+  it('rejects a manifest line without its final newline', async () => {
+    const good = craftArtifact();
+    const text = Buffer.from(good).toString('latin1');
+    expect(text.length).toBeGreaterThan(0);
+    const data = craftArtifact({
+      edit: (m) => m.map((e) => (e.name === 'manifest' ? { ...e, data: String(e.data).trimEnd() } : e)),
+    });
+    await expectCode(data, 'ERR_ARTIFACT_INVALID_MANIFEST', 'manifest');
+  });
+});
+
+describe('limits', () => {
+  it('refuses oversized metadata members', async () => {
+    const data = craftArtifact();
+    await expectCode(data, 'ERR_ARTIFACT_TOO_LARGE', 'manifest', { limits: { maxMetadataBytes: 100 } });
+  });
+
+  it('refuses an oversized header', async () => {
+    const big = 'x'.repeat(64 * 1024);
+    const data = craftArtifact({ scripts: [{ name: 'scripts/ArtifactInstall_Enter_00', data: big }] });
+    await expectCode(data, 'ERR_ARTIFACT_TOO_LARGE', 'scripts/ArtifactInstall_Enter_00', {
+      limits: { maxHeaderBytes: 32 * 1024 },
+    });
+  });
+
+  it('stops a header compression bomb early', async () => {
+    const bomb = new Uint8Array(8 * 1024 * 1024);
+    const data = craftArtifact({ scripts: [{ name: 'scripts/ArtifactInstall_Enter_00', data: bomb }] });
+    await expectCode(data, 'ERR_ARTIFACT_COMPRESSION_BOMB', 'header.tar.gz');
+  });
+
+  it('refuses too many payload files', async () => {
+    const files = Array.from({ length: 5 }, (_, i) => ({ name: `f${i}`, data: `${i}` }));
+    await expectCode(craftArtifact({ files }), 'ERR_ARTIFACT_TOO_LARGE', 'data/0000.tar.gz', {
+      limits: { maxFiles: 3 },
+    });
+  });
+});
+
+describe('signatures', () => {
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const p256 = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' });
+  const ed = generateKeyPairSync('ed25519');
+  const pem = (k: typeof rsa) => k.publicKey.export({ type: 'spki', format: 'pem' }) as string;
+
+  it('verifies RSA and ECDSA P-256 signatures with PEM or KeyObject keys', async () => {
+    const a = await readArtifact(chunked(craftArtifact({ signWith: rsa.privateKey }), 999), {
+      trustedKeys: [pem(p256), pem(rsa)],
+    });
+    expect(a.signed && a.signatureVerified).toBe(true);
+    const b = await readArtifact(chunked(craftArtifact({ signWith: p256.privateKey }), 999), {
+      trustedKeys: [p256.publicKey],
+    });
+    expect(b.signatureVerified).toBe(true);
+  });
+
+  it('refuses an unsigned artifact when keys are trusted', async () => {
+    await expectCode(craftArtifact(), 'ERR_ARTIFACT_MISSING_SIGNATURE', 'manifest.sig', {
+      trustedKeys: [pem(rsa)],
+    });
+  });
+
+  it('refuses a signature by another key', async () => {
+    await expectCode(
+      craftArtifact({ signWith: p256.privateKey }),
+      'ERR_ARTIFACT_BAD_SIGNATURE',
+      'manifest.sig',
+      {
+        trustedKeys: [pem(rsa)],
+      },
+    );
+  });
+
+  it('reports P-384 and Ed25519 keys as unsupported', async () => {
+    await expectCode(
+      craftArtifact({ signWith: p256.privateKey }),
+      'ERR_ARTIFACT_UNSUPPORTED_KEY',
+      'manifest.sig',
+      {
+        trustedKeys: [pem(p384), pem(ed)],
+      },
+    );
+  });
+
+  it('refuses a signed artifact when a signature is required but no key is given', async () => {
+    await expectCode(
+      craftArtifact({ signWith: rsa.privateKey }),
+      'ERR_ARTIFACT_NO_VERIFIER',
+      'manifest.sig',
+      {
+        requireSignature: true,
+      },
+    );
+  });
+
+  it('rejects an unparseable trusted key before reading', async () => {
+    await expectCode(craftArtifact(), 'ERR_ARTIFACT_INVALID_KEY', '', { trustedKeys: ['not a key'] });
+  });
+
+  it('checks the signature before acting on the header: a bad signature wins over a broken header', async () => {
+    const data = craftArtifact({
+      signWith: rsa.privateKey,
+      headerEntries: [{ name: 'header-info', data: '{broken' }],
+    });
+    await expectCode(data, 'ERR_ARTIFACT_BAD_SIGNATURE', 'manifest.sig', { trustedKeys: [pem(p256)] });
+  });
+});
+
+describe('streaming', () => {
+  it('hands each payload file to the consumer as a stream after the header is verified', async () => {
+    const big = Buffer.alloc(300_000, 7);
+    const data = craftArtifact({
+      files: [
+        { name: 'a.bin', data: big },
+        { name: 'b.txt', data: 'hello' },
+      ],
+    });
+    const seen: { name: string; size: number; text: string; typeInfoType: unknown }[] = [];
+    const info = await readArtifact(chunked(data, 1024), {
+      onPayloadFile: async (file, header) => {
+        const parts: Buffer[] = [];
+        for await (const chunk of file.stream) parts.push(chunk as Buffer);
+        const all = Buffer.concat(parts);
+        seen.push({
+          name: file.name,
+          size: all.length,
+          text: file.name === 'b.txt' ? all.toString() : sha256(all),
+          typeInfoType: header.payloads[0]?.typeInfo.type,
+        });
+      },
+    });
+    expect(seen).toEqual([
+      { name: 'a.bin', size: 300_000, text: sha256(big), typeInfoType: 'test-module' },
+      { name: 'b.txt', size: 5, text: 'hello', typeInfoType: 'test-module' },
+    ]);
+    expect(info.files.map((f) => f.name)).toEqual(['a.bin', 'b.txt']);
+  });
+
+  it('errors the payload stream and rejects on a checksum mismatch', async () => {
+    const data = Buffer.from(
+      craftArtifact({ gzip: false, files: [{ name: 'a.bin', data: 'A'.repeat(2000) }] }),
+    );
+    data[data.indexOf('AAAA') + 10] = 0x42;
+    let streamError: unknown;
+    const err = await readArtifact(chunked(data, 512), {
+      onPayloadFile: async (file) => {
+        try {
+          for await (const _ of file.stream) {
+            // consume
+          }
+        } catch (e) {
+          streamError = e;
+        }
+      },
+    }).catch((e: unknown) => e);
+    expect((err as ArtifactError).code).toBe('ERR_ARTIFACT_CHECKSUM_MISMATCH');
+    expect((streamError as ArtifactError).code).toBe('ERR_ARTIFACT_CHECKSUM_MISMATCH');
+  });
+
+  it('drains a payload stream the consumer never touched', async () => {
+    const data = craftArtifact({ files: [{ name: 'a.bin', data: Buffer.alloc(1_000_000, 1) }] });
+    const info = await readArtifact(chunked(data, 65536), { onPayloadFile: () => undefined });
+    expect(info.files[0]?.size).toBe(1_000_000);
+  });
+
+  it('rejects with the consumer error when the consumer fails', async () => {
+    const data = craftArtifact({ files: [{ name: 'a.bin', data: Buffer.alloc(1_000_000, 1) }] });
+    const boom = new Error('disk full');
+    const err = await readArtifact(chunked(data, 65536), {
+      onPayloadFile: async (file) => {
+        file.stream.destroy();
+        throw boom;
+      },
+    }).catch((e: unknown) => e);
+    expect(err).toBe(boom);
+  });
+
+  it('reads from a Node Readable', async () => {
+    const info = await readArtifact(Readable.from([Buffer.from(craftArtifact())]));
+    expect(info.artifactName).toBe('crafted-1');
+  });
+
+  it('rejects with the abort reason when aborted', async () => {
+    const controller = new AbortController();
+    const reason = new Error('stop');
+    async function* slow() {
+      yield craftArtifact().subarray(0, 1024);
+      controller.abort(reason);
+      await new Promise(() => undefined); // never delivers more
+    }
+    await expect(readArtifact(slow(), { signal: controller.signal })).rejects.toBe(reason);
+  });
+
+  it('rejects every truncation of a vector with ERR_ARTIFACT_TRUNCATED', async () => {
+    for (const file of [
+      'module-small-rsa2048.mender',
+      'compress-lzma.mender',
+      'compress-zstd-fast.mender',
+      'compress-none.mender',
+    ]) {
+      const data = readFileSync(vectorPath(file));
+      // Every 512-byte boundary and a spread of unaligned offsets.
+      const cuts = new Set<number>();
+      for (let i = 0; i < data.length; i += 512) cuts.add(i);
+      for (let i = 1; i < data.length; i += 997) cuts.add(i);
+      for (const cut of cuts) {
+        const err = await readArtifact(chunked(data.subarray(0, cut), 700)).catch((e: unknown) => e);
+        expect(err, `${file} cut at ${cut}`).toBeInstanceOf(ArtifactError);
+        expect((err as ArtifactError).code, `${file} cut at ${cut}`).toBe('ERR_ARTIFACT_TRUNCATED');
+      }
+    }
+  });
+});
