@@ -415,3 +415,41 @@ describe('deployments', () => {
     await expect(wait).rejects.toThrow('enough');
   });
 });
+
+describe('deviceconfig', () => {
+  const BASE = '/api/management/v1/deviceconfig/configurations/device';
+
+  it('gets, sets and deploys a device configuration', async () => {
+    const pool = agent.get(ORIGIN);
+    pool.intercept({ path: `${BASE}/d1`, method: 'GET' }).reply(200, {
+      id: 'd1',
+      configured: { mode: 'eco' },
+      reported: { mode: 'turbo' },
+    });
+    let put: unknown;
+    pool
+      .intercept({
+        path: `${BASE}/d1`,
+        method: 'PUT',
+        body: (b) => {
+          put = JSON.parse(b);
+          return true;
+        },
+      })
+      .reply(204, '');
+    pool.intercept({ path: `${BASE}/d1/deploy`, method: 'POST' }).reply(200, { deployment_id: 'cfg-1' });
+    const mgmt = client();
+    expect(await mgmt.deviceconfig.get('d1')).toMatchObject({ configured: { mode: 'eco' } });
+    await mgmt.deviceconfig.set('d1', { mode: 'eco', level: '3' });
+    expect(put).toEqual({ mode: 'eco', level: '3' });
+    expect(await mgmt.deviceconfig.deploy('d1', { retries: 2 })).toBe('cfg-1');
+  });
+
+  it('encodes ids in paths', async () => {
+    agent
+      .get(ORIGIN)
+      .intercept({ path: `${BASE}/a%2Fb`, method: 'GET' })
+      .reply(200, { id: 'a/b' });
+    expect((await client().deviceconfig.get('a/b')).id).toBe('a/b');
+  });
+});

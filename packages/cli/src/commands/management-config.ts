@@ -56,8 +56,9 @@ export async function resolveConnection(
 ): Promise<{ server: string; token: string | undefined }> {
   const opts = cmd.optsWithGlobals<{ server?: string; token?: string }>();
   const saved = await readConfig();
-  const server = opts.server ?? process.env.OTAKIT_SERVER ?? saved.server;
-  const token = opts.token ?? process.env.OTAKIT_TOKEN ?? saved.token;
+  // An empty variable counts as unset.
+  const server = opts.server || process.env.OTAKIT_SERVER || saved.server;
+  const token = opts.token || process.env.OTAKIT_TOKEN || saved.token;
   if (server === undefined || server === '') {
     throw new CliError('no server: pass --server URL, set OTAKIT_SERVER, or run `otakit login --save`');
   }
