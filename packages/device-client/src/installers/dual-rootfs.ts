@@ -19,6 +19,7 @@ import {
   writeJsonAtomic,
 } from './durable-fs.js';
 import { InstallerError, InstallerErrorCodes } from './errors.js';
+import { guardStream } from './payload-files.js';
 import { runCommand } from './run-command.js';
 import type { InstallContext, Installer, PayloadFile, RebootNeed } from './types.js';
 
@@ -133,6 +134,7 @@ export class DualRootfsInstaller implements Installer {
     await writeJsonAtomic(this.#recordPath(ctx), record);
     let seen = 0;
     for await (const file of files) {
+      guardStream(file.stream);
       seen++;
       try {
         assertSafeFileName(file.name);

@@ -33,3 +33,9 @@ export { assertSafeFileName } from './durable-fs.js';
 export { InstallerError, type InstallerErrorCode, InstallerErrorCodes } from './errors.js';
 export { type SimulatedBootState, SimulatedInstaller, type SimulatedInstallerOptions } from './simulated.js';
 export type { InstallContext, Installer, PayloadFile, RebootNeed } from './types.js';
+export type { CurrentArtifact } from './update-module/file-tree.js';
+export {
+  type ModuleState,
+  UpdateModuleInstaller,
+  type UpdateModuleInstallerOptions,
+} from './update-module/installer.js';

@@ -3,6 +3,16 @@ import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { throwIfAborted } from './durable-fs.js';
 
+/**
+ * Keeps a payload stream that fails before anyone reads it (the connection drops while the module
+ * is still starting) from crashing the process with an unhandled 'error' event. The error is not
+ * lost: whoever consumes the stream later sees it (pipeline and async iteration report a stream
+ * that already errored).
+ */
+export function guardStream(stream: Readable): void {
+  stream.on('error', () => {});
+}
+
 /** What {@link writeStreamToFile} wrote. */
 export interface WrittenFile {
   size: number;

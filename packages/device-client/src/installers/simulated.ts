@@ -18,7 +18,7 @@ import {
   writeJsonAtomic,
 } from './durable-fs.js';
 import { InstallerError, InstallerErrorCodes } from './errors.js';
-import { writeStreamToFile } from './payload-files.js';
+import { guardStream, writeStreamToFile } from './payload-files.js';
 import type { InstallContext, Installer, PayloadFile, RebootNeed } from './types.js';
 
 /** Options of {@link SimulatedInstaller}. */
@@ -124,6 +124,7 @@ export class SimulatedInstaller implements Installer {
     await mkdirDurable(slotDir);
     ctx.log(`simulated: writing payload into slot ${record.to}`);
     for await (const file of files) {
+      guardStream(file.stream);
       try {
         throwIfAborted(ctx.signal);
         assertSafeFileName(file.name);

@@ -24,6 +24,13 @@ export interface InstallContext {
   };
   /** The device type the device reports. */
   deviceType: string;
+  /**
+   * The name of the artifact installed before this update (update modules read it from
+   * `current_artifact_name`). Optional: installers that need it fall back to their own options.
+   */
+  currentArtifactName?: string;
+  /** The group of the artifact installed before this update (`current_artifact_group`), if any. */
+  currentArtifactGroup?: string;
   /** Stops long operations (the agent is shutting down). */
   signal?: AbortSignal;
   /** Receives lines for the deployment log. */

@@ -17,6 +17,10 @@ import { makeContext, payload, tempDir } from './helpers.js';
 
 const fakeBin = join(fileURLToPath(new URL('.', import.meta.url)), 'fake-bin');
 
+function sha(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
 function image(seed: string, size: number): Buffer {
   const out = Buffer.alloc(size);
   let block = createHash('sha256').update(seed).digest();
@@ -62,8 +66,8 @@ describe('DualRootfsInstaller', () => {
     const { installer, bootloader, partitions, factory, ctx } = await setup();
     const img = image('release-2', 300_000);
     await installer.download(ctx, payload({ 'rootfs.ext4': img }));
-    expect(await readFile(partitions.b)).toEqual(img);
-    expect(await readFile(partitions.a)).toEqual(factory);
+    expect(sha(await readFile(partitions.b))).toBe(sha(img));
+    expect(sha(await readFile(partitions.a))).toBe(sha(factory));
     expect(ctx.lines.some((l) => l.includes('read back 300000 bytes'))).toBe(true);
 
     await installer.install(ctx);
@@ -82,7 +86,7 @@ describe('DualRootfsInstaller', () => {
     const ctx2 = makeContext(join(ctx.workDir, '..', 'work2'));
     const img3 = image('release-3', 5000);
     await installer.download(ctx2, payload({ 'rootfs.ext4': img3 }));
-    expect(await readFile(partitions.a)).toEqual(img3);
+    expect(sha(await readFile(partitions.a))).toBe(sha(img3));
   });
 
   it('rolls back when the bootloader reverted (the new image did not come up)', async () => {
@@ -129,7 +133,7 @@ describe('DualRootfsInstaller', () => {
     const img = image('release-2', 70_000);
     await make().installer.download(ctx, payload({ 'rootfs.ext4': image('interrupted', 123) }));
     await make().installer.download(ctx, payload({ 'rootfs.ext4': img }));
-    expect(await readFile(partitions.b)).toEqual(img);
+    expect(sha(await readFile(partitions.b))).toBe(sha(img));
     await make().installer.install(ctx);
     await make().installer.install(ctx);
     await make().installer.reboot(ctx);
