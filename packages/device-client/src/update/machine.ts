@@ -78,6 +78,8 @@ export interface DownloadTuning {
   retryBaseMs?: number;
   /** Backoff largest ceiling (ms). Default 60 000. */
   retryMaxMs?: number;
+  /** Bytes between durable checkpoints of the staged download. Default 4 MiB. */
+  checkpointBytes?: number;
   /** Stage the artifact in `dataDir/download` so a restarted process resumes. Default true. */
   stage?: boolean;
 }
@@ -276,7 +278,14 @@ export class UpdateMachine {
         ...(stage
           ? { staging: { store: new DownloadStaging(join(c.dataDir, 'download')), key: record.id } }
           : {}),
-        ...pick(c.download, ['bytesPerSecond', 'stallTimeoutMs', 'maxAttempts', 'retryBaseMs', 'retryMaxMs']),
+        ...pick(c.download, [
+          'bytesPerSecond',
+          'stallTimeoutMs',
+          'maxAttempts',
+          'retryBaseMs',
+          'retryMaxMs',
+          'checkpointBytes',
+        ]),
         ...(signal ? { signal } : {}),
         onProgress: (p) => safeEmit(c, 'download:progress', { updateId: record.id, ...p }),
         onRetry: (r) => {
