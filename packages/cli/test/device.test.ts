@@ -1,0 +1,207 @@
+/**
+ * `otakit device`: keygen and install in-process; `run` as the built bin, a real process against
+ * the sandbox, stopped with SIGTERM and killed with SIGKILL mid-update.
+ */
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeArtifact } from '@otakit/core';
+import { ProvidesStore, SimulatedInstaller } from '@otakit/device-client';
+import { type Sandbox, startSandbox } from '@otakit/sandbox';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { main } from '../src/main.js';
+
+const cliRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    stdout += chunk.toString();
+    return true;
+  });
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    stderr += chunk.toString();
+    return true;
+  });
+  try {
+    return { code: await main(argv), stdout, stderr };
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+  }
+}
+
+async function artifact(
+  dir: string,
+  name: string,
+  deviceType = 'test-device',
+): Promise<{ path: string; image: Buffer }> {
+  const image = randomBytes(100_000);
+  await writeFile(join(dir, `${name}.img`), image);
+  const path = join(dir, `${name}.mender`);
+  await writeArtifact(
+    {
+      type: 'rootfs-image',
+      artifactName: name,
+      deviceTypes: [deviceType],
+      files: [join(dir, `${name}.img`)],
+    },
+    path,
+  );
+  return { path, image };
+}
+
+/** Resolves when the child printed a line matching `re`. */
+function waitFor(child: ChildProcess, re: RegExp, log: { text: string }): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    const check = () => {
+      if (re.test(log.text)) {
+        child.stdout?.off('data', check);
+        resolvePromise();
+      }
+    };
+    child.stdout?.on('data', check);
+    child.once('exit', (code) => {
+      if (!re.test(log.text)) reject(new Error(`exited (${code}) before ${re}: ${log.text}`));
+    });
+    check();
+  });
+}
+
+function startAgent(args: string[]): {
+  child: ChildProcess;
+  log: { text: string };
+  exit: Promise<number | null>;
+} {
+  const child = spawn(process.execPath, [join(cliRoot, 'bin', 'otakit.js'), 'device', 'run', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const log = { text: '' };
+  child.stdout?.on('data', (d: Buffer) => {
+    log.text += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    log.text += d.toString();
+  });
+  const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return { child, log, exit };
+}
+
+describe('otakit device', () => {
+  const sandboxes: Sandbox[] = [];
+  afterEach(async () => {
+    for (const s of sandboxes.splice(0)) await s.close();
+  });
+
+  it('keygen writes a 0600 private key and prints the public key', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'otakit-cli-dev-'));
+    const out = join(dir, 'device.pem');
+    const r = await run('device', 'keygen', '--type', 'ecdsa-p256', '--out', out);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^-----BEGIN PUBLIC KEY-----/);
+    expect((await stat(out)).mode & 0o777).toBe(0o600);
+    expect(await readFile(out, 'utf8')).toMatch(/PRIVATE KEY/);
+  });
+
+  it('install runs a standalone update to success through the simulated installer', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'otakit-cli-dev-'));
+    const art = await artifact(dir, 'standalone-1');
+    const dataDir = join(dir, 'data');
+    const r = await run('device', 'install', art.path, '--data-dir', dataDir, '--device-type', 'test-device');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/state ArtifactCommit/);
+    expect(r.stdout).toMatch(/success/);
+    expect((await new ProvidesStore(dataDir).read()).artifactName).toBe('standalone-1');
+    const sim = new SimulatedInstaller({ dir: join(dataDir, 'device') });
+    expect(Object.values(await sim.currentContent())[0]?.equals(art.image)).toBe(true);
+  });
+
+  it('install exits non-zero for an artifact of another device type', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'otakit-cli-dev-'));
+    const art = await artifact(dir, 'other-1', 'another-board');
+    const r = await run(
+      'device',
+      'install',
+      art.path,
+      '--data-dir',
+      join(dir, 'data'),
+      '--device-type',
+      'test-device',
+    );
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/failure/);
+  });
+
+  it('run updates from the server, resumes after SIGKILL and stops cleanly on SIGTERM', {
+    timeout: 120_000,
+  }, async () => {
+    const sandbox = await startSandbox({ port: 0 });
+    sandboxes.push(sandbox);
+    const dir = await mkdtemp(join(tmpdir(), 'otakit-cli-dev-'));
+    const keyFile = join(dir, 'device.pem');
+    const pub = (await run('device', 'keygen', '--out', keyFile)).stdout;
+    const auth = { authorization: `Bearer ${sandbox.managementToken()}`, 'content-type': 'application/json' };
+    const pre = await fetch(`${sandbox.url}/api/management/v2/devauth/devices`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ identity_data: { mac: '02:00:00:00:00:aa' }, pubkey: pub }),
+    });
+    const deviceId = pre.headers.get('location')!.split('/').pop()!;
+    const art = await artifact(dir, 'cli-release-2');
+    const form = new FormData();
+    form.append('artifact', new Blob([await readFile(art.path)]), 'a.mender');
+    await fetch(`${sandbox.url}/api/management/v1/deployments/artifacts`, {
+      method: 'POST',
+      headers: { authorization: auth.authorization },
+      body: form,
+    });
+    const dep = await fetch(`${sandbox.url}/api/management/v1/deployments/deployments`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ name: 'cli', artifact_name: 'cli-release-2', devices: [deviceId] }),
+    });
+    const deploymentId = dep.headers.get('location')!.split('/').pop()!;
+    const dataDir = join(dir, 'data');
+    const args = [
+      '--server',
+      sandbox.url,
+      '--key',
+      keyFile,
+      '--data-dir',
+      dataDir,
+      '--device-type',
+      'test-device',
+      '--identity',
+      'mac=02:00:00:00:00:aa',
+      '--update-poll',
+      '1',
+      '--retry-poll',
+      '1',
+    ];
+
+    const first = startAgent(args);
+    await waitFor(first.child, /state ArtifactReboot/, first.log);
+    first.child.kill('SIGKILL');
+    await first.exit;
+
+    const second = startAgent(args);
+    await waitFor(second.child, /update \S+ success/, second.log);
+    expect(second.log.text).toMatch(/resuming update/);
+    second.child.kill('SIGTERM');
+    expect(await second.exit).toBe(0);
+    expect(second.log.text).toMatch(/agent stopped/);
+
+    const devices = (await (
+      await fetch(`${sandbox.url}/api/management/v1/deployments/deployments/${deploymentId}/devices`, {
+        headers: auth,
+      })
+    ).json()) as { id: string; status: string }[];
+    expect(devices.find((d) => d.id === deviceId)?.status).toBe('success');
+    expect((await new ProvidesStore(dataDir).read()).artifactName).toBe('cli-release-2');
+  });
+});
