@@ -56,7 +56,7 @@ function checkLabelList(
 export function validateHeaderInfo(info: unknown, version: 2 | 3, member: string): (string | null)[] {
   if (!isObject(info)) throw invalid(member, 'header-info must be a JSON object');
   if (version === 2) {
-    onlyKeys(info, ['artifact_name', 'updates', 'device_types_compatible'], member, 'header-info');
+    // mender-artifact decodes the v2 header-info leniently (unknown keys are ignored).
     checkLabel(info.artifact_name, member, 'artifact_name');
     checkLabelList(info.device_types_compatible, member, 'device_types_compatible', true);
     return payloadTypes(info.updates, member, 'updates');
@@ -71,7 +71,7 @@ export function validateHeaderInfo(info: unknown, version: 2 | 3, member: string
   }
   const depends = info.artifact_depends;
   if (!isObject(depends)) throw invalid(member, 'artifact_depends.device_type is required');
-  onlyKeys(depends, ['artifact_name', 'device_type', 'artifact_group'], member, 'artifact_depends');
+  // mender-artifact decodes artifact_depends with its own lenient decoder: unknown keys are ignored.
   checkLabelList(depends.device_type, member, 'artifact_depends.device_type', true);
   checkLabelList(depends.artifact_name, member, 'artifact_depends.artifact_name', false);
   checkLabelList(depends.artifact_group, member, 'artifact_depends.artifact_group', false);
@@ -206,7 +206,7 @@ export async function parseHeaderTar(
         },
       );
     }
-    const name = entry.name.replace(/^\.\//, '');
+    const name = entry.name;
     if (seen.has(name)) {
       throw new ArtifactError('ERR_ARTIFACT_DUPLICATE_ENTRY', `${name} appears twice`, { member });
     }
@@ -349,7 +349,10 @@ export function mergeHeader(header: ArtifactHeader): MergedHeader {
     deviceTypes = [...d.device_type];
     payloadTypesList = (info.payloads as { type: string | null }[]).map((u) => u.type);
     for (const [k, v] of Object.entries(p)) setOwn(provides, k, v);
-    for (const [k, v] of Object.entries(d)) setOwn(depends, k, [...v]);
+    for (const k of ['artifact_name', 'device_type', 'artifact_group'] as const) {
+      const v = d[k];
+      if (v !== undefined) setOwn(depends, k, [...v]);
+    }
   }
   const clears: string[] = [];
   const headerProvides = new Set(Object.keys(provides));

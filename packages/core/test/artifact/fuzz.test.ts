@@ -80,7 +80,7 @@ describe('mutated vectors yield a result or a typed ArtifactError', () => {
           await expectOnlyTypedOutcomes(data, chunk);
         },
       ),
-      { numRuns: 60 },
+      { numRuns: 40 },
     );
   });
 
@@ -92,7 +92,7 @@ describe('mutated vectors yield a result or a typed ArtifactError', () => {
         data[i] = data[i]! ^ (1 << bit);
         await expectOnlyTypedOutcomes(data, 4096);
       }),
-      { numRuns: 40 },
+      { numRuns: 30 },
     );
   });
 

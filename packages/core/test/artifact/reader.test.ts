@@ -236,6 +236,36 @@ describe('readArtifact on crafted artifacts', () => {
     expect(info.header.scripts[0]!.mode).toBe(0o755);
   });
 
+  it('decodes header-info like mender-artifact: strict at the top and in artifact_provides, lenient in artifact_depends', async () => {
+    const lenient = await readArtifact(
+      chunked(
+        craftArtifact({
+          headerInfo: { ...HEADER_INFO, artifact_depends: { device_type: ['board-x'], future_key: ['x'] } },
+        }),
+        4096,
+      ),
+    );
+    expect(lenient.depends).toEqual({ device_type: ['board-x'] });
+    await expectCode(
+      craftArtifact({
+        headerInfo: { ...HEADER_INFO, artifact_provides: { artifact_name: 'a', extra: 'b' } },
+      }),
+      'ERR_ARTIFACT_INVALID_HEADER',
+      'header.tar.gz/header-info',
+    );
+    await expectCode(
+      craftArtifact({ headerInfo: { ...HEADER_INFO, payloads: [{ type: 'test-module', extra: 1 }] } }),
+      'ERR_ARTIFACT_INVALID_HEADER',
+    );
+  });
+
+  it('does not accept header entries under another spelling (./header-info)', async () => {
+    await expectCode(
+      craftArtifact({ headerEntries: [{ name: './header-info', data: JSON.stringify(HEADER_INFO) }] }),
+      'ERR_ARTIFACT_WRONG_ORDER',
+    );
+  });
+
   it('rejects a provides key defined in both header-info and type-info', async () => {
     await expectCode(
       craftArtifact({ typeInfo: { type: 'test-module', artifact_provides: { artifact_name: 'other' } } }),
