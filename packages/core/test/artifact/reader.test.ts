@@ -1,8 +1,15 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import { ArtifactError, type ArtifactErrorCode, type ReadArtifactOptions, readArtifact } from '@otakit/core';
+import {
+  ArtifactError,
+  type ArtifactErrorCode,
+  type ReadArtifactOptions,
+  readArtifact,
+  validateArtifact,
+  verifyArtifactFile,
+} from '@otakit/core';
 import { describe, expect, it } from 'vitest';
 import { type CraftEntry, chunked, craftArtifact, HEADER_INFO, sha256, tar } from './craft.js';
 import { vectorPath } from './vectors.js';
@@ -485,5 +492,61 @@ describe('streaming', () => {
         expect((err as ArtifactError).code, `${file} cut at ${cut}`).toBe('ERR_ARTIFACT_TRUNCATED');
       }
     }
+  });
+});
+
+describe('decoders under concurrency and failure', () => {
+  it('runs xz and zstd reads side by side, with failing ones in between, without blocking each other', async () => {
+    const lzma = readFileSync(vectorPath('module-directory-lzma-rsa3072.mender'));
+    const zstd = readFileSync(vectorPath('compress-zstd-better.mender'));
+    const read = (data: Uint8Array) =>
+      readArtifact(chunked(data, 333)).then(
+        (info) => info.artifactName,
+        (err: unknown) => (err as ArtifactError).code,
+      );
+    const results = await Promise.all([
+      read(lzma),
+      read(lzma.subarray(0, 3000)),
+      read(zstd),
+      read(lzma.subarray(0, lzma.length - 2000)),
+      read(lzma),
+      read(zstd.subarray(0, 4000)),
+    ]);
+    expect(results).toEqual([
+      'shared-dir-1',
+      'ERR_ARTIFACT_TRUNCATED',
+      'shared-comp-zstd_better',
+      'ERR_ARTIFACT_TRUNCATED',
+      'shared-dir-1',
+      'ERR_ARTIFACT_TRUNCATED',
+    ]);
+  });
+});
+
+describe('verifyArtifactFile and validateArtifact', () => {
+  it('verifies a file by path', async () => {
+    const info = await verifyArtifactFile(vectorPath('module-small-ecdsa256.mender'), {
+      trustedKeys: [readFileSync(vectorPath('../keys/ecdsa-p256.pub'), 'utf8')],
+    });
+    expect(info.signatureVerified).toBe(true);
+  });
+
+  it('reports a checksum mismatch while still parsing everything', async () => {
+    const v = await validateArtifact(createReadStream(vectorPath('tampered-header-byte.mender')), {
+      keys: [readFileSync(vectorPath('../keys/rsa2048.pub'), 'utf8')],
+    });
+    expect(v).toMatchObject({ parse: 'ok', checksum: 'mismatch', verify: ['ok'], valid: false });
+    expect(v.error?.code).toBe('ERR_ARTIFACT_CHECKSUM_MISMATCH');
+    expect(v.error?.member).toBe('header.tar');
+    expect(v.info?.artifactName).toBe('shared-tamper-X');
+  });
+
+  it('is valid without keys for an unsigned artifact, invalid with a key', async () => {
+    const path = vectorPath('module-small-unsigned.mender');
+    expect((await validateArtifact(createReadStream(path))).valid).toBe(true);
+    const withKey = await validateArtifact(createReadStream(path), {
+      keys: [readFileSync(vectorPath('../keys/rsa2048.pub'), 'utf8')],
+    });
+    expect(withKey).toMatchObject({ valid: false, verify: ['missing-signature'] });
   });
 });
