@@ -68,7 +68,8 @@ function defaultBootPart(partitions: { a: string; b: string }): { a: string; b: 
 /**
  * Mender's dual-rootfs update (`rootfs-image`) over a {@link Bootloader}: Download streams the
  * image into the inactive partition (block device or file), fsyncs it and checks the bytes read back
- * against the streamed sha256; install points the bootloader at it on trial
+ * against the streamed sha256 (the read goes through the page cache: it catches short and failed
+ * writes, not a medium that lies about what it stored); install points the bootloader at it on trial
  * (`mender_boot_part`, `upgrade_available=1`, `bootcount=0`); after the reboot verify checks the
  * system runs the new partition; commit clears `upgrade_available`; rollback points back.
  *

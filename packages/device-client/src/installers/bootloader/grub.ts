@@ -24,6 +24,10 @@ export interface GrubBootloaderOptions {
  * a built-in reader and writer of the 1024-byte block ({@link GrubEnvBlock}) that replaces the file
  * atomically (temp, fsync, rename, fsync dir).
  *
+ * `grub-editenv` rewrites the block in place, and a `setEnv` that both sets and unsets variables
+ * takes two invocations; pass `editenv: false` to use the built-in writer, whose single
+ * rename is atomic across a power cut.
+ *
  * Mender's own GRUB integration (grub-mender-grubenv) ships `fw_printenv`/`fw_setenv` wrappers over
  * two redundant environment copies; on such devices use {@link UBootBootloader} with those commands.
  *

@@ -24,13 +24,16 @@ export async function mkfifo(path: string): Promise<void> {
 
 /**
  * Waits until a reader opens the FIFO, then returns a writable socket on it. Returns undefined when
- * `gone()` becomes true first (the reader process exited). Polls every `intervalMs` (default 5 ms).
+ * `gone()` becomes true first (the reader process exited). Polls with O_NONBLOCK (a blocking open
+ * would hold a libuv thread for as long as the module takes), every 1 ms at first, backing off to
+ * `maxIntervalMs` (default 50 ms) for a module that takes its time.
  */
 export async function openFifoWriter(
   path: string,
   gone: () => boolean,
-  intervalMs = 5,
+  maxIntervalMs = 50,
 ): Promise<Socket | undefined> {
+  let interval = 1;
   for (;;) {
     let fd: number;
     try {
@@ -38,7 +41,8 @@ export async function openFifoWriter(
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENXIO') throw err;
       if (gone()) return undefined;
-      await sleep(intervalMs);
+      await sleep(interval);
+      interval = Math.min(interval * 2, maxIntervalMs);
       continue;
     }
     return new Socket({ fd, readable: false, writable: true });
