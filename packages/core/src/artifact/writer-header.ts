@@ -9,25 +9,41 @@ import { ArtifactWriteError } from './writer-errors.js';
 /** The two payload kinds the writer produces. */
 export type ArtifactImageType = 'rootfs-image' | 'module-image';
 
-/** What the header documents are made from. */
+/** What the header documents are made from (the header fields of `WriteArtifactOptions`). */
 export interface HeaderSpec {
+  /** Which kind of artifact is written. */
   imageType: ArtifactImageType;
   /** The payload type written in header-info and type-info (`rootfs-image` or the module name). */
   payloadType: string;
+  /** `artifact_provides.artifact_name`. */
   artifactName: string;
+  /** `artifact_depends.device_type`. */
   deviceTypes: string[];
+  /** `artifact_provides.artifact_group`. */
   artifactGroup?: string | undefined;
+  /** `artifact_depends.artifact_name`. */
   artifactNameDepends?: string[] | undefined;
+  /** `artifact_depends.artifact_group`. */
   artifactGroupDepends?: string[] | undefined;
+  /** type-info `artifact_provides` given by the user (added to the defaults). */
   provides?: Record<string, string> | undefined;
+  /** type-info `artifact_depends`. */
   depends?: Record<string, string | string[]> | undefined;
+  /** User clears patterns (before the defaults). */
   clearsProvides?: string[] | undefined;
+  /** Filesystem part of the software version key (default `rootfs-image`). */
   softwareFilesystem?: string | undefined;
+  /** Name part of the software version key (default: none, or the module type). */
   softwareName?: string | undefined;
+  /** Software version value (default: the artifact name). */
   softwareVersion?: string | undefined;
+  /** Leave out the software version provide and the default clears. */
   noDefaultSoftwareVersion?: boolean | undefined;
+  /** Leave out the default clears patterns. */
   noDefaultClearsProvides?: boolean | undefined;
+  /** rootfs-image: leave out the checksum provide. */
   noChecksumProvide?: boolean | undefined;
+  /** rootfs-image: name the checksum provide `rootfs_image_checksum`. */
   legacyRootfsImageChecksum?: boolean | undefined;
   /** sha256 of the rootfs image (the single payload file), for the checksum provide. */
   rootfsChecksum?: string | undefined;

@@ -308,7 +308,7 @@ export async function writeArtifact(
     const written: WrittenPayloadFile[] = [];
     const signalOpt = options.signal ? { signal: options.signal } : {};
     await pipeline(
-      Readable.from(dataTar(files, written)),
+      Readable.from(dataTar(files, written), { objectMode: false }),
       await createCompressor(compression),
       createWriteStream(dataPath),
       signalOpt,
