@@ -226,6 +226,33 @@ describe('inventory responses match the OpenAPI spec', () => {
     expectSpec(attrs401, 'GET', `${I2}/filters/attributes`, GATEWAY_401);
   });
 
+  it('tags: PUT replaces, PATCH merges', async () => {
+    const id = devices[1]!.id;
+    const path = `${I}/devices/${id}/tags`;
+    const put = await mgmt('PUT', path, [
+      { name: 'env', value: 'lab' },
+      { name: 'owner', value: 'qa' },
+    ]);
+    expect(put.status).toBe(200);
+    expectSpec(put, 'PUT', path);
+    const patch = await mgmt('PATCH', path, [{ name: 'env', value: 'prod', description: 'where' }]);
+    expect(patch.status).toBe(200);
+    expectSpec(patch, 'PATCH', path);
+    const tags = (await mgmt('GET', `${I}/devices/${id}`))
+      .json()
+      .attributes.filter((a: { scope: string }) => a.scope === 'tags');
+    expect(tags.map((t: { name: string; value: string }) => `${t.name}=${t.value}`).sort()).toEqual([
+      'env=prod',
+      'owner=qa',
+    ]);
+    const bad = await mgmt('PUT', path, [{ name: 'n', value: 1 }]);
+    expect(bad.status).toBe(400);
+    expectSpec(bad, 'PUT', path);
+    const missing = await mgmt('PATCH', `${I}/devices/nope/tags`, []);
+    expect(missing.status).toBe(404);
+    expectSpec(missing, 'PATCH', `${I}/devices/nope/tags`);
+  });
+
   it('deletes a device from the inventory', async () => {
     const id = devices[2]!.id;
     const del = await mgmt('DELETE', `${I}/devices/${id}`);
@@ -244,6 +271,8 @@ describe('inventory responses match the OpenAPI spec', () => {
       `GET ${I}/devices/{id}`,
       `DELETE ${I}/devices/{id}`,
       `GET ${I}/devices/{id}/group`,
+      `PUT ${I}/devices/{id}/tags`,
+      `PATCH ${I}/devices/{id}/tags`,
       `PUT ${I}/devices/{id}/group`,
       `DELETE ${I}/devices/{id}/group/{name}`,
       `DELETE ${I}/groups/{name}`,

@@ -73,6 +73,28 @@ describe('useradm and deviceauth responses match the OpenAPI spec', () => {
     expectSpec(unauth, 'DELETE', `${path}/${id}`);
   });
 
+  it('users: the admin is the only user', async () => {
+    const base = '/api/management/v1/useradm/users';
+    const me = await call(url(), 'GET', `${base}/me`, { token });
+    expect(me.status).toBe(200);
+    expect(me.json().email).toBe(sandbox.adminEmail);
+    expectSpec(me, 'GET', `${base}/me`);
+    const all = await call(url(), 'GET', base, { token });
+    expect(all.status).toBe(200);
+    expectSpec(all, 'GET', base);
+    const one = await call(url(), 'GET', `${base}/${me.json().id}`, { token });
+    expect(one.status).toBe(200);
+    expectSpec(one, 'GET', `${base}/${me.json().id}`);
+    const missing = await call(url(), 'GET', `${base}/nobody`, { token });
+    expect(missing.status).toBe(404);
+    expectSpec(missing, 'GET', `${base}/nobody`);
+    for (const path of [`${base}/me`, base]) {
+      const anon = await call(url(), 'GET', path);
+      expect(anon.status).toBe(401);
+      expectSpec(anon, 'GET', path);
+    }
+  });
+
   it('logout kills the token', async () => {
     const t = await login(sandbox);
     const path = '/api/management/v1/useradm/auth/logout';
