@@ -1,19 +1,15 @@
 import { createHash, type KeyObject } from 'node:crypto';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { ByteReader } from './byte-reader.js';
 import { type ArtifactCompression, compressionFromSuffix, decompressor } from './decompress.js';
 import { ArtifactError } from './errors.js';
-import { boundedExpansion, type HeaderLimits, mergeHeader, parseHeaderTar, parseJson } from './header.js';
+import { boundedExpansion, type HeaderLimits, mergeHeader, parseHeaderTar } from './header.js';
 import { checkPath, type ManifestEntry, PAYLOAD_FILE_NAME, parseManifest } from './manifest.js';
+import { hashPayload, streamPayloadToConsumer } from './payload-stream.js';
 import { type SignatureVerdict, toPublicKey, verifyManifestSignature } from './signature.js';
 import { type TarEntry, TarReader } from './tar.js';
-import type {
-  ArtifactFileInfo,
-  ArtifactHeader,
-  ArtifactInfo,
-  ArtifactPayloadFile,
-  ReadArtifactOptions,
-} from './types.js';
+import type { ArtifactFileInfo, ArtifactHeader, ArtifactInfo, ReadArtifactOptions } from './types.js';
+import { parseVersion } from './version.js';
 
 /** Default limits of {@link readArtifact}. */
 export const DEFAULT_ARTIFACT_LIMITS: Readonly<HeaderLimits> = Object.freeze({
@@ -419,7 +415,13 @@ class ArtifactReader {
             },
           );
         }
-        const digest = await this.deliver(tar, entry, index, key, listed, header);
+        this.consumed.add(key);
+        const consumer = this.diagnosis ? undefined : this.options.onPayloadFile;
+        const target = { payloadIndex: index, name, size: entry.size, member: key, sha256: listed.sha256 };
+        const digest = consumer
+          ? await streamPayloadToConsumer(tar.body(), target, consumer, header, this.options.signal)
+          : await hashPayload(tar.body());
+        if (digest !== listed.sha256) this.mismatch(key, listed.sha256, digest);
         this.files.push({
           payloadIndex: index,
           name,
@@ -433,103 +435,6 @@ class ArtifactReader {
       await input.close();
     }
   }
-
-  /** Streams one payload file through SHA-256 (and to the consumer), then checks the digest. */
-  private async deliver(
-    tar: TarReader,
-    entry: TarEntry,
-    index: number,
-    key: string,
-    listed: ManifestEntry,
-    header: ArtifactHeader,
-  ): Promise<string> {
-    const hash = createHash('sha256');
-    const consumer = this.diagnosis ? undefined : this.options.onPayloadFile;
-    this.consumed.add(key);
-    if (consumer === undefined) {
-      for await (const chunk of tar.body()) hash.update(chunk);
-      const digest = hash.digest('hex');
-      if (digest !== listed.sha256) this.mismatch(key, listed.sha256, digest);
-      return digest;
-    }
-
-    let wantMore = true;
-    let wake: (() => void) | undefined;
-    const poke = () => {
-      const w = wake;
-      wake = undefined;
-      w?.();
-    };
-    const stream = new Readable({
-      highWaterMark: 256 * 1024,
-      read() {
-        wantMore = true;
-        poke();
-      },
-    });
-    stream.on('close', poke);
-    const signal = this.options.signal;
-    signal?.addEventListener('abort', poke);
-    let consumerFailed = false;
-    let consumerError: unknown;
-    const file: ArtifactPayloadFile = { payloadIndex: index, name: entry.name, size: entry.size, stream };
-    const settled = Promise.resolve()
-      .then(() => consumer(file, header))
-      .then(
-        () => {
-          // A consumer that never touched its stream: drain it so reading can go on.
-          if (stream.readableFlowing === null && !stream.destroyed) stream.resume();
-        },
-        (err: unknown) => {
-          consumerFailed = true;
-          consumerError = err;
-        },
-      )
-      .finally(poke);
-    const fail = (err: unknown) => {
-      if (!stream.destroyed) {
-        if (stream.listenerCount('error') === 0) stream.on('error', () => undefined);
-        stream.destroy(err instanceof Error ? err : new Error(String(err)));
-      }
-    };
-    try {
-      for await (const chunk of tar.body()) {
-        hash.update(chunk);
-        if (consumerFailed) throw consumerError;
-        if (stream.destroyed) continue;
-        wantMore = false;
-        if (!stream.push(chunk)) {
-          while (!wantMore && !stream.destroyed && !consumerFailed && !signal?.aborted) {
-            await new Promise<void>((resolve) => {
-              wake = resolve;
-            });
-          }
-          signal?.throwIfAborted();
-          if (consumerFailed) throw consumerError;
-        }
-      }
-      const digest = hash.digest('hex');
-      if (digest !== listed.sha256) {
-        const err = new ArtifactError(
-          'ERR_ARTIFACT_CHECKSUM_MISMATCH',
-          `sha256 ${digest} does not match the manifest (${listed.sha256})`,
-          { member: key },
-        );
-        throw err;
-      }
-      if (!stream.destroyed) stream.push(null);
-      await settled;
-      if (consumerFailed) throw consumerError;
-      return digest;
-    } catch (err) {
-      fail(err);
-      // The consumer sees the error on its stream; let it finish before the read rejects.
-      await settled;
-      throw err;
-    } finally {
-      signal?.removeEventListener('abort', poke);
-    }
-  }
 }
 
 async function* once(chunk: Uint8Array): AsyncGenerator<Uint8Array> {
@@ -538,40 +443,4 @@ async function* once(chunk: Uint8Array): AsyncGenerator<Uint8Array> {
 
 function sha256(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
-}
-
-function parseVersion(raw: Uint8Array): { format: string; version: 2 | 3 } {
-  const value = parseJson(raw, 'version');
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new ArtifactError('ERR_ARTIFACT_UNSUPPORTED_VERSION', 'version must be a JSON object', {
-      member: 'version',
-    });
-  }
-  const v = value as Record<string, unknown>;
-  for (const key of Object.keys(v)) {
-    if (key !== 'format' && key !== 'version') {
-      throw new ArtifactError('ERR_ARTIFACT_UNSUPPORTED_VERSION', `unknown field ${JSON.stringify(key)}`, {
-        member: 'version',
-      });
-    }
-  }
-  if (v.format !== 'mender') {
-    throw new ArtifactError(
-      'ERR_ARTIFACT_UNSUPPORTED_VERSION',
-      `format ${JSON.stringify(v.format)} is not mender`,
-      {
-        member: 'version',
-      },
-    );
-  }
-  if (v.version !== 2 && v.version !== 3) {
-    throw new ArtifactError(
-      'ERR_ARTIFACT_UNSUPPORTED_VERSION',
-      `unsupported version ${JSON.stringify(v.version)}`,
-      {
-        member: 'version',
-      },
-    );
-  }
-  return { format: v.format, version: v.version };
 }
