@@ -113,13 +113,24 @@ describe('UBootBootloader (fake fw_printenv / fw_setenv)', () => {
     const { bl, envFile } = await setup();
     await switchBootPart(bl, '3');
     expect(await readFile(`${envFile}.last-script`, 'utf8')).toBe(
-      'mender_boot_part 3\nmender_boot_part_hex 3\nupgrade_available 1\nbootcount 0\n',
+      'mender_boot_part=3\nmender_boot_part_hex=3\nupgrade_available=1\nbootcount=0\n',
     );
     expect(await readABState(bl)).toEqual({ bootPart: '3', upgradeAvailable: true, bootcount: 0 });
     await bl.setEnv({ bootcmd: null, extra: 'with spaces in it' });
     expect(await bl.getEnv(['bootcmd', 'extra'])).toEqual({ bootcmd: undefined, extra: 'with spaces in it' });
     await revertBootPart(bl, '2');
     expect(await readABState(bl)).toEqual({ bootPart: '2', upgradeAvailable: false, bootcount: 0 });
+  });
+
+  it('writes the U-Boot fw-utils script syntax when asked', async () => {
+    const dir = await tempDir();
+    const envFile = join(dir, 'uboot.env');
+    const bl = new UBootBootloader({
+      setenv: [join(fakeBin, 'fw_setenv'), '-c', envFile],
+      scriptFormat: 'space',
+    });
+    await bl.setEnv({ upgrade_available: '1', old: null });
+    expect(await readFile(`${envFile}.last-script`, 'utf8')).toBe('upgrade_available 1\nold\n');
   });
 
   it('uses the hex partition number for mender_boot_part_hex', async () => {

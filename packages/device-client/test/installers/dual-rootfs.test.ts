@@ -205,7 +205,7 @@ describe('DualRootfsInstaller', () => {
     await installer.download(ctx, payload({ 'rootfs.ext4': 'new rootfs' }));
     await installer.install(ctx);
     expect(await readFile(`${envFile}.last-script`, 'utf8')).toBe(
-      'mender_boot_part 3\nmender_boot_part_hex 3\nupgrade_available 1\nbootcount 0\n',
+      'mender_boot_part=3\nmender_boot_part_hex=3\nupgrade_available=1\nbootcount=0\n',
     );
     await installer.reboot(ctx);
     await installer.verifyReboot(ctx);

@@ -239,13 +239,13 @@ describe('UpdateModuleInstaller', () => {
       await installer.download(ctx, files);
       expect(released()).toBe(true);
       expect(ctx.lines).toContain(
-        `stream-copy Download (stderr): stream-copy: got streams/big.bin (${big.length} bytes)`,
+        `stream-copy DownloadWithFileSizes (stderr): stream-copy: got streams/big.bin (${big.length} bytes)`,
       );
       expect(ctx.lines).toContain(
-        'stream-copy Download (stderr): stream-copy: got streams/empty.txt (0 bytes)',
+        'stream-copy DownloadWithFileSizes (stderr): stream-copy: got streams/empty.txt (0 bytes)',
       );
       expect(ctx.lines).toContain(
-        'stream-copy Download (stderr): stream-copy: got streams/small.txt (5 bytes)',
+        'stream-copy DownloadWithFileSizes (stderr): stream-copy: got streams/small.txt (5 bytes)',
       );
       const listing = ctx.lines.find((l) => l.includes('tree has'));
       expect(listing).toContain('stream-next');
@@ -279,6 +279,19 @@ describe('UpdateModuleInstaller', () => {
       await installer.download(ctx, payload({ 'rootfs.bin': data }));
       await installer.install(ctx);
       expect(sha(await readFile(join(dest, 'rootfs.bin')))).toBe(sha(data));
+    });
+
+    it('calls Download and sends bare stream names when the module does not ask for sizes', async () => {
+      const { dir, installer, ctx } = await setup('stream-copy');
+      const dest = join(dir, 'dest');
+      ctx.header.metaData = { dest, sizes: 'No' };
+      await installer.download(ctx, payload({ 'a.txt': 'alpha', 'b.txt': 'beta' }));
+      expect(ctx.lines).toContain('stream-copy ProvidePayloadFileSizes: No');
+      expect(ctx.lines).toContain(
+        'stream-copy Download (stderr): stream-copy: got streams/a.txt (streams/a.txt bytes)',
+      );
+      await installer.install(ctx);
+      expect(await readFile(join(dest, 'b.txt'), 'utf8')).toBe('beta');
     });
 
     it('handles a payload with no files', async () => {

@@ -15,12 +15,20 @@ export interface UBootBootloaderOptions {
   tmpDir?: string;
   /** Timeout for each tool invocation (default 30 s). */
   timeoutMs?: number;
+  /**
+   * The `-s` script syntax: `'equals'` (`name=value`, `name=` to unset; libubootenv, which Mender
+   * uses, and the default) or `'space'` (`name value`, a lone `name` to unset; U-Boot's own
+   * u-boot-fw-utils).
+   */
+  scriptFormat?: 'equals' | 'space';
 }
 
 /**
  * The U-Boot environment through libubootenv's tools, as the Mender client does it:
- * `fw_printenv NAME...` to read, and `fw_setenv -s SCRIPT` to write several variables in one
- * update (the tools write the redundant environment copy, so the update is atomic).
+ * `fw_printenv NAME...` to read, and `fw_setenv -s SCRIPT` (`name=value` lines) to write several
+ * variables in one update (the tools write the redundant environment copy, so the update is
+ * atomic). Mender's GRUB integration ships tools with the same interface
+ * (`grub-mender-grubenv-print` / `grub-mender-grubenv-set`): pass them as `printenv`/`setenv`.
  *
  * @example
  * ```ts
@@ -33,8 +41,10 @@ export class UBootBootloader implements Bootloader {
   readonly #setenv: readonly string[];
   readonly #tmpDir: string | undefined;
   readonly #timeoutMs: number;
+  readonly #format: 'equals' | 'space';
 
   constructor(options: UBootBootloaderOptions = {}) {
+    this.#format = options.scriptFormat ?? 'equals';
     this.#printenv = options.printenv ?? ['fw_printenv'];
     this.#setenv = options.setenv ?? ['fw_setenv'];
     this.#tmpDir = options.tmpDir;
@@ -78,7 +88,8 @@ export class UBootBootloader implements Bootloader {
           `value of ${key} contains a line break or NUL`,
         );
       }
-      lines.push(value === null ? key : `${key} ${value}`);
+      const sep = this.#format === 'equals' ? '=' : ' ';
+      lines.push(value === null ? (this.#format === 'equals' ? `${key}=` : key) : `${key}${sep}${value}`);
     }
     if (lines.length === 0) return;
     const dir = await mkdtemp(join(this.#tmpDir ?? tmpdir(), 'otakit-fw-'));

@@ -20,6 +20,7 @@ import { type CurrentArtifact, writeFileTree } from './file-tree.js';
 export type ModuleState =
   | 'ProvidePayloadFileSizes'
   | 'Download'
+  | 'DownloadWithFileSizes'
   | 'ArtifactInstall'
   | 'NeedsArtifactReboot'
   | 'ArtifactReboot'
@@ -148,7 +149,10 @@ export class UpdateModuleInstaller implements Installer {
     // A feeder failure (bad file name, producer error) stops the module: it may be blocked on a FIFO.
     const stop = new AbortController();
     const signal = ctx.signal === undefined ? stop.signal : AbortSignal.any([ctx.signal, stop.signal]);
-    const run = this.#invoke(ctx, module, 'Download', tree, signal).finally(() => {
+    // A module that asked for file sizes is called with DownloadWithFileSizes (Mender 4+), and reads
+    // `streams/NAME SIZE` lines from stream-next.
+    const downloadState = sizes === 'Yes' ? 'DownloadWithFileSizes' : 'Download';
+    const run = this.#invoke(ctx, module, downloadState, tree, signal).finally(() => {
       exited = true;
     });
     let stoppedModule = false;
