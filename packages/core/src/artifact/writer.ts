@@ -220,7 +220,9 @@ async function* dataTar(files: ResolvedFile[], written: WrittenPayloadFile[]): A
     const hash = createHash('sha256');
     let size = 0;
     for await (const chunk of file.open()) {
-      const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
+      const buf = Buffer.isBuffer(chunk)
+        ? chunk
+        : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
       size += buf.length;
       if (size > file.size) break;
       hash.update(buf);
@@ -288,6 +290,8 @@ export async function writeArtifact(
   for (const f of files) {
     if (!PAYLOAD_FILE_NAME.test(f.name))
       throw optionsError(`payload file name not allowed: ${JSON.stringify(f.name)}`);
+    if (Buffer.byteLength(f.name) > 100)
+      throw optionsError(`payload file name longer than 100 bytes: ${f.name}`);
     if (names.has(f.name)) throw optionsError(`duplicate payload file name: ${f.name}`);
     names.add(f.name);
   }
@@ -295,6 +299,8 @@ export async function writeArtifact(
   const scriptNames = new Set<string>();
   for (const s of scripts) {
     if (!SCRIPT_NAME.test(s.name)) throw optionsError(`invalid state script name: ${JSON.stringify(s.name)}`);
+    if (Buffer.byteLength(s.name) > 100)
+      throw optionsError(`state script name longer than 100 bytes: ${s.name}`);
     if (scriptNames.has(s.name)) throw optionsError(`duplicate state script: ${s.name}`);
     scriptNames.add(s.name);
   }
