@@ -136,7 +136,12 @@ export class UpdateModuleInstaller implements Installer {
     // Optional in the protocol: a module that fails or answers oddly gets names without sizes.
     const sizes = await this.#query(ctx, 'ProvidePayloadFileSizes', ['Yes', 'No'], 'No').catch(
       (err: unknown) => {
-        if (err instanceof InstallerError && err.code === InstallerErrorCodes.MODULE_FAILED) return 'No';
+        if (err instanceof InstallerError && err.code === InstallerErrorCodes.MODULE_FAILED) {
+          ctx.log(
+            `${ctx.payloadType}: ProvidePayloadFileSizes failed (${err.message}); streaming without sizes`,
+          );
+          return 'No';
+        }
         throw err;
       },
     );
@@ -328,7 +333,8 @@ export class UpdateModuleInstaller implements Installer {
         throw err;
       }
       if (next.done) {
-        await writeAndClose(opened, '\n');
+        // The end: stream-next opens and closes without a line (an empty read), as Mender does it.
+        await writeAndClose(opened, '');
         return true;
       }
       const file = next.value;
