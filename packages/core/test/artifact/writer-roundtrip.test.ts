@@ -309,6 +309,11 @@ describe('writeArtifact refuses what mender-artifact refuses', () => {
     ['no device type', (o) => (o.deviceTypes = [])],
     ['a payload name with a slash', (o) => (o.files = [{ name: '../etc/passwd', content: 'x' }])],
     ['a payload name with a space', (o) => (o.files = [{ name: 'a b', content: 'x' }])],
+    ['a payload name longer than a tar name', (o) => (o.files = [{ name: 'x'.repeat(101), content: 'x' }])],
+    [
+      'a state script name longer than a tar name',
+      (o) => (o.scripts = [{ name: `ArtifactInstall_Enter_00_${'x'.repeat(80)}`, content: 'x' }]),
+    ],
     [
       'duplicate payload names',
       (o) =>
