@@ -107,6 +107,16 @@ export function parseQueryFilters(query: Record<string, unknown>, reserved: stri
       const op = m?.[1] ?? 'eq';
       const operand = m ? (m[2] ?? '') : text;
       let value: unknown = operand;
+      const numeric = operand !== '' && Number.isFinite(Number(operand));
+      if ((op === 'eq' || op === 'ne') && numeric) {
+        // Query values are text; match numeric attributes too, like the server's float fallback.
+        out.push(
+          ...parseFilters([
+            { scope, attribute, type: op === 'eq' ? '$in' : '$nin', value: [operand, Number(operand)] },
+          ]),
+        );
+        continue;
+      }
       if (op === 'exists') value = operand !== 'false';
       else if (op === 'in' || op === 'nin') value = operand.split(',');
       else if (

@@ -102,6 +102,10 @@ describe('inventory responses match the OpenAPI spec', () => {
     expect(list.json()[0].id).toBe(devices[2]!.id);
     expect([list.headers.link].flat().some((l) => String(l).includes('rel="next"'))).toBe(true);
     expectSpec(list, 'GET', `${I}/devices`);
+    const numeric = await mgmt('GET', `${I}/devices?cpu_count=2`);
+    expect(numeric.json().map((d: { id: string }) => d.id)).toEqual([devices[1]!.id]);
+    const ranged = await mgmt('GET', `${I}/devices?inventory/cpu_count=gte:4&identity/status=accepted`);
+    expect(ranged.json()).toHaveLength(2);
     const bad = await mgmt('GET', `${I}/devices?page=0`);
     expect(bad.status).toBe(400);
     expectSpec(bad, 'GET', `${I}/devices`);
