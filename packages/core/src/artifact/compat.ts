@@ -33,6 +33,8 @@ export function checkCompatibility(info: ArtifactInfo | ArtifactHeader, device: 
   for (const [key, value] of Object.entries(depends)) {
     if (key === 'device_type') continue;
     const expected = toList(value);
+    // An empty list of accepted names or groups constrains nothing (as the Mender client reads it).
+    if (expected.length === 0 && (key === 'artifact_name' || key === 'artifact_group')) continue;
     const actual = Object.hasOwn(device.provides, key) ? device.provides[key] : undefined;
     if (actual === undefined || !expected.includes(actual)) {
       const code: CompatibilityErrorCode =

@@ -66,7 +66,8 @@ export function validateHeaderInfo(info: unknown, version: 2 | 3, member: string
   if (!isObject(provides)) throw invalid(member, 'artifact_provides is required');
   onlyKeys(provides, ['artifact_name', 'artifact_group'], member, 'artifact_provides');
   checkLabel(provides.artifact_name, member, 'artifact_provides.artifact_name');
-  if (provides.artifact_group !== undefined) {
+  // An empty group is no group (mender-artifact omits it when empty).
+  if (provides.artifact_group !== undefined && provides.artifact_group !== '') {
     checkLabel(provides.artifact_group, member, 'artifact_provides.artifact_group');
   }
   const depends = info.artifact_depends;
@@ -345,7 +346,7 @@ export function mergeHeader(header: ArtifactHeader): MergedHeader {
       artifact_group?: string[];
     };
     artifactName = p.artifact_name;
-    artifactGroup = p.artifact_group ?? null;
+    artifactGroup = p.artifact_group || null;
     deviceTypes = [...d.device_type];
     payloadTypesList = (info.payloads as { type: string | null }[]).map((u) => u.type);
     for (const [k, v] of Object.entries(p)) setOwn(provides, k, v);

@@ -80,6 +80,11 @@ describe('checkCompatibility', () => {
     expect(err.code).toBe('ERR_COMPAT_DEPENDS');
   });
 
+  it('treats an empty artifact_name or artifact_group depends list as no constraint', () => {
+    const info = { ...bootstrap, depends: { device_type: ['dev-a'], artifact_name: [], artifact_group: [] } };
+    expect(() => checkCompatibility(info, { deviceType: 'dev-a', provides: {} })).not.toThrow();
+  });
+
   it('accepts a list-valued depends when the device has any of its values', () => {
     const info = { ...bootstrap, depends: { device_type: ['dev-a'], 'os.flavour': ['a', 'b'] } };
     expect(() =>

@@ -266,6 +266,23 @@ describe('readArtifact on crafted artifacts', () => {
     );
   });
 
+  it('treats an empty artifact_group as no group', async () => {
+    const info = await readArtifact(
+      chunked(
+        craftArtifact({
+          headerInfo: { ...HEADER_INFO, artifact_provides: { artifact_name: 'g', artifact_group: '' } },
+        }),
+        4096,
+      ),
+    );
+    expect(info.artifactGroup).toBeNull();
+    expect(info.provides).toEqual({
+      artifact_name: 'g',
+      artifact_group: '',
+      'rootfs-image.test-module.version': 'crafted-1',
+    });
+  });
+
   it('does not accept header entries under another spelling (./header-info)', async () => {
     await expectCode(
       craftArtifact({ headerEntries: [{ name: './header-info', data: JSON.stringify(HEADER_INFO) }] }),
