@@ -177,11 +177,15 @@ class ArtifactReader {
     const manifestRaw = await this.outer.readBody(limits.maxMetadataBytes, 'manifest');
     entry = await this.nextMember();
     let signatureRaw: Uint8Array | undefined;
+    let signatureVerified: boolean;
     if (entry?.name === 'manifest.sig') {
+      // Judged as soon as it is read, before anything after it (as mender-artifact does).
       signatureRaw = await this.outer.readBody(limits.maxMetadataBytes, 'manifest.sig');
+      signatureVerified = this.checkSignature(manifestRaw, signatureRaw);
       entry = await this.nextMember();
+    } else {
+      signatureVerified = this.checkSignature(manifestRaw, undefined);
     }
-    const signatureVerified = this.checkSignature(manifestRaw, signatureRaw);
 
     // 2. version and manifest content.
     const version = parseVersion(versionRaw);

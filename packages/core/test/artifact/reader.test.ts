@@ -567,3 +567,19 @@ describe('verifyArtifactFile and validateArtifact', () => {
     expect(withKey).toMatchObject({ valid: false, verify: ['missing-signature'] });
   });
 });
+
+describe('signature verdicts of cut files', () => {
+  it('judges manifest.sig as soon as it is read, even when the file ends right after it', async () => {
+    const data = readFileSync(vectorPath('module-small-rsa2048.mender'));
+    // Members: version (512+512), manifest (512+512), manifest.sig (512+512): cut at the next header.
+    const cut = data.subarray(0, 3 * 1024 + 100);
+    const v = await validateArtifact(chunked(cut, 512), {
+      keys: [
+        readFileSync(vectorPath('../keys/rsa2048.pub'), 'utf8'),
+        readFileSync(vectorPath('../keys/ecdsa-p256.pub'), 'utf8'),
+      ],
+    });
+    expect(v).toMatchObject({ parse: 'error', checksum: 'n/a', verify: ['ok', 'bad-signature'] });
+    expect(v.error?.code).toBe('ERR_ARTIFACT_TRUNCATED');
+  });
+});
