@@ -217,6 +217,25 @@ describe('HttpClient against real servers on 127.0.0.1', () => {
     expect(received).toBeLessThan(256 * MiB);
   });
 
+  it('keeps to `connections` sockets per origin', async () => {
+    let sockets = 0;
+    const agents = new Set<string>();
+    const server = await serve((req, res) => {
+      agents.add(req.headers['user-agent'] ?? '');
+      setImmediate(() => res.end('{}'));
+    });
+    server.server.on('connection', () => {
+      sockets++;
+    });
+    const { http } = client(server, { connections: 1, userAgent: 'fleet-script/2' });
+    const results = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => http.request({ method: 'GET', path: `/c${i}` })),
+    );
+    expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
+    expect(sockets).toBe(1);
+    expect([...agents]).toEqual(['fleet-script/2']);
+  });
+
   it.each([
     ['the global FormData', () => new FormData()],
     ["undici's FormData", () => new UndiciFormData()],
