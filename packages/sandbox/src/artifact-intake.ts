@@ -8,6 +8,7 @@ import type { MultipartFile, MultipartValue } from '@fastify/multipart';
 import { ArtifactError, readArtifact } from '@otakit/core';
 import { nowIso, type SandboxContext } from './context.js';
 import { badRequest, HttpError } from './errors.js';
+import { isUuid } from './http.js';
 import type { ArtifactRecord } from './store.js';
 
 type Part = MultipartFile | MultipartValue;
@@ -37,7 +38,10 @@ export async function receiveArtifactUpload(
         const n = Number(value);
         if (!Number.isInteger(n) || n < 0) throw badRequest('invalid size');
         fields.size = n;
-      } else if (part.fieldname === 'artifact_id') fields.artifactId = value;
+      } else if (part.fieldname === 'artifact_id') {
+        if (!isUuid(value)) throw badRequest('artifact_id: must be a valid UUID');
+        fields.artifactId = value.toLowerCase();
+      }
       continue;
     }
     if (part.fieldname !== 'artifact') {

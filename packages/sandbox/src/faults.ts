@@ -94,6 +94,7 @@ export class FaultController {
   update(patch: { [K in keyof FaultConfig]?: FaultConfig[K] | null }): void {
     const next: Record<string, unknown> = { ...this.config };
     for (const [k, v] of Object.entries(patch)) {
+      if (!(FAULT_KEYS as readonly string[]).includes(k)) throw new TypeError(`unknown fault "${k}"`);
       if (v === null) delete next[k];
       else next[k] = v;
     }

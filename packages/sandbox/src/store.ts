@@ -160,19 +160,27 @@ export interface SandboxState {
   deviceDeployments: Record<string, DeviceDeploymentRecord>;
 }
 
+const MAPS = [
+  'devices',
+  'deviceTokens',
+  'pats',
+  'revokedUserTokens',
+  'inventory',
+  'artifacts',
+  'deployments',
+  'deviceDeployments',
+] as const;
+
+/** A dictionary without a prototype: keys taken from requests (`__proto__`, ...) are plain keys. */
+function dict<T>(from?: Record<string, T>): Record<string, T> {
+  return Object.assign(Object.create(null) as Record<string, T>, from);
+}
+
 /** An empty state. */
 export function emptyState(): SandboxState {
-  return {
-    version: 1,
-    devices: {},
-    deviceTokens: {},
-    pats: {},
-    revokedUserTokens: {},
-    inventory: {},
-    artifacts: {},
-    deployments: {},
-    deviceDeployments: {},
-  };
+  const state = { version: 1 } as SandboxState;
+  for (const key of MAPS) (state as unknown as Record<string, unknown>)[key] = dict();
+  return state;
 }
 
 /** Writes a file atomically: a temporary file, fsync, then rename over the target. */
@@ -247,7 +255,13 @@ function loadState(path: string): SandboxState {
   try {
     const parsed = JSON.parse(text) as SandboxState;
     if (parsed.version !== 1) throw new Error(`unsupported state version ${String(parsed.version)}`);
-    return { ...emptyState(), ...parsed };
+    const state = emptyState();
+    for (const key of MAPS) {
+      (state as unknown as Record<string, unknown>)[key] = dict(
+        (parsed as unknown as Record<string, Record<string, unknown>>)[key],
+      );
+    }
+    return state;
   } catch (err) {
     throw new SandboxError('SANDBOX_STATE', `cannot parse ${path}`, { cause: err });
   }

@@ -220,3 +220,60 @@ describe('conventions', () => {
     }
   });
 });
+
+describe('hostile identifiers', () => {
+  let sandbox: Sandbox;
+  let token: string;
+  beforeAll(async () => {
+    sandbox = await startSandbox();
+    token = await login(sandbox);
+  });
+  afterAll(async () => {
+    await sandbox.close();
+  });
+
+  it('treats __proto__ and friends as unknown ids (404), never as objects', async () => {
+    for (const id of ['__proto__', 'constructor', 'toString']) {
+      for (const path of [
+        `/api/management/v2/devauth/devices/${id}`,
+        `/api/management/v1/inventory/devices/${id}`,
+        `/api/management/v1/deployments/artifacts/${id}`,
+        `/api/management/v1/deployments/deployments/${id}`,
+      ]) {
+        const res = await call(sandbox.url, 'GET', path, { token });
+        expect(res.status, path).toBe(404);
+      }
+      expect(
+        (
+          await call(sandbox.url, 'PUT', `/api/management/v1/inventory/devices/${id}/group`, {
+            token,
+            json: { group: 'g' },
+          })
+        ).status,
+      ).toBe(404);
+      expect(
+        (await call(sandbox.url, 'DELETE', `/api/management/v2/devauth/tokens/${id}`, { token })).status,
+      ).toBe(404);
+    }
+    const patch = await call(sandbox.url, 'PATCH', '/api/sandbox/v1/faults', {
+      token,
+      body: '{"__proto__":{"x":1}}',
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(patch.status).toBe(400);
+    expect(({} as Record<string, unknown>).x).toBeUndefined();
+  });
+
+  it('refuses an artifact_id that is not a UUID (it names the stored file)', async () => {
+    const res = await uploadArtifact(sandbox.url, token, vector('module-small-unsigned.mender'), {
+      artifact_id: '../../escape',
+    });
+    expect(res.status).toBe(400);
+    const id = '0c13a0e6-6b63-475d-8260-ee42a590e8ff';
+    const ok = await uploadArtifact(sandbox.url, token, vector('module-small-unsigned.mender'), {
+      artifact_id: id,
+    });
+    expect(ok.status).toBe(201);
+    expect(ok.headers.location).toBe(`/api/management/v1/deployments/artifacts/${id}`);
+  });
+});
