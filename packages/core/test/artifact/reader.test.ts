@@ -583,3 +583,37 @@ describe('signature verdicts of cut files', () => {
     expect(v.error?.code).toBe('ERR_ARTIFACT_TRUNCATED');
   });
 });
+
+describe('format details', () => {
+  it('exposes the v2 files header', async () => {
+    const info = await readArtifact(createReadStream(vectorPath('rootfs-v2-unsigned.mender')));
+    expect(info.formatVersion).toBe(2);
+    expect(info.header.payloads[0]?.files).toEqual(['rootfs-a.ext4']);
+    expect(info.augmented).toBe(false);
+  });
+
+  it('flags the augmented (unsigned) parts of an augmented artifact', async () => {
+    const info = await readArtifact(createReadStream(vectorPath('module-augmented-gzip-rsa2048.mender')), {
+      trustedKeys: [readFileSync(vectorPath('../keys/rsa2048.pub'), 'utf8')],
+    });
+    expect(info.signatureVerified).toBe(true);
+    expect(info.augmented).toBe(true);
+    expect(info.files.map((f) => [f.name, f.augmented])).toEqual([
+      ['blob-64k.bin', false],
+      ['aug-delta.bin', true],
+    ]);
+    expect(info.header.augmented?.payloads[0]?.typeInfo).toEqual({
+      type: 'delta-mod',
+      artifact_depends: { 'delta.base': 'xyz' },
+      artifact_provides: { 'delta.src': 'abc' },
+    });
+    expect(info.header.augmented?.payloads[0]?.metaData).not.toBeNull();
+  });
+
+  it('exposes meta-data and clears_provides', async () => {
+    const info = await readArtifact(createReadStream(vectorPath('module-multi-file-none-unsigned.mender')));
+    expect(info.header.payloads[0]?.metaData).not.toBeNull();
+    expect(info.clearsProvides).toEqual(expect.arrayContaining(['vendor.*', 'custom-module.channel']));
+    expect(info.artifactGroup).toBe('field');
+  });
+});
