@@ -42,6 +42,7 @@ export {
 } from './sign.js';
 export {
   decodeSignature,
+  isSupportedKey,
   type SignatureVerdict,
   type TrustedKey,
   toPublicKey,

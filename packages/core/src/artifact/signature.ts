@@ -83,6 +83,11 @@ export function verifyManifestSignature(
   }
 }
 
+/** Whether Mender can verify signatures with this key (RSA of any size, or ECDSA P-256). */
+export function isSupportedKey(key: KeyObject): boolean {
+  return keyKind(key) !== 'unsupported';
+}
+
 function keyKind(key: KeyObject): 'rsa' | 'ec-p256' | 'unsupported' {
   if (key.asymmetricKeyType === 'rsa') return 'rsa';
   if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1')

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { ArtifactError } from './errors.js';
 import { type Diagnosis, readArtifact, runReader } from './reader.js';
-import { type SignatureVerdict, type TrustedKey, toPublicKey } from './signature.js';
+import { isSupportedKey, type SignatureVerdict, type TrustedKey, toPublicKey } from './signature.js';
 import type { ArtifactInfo, ArtifactLimits, ReadArtifactOptions } from './types.js';
 
 /** Whether the structure parses: outer tar, version, manifest(s), header, data entry names. */
@@ -70,7 +70,11 @@ export async function validateArtifact(
   }
   const parse: ParseOutcome = error ? 'error' : 'ok';
   const checksum: ChecksumOutcome = error ? 'n/a' : diagnosis.checksumMismatch ? 'mismatch' : 'ok';
-  const verify: VerifyOutcome[] = diagnosis.verdicts ?? diagnosis.keys.map(() => 'error');
+  // A key Mender cannot use is refused before the artifact is even looked at (as mender-artifact
+  // does when it loads the key), whatever the artifact.
+  const verify: VerifyOutcome[] = diagnosis.keys.map((key, i) =>
+    isSupportedKey(key) ? (diagnosis.verdicts?.[i] ?? 'error') : 'unsupported-key',
+  );
   return {
     parse,
     checksum,

@@ -617,3 +617,19 @@ describe('format details', () => {
     expect(info.artifactGroup).toBe('field');
   });
 });
+
+describe('unsupported keys', () => {
+  it('are reported as unsupported-key whatever the artifact (unsigned, broken)', async () => {
+    const keys = ['../keys/ed25519.pub', '../keys/ecdsa-p384.pub', '../keys/rsa2048.pub'].map((k) =>
+      readFileSync(vectorPath(k), 'utf8'),
+    );
+    const unsigned = await validateArtifact(createReadStream(vectorPath('module-small-unsigned.mender')), {
+      keys,
+    });
+    expect(unsigned.verify).toEqual(['unsupported-key', 'unsupported-key', 'missing-signature']);
+    const broken = await validateArtifact(createReadStream(vectorPath('truncated-in-manifest.mender')), {
+      keys,
+    });
+    expect(broken.verify).toEqual(['unsupported-key', 'unsupported-key', 'error']);
+  });
+});
