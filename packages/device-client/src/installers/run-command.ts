@@ -17,7 +17,7 @@ export interface RunCommandOptions {
   onLine?: (stream: 'stdout' | 'stderr', line: string) => void;
   /** Cap on the captured stdout/stderr text each (default 1 MiB; the rest is dropped). */
   maxCapture?: number;
-  /** Called once the child is spawned, with its pid. */
+  /** Called synchronously right after the child was spawned, with its pid. */
   onSpawn?: (pid: number) => void;
 }
 
@@ -98,9 +98,9 @@ export function runCommand(argv: readonly string[], options: RunCommandOptions =
     };
     child.stdout.on('data', collect('stdout'));
     child.stderr.on('data', collect('stderr'));
-    child.once('spawn', () => {
-      if (child.pid !== undefined) options.onSpawn?.(child.pid);
-    });
+    // Synchronously, in the same tick as spawn(): a record of the child made here is on disk before
+    // anything else this process does.
+    if (child.pid !== undefined) options.onSpawn?.(child.pid);
     child.once('error', (err: NodeJS.ErrnoException) => {
       if (timer !== undefined) clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);

@@ -15,6 +15,7 @@ import { type CommandResult, runCommand } from '../run-command.js';
 import type { InstallContext, Installer, PayloadFile, RebootNeed } from '../types.js';
 import { mkfifo, openFifoWriter, writeAndClose } from './fifo.js';
 import { type CurrentArtifact, writeFileTree } from './file-tree.js';
+import { clearRunning, reapOrphan, recordRunning } from './orphans.js';
 
 /** The states of the update module protocol v3, as passed in the first argument. */
 export type ModuleState =
@@ -126,7 +127,9 @@ export class UpdateModuleInstaller implements Installer {
     const module = this.#modulePath(ctx);
     const payloadDir = this.#payloadDir(ctx);
     const tree = this.treeDir(ctx);
-    // A restarted Download starts from an empty tree.
+    // A restarted Download starts from an empty tree, after stopping a module still running from
+    // before the restart.
+    await reapOrphan(this.#runningPath(ctx), ctx.log);
     await rm(payloadDir, { recursive: true, force: true });
     await mkdirDurable(payloadDir);
     const record: PayloadRecord = { module: ctx.payloadType, downloaded: false };
@@ -413,13 +416,27 @@ export class UpdateModuleInstaller implements Installer {
   ): Promise<CommandResult> {
     throwIfAborted(signal);
     const prefix = `${ctx.payloadType} ${state}`;
-    const result = await runCommand([module, state, tree], {
-      cwd: tree,
-      timeoutMs: this.#timeoutMs,
-      killGraceMs: this.#killGraceMs,
-      signal,
-      onLine: (stream, line) => ctx.log(`${prefix}${stream === 'stderr' ? ' (stderr)' : ''}: ${line}`),
-    });
+    const running = this.#runningPath(ctx);
+    await reapOrphan(running, ctx.log);
+    let result: CommandResult;
+    try {
+      result = await runCommand([module, state, tree], {
+        cwd: tree,
+        timeoutMs: this.#timeoutMs,
+        killGraceMs: this.#killGraceMs,
+        signal,
+        onSpawn: (pid) => {
+          try {
+            recordRunning(running, pid, state);
+          } catch (err) {
+            ctx.log(`${prefix}: could not record the module's pid: ${(err as Error).message}`);
+          }
+        },
+        onLine: (stream, line) => ctx.log(`${prefix}${stream === 'stderr' ? ' (stderr)' : ''}: ${line}`),
+      });
+    } finally {
+      clearRunning(running);
+    }
     if (result.timedOut) {
       throw new InstallerError(
         InstallerErrorCodes.MODULE_TIMEOUT,
@@ -459,6 +476,11 @@ export class UpdateModuleInstaller implements Installer {
   #payloadDir(ctx: InstallContext): string {
     const base = this.#workDir ?? join(ctx.workDir, 'modules', 'v3');
     return join(base, 'payloads', String(ctx.payloadIndex).padStart(4, '0'));
+  }
+
+  /** Kept outside the payload directory: it must survive the Download's wipe of that directory. */
+  #runningPath(ctx: InstallContext): string {
+    return `${this.#payloadDir(ctx)}.running.json`;
   }
 
   #recordPath(ctx: InstallContext): string {
