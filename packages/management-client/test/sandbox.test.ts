@@ -390,6 +390,37 @@ describe('rollout against the sandbox', () => {
     expect((await mgmt.deployments.get(phase1?.deploymentId as string)).status).toBe('finished');
     expect(result.state.phases[2]?.deploymentId).toBeUndefined();
   });
+  it('rolls out to a group in phases with a soak and succeeds when devices are healthy', async () => {
+    const devices = await acceptedDevices('roll-ok', 3);
+    const ids = await Promise.all(devices.map(idOf));
+    await mgmt.inventory.groups.addDevices('roll-ok', ids);
+    const byId = new Map(ids.map((id, i) => [id, devices[i] as FakeDevice]));
+    const rollout = mgmt.rollout({
+      artifactName: 'app-2.0',
+      group: 'roll-ok',
+      phases: [{ percent: 34, soak: 20 }, {}],
+      abortWhen: { failureRate: 0.5 },
+      pollInterval: 5,
+    });
+    const events: string[] = [];
+    rollout.on('phase:start', ({ phase, deploymentId }) => {
+      events.push(`start ${phase}`);
+      void (async () => {
+        for (const id of rollout.state?.phases[phase]?.devices ?? []) {
+          const device = byId.get(id) as FakeDevice;
+          if ((await device.next('app-1.0', DEVICE_TYPE)) === deploymentId)
+            await device.complete(deploymentId, 'success');
+        }
+      })();
+    });
+    rollout.on('phase:soak', ({ phase }) => events.push(`soak ${phase}`));
+    rollout.on('phase:complete', ({ phase }) => events.push(`complete ${phase}`));
+    const result = await rollout;
+    expect(result.status).toBe('succeeded');
+    expect(events).toEqual(['start 0', 'complete 0', 'soak 0', 'start 1', 'complete 1']);
+    expect(result.state.phases.map((p) => p.devices.length)).toEqual([2, 1]);
+    expect(result.state.phases.flatMap((p) => p.devices).sort()).toEqual([...ids].sort());
+  });
 });
 
 describe('re-login against the sandbox', () => {

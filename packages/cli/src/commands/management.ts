@@ -30,7 +30,7 @@ function registerLogin(program: Command): void {
       .command('login')
       .description('log in with an email and a password; prints the token (or saves it with --save)')
       .requiredOption('--email <email>', 'user email')
-      .requiredOption('--password <password>', 'user password (or OTAKIT_PASSWORD)')
+      .option('--password <password>', 'user password (or OTAKIT_PASSWORD)')
       .option('--save', 'store the server and token in the config file (mode 0600) for later calls'),
   ).action(
     action(async (opts: { email: string; password: string; save?: boolean }, cmd: Command) => {
