@@ -6,7 +6,7 @@ import { ArtifactError } from './errors.js';
 import { boundedExpansion, type HeaderLimits, mergeHeader, parseHeaderTar } from './header.js';
 import { checkPath, type ManifestEntry, PAYLOAD_FILE_NAME, parseManifest } from './manifest.js';
 import { hashPayload, streamPayloadToConsumer } from './payload-stream.js';
-import { type SignatureVerdict, toPublicKey, verifyManifestSignature } from './signature.js';
+import { isSupportedKey, type SignatureVerdict, toPublicKey, verifyManifestSignature } from './signature.js';
 import { type TarEntry, TarReader } from './tar.js';
 import type { ArtifactFileInfo, ArtifactHeader, ArtifactInfo, ReadArtifactOptions } from './types.js';
 import { parseVersion } from './version.js';
@@ -310,6 +310,11 @@ class ArtifactReader {
       return this.diagnosis.verdicts.includes('ok');
     }
     const required = this.options.requireSignature ?? this.keys.length > 0;
+    if (this.keys.length > 0 && !this.keys.some(isSupportedKey)) {
+      throw new ArtifactError('ERR_ARTIFACT_UNSUPPORTED_KEY', 'no trusted key is of a type Mender supports', {
+        member: 'manifest.sig',
+      });
+    }
     if (signatureRaw === undefined) {
       if (required) {
         throw new ArtifactError('ERR_ARTIFACT_MISSING_SIGNATURE', 'the artifact is not signed', {
