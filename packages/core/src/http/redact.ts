@@ -27,8 +27,9 @@ const REDACTED = 'REDACTED';
 
 /**
  * Returns `url` with everything secret replaced by `REDACTED`: URL userinfo (`user:password@`) and
- * the values of secret query parameters ({@link SECRET_QUERY_PARAMS}). The rest of the URL is kept
- * byte for byte, so a redacted URL still tells you which endpoint and which query was called.
+ * the values of secret query parameters ({@link SECRET_QUERY_PARAMS}); the fragment is dropped. The
+ * rest of the URL is kept (absolute URLs in their WHATWG-normalised form), so a redacted URL still
+ * tells you which endpoint and which query was called.
  * Relative URLs and strings that do not parse are redacted as well as possible, never returned raw.
  *
  * @example
@@ -38,7 +39,7 @@ const REDACTED = 'REDACTED';
  * ```
  */
 export function redactUrl(url: string | URL): string {
-  const text = typeof url === 'string' ? url : url.href;
+  const text = normalise(url);
   const hashAt = text.indexOf('#');
   const withoutHash = hashAt === -1 ? text : text.slice(0, hashAt);
   const queryAt = withoutHash.indexOf('?');
@@ -47,9 +48,20 @@ export function redactUrl(url: string | URL): string {
   return redactUserinfo(head) + (query === undefined ? '' : `?${redactQuery(query)}`);
 }
 
+/** An absolute URL as WHATWG parses it (so `https:\\u:p@h` is seen as the userinfo it is), else as given. */
+function normalise(url: string | URL): string {
+  if (typeof url !== 'string') return url.href;
+  if (!/^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(url)) return url;
+  try {
+    return new URL(url).href;
+  } catch {
+    return url;
+  }
+}
+
 function redactUserinfo(head: string): string {
-  // scheme://userinfo@host/... ; the userinfo ends at the last '@' before the path starts.
-  const match = /^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)([^/]*)(.*)$/s.exec(head);
+  // [scheme:]//userinfo@host/... ; the userinfo ends at the last '@' before the path starts.
+  const match = /^((?:[a-zA-Z][a-zA-Z0-9+.-]*:)?\/\/)([^/\\]*)(.*)$/s.exec(head);
   if (match === null) return head;
   const [, scheme, authority = '', rest = ''] = match;
   const at = authority.lastIndexOf('@');

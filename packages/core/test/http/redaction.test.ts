@@ -25,6 +25,9 @@ describe('redactUrl', () => {
     ],
     ['https://h.test/p?signature', 'https://h.test/p?signature'],
     ['https://h.test/a@b/c', 'https://h.test/a@b/c'],
+    ['https:\\\\me:pw@h.test\\x?sig=1', 'https://REDACTED@h.test/x?sig=REDACTED'],
+    ['//me:pw@h.test/x', '//REDACTED@h.test/x'],
+    ['/relative/path?X-Amz-Credential=AKIA/2026', '/relative/path?X-Amz-Credential=REDACTED'],
   ])('redacts %s', (input, expected) => {
     expect(redactUrl(input)).toBe(expected);
   });
