@@ -167,6 +167,13 @@ describe('useradm and deviceauth responses match the OpenAPI spec', () => {
     expect(search.status).toBe(200);
     expect(search.json().map((d: { id: string }) => d.id)).toEqual([id]);
     expectSpec(search, 'POST', `${DEVAUTH}/devices/search`);
+    const form = await call(url(), 'POST', `${DEVAUTH}/devices/search`, {
+      token,
+      body: `status=pending&id=${id}`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(form.status).toBe(200);
+    expect(form.json().map((d: { id: string }) => d.id)).toEqual([id]);
     const badSearch = await call(url(), 'POST', `${DEVAUTH}/devices/search`, {
       token,
       json: { status: 'bogus' },

@@ -50,9 +50,21 @@ export async function deviceauthManagementRoutes(app: FastifyInstance, ctx: Sand
     list(request, reply, asList(request.query.status), asList(request.query.id)),
   );
 
-  app.post(`${prefix}/devices/search`, async (request, reply) => {
-    const body = request.body === undefined ? {} : objectBody(request.body);
-    return list(request, reply, asList(body.status), asList(body.id));
+  // Search takes JSON or a form (`status=...&id=...`), so it gets a form parser of its own.
+  app.register(async (search) => {
+    search.addContentTypeParser(
+      'application/x-www-form-urlencoded',
+      { parseAs: 'string' },
+      (_req, body, done) => {
+        const out: Record<string, string[]> = {};
+        for (const [k, v] of new URLSearchParams(body as string)) (out[k] ??= []).push(v);
+        done(null, out);
+      },
+    );
+    search.post(`${prefix}/devices/search`, async (request, reply) => {
+      const body = request.body === undefined ? {} : objectBody(request.body);
+      return list(request, reply, asList(body.status), asList(body.id));
+    });
   });
 
   app.get<{ Querystring: Record<string, unknown> }>(`${prefix}/devices/count`, async (request) => {
