@@ -133,6 +133,14 @@ export class DualRootfsInstaller implements Installer {
     const record: UpdateRecord = { from, to: otherSlot(from), written: false };
     await mkdirDurable(ctx.workDir);
     await writeJsonAtomic(this.#recordPath(ctx), record);
+    // Never write a partition the bootloader would boot (left over from an update that was
+    // installed but neither committed nor rolled back): a power cut mid-write would boot it torn.
+    if ((await readABState(this.#bootloader)).bootPart === this.#bootPart[record.to]) {
+      await revertBootPart(this.#bootloader, this.#bootPart[from]);
+      ctx.log(
+        `dual-rootfs: the bootloader pointed at slot ${record.to}; pointed it back at ${from} before writing`,
+      );
+    }
     let seen = 0;
     for await (const file of files) {
       guardStream(file.stream);

@@ -119,6 +119,13 @@ export class SimulatedInstaller implements Installer {
       files: [],
     };
     await this.#writeRecord(ctx, record);
+    // Never write a slot the bootloader would boot (see DualRootfsInstaller.download).
+    if ((await readABState(this.#bootloader)).bootPart === record.to) {
+      await revertBootPart(this.#bootloader, from);
+      ctx.log(
+        `simulated: the bootloader pointed at slot ${record.to}; pointed it back at ${from} before writing`,
+      );
+    }
     const slotDir = this.slotDir(record.to);
     await rm(slotDir, { recursive: true, force: true });
     await mkdirDurable(slotDir);

@@ -147,6 +147,18 @@ describe('DualRootfsInstaller', () => {
     expect(await readABState(bootloader)).toEqual({ bootPart: '3', upgradeAvailable: false, bootcount: 0 });
   });
 
+  it('points the bootloader away from the partition it is about to write', async () => {
+    const { installer, bootloader, ctx } = await setup();
+    const abandoned = makeContext(join(ctx.workDir, '..', 'abandoned'));
+    await installer.download(abandoned, payload({ 'rootfs.ext4': image('abandoned', 100) }));
+    await installer.install(abandoned);
+    expect((await readABState(bootloader)).bootPart).toBe('3');
+    await installer.download(ctx, payload({ 'rootfs.ext4': image('next', 100) }));
+    expect(await readABState(bootloader)).toEqual({ bootPart: '2', upgradeAvailable: false, bootcount: 0 });
+    await installer.install(ctx);
+    expect(await readABState(bootloader)).toEqual({ bootPart: '3', upgradeAvailable: true, bootcount: 0 });
+  });
+
   it('refuses to commit while the old partition runs', async () => {
     const { installer, ctx } = await setup();
     await installer.download(ctx, payload({ 'rootfs.ext4': image('x', 10) }));

@@ -185,6 +185,23 @@ describe('SimulatedInstaller', () => {
     });
   });
 
+  it('points the bootloader away from the slot it is about to write', async () => {
+    const { sim, ctx } = await setup();
+    // An earlier update was installed and then abandoned without a rollback.
+    const abandoned = makeContext(join(ctx.workDir, '..', 'abandoned'));
+    await sim.download(abandoned, payload({ 'rootfs.img': 'abandoned' }));
+    await sim.install(abandoned);
+    expect((await sim.bootState()).bootSlot).toBe('b');
+    await sim.download(ctx, payload({ 'rootfs.img': 'next' }));
+    expect(await sim.bootState()).toEqual({
+      booted: 'a',
+      bootSlot: 'a',
+      upgradeAvailable: false,
+      bootcount: 0,
+    });
+    expect(ctx.lines.some((l) => l.includes('pointed it back at a'))).toBe(true);
+  });
+
   it('refuses to commit when the new slot is not running', async () => {
     const { sim, ctx } = await setup();
     await sim.download(ctx, payload({ 'rootfs.img': 'image' }));
