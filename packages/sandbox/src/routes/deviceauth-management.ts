@@ -56,8 +56,12 @@ export async function deviceauthManagementRoutes(app: FastifyInstance, ctx: Sand
       'application/x-www-form-urlencoded',
       { parseAs: 'string' },
       (_req, body, done) => {
-        const out: Record<string, string[]> = {};
-        for (const [k, v] of new URLSearchParams(body as string)) (out[k] ??= []).push(v);
+        const out = Object.create(null) as Record<string, string[]>;
+        for (const [k, v] of new URLSearchParams(body as string)) {
+          const values = out[k] ?? [];
+          values.push(v);
+          out[k] = values;
+        }
         done(null, out);
       },
     );
