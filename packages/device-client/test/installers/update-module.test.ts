@@ -110,12 +110,13 @@ describe('UpdateModuleInstaller', () => {
       expect(await read('current_artifact_name')).toBe('release-1\n');
       expect(await read('current_artifact_group')).toBe('stable\n');
       expect(await read('current_device_type')).toBe('test-device\n');
-      expect(await read('header/artifact_name')).toBe('release-2\n');
-      expect(await read('header/artifact_group')).toBe('stable\n');
-      expect(await read('header/payload_type')).toBe('single-file\n');
+      expect(await read('header/artifact_name')).toBe('release-2');
+      expect(await read('header/artifact_group')).toBe('stable');
+      expect(await read('header/payload_type')).toBe('single-file');
       expect(JSON.parse(await read('header/header-info'))).toEqual(ctx.header.headerInfo);
       expect(JSON.parse(await read('header/type-info'))).toEqual(ctx.header.typeInfo);
       expect(JSON.parse(await read('header/meta-data'))).toEqual({ note: 'hi' });
+      expect(await read('header/header-info')).toBe(JSON.stringify(ctx.header.headerInfo));
       expect((await readdir(join(tree, 'files'))).sort()).toEqual(['app.conf', 'dest_dir', 'filename']);
       expect(await read('files/app.conf')).toBe('version=2\n');
       expect(await readFile(join(dest, 'app.conf'), 'utf8')).toBe('version=1\n');
@@ -164,6 +165,17 @@ describe('UpdateModuleInstaller', () => {
       await fresh().cleanup(ctx);
       await fresh().cleanup(ctx);
       expect(await readFile(join(dest, 'app.conf'), 'utf8')).toBe('v2');
+    });
+
+    it('writes empty files for absent values, as the Mender client does', async () => {
+      const dir = await tempDir();
+      const installer = new UpdateModuleInstaller({ modulesDir });
+      const ctx = makeContext(join(dir, 'work'), { payloadType: 'single-file' });
+      await installer.download(ctx, payload({}));
+      const read = (p: string) => readFile(join(installer.treeDir(ctx), p), 'utf8');
+      expect(await read('current_artifact_name')).toBe('');
+      expect(await read('current_artifact_group')).toBe('');
+      expect(await read('header/meta-data')).toBe('');
     });
 
     it('refuses install before download', async () => {

@@ -3,8 +3,9 @@
  * directory), with `version`, `current_*`, `header/` and `tmp/`, plus `stream-next` + `streams/`
  * during a streamed Download, or `files/` when the client stored the payload files itself.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fsyncDir } from '../durable-fs.js';
 import type { InstallContext } from '../types.js';
 
 /** What the tree's `current_*` files say. */
@@ -23,12 +24,15 @@ function field(obj: unknown, ...path: string[]): unknown {
 }
 
 function json(value: unknown): string {
-  return value === undefined ? '' : `${JSON.stringify(value)}\n`;
+  return value === undefined ? '' : JSON.stringify(value);
 }
 
 /**
- * Writes the static parts of the file tree (everything but streams and files). Idempotent: the same
- * context writes the same tree, so it can be rebuilt after a restart.
+ * Writes the static parts of the file tree (everything but streams and files), as the Mender client
+ * does: `version` and the `current_*` values end with a newline (an absent value is an empty file),
+ * the `header/` files hold the bare values and the JSON headers. Everything is fsynced, so a tree
+ * is never half there after a power cut. Idempotent: the same context writes the same tree, so it
+ * can be rebuilt after a restart.
  */
 export async function writeFileTree(
   tree: string,
@@ -39,17 +43,28 @@ export async function writeFileTree(
   await mkdir(header, { recursive: true });
   await mkdir(join(tree, 'tmp'), { recursive: true });
   const group = field(ctx.header.headerInfo, 'artifact_provides', 'artifact_group');
+  const line = (value: string | undefined) => (value === undefined || value === '' ? '' : `${value}\n`);
   const files: [string, string][] = [
     [join(tree, 'version'), '3\n'],
-    [join(tree, 'current_artifact_name'), `${current.name}\n`],
-    [join(tree, 'current_artifact_group'), `${current.group ?? ''}\n`],
-    [join(tree, 'current_device_type'), `${ctx.deviceType}\n`],
-    [join(header, 'artifact_name'), `${ctx.artifactName}\n`],
-    [join(header, 'artifact_group'), `${typeof group === 'string' ? group : ''}\n`],
-    [join(header, 'payload_type'), `${ctx.payloadType}\n`],
+    [join(tree, 'current_artifact_name'), line(current.name)],
+    [join(tree, 'current_artifact_group'), line(current.group)],
+    [join(tree, 'current_device_type'), line(ctx.deviceType)],
+    [join(header, 'artifact_name'), ctx.artifactName],
+    [join(header, 'artifact_group'), typeof group === 'string' ? group : ''],
+    [join(header, 'payload_type'), ctx.payloadType],
     [join(header, 'header-info'), json(ctx.header.headerInfo)],
     [join(header, 'type-info'), json(ctx.header.typeInfo)],
     [join(header, 'meta-data'), json(ctx.header.metaData)],
   ];
-  for (const [path, content] of files) await writeFile(path, content);
+  for (const [path, content] of files) {
+    const fh = await open(path, 'w', 0o644);
+    try {
+      await fh.writeFile(content);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  }
+  await fsyncDir(header);
+  await fsyncDir(tree);
 }
