@@ -159,6 +159,24 @@ describe('DualRootfsInstaller', () => {
     expect(await readABState(bootloader)).toEqual({ bootPart: '3', upgradeAvailable: true, bootcount: 0 });
   });
 
+  it('refuses to install an image whose download broke off, and installs it once downloaded again', async () => {
+    const { installer, bootloader, partitions, ctx } = await setup();
+    async function* broken(): AsyncIterable<PayloadFile> {
+      const stream = new Readable({ read() {} });
+      stream.push(image('partial', 5000));
+      setImmediate(() => stream.destroy(new Error('connection reset')));
+      yield { name: 'rootfs.ext4', size: 100_000, stream };
+    }
+    await expect(installer.download(ctx, broken())).rejects.toThrow(/connection reset/);
+    await expect(installer.install(ctx)).rejects.toMatchObject({ code: InstallerErrorCodes.BAD_STATE });
+    expect((await readABState(bootloader)).bootPart).toBe('2');
+    const img = image('complete', 100_000);
+    await installer.download(ctx, payload({ 'rootfs.ext4': img }));
+    expect(sha(await readFile(partitions.b))).toBe(sha(img));
+    await installer.install(ctx);
+    expect((await readABState(bootloader)).bootPart).toBe('3');
+  });
+
   it('refuses to commit while the old partition runs', async () => {
     const { installer, ctx } = await setup();
     await installer.download(ctx, payload({ 'rootfs.ext4': image('x', 10) }));

@@ -10,7 +10,9 @@ import type { InstallContext } from '../types.js';
 
 /** What the tree's `current_*` files say. */
 export interface CurrentArtifact {
+  /** The installed artifact's name (`current_artifact_name`); empty when unknown. */
   name: string;
+  /** Its group (`current_artifact_group`), if any. */
   group?: string;
 }
 
