@@ -3,25 +3,25 @@ import { brandErrorClass, OtakitError } from '../errors.js';
 /**
  * The codes a {@link KeyError} carries.
  *
- * - `E_KEY_PARSE`: the input is not a key in any accepted format (garbage, truncated PEM, bad DER).
- * - `E_KEY_UNSUPPORTED`: a well-formed key of a type Mender cannot use (DSA, X25519, Ed448, RSA-PSS,
+ * - `ERR_KEY_PARSE`: the input is not a key in any accepted format (garbage, truncated PEM, bad DER).
+ * - `ERR_KEY_UNSUPPORTED`: a well-formed key of a type Mender cannot use (DSA, X25519, Ed448, RSA-PSS,
  *   an EC curve other than P-256/P-384/P-521), or a secret key where an asymmetric one is needed.
- * - `E_KEY_NOT_PRIVATE`: a public key or certificate was given where a private key is needed.
- * - `E_KEY_ENCRYPTED`: the private key is encrypted and no passphrase was given.
- * - `E_KEY_PASSPHRASE`: the passphrase does not decrypt the private key.
- * - `E_KEY_OPTIONS`: invalid options, e.g. `bits` below 2048 or given for a non-RSA key type.
- * - `E_KEY_EXISTS`: the key file already exists and overwriting was not allowed.
- * - `E_KEY_FILE`: reading or writing a key file failed (the `cause` holds the system error).
+ * - `ERR_KEY_NOT_PRIVATE`: a public key or certificate was given where a private key is needed.
+ * - `ERR_KEY_ENCRYPTED`: the private key is encrypted and no passphrase was given.
+ * - `ERR_KEY_PASSPHRASE`: the passphrase does not decrypt the private key.
+ * - `ERR_KEY_OPTIONS`: invalid options, e.g. `bits` below 2048 or given for a non-RSA key type.
+ * - `ERR_KEY_EXISTS`: the key file already exists and overwriting was not allowed.
+ * - `ERR_KEY_FILE`: reading or writing a key file failed (the `cause` holds the system error).
  */
 export type KeyErrorCode =
-  | 'E_KEY_PARSE'
-  | 'E_KEY_UNSUPPORTED'
-  | 'E_KEY_NOT_PRIVATE'
-  | 'E_KEY_ENCRYPTED'
-  | 'E_KEY_PASSPHRASE'
-  | 'E_KEY_OPTIONS'
-  | 'E_KEY_EXISTS'
-  | 'E_KEY_FILE';
+  | 'ERR_KEY_PARSE'
+  | 'ERR_KEY_UNSUPPORTED'
+  | 'ERR_KEY_NOT_PRIVATE'
+  | 'ERR_KEY_ENCRYPTED'
+  | 'ERR_KEY_PASSPHRASE'
+  | 'ERR_KEY_OPTIONS'
+  | 'ERR_KEY_EXISTS'
+  | 'ERR_KEY_FILE';
 
 /**
  * Thrown when a key cannot be loaded, generated, written or used. Messages never contain key
@@ -30,7 +30,7 @@ export type KeyErrorCode =
  * @example
  * ```ts
  * try { loadPrivateKey(pem) } catch (err) {
- *   if (err instanceof KeyError && err.code === 'E_KEY_ENCRYPTED') askForPassphrase()
+ *   if (err instanceof KeyError && err.code === 'ERR_KEY_ENCRYPTED') askForPassphrase()
  * }
  * ```
  */

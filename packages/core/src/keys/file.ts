@@ -15,13 +15,13 @@ import { PRIVATE_LABELS, pemBlocks } from './pem.js';
 
 /** Options of {@link writePrivateKeyFile}. */
 export interface WritePrivateKeyFileOptions {
-  /** Replace an existing file (atomically). `true` by default; with `false` an existing file is an `E_KEY_EXISTS` error. */
+  /** Replace an existing file (atomically). `true` by default; with `false` an existing file is an `ERR_KEY_EXISTS` error. */
   overwrite?: boolean;
 }
 
 function fileError(action: string, path: string, err: unknown): KeyError {
   const code = nodeErrorCode(err);
-  return new KeyError('E_KEY_FILE', `cannot ${action} key file ${path}${code ? ` (${code})` : ''}`, {
+  return new KeyError('ERR_KEY_FILE', `cannot ${action} key file ${path}${code ? ` (${code})` : ''}`, {
     cause: err,
   });
 }
@@ -81,7 +81,7 @@ async function publish(temp: string, path: string, overwrite: boolean): Promise<
  *
  * @param key - a private `KeyObject` (written as {@link toPrivateKeyPem} encodes it) or PEM text
  *   (written as given after checking it is a usable private key; encrypted PEM is written unchecked).
- * @throws {@link KeyError} `E_KEY_EXISTS` when `overwrite: false` and the file exists, `E_KEY_FILE`
+ * @throws {@link KeyError} `ERR_KEY_EXISTS` when `overwrite: false` and the file exists, `ERR_KEY_FILE`
  *   on I/O errors, or a key error for a key that is not a usable private key.
  */
 export async function writePrivateKeyFile(
@@ -109,7 +109,7 @@ export async function writePrivateKeyFile(
   } catch (err) {
     if (created) await rm(temp, { force: true }).catch(() => undefined);
     if (nodeErrorCode(err) === 'EEXIST' && created) {
-      throw new KeyError('E_KEY_EXISTS', `key file ${path} already exists`, { cause: err });
+      throw new KeyError('ERR_KEY_EXISTS', `key file ${path} already exists`, { cause: err });
     }
     throw fileError('write', path, err);
   }
@@ -118,7 +118,7 @@ export async function writePrivateKeyFile(
 /**
  * Reads and loads a private key file (any format {@link loadPrivateKey} accepts).
  *
- * @throws {@link KeyError} `E_KEY_FILE` when the file cannot be read (the `cause` has the system
+ * @throws {@link KeyError} `ERR_KEY_FILE` when the file cannot be read (the `cause` has the system
  *   error, e.g. `ENOENT`), or a load error as {@link loadPrivateKey} throws.
  */
 export async function readPrivateKeyFile(path: string, passphrase?: string): Promise<KeyObject> {
@@ -167,7 +167,7 @@ export async function loadOrCreateDeviceKey(
   try {
     await writePrivateKeyFile(path, key.privateKey, { overwrite: false });
   } catch (err) {
-    if (err instanceof KeyError && err.code === 'E_KEY_EXISTS') {
+    if (err instanceof KeyError && err.code === 'ERR_KEY_EXISTS') {
       return { ...toDeviceKey(await readPrivateKeyFile(path)), created: false };
     }
     throw err;

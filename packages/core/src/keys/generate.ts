@@ -41,12 +41,12 @@ const MAX_RSA_BITS = 16384;
  * (`RSA PRIVATE KEY`), ECDSA as SEC1 (`EC PRIVATE KEY`), Ed25519 as PKCS#8 (`PRIVATE KEY`).
  * Unencrypted; keep the result out of logs.
  *
- * @throws {@link KeyError} `E_KEY_NOT_PRIVATE` for a public key, `E_KEY_UNSUPPORTED` for an
+ * @throws {@link KeyError} `ERR_KEY_NOT_PRIVATE` for a public key, `ERR_KEY_UNSUPPORTED` for an
  *   unsupported type.
  */
 export function toPrivateKeyPem(key: KeyObject): string {
   if (key.type !== 'private') {
-    throw new KeyError('E_KEY_NOT_PRIVATE', `expected a private key, got a ${key.type} key`);
+    throw new KeyError('ERR_KEY_NOT_PRIVATE', `expected a private key, got a ${key.type} key`);
   }
   const type = keyType(key);
   const encoding = type === 'rsa' ? 'pkcs1' : type === 'ed25519' ? 'pkcs8' : 'sec1';
@@ -73,7 +73,7 @@ export function toDeviceKey(privateKey: KeyObject): DeviceKey {
 /**
  * Generates a new device key pair (in the thread pool; the event loop is not blocked).
  *
- * @throws {@link KeyError} `E_KEY_OPTIONS` for an unknown type, `bits` outside 2048..16384 or not an
+ * @throws {@link KeyError} `ERR_KEY_OPTIONS` for an unknown type, `bits` outside 2048..16384 or not an
  *   integer, or `bits` with a non-RSA type.
  *
  * @example
@@ -86,14 +86,14 @@ export async function generateDeviceKey(options: GenerateDeviceKeyOptions = {}):
   const type = options.type ?? 'rsa';
   const { bits } = options;
   if (bits !== undefined && type !== 'rsa') {
-    throw new KeyError('E_KEY_OPTIONS', `bits applies only to RSA keys, not ${type}`);
+    throw new KeyError('ERR_KEY_OPTIONS', `bits applies only to RSA keys, not ${type}`);
   }
   let pair: { privateKey: KeyObject };
   if (type === 'rsa') {
     const modulusLength = bits ?? DEFAULT_RSA_BITS;
     if (!Number.isInteger(modulusLength) || modulusLength < MIN_RSA_BITS || modulusLength > MAX_RSA_BITS) {
       throw new KeyError(
-        'E_KEY_OPTIONS',
+        'ERR_KEY_OPTIONS',
         `RSA bits must be an integer from ${MIN_RSA_BITS} to ${MAX_RSA_BITS}, got ${String(bits)}`,
       );
     }
@@ -103,7 +103,7 @@ export async function generateDeviceKey(options: GenerateDeviceKeyOptions = {}):
   } else if (type === 'ed25519') {
     pair = await generateKeyPairAsync('ed25519');
   } else {
-    throw new KeyError('E_KEY_OPTIONS', `unknown device key type: ${String(type)}`);
+    throw new KeyError('ERR_KEY_OPTIONS', `unknown device key type: ${String(type)}`);
   }
   return toDeviceKey(pair.privateKey);
 }

@@ -22,12 +22,12 @@ function supported(key: KeyObject): KeyObject {
 function parsePrivateBlock(block: PemBlock, passphrase: string | undefined): KeyObject {
   if (block.label === 'OPENSSH PRIVATE KEY') {
     throw new KeyError(
-      'E_KEY_UNSUPPORTED',
+      'ERR_KEY_UNSUPPORTED',
       'OpenSSH private key format is not supported; convert it to PKCS#8 with `ssh-keygen -p -m PKCS8`',
     );
   }
   if (block.encrypted && passphrase === undefined) {
-    throw new KeyError('E_KEY_ENCRYPTED', 'the private key is encrypted and no passphrase was given');
+    throw new KeyError('ERR_KEY_ENCRYPTED', 'the private key is encrypted and no passphrase was given');
   }
   try {
     return createPrivateKey(
@@ -38,7 +38,7 @@ function parsePrivateBlock(block: PemBlock, passphrase: string | undefined): Key
   } catch (err) {
     if (block.encrypted) {
       throw new KeyError(
-        'E_KEY_PASSPHRASE',
+        'ERR_KEY_PASSPHRASE',
         'cannot decrypt the private key: wrong passphrase or corrupt key',
         {
           cause: err,
@@ -46,11 +46,11 @@ function parsePrivateBlock(block: PemBlock, passphrase: string | undefined): Key
       );
     }
     if (nodeErrorCode(err) === 'ERR_MISSING_PASSPHRASE') {
-      throw new KeyError('E_KEY_ENCRYPTED', 'the private key is encrypted and no passphrase was given', {
+      throw new KeyError('ERR_KEY_ENCRYPTED', 'the private key is encrypted and no passphrase was given', {
         cause: err,
       });
     }
-    throw new KeyError('E_KEY_PARSE', `cannot parse the ${block.label} PEM block`, { cause: err });
+    throw new KeyError('ERR_KEY_PARSE', `cannot parse the ${block.label} PEM block`, { cause: err });
   }
 }
 
@@ -63,10 +63,10 @@ function parsePrivateDer(der: Buffer): KeyObject {
     }
   }
   if (parsePublicDer(der) !== undefined) {
-    throw new KeyError('E_KEY_NOT_PRIVATE', 'expected a private key, got a public key or certificate');
+    throw new KeyError('ERR_KEY_NOT_PRIVATE', 'expected a private key, got a public key or certificate');
   }
   throw new KeyError(
-    'E_KEY_PARSE',
+    'ERR_KEY_PARSE',
     'the input is neither a PEM private key nor a DER PKCS#8, PKCS#1 or SEC1 key',
   );
 }
@@ -108,9 +108,9 @@ function asBuffer(input: Uint8Array): Buffer {
  *
  * @param pem - the key as PEM text, or PEM/DER bytes.
  * @param passphrase - decrypts an encrypted key; ignored for plain keys.
- * @throws {@link KeyError} `E_KEY_PARSE` (not a key), `E_KEY_NOT_PRIVATE` (a public key or
- *   certificate), `E_KEY_ENCRYPTED` (encrypted, no passphrase), `E_KEY_PASSPHRASE` (wrong
- *   passphrase), `E_KEY_UNSUPPORTED` (a key type Mender cannot use).
+ * @throws {@link KeyError} `ERR_KEY_PARSE` (not a key), `ERR_KEY_NOT_PRIVATE` (a public key or
+ *   certificate), `ERR_KEY_ENCRYPTED` (encrypted, no passphrase), `ERR_KEY_PASSPHRASE` (wrong
+ *   passphrase), `ERR_KEY_UNSUPPORTED` (a key type Mender cannot use).
  *
  * @example
  * ```ts
@@ -121,7 +121,7 @@ export function loadPrivateKey(pem: KeyInput, passphrase?: string): KeyObject {
   const text = inputText(pem);
   if (!looksLikePem(text)) {
     if (typeof pem === 'string' || pem.byteLength === 0) {
-      throw new KeyError('E_KEY_PARSE', 'the input contains no PEM block');
+      throw new KeyError('ERR_KEY_PARSE', 'the input contains no PEM block');
     }
     return supported(parsePrivateDer(asBuffer(pem)));
   }
@@ -129,9 +129,9 @@ export function loadPrivateKey(pem: KeyInput, passphrase?: string): KeyObject {
   const block = blocks.find((b) => PRIVATE_LABELS.has(b.label));
   if (block === undefined) {
     if (blocks.some((b) => PUBLIC_LABELS.has(b.label) || CERTIFICATE_LABELS.has(b.label))) {
-      throw new KeyError('E_KEY_NOT_PRIVATE', 'expected a private key, got a public key or certificate');
+      throw new KeyError('ERR_KEY_NOT_PRIVATE', 'expected a private key, got a public key or certificate');
     }
-    throw new KeyError('E_KEY_PARSE', 'the input contains no complete private key PEM block');
+    throw new KeyError('ERR_KEY_PARSE', 'the input contains no complete private key PEM block');
   }
   return supported(parsePrivateBlock(block, passphrase));
 }
@@ -143,8 +143,8 @@ export function loadPrivateKey(pem: KeyInput, passphrase?: string): KeyObject {
  * certificate's subject key), any private key {@link loadPrivateKey} accepts (the public half is
  * derived), DER bytes of any of these, or a `KeyObject` (public, or private to derive from).
  *
- * @throws {@link KeyError} `E_KEY_PARSE` (not a key or certificate), `E_KEY_ENCRYPTED` (an encrypted
- *   private key), `E_KEY_UNSUPPORTED` (a secret key or a type Mender cannot use).
+ * @throws {@link KeyError} `ERR_KEY_PARSE` (not a key or certificate), `ERR_KEY_ENCRYPTED` (an encrypted
+ *   private key), `ERR_KEY_UNSUPPORTED` (a secret key or a type Mender cannot use).
  *
  * @example
  * ```ts
@@ -155,17 +155,17 @@ export function loadPublicKey(pem: KeyInput | KeyObject): KeyObject {
   if (pem instanceof KeyObject) {
     if (pem.type === 'public') return supported(pem);
     if (pem.type === 'private') return supported(createPublicKey(pem));
-    throw new KeyError('E_KEY_UNSUPPORTED', 'expected an asymmetric key, got a secret key');
+    throw new KeyError('ERR_KEY_UNSUPPORTED', 'expected an asymmetric key, got a secret key');
   }
   const text = inputText(pem);
   if (!looksLikePem(text)) {
     if (typeof pem === 'string' || pem.byteLength === 0) {
-      throw new KeyError('E_KEY_PARSE', 'the input contains no PEM block');
+      throw new KeyError('ERR_KEY_PARSE', 'the input contains no PEM block');
     }
     const der = asBuffer(pem);
     const key = parsePublicDer(der) ?? parsePrivateDerOrUndefined(der);
     if (key === undefined) {
-      throw new KeyError('E_KEY_PARSE', 'the input is neither PEM nor a DER key or certificate');
+      throw new KeyError('ERR_KEY_PARSE', 'the input is neither PEM nor a DER key or certificate');
     }
     return supported(key);
   }
@@ -173,7 +173,7 @@ export function loadPublicKey(pem: KeyInput | KeyObject): KeyObject {
     (b) => PUBLIC_LABELS.has(b.label) || CERTIFICATE_LABELS.has(b.label) || PRIVATE_LABELS.has(b.label),
   );
   if (block === undefined) {
-    throw new KeyError('E_KEY_PARSE', 'the input contains no complete key or certificate PEM block');
+    throw new KeyError('ERR_KEY_PARSE', 'the input contains no complete key or certificate PEM block');
   }
   if (PRIVATE_LABELS.has(block.label)) {
     return supported(createPublicKey(parsePrivateBlock(block, undefined)));
@@ -191,6 +191,6 @@ export function loadPublicKey(pem: KeyInput | KeyObject): KeyObject {
     );
   } catch (err) {
     if (err instanceof KeyError) throw err;
-    throw new KeyError('E_KEY_PARSE', `cannot parse the ${block.label} PEM block`, { cause: err });
+    throw new KeyError('ERR_KEY_PARSE', `cannot parse the ${block.label} PEM block`, { cause: err });
   }
 }

@@ -87,7 +87,7 @@ export function pemBlocks(text: string): PemBlock[] {
 
 /**
  * Decodes key input to text for PEM scanning; bytes are read as Latin-1 so any byte string maps.
- * @throws {@link KeyError} `E_KEY_PARSE` for input that is neither a string nor bytes, or is larger
+ * @throws {@link KeyError} `ERR_KEY_PARSE` for input that is neither a string nor bytes, or is larger
  *   than {@link MAX_KEY_INPUT_BYTES}.
  * @internal
  */
@@ -99,12 +99,12 @@ export function inputText(input: string | Uint8Array): string {
     if (input.byteLength > MAX_KEY_INPUT_BYTES) throw tooLarge();
     text = Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString('latin1');
   } else {
-    throw new KeyError('E_KEY_PARSE', 'key input must be a string, a Uint8Array or a KeyObject');
+    throw new KeyError('ERR_KEY_PARSE', 'key input must be a string, a Uint8Array or a KeyObject');
   }
   if (text.length > MAX_KEY_INPUT_BYTES) throw tooLarge();
   return text;
 }
 
 function tooLarge(): KeyError {
-  return new KeyError('E_KEY_PARSE', `key input is larger than ${MAX_KEY_INPUT_BYTES} bytes`);
+  return new KeyError('ERR_KEY_PARSE', `key input is larger than ${MAX_KEY_INPUT_BYTES} bytes`);
 }

@@ -14,7 +14,7 @@ function bodyBytes(body: string | Uint8Array): Buffer {
 function privateKeyOf(key: KeyObject | KeyInput): KeyObject {
   if (!(key instanceof KeyObject)) return loadPrivateKey(key);
   if (key.type !== 'private') {
-    throw new KeyError('E_KEY_NOT_PRIVATE', `signing needs a private key, got a ${key.type} key`);
+    throw new KeyError('ERR_KEY_NOT_PRIVATE', `signing needs a private key, got a ${key.type} key`);
   }
   return key;
 }

@@ -20,7 +20,7 @@ const CURVES: Readonly<Record<string, KeyType>> = {
 /**
  * Tells which {@link KeyType} a private or public key is.
  *
- * @throws {@link KeyError} `E_KEY_UNSUPPORTED` for a secret key, or an asymmetric key Mender cannot
+ * @throws {@link KeyError} `ERR_KEY_UNSUPPORTED` for a secret key, or an asymmetric key Mender cannot
  *   use (DSA, DH, X25519, X448, Ed448, RSA-PSS, EC curves other than P-256/P-384/P-521).
  *
  * @example
@@ -30,7 +30,7 @@ const CURVES: Readonly<Record<string, KeyType>> = {
  */
 export function keyType(key: KeyObject): KeyType {
   if (key.type === 'secret') {
-    throw new KeyError('E_KEY_UNSUPPORTED', 'expected an asymmetric key, got a secret key');
+    throw new KeyError('ERR_KEY_UNSUPPORTED', 'expected an asymmetric key, got a secret key');
   }
   const asymmetric = key.asymmetricKeyType;
   if (asymmetric === 'rsa') return 'rsa';
@@ -39,15 +39,15 @@ export function keyType(key: KeyObject): KeyType {
     const curve = key.asymmetricKeyDetails?.namedCurve ?? '';
     const type = CURVES[curve];
     if (type !== undefined) return type;
-    throw new KeyError('E_KEY_UNSUPPORTED', `unsupported EC curve: ${curve || 'unknown'}`);
+    throw new KeyError('ERR_KEY_UNSUPPORTED', `unsupported EC curve: ${curve || 'unknown'}`);
   }
-  throw new KeyError('E_KEY_UNSUPPORTED', `unsupported key type: ${asymmetric ?? 'unknown'}`);
+  throw new KeyError('ERR_KEY_UNSUPPORTED', `unsupported key type: ${asymmetric ?? 'unknown'}`);
 }
 
 /**
  * The modulus length in bits of an RSA key (private or public).
  *
- * @throws {@link KeyError} `E_KEY_UNSUPPORTED` when the key is not an RSA key.
+ * @throws {@link KeyError} `ERR_KEY_UNSUPPORTED` when the key is not an RSA key.
  */
 export function rsaBits(key: KeyObject): number {
   const bits =
@@ -55,7 +55,7 @@ export function rsaBits(key: KeyObject): number {
       ? key.asymmetricKeyDetails?.modulusLength
       : undefined;
   if (bits === undefined) {
-    throw new KeyError('E_KEY_UNSUPPORTED', 'rsaBits needs an RSA key');
+    throw new KeyError('ERR_KEY_UNSUPPORTED', 'rsaBits needs an RSA key');
   }
   return bits;
 }

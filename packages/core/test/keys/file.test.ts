@@ -71,7 +71,7 @@ describe('writePrivateKeyFile', () => {
     expect(readdirSync(dir)).toEqual(['device.key']);
   });
 
-  it('with overwrite: false refuses an existing file with E_KEY_EXISTS and leaves it untouched', async () => {
+  it('with overwrite: false refuses an existing file with ERR_KEY_EXISTS and leaves it untouched', async () => {
     const dir = freshDir();
     const path = join(dir, 'device.key');
     writeFileSync(path, vector('rsa2048.key'));
@@ -79,7 +79,7 @@ describe('writePrivateKeyFile', () => {
       (e: unknown) => e,
     );
     expect(err).toBeInstanceOf(KeyError);
-    expect((err as KeyError).code).toBe('E_KEY_EXISTS');
+    expect((err as KeyError).code).toBe('ERR_KEY_EXISTS');
     expect(readFileSync(path, 'utf8')).toBe(vector('rsa2048.key'));
     expect(readdirSync(dir)).toEqual(['device.key']);
   });
@@ -97,8 +97,8 @@ describe('writePrivateKeyFile', () => {
     const dir = freshDir();
     const path = join(dir, 'device.key');
     for (const [input, code] of [
-      [vector('rsa2048.pub'), 'E_KEY_NOT_PRIVATE'],
-      ['garbage', 'E_KEY_PARSE'],
+      [vector('rsa2048.pub'), 'ERR_KEY_NOT_PRIVATE'],
+      ['garbage', 'ERR_KEY_PARSE'],
     ] as const) {
       const err = await writePrivateKeyFile(path, input).catch((e: unknown) => e);
       expect((err as KeyError).code).toBe(code);
@@ -106,24 +106,24 @@ describe('writePrivateKeyFile', () => {
     const pub = createPublicKey(createPrivateKey(vector('ed25519.key')));
     const err = await writePrivateKeyFile(path, pub).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KeyError);
-    expect((err as KeyError).code).toBe('E_KEY_NOT_PRIVATE');
+    expect((err as KeyError).code).toBe('ERR_KEY_NOT_PRIVATE');
     expect(readdirSync(dir)).toEqual([]);
   });
 
-  it('reports a missing directory as E_KEY_FILE', async () => {
+  it('reports a missing directory as ERR_KEY_FILE', async () => {
     const path = join(tmp.dir, 'no-such-dir', 'device.key');
     const err = await writePrivateKeyFile(path, vector('ed25519.key')).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KeyError);
-    expect((err as KeyError).code).toBe('E_KEY_FILE');
+    expect((err as KeyError).code).toBe('ERR_KEY_FILE');
     expect((err as KeyError).message).not.toContain('PRIVATE');
   });
 });
 
 describe('readPrivateKeyFile', () => {
-  it('reports a missing file as E_KEY_FILE with the system error as cause', async () => {
+  it('reports a missing file as ERR_KEY_FILE with the system error as cause', async () => {
     const err = await readPrivateKeyFile(join(tmp.dir, 'missing.key')).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KeyError);
-    expect((err as KeyError).code).toBe('E_KEY_FILE');
+    expect((err as KeyError).code).toBe('ERR_KEY_FILE');
     expect(((err as KeyError).cause as NodeJS.ErrnoException).code).toBe('ENOENT');
   });
 
@@ -164,7 +164,7 @@ describe('loadOrCreateDeviceKey', () => {
     const path = join(dir, 'device.key');
     writeFileSync(path, 'corrupt');
     const err = await loadOrCreateDeviceKey(path).catch((e: unknown) => e);
-    expect((err as KeyError).code).toBe('E_KEY_PARSE');
+    expect((err as KeyError).code).toBe('ERR_KEY_PARSE');
     expect(readFileSync(path, 'utf8')).toBe('corrupt');
   });
 

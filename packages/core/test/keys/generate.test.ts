@@ -59,7 +59,7 @@ describe('generateDeviceKey', () => {
     expect(rsaBits(key.publicKey)).toBe(2048);
   });
 
-  it('rejects invalid options with E_KEY_OPTIONS', async () => {
+  it('rejects invalid options with ERR_KEY_OPTIONS', async () => {
     const bad = [
       { type: 'rsa', bits: 1024 },
       { type: 'rsa', bits: 2048.5 },
@@ -71,7 +71,7 @@ describe('generateDeviceKey', () => {
     for (const options of bad) {
       const err = await generateDeviceKey(options as never).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(KeyError);
-      expect((err as KeyError).code).toBe('E_KEY_OPTIONS');
+      expect((err as KeyError).code).toBe('ERR_KEY_OPTIONS');
     }
   });
 });
@@ -88,7 +88,7 @@ describe('toPrivateKeyPem', () => {
 
   it('refuses a public key', () => {
     expect(() => toPrivateKeyPem(loadPublicKey(vector('ed25519.pub')))).toThrow(
-      expect.objectContaining({ code: 'E_KEY_NOT_PRIVATE' }),
+      expect.objectContaining({ code: 'ERR_KEY_NOT_PRIVATE' }),
     );
   });
 });

@@ -86,7 +86,7 @@ describe('loadPrivateKey', () => {
     expect(toSpkiPem(loadPrivateKey(encrypted, 'pw'))).toBe(vector('rsa2048.pub'));
   });
 
-  it('rejects an encrypted key without a passphrase with E_KEY_ENCRYPTED', () => {
+  it('rejects an encrypted key without a passphrase with ERR_KEY_ENCRYPTED', () => {
     const pkcs8 = createPrivateKey(vector('ed25519.key')).export({
       type: 'pkcs8',
       format: 'pem',
@@ -99,39 +99,39 @@ describe('loadPrivateKey', () => {
       cipher: 'aes-128-cbc',
       passphrase: 'x',
     });
-    expectKeyError(() => loadPrivateKey(pkcs8), 'E_KEY_ENCRYPTED');
-    expectKeyError(() => loadPrivateKey(pkcs1), 'E_KEY_ENCRYPTED');
-    expectKeyError(() => loadPublicKey(pkcs8), 'E_KEY_ENCRYPTED');
+    expectKeyError(() => loadPrivateKey(pkcs8), 'ERR_KEY_ENCRYPTED');
+    expectKeyError(() => loadPrivateKey(pkcs1), 'ERR_KEY_ENCRYPTED');
+    expectKeyError(() => loadPublicKey(pkcs8), 'ERR_KEY_ENCRYPTED');
   });
 
-  it('rejects a wrong passphrase with E_KEY_PASSPHRASE', () => {
+  it('rejects a wrong passphrase with ERR_KEY_PASSPHRASE', () => {
     const encrypted = createPrivateKey(vector('ecdsa-p256.key')).export({
       type: 'pkcs8',
       format: 'pem',
       cipher: 'aes-256-cbc',
       passphrase: 'right',
     });
-    expectKeyError(() => loadPrivateKey(encrypted, 'wrong'), 'E_KEY_PASSPHRASE');
+    expectKeyError(() => loadPrivateKey(encrypted, 'wrong'), 'ERR_KEY_PASSPHRASE');
   });
 
-  it('rejects garbage, empty input and truncated PEM with E_KEY_PARSE', () => {
-    expectKeyError(() => loadPrivateKey('not a key'), 'E_KEY_PARSE');
-    expectKeyError(() => loadPrivateKey(''), 'E_KEY_PARSE');
-    expectKeyError(() => loadPrivateKey(new Uint8Array()), 'E_KEY_PARSE');
-    expectKeyError(() => loadPrivateKey(new Uint8Array([0x30, 0x82, 0x01, 0x00, 1, 2, 3])), 'E_KEY_PARSE');
+  it('rejects garbage, empty input and truncated PEM with ERR_KEY_PARSE', () => {
+    expectKeyError(() => loadPrivateKey('not a key'), 'ERR_KEY_PARSE');
+    expectKeyError(() => loadPrivateKey(''), 'ERR_KEY_PARSE');
+    expectKeyError(() => loadPrivateKey(new Uint8Array()), 'ERR_KEY_PARSE');
+    expectKeyError(() => loadPrivateKey(new Uint8Array([0x30, 0x82, 0x01, 0x00, 1, 2, 3])), 'ERR_KEY_PARSE');
     const pem = vector('rsa2048.key');
-    expectKeyError(() => loadPrivateKey(pem.slice(0, pem.length / 2)), 'E_KEY_PARSE');
+    expectKeyError(() => loadPrivateKey(pem.slice(0, pem.length / 2)), 'ERR_KEY_PARSE');
     const corrupted = pem.replace(/\n[A-Za-z0-9+/]{20}/, '\n!!!!!!!!!!!!!!!!!!!!');
-    expectKeyError(() => loadPrivateKey(corrupted), 'E_KEY_PARSE');
+    expectKeyError(() => loadPrivateKey(corrupted), 'ERR_KEY_PARSE');
   });
 
-  it('rejects a public key or certificate with E_KEY_NOT_PRIVATE', () => {
-    expectKeyError(() => loadPrivateKey(vector('rsa2048.pub')), 'E_KEY_NOT_PRIVATE');
+  it('rejects a public key or certificate with ERR_KEY_NOT_PRIVATE', () => {
+    expectKeyError(() => loadPrivateKey(vector('rsa2048.pub')), 'ERR_KEY_NOT_PRIVATE');
     const der = loadPublicKey(vector('ed25519.pub')).export({ type: 'spki', format: 'der' });
-    expectKeyError(() => loadPrivateKey(new Uint8Array(der)), 'E_KEY_NOT_PRIVATE');
+    expectKeyError(() => loadPrivateKey(new Uint8Array(der)), 'ERR_KEY_NOT_PRIVATE');
   });
 
-  it('rejects key types Mender cannot use with E_KEY_UNSUPPORTED', () => {
+  it('rejects key types Mender cannot use with ERR_KEY_UNSUPPORTED', () => {
     const x25519 = generateKeyPairSync('x25519').privateKey.export({ type: 'pkcs8', format: 'pem' });
     const secp256k1 = generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).privateKey.export({
       type: 'sec1',
@@ -143,17 +143,17 @@ describe('loadPrivateKey', () => {
       format: 'pem',
     });
     for (const pem of [x25519, secp256k1, ed448, rsaPss]) {
-      expectKeyError(() => loadPrivateKey(pem), 'E_KEY_UNSUPPORTED');
+      expectKeyError(() => loadPrivateKey(pem), 'ERR_KEY_UNSUPPORTED');
     }
-    expectKeyError(() => loadPublicKey(rsaPss), 'E_KEY_UNSUPPORTED');
-    const err = expectKeyError(() => loadPrivateKey(secp256k1), 'E_KEY_UNSUPPORTED');
+    expectKeyError(() => loadPublicKey(rsaPss), 'ERR_KEY_UNSUPPORTED');
+    const err = expectKeyError(() => loadPrivateKey(secp256k1), 'ERR_KEY_UNSUPPORTED');
     expect(err.message).toContain('secp256k1');
   });
 
   it('never puts key material in error messages', () => {
     const pem = vector('rsa2048.key');
     const body = pem.split('\n')[1] ?? '';
-    const err = expectKeyError(() => loadPrivateKey(pem.slice(0, 400)), 'E_KEY_PARSE');
+    const err = expectKeyError(() => loadPrivateKey(pem.slice(0, 400)), 'ERR_KEY_PARSE');
     expect(err.message).not.toContain(body.slice(0, 16));
   });
 });
@@ -214,18 +214,18 @@ describe('loadPublicKey', () => {
     expect(keyType(loadPublicKey(vector('upstream-nitro-ec-p256.pub')))).toBe('ecdsa-p256');
   });
 
-  it('rejects garbage with E_KEY_PARSE and a secret key with E_KEY_UNSUPPORTED', () => {
+  it('rejects garbage with ERR_KEY_PARSE and a secret key with ERR_KEY_UNSUPPORTED', () => {
     expectKeyError(
       () => loadPublicKey('-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n'),
-      'E_KEY_PARSE',
+      'ERR_KEY_PARSE',
     );
-    expectKeyError(() => loadPublicKey('hello'), 'E_KEY_PARSE');
-    expectKeyError(() => loadPublicKey(new Uint8Array([1, 2, 3])), 'E_KEY_PARSE');
+    expectKeyError(() => loadPublicKey('hello'), 'ERR_KEY_PARSE');
+    expectKeyError(() => loadPublicKey(new Uint8Array([1, 2, 3])), 'ERR_KEY_PARSE');
     expectKeyError(
       () => loadPublicKey('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n'),
-      'E_KEY_PARSE',
+      'ERR_KEY_PARSE',
     );
-    expectKeyError(() => loadPublicKey(createSecretKey(new Uint8Array(32))), 'E_KEY_UNSUPPORTED');
+    expectKeyError(() => loadPublicKey(createSecretKey(new Uint8Array(32))), 'ERR_KEY_UNSUPPORTED');
   });
 });
 
@@ -266,6 +266,6 @@ describe('keyType and rsaBits', () => {
   });
 
   it('rsaBits rejects a non-RSA key', () => {
-    expectKeyError(() => rsaBits(loadPublicKey(vector('ed25519.pub'))), 'E_KEY_UNSUPPORTED');
+    expectKeyError(() => rsaBits(loadPublicKey(vector('ed25519.pub'))), 'ERR_KEY_UNSUPPORTED');
   });
 });

@@ -78,24 +78,24 @@ describe('loaders on arbitrary input', () => {
     );
   });
 
-  it('rejects a megabyte of unterminated BEGIN lines with E_KEY_PARSE instead of hanging', () => {
+  it('rejects a megabyte of unterminated BEGIN lines with ERR_KEY_PARSE instead of hanging', () => {
     const hostile = '-----BEGIN PUBLIC KEY-----\nAAAA'.repeat(30_000);
-    expect(outcome(() => loadPublicKey(hostile))).toBe('E_KEY_PARSE');
-    expect(outcome(() => loadPrivateKey(hostile))).toBe('E_KEY_PARSE');
+    expect(outcome(() => loadPublicKey(hostile))).toBe('ERR_KEY_PARSE');
+    expect(outcome(() => loadPrivateKey(hostile))).toBe('ERR_KEY_PARSE');
     const dashes = '-----BEGIN '.repeat(90_000);
-    expect(outcome(() => loadPublicKey(dashes))).toBe('E_KEY_PARSE');
+    expect(outcome(() => loadPublicKey(dashes))).toBe('ERR_KEY_PARSE');
   });
 
-  it('rejects input over the size cap with E_KEY_PARSE', () => {
+  it('rejects input over the size cap with ERR_KEY_PARSE', () => {
     const huge = `${'#'.repeat(2 * 1024 * 1024)}\n${vector('rsa2048.pub')}`;
-    expect(outcome(() => loadPublicKey(huge))).toBe('E_KEY_PARSE');
-    expect(outcome(() => loadPublicKey(new TextEncoder().encode(huge)))).toBe('E_KEY_PARSE');
+    expect(outcome(() => loadPublicKey(huge))).toBe('ERR_KEY_PARSE');
+    expect(outcome(() => loadPublicKey(new TextEncoder().encode(huge)))).toBe('ERR_KEY_PARSE');
   });
 
-  it('rejects input of the wrong runtime type with E_KEY_PARSE', () => {
+  it('rejects input of the wrong runtime type with ERR_KEY_PARSE', () => {
     for (const input of [undefined, null, 42, {}, [1, 2, 3]]) {
-      expect(outcome(() => loadPublicKey(input as never))).toBe('E_KEY_PARSE');
-      expect(outcome(() => loadPrivateKey(input as never))).toBe('E_KEY_PARSE');
+      expect(outcome(() => loadPublicKey(input as never))).toBe('ERR_KEY_PARSE');
+      expect(outcome(() => loadPrivateKey(input as never))).toBe('ERR_KEY_PARSE');
     }
   });
 });

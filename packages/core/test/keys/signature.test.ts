@@ -230,20 +230,20 @@ describe('verifyMenderRequest on hostile input', () => {
 });
 
 describe('signMenderRequest key checks', () => {
-  it('refuses a public key with E_KEY_NOT_PRIVATE', () => {
+  it('refuses a public key with ERR_KEY_NOT_PRIVATE', () => {
     const pub = createPublicKey(loadPrivateKey(vector('rsa2048.key')));
     expect(() => signMenderRequest(BODY, vector('rsa2048.pub'))).toThrow(
-      expect.objectContaining({ code: 'E_KEY_NOT_PRIVATE' }),
+      expect.objectContaining({ code: 'ERR_KEY_NOT_PRIVATE' }),
     );
     expect(() => signMenderRequest(BODY, pub)).toThrow(
-      expect.objectContaining({ code: 'E_KEY_NOT_PRIVATE' }),
+      expect.objectContaining({ code: 'ERR_KEY_NOT_PRIVATE' }),
     );
   });
 
-  it('refuses an unsupported private key with E_KEY_UNSUPPORTED', () => {
+  it('refuses an unsupported private key with ERR_KEY_UNSUPPORTED', () => {
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'secp256k1' });
     expect(() => signMenderRequest(BODY, privateKey)).toThrow(
-      expect.objectContaining({ code: 'E_KEY_UNSUPPORTED' }),
+      expect.objectContaining({ code: 'ERR_KEY_UNSUPPORTED' }),
     );
   });
 });
