@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { type FileHandle, open, rm, stat } from 'node:fs/promises';
+import { type FileHandle, open, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   BootEnvKeys,
@@ -56,6 +56,19 @@ interface UpdateRecord {
   written: boolean;
   size?: number;
   sha256?: string;
+}
+
+/** The size in bytes of a block device (Linux sysfs), or undefined when it cannot be read. */
+async function blockDeviceSize(rdev: number): Promise<number | undefined> {
+  // Linux dev_t: major in bits 8-19 (and 32+), minor in bits 0-7 and 20-31.
+  const major = Math.floor(rdev / 256) & 0xfff;
+  const minor = (rdev & 0xff) | (Math.floor(rdev / 4096) & ~0xff);
+  try {
+    const sectors = Number.parseInt(await readFile(`/sys/dev/block/${major}:${minor}/size`, 'utf8'), 10);
+    return Number.isFinite(sectors) ? sectors * 512 : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function defaultBootPart(partitions: { a: string; b: string }): { a: string; b: string } {
@@ -331,6 +344,16 @@ export class DualRootfsInstaller implements Installer {
     signal: AbortSignal | undefined,
   ): Promise<{ size: number; sha256: string }> {
     const st = await stat(target).catch(() => undefined);
+    if (st?.isBlockDevice()) {
+      const capacity = await blockDeviceSize(st.rdev);
+      if (capacity !== undefined && file.size > capacity) {
+        file.stream.destroy();
+        throw new InstallerError(
+          InstallerErrorCodes.BAD_PAYLOAD,
+          `${file.name} (${file.size} bytes) does not fit ${target} (${capacity} bytes)`,
+        );
+      }
+    }
     // A block device cannot be truncated or created; a regular file is replaced by the image.
     const fh: FileHandle = await open(target, st?.isBlockDevice() ? 'r+' : 'w');
     const hash = createHash('sha256');
@@ -350,6 +373,11 @@ export class DualRootfsInstaller implements Installer {
       await fh.sync();
     } catch (err) {
       file.stream.destroy();
+      if ((err as NodeJS.ErrnoException).code === 'ENOSPC') {
+        throw new InstallerError(InstallerErrorCodes.BAD_PAYLOAD, `${file.name} does not fit ${target}`, {
+          cause: err,
+        });
+      }
       throw err;
     } finally {
       await fh.close();
