@@ -10,7 +10,7 @@ import {
 } from '@otakit/core';
 import { DeviceError, DeviceErrorCodes } from '../errors.js';
 import type { DeploymentStatus } from '../update/states.js';
-import { type IdentitySource, jwtExpiry, serializeIdentity } from './identity.js';
+import { type IdentitySource, jwtTimes, serializeIdentity } from './identity.js';
 
 /** What `next` answers when a deployment is waiting for the device. */
 export interface DeploymentInstructions {
@@ -111,8 +111,10 @@ export class DeviceApi {
       });
       const token = res.data.trim();
       this.#token = token;
-      this.#tokenExp = jwtExpiry(token);
-      this.#tokenIat = Date.now() / 1000;
+      const times = jwtTimes(token);
+      this.#tokenExp = times.exp;
+      // The lifetime comes from the token itself (the device clock may be off); `iat` is the server's.
+      this.#tokenIat = times.iat ?? Date.now() / 1000;
       this.#inventoryHash = undefined;
       this.#opts.onAuthenticated?.();
       return token;
@@ -131,7 +133,7 @@ export class DeviceApi {
     }
   }
 
-  /** Whether the token is missing or due for renewal. */
+  /** Whether the token is missing or due for renewal (within the margin before `exp`). */
   #needsToken(): boolean {
     if (this.#token === undefined) return true;
     if (this.#tokenExp === undefined) return false;

@@ -19,12 +19,23 @@ export function serializeIdentity(identity: DeviceIdentity): string {
 
 /** Reads the `exp` claim (seconds) of a JWT without verifying it; undefined when absent or unreadable. */
 export function jwtExpiry(token: string): number | undefined {
+  return jwtTimes(token).exp;
+}
+
+/** Reads the `iat` and `exp` claims (seconds) of a JWT without verifying it. @internal */
+export function jwtTimes(token: string): { iat?: number; exp?: number } {
   const part = token.split('.')[1];
-  if (!part) return undefined;
+  if (!part) return {};
   try {
-    const claims = JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as { exp?: unknown };
-    return typeof claims.exp === 'number' ? claims.exp : undefined;
+    const claims = JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as {
+      exp?: unknown;
+      iat?: unknown;
+    };
+    return {
+      ...(typeof claims.exp === 'number' ? { exp: claims.exp } : {}),
+      ...(typeof claims.iat === 'number' ? { iat: claims.iat } : {}),
+    };
   } catch {
-    return undefined;
+    return {};
   }
 }
