@@ -29,7 +29,7 @@ export interface HeaderSpec {
   provides?: Record<string, string> | undefined;
   /** type-info `artifact_depends`. */
   depends?: Record<string, string | string[]> | undefined;
-  /** User clears patterns (before the defaults). */
+  /** User clears patterns (before the defaults; duplicates are written once). */
   clearsProvides?: string[] | undefined;
   /** Filesystem part of the software version key (default `rootfs-image`). */
   softwareFilesystem?: string | undefined;
@@ -145,7 +145,7 @@ export function buildTypeInfo(spec: HeaderSpec): Record<string, unknown> {
   const sw = softwareVersion(spec);
   if (!spec.noDefaultSoftwareVersion) provides[sw.key] = spec.softwareVersion || spec.artifactName;
   Object.assign(provides, spec.provides ?? {});
-  const clears = [...(spec.clearsProvides ?? [])];
+  const clears = [...new Set(spec.clearsProvides ?? [])];
   if (!spec.noDefaultClearsProvides && !spec.noDefaultSoftwareVersion) {
     for (const c of sw.clears) if (!clears.includes(c)) clears.push(c);
   }
