@@ -366,6 +366,12 @@ describe('otakit artifact write and sign', () => {
         'ERR_ARTIFACT_ALREADY_SIGNED',
       ],
     ];
+    // Usage errors commander detects itself carry a code too.
+    cases.push([['artifact', 'sign', vectorPath('module-small-unsigned.mender')], 'ERR_CLI_USAGE']);
+    cases.push([
+      ['artifact', 'validate', vectorPath('module-small-unsigned.mender'), '--bogus'],
+      'ERR_CLI_USAGE',
+    ]);
     for (const [argv, code] of cases) {
       const result = await run(...argv);
       expectUserError(result, code);

@@ -264,7 +264,12 @@ async function writeCommand(imageType: string, flags: WriteFlags): Promise<strin
 export function registerArtifactCommands(program: Command): void {
   const artifact = program
     .command('artifact')
-    .description('read, validate, write and sign Mender Artifacts (flags as in mender-artifact)');
+    .description('read, validate, write and sign Mender Artifacts (flags as in mender-artifact)')
+    .configureOutput({
+      // Commander's own usage errors (unknown or missing option) get a code like every other error.
+      outputError: (text, write) =>
+        write(text.startsWith('otakit: ') ? text : `otakit: ERR_CLI_USAGE: ${text}`),
+    });
 
   const read = artifact
     .command('read')
