@@ -11,6 +11,7 @@ import {
 } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { SandboxError } from './errors.js';
 import { writeFileAtomic } from './store.js';
 
 /** The server's own secrets: the RS256 key that signs JWTs and the HMAC key that signs links. */
@@ -29,7 +30,9 @@ export function loadOrCreateSecrets(dataDir?: string): ServerSecrets {
       const jwtKey = createPrivateKey(saved.jwtKeyPem);
       return { jwtKey, jwtPublicKey: createPublicKey(jwtKey), linkKey: Buffer.from(saved.linkKey, 'base64') };
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+        throw new SandboxError('SANDBOX_STATE', `cannot read the server keys in ${path}`, { cause: err });
+      }
     }
   }
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });

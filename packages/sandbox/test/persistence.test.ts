@@ -92,10 +92,16 @@ describe('a sandbox with a data directory', () => {
     }
   });
 
-  it('refuses a corrupt state file with a SandboxError', async () => {
+  it('refuses a corrupt state or key file with a SandboxError', async () => {
     const bad = mkdtempSync(join(tmpdir(), 'otakit-sandbox-bad-'));
     try {
       writeFileSync(join(bad, 'state.json'), '{not json');
+      await expect(startSandbox({ dataDir: bad })).rejects.toMatchObject({
+        name: 'SandboxError',
+        code: 'SANDBOX_STATE',
+      });
+      writeFileSync(join(bad, 'state.json'), JSON.stringify({ version: 1 }));
+      writeFileSync(join(bad, 'secrets.json'), '[]');
       await expect(startSandbox({ dataDir: bad })).rejects.toMatchObject({
         name: 'SandboxError',
         code: 'SANDBOX_STATE',
