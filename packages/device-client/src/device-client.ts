@@ -22,6 +22,7 @@ import { DeviceError, DeviceErrorCodes } from './errors.js';
 import type { DeviceClientEvents } from './events.js';
 import type { HealthCheck } from './health/health-checks.js';
 import type { Installer } from './installers/types.js';
+import { type StateScriptOptions, StateScriptRunner } from './scripts/state-scripts.js';
 import { type InstalledArtifact, ProvidesStore } from './state/provides-store.js';
 import { StateStore } from './state/state-store.js';
 import {
@@ -82,6 +83,11 @@ export interface DeviceClientOptions
   statusAttempts?: number;
   /** First backoff ceiling between those attempts (ms). Default 1000. */
   statusRetryBaseMs?: number;
+  /**
+   * State scripts: the artifact's `Artifact*` scripts, and `Download_*` from `scriptsDir`.
+   * Default: enabled with Mender's timeouts; `false` turns them off.
+   */
+  stateScripts?: StateScriptOptions | false;
   /** A logger; silent by default. */
   logger?: Logger;
   /** An HttpClient to use instead of building one. */
@@ -184,6 +190,7 @@ export class DeviceClient {
       statusRetryBaseMs: options.statusRetryBaseMs ?? 1000,
       events: this.events,
       logger: this.#logger,
+      scripts: options.stateScripts === false ? undefined : new StateScriptRunner(options.stateScripts ?? {}),
       renewUrl: async (deploymentId) => {
         const next = await this.checkForUpdate();
         return next?.id === deploymentId ? next.artifact.source.uri : undefined;

@@ -34,6 +34,14 @@ export { DeviceError, type DeviceErrorCode, DeviceErrorCodes } from './errors.js
 export type { DeviceClientEvents } from './events.js';
 export { type HealthCheck, type HealthCheckResult, runHealthChecks } from './health/health-checks.js';
 export * from './installers/index.js';
+export {
+  isStateScript,
+  SCRIPT_RETRY_EXIT_CODE,
+  type ScriptAction,
+  type ScriptState,
+  type StateScriptOptions,
+  StateScriptRunner,
+} from './scripts/state-scripts.js';
 export { readJsonFile, writeFileAtomic, writeJsonFileAtomic } from './state/atomic-file.js';
 export {
   applyCommittedArtifact,

@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { appendFile, mkdir, readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { appendFile, chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
 import {
   type ArtifactHeader,
@@ -20,6 +20,7 @@ import { DeviceError, DeviceErrorCodes } from '../errors.js';
 import type { DeviceClientEvents } from '../events.js';
 import { type HealthCheck, runHealthChecks } from '../health/health-checks.js';
 import type { InstallContext, Installer } from '../installers/types.js';
+import type { ScriptAction, ScriptState, StateScriptRunner } from '../scripts/state-scripts.js';
 import type { ProvidesStore } from '../state/provides-store.js';
 import type { StateStore } from '../state/state-store.js';
 import { type HeaderView, viewHeader } from './header-view.js';
@@ -106,6 +107,8 @@ export interface MachineContext {
   logger: Logger;
   /** Fresh download link for a deployment (asks `next` again). */
   renewUrl?: (deploymentId: string) => Promise<string | undefined>;
+  /** Runs state scripts; none when undefined. */
+  scripts?: StateScriptRunner | undefined;
   /** Resolves when `proceed()` is called (wakes paused updates). */
   waitForProceed: () => Promise<void>;
   /** Whether `proceed()` released download-only holds for this update. */
@@ -119,6 +122,16 @@ export interface UpdateResult {
   artifactName?: string | undefined;
   error?: string | undefined;
 }
+
+const SCRIPTED_STATES: Partial<Record<UpdateStateName, ScriptState>> = {
+  Download: 'Download',
+  ArtifactInstall: 'ArtifactInstall',
+  ArtifactReboot: 'ArtifactReboot',
+  ArtifactCommit: 'ArtifactCommit',
+  ArtifactRollback: 'ArtifactRollback',
+  ArtifactRollbackReboot: 'ArtifactRollbackReboot',
+  ArtifactFailure: 'ArtifactFailure',
+};
 
 const ROLLBACK_PATH: ReadonlySet<UpdateStateName> = new Set([
   'ArtifactRollback',
@@ -174,10 +187,25 @@ export class UpdateMachine {
         await rm(this.#updateDir(record), { recursive: true, force: true });
         return this.#done(record);
       }
+      const scriptState = SCRIPTED_STATES[record.state];
+      const onFailurePath = ROLLBACK_PATH.has(record.state);
       try {
-        record.state = await this.#step(record, signal);
+        if (scriptState) await this.#scripts(record, scriptState, 'Enter', onFailurePath, signal);
+        const next = await this.#step(record, signal);
+        // The Leave scripts of a reboot run after it, when verifying (see #verifyReboot).
+        if (scriptState && scriptState !== 'ArtifactReboot' && scriptState !== 'ArtifactRollbackReboot') {
+          await this.#scripts(
+            record,
+            scriptState,
+            'Leave',
+            onFailurePath || scriptState === 'ArtifactCommit',
+            signal,
+          );
+        }
+        record.state = next;
       } catch (err) {
         if (signal?.aborted) throw signal.reason ?? err;
+        if (scriptState) await this.#scripts(record, scriptState, 'Error', true, signal);
         if (ROLLBACK_PATH.has(record.state)) {
           // Errors on the failure path are logged; the path goes on.
           await this.#log(record, 'error', `${record.state} failed: ${message(err)}`);
@@ -231,6 +259,7 @@ export class UpdateMachine {
         return this.#rollbackReboot(record);
       case 'ArtifactVerifyRollbackReboot':
         await this.#eachPayload(record, (i, ctx) => i.verifyRollbackReboot(ctx));
+        await this.#scripts(record, 'ArtifactRollbackReboot', 'Leave', true, signal);
         return 'ArtifactFailure';
       case 'ArtifactFailure':
         await this.#eachPayload(record, (i, ctx) => i.failure(ctx), { tolerant: true });
@@ -321,6 +350,7 @@ export class UpdateMachine {
       // Nothing reaches an installer before device type, depends and policy are checked.
       checkCompatibility(raw, device);
       this.#checkHeader(view, installed);
+      await this.#storeScripts(record, raw);
       record.artifact = view.toRecord();
       await c.states.save(record);
       await this.#log(record, 'info', `artifact ${view.name}: payloads ${view.payloadTypes.join(', ')}`);
@@ -453,6 +483,7 @@ export class UpdateMachine {
 
   async #verifyReboot(record: UpdateRecord, signal?: AbortSignal): Promise<UpdateStateName> {
     await this.#eachPayload(record, (i, ctx) => i.verifyReboot(ctx));
+    await this.#scripts(record, 'ArtifactReboot', 'Leave', false, signal);
     await this.#healthCheck(record, signal);
     return 'ArtifactCommit';
   }
@@ -547,6 +578,40 @@ export class UpdateMachine {
         if (!opts.tolerant) throw err;
         await this.#log(record, 'error', `${record.state} (payload ${index}): ${message(err)}`);
       }
+    }
+  }
+
+  /**
+   * Runs the state scripts of `state`/`action`. With `tolerant`, a failing script is logged and the
+   * update goes on (failure path, Error scripts, ArtifactCommit_Leave).
+   */
+  async #scripts(
+    record: UpdateRecord,
+    state: ScriptState,
+    action: ScriptAction,
+    tolerant: boolean,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const runner = this.#c.scripts;
+    if (!runner) return;
+    const log = (line: string) => void this.#log(record, 'info', line);
+    try {
+      await runner.run(state, action, join(this.#updateDir(record), 'scripts'), log, signal);
+    } catch (err) {
+      if (signal?.aborted || !tolerant) throw err;
+      await this.#log(record, 'error', `${state}_${action}: ${message(err)}`);
+    }
+  }
+
+  /** Keeps the artifact's state scripts with the update (they are needed after a restart). */
+  async #storeScripts(record: UpdateRecord, header: ArtifactHeader): Promise<void> {
+    if (header.scripts.length === 0) return;
+    const dir = join(this.#updateDir(record), 'scripts');
+    await mkdir(dir, { recursive: true });
+    for (const script of header.scripts) {
+      if (basename(script.name) !== script.name || script.name.startsWith('.')) continue;
+      await writeFile(join(dir, script.name), script.content, { mode: 0o755 });
+      await chmod(join(dir, script.name), 0o755);
     }
   }
 
