@@ -11,8 +11,12 @@ export interface FaultScope {
 
 /** The set of faults the sandbox injects. Every field is optional; absent means "off". */
 export interface FaultConfig {
-  /** Artifact downloads: close the connection abruptly after sending this many body bytes. */
-  resetAfterBytes?: FaultScope & { bytes: number };
+  /**
+   * Artifact downloads: end the connection after sending `bytes` body bytes, short of
+   * `Content-Length`. `mode: 'close'` (default) closes it normally (FIN), so every byte sent
+   * arrives; `mode: 'reset'` aborts it with a TCP RST, so the client sees ECONNRESET.
+   */
+  resetAfterBytes?: FaultScope & { bytes: number; mode?: 'close' | 'reset' };
   /** Artifact downloads: ignore `Range` and `If-Range` and answer 200 with the whole file. */
   ignoreRange?: FaultScope;
   /**
@@ -46,6 +50,7 @@ export interface RequestFaults {
 /** What happens to one artifact download. */
 export interface DownloadFaults {
   resetAfterBytes?: number;
+  resetMode: 'close' | 'reset';
   ignoreRange: boolean;
   stall?: { afterBytes: number; ms?: number };
 }
@@ -130,9 +135,10 @@ export class FaultController {
   /** Decides the download faults of one artifact download. @internal */
   forDownload(path: string): DownloadFaults {
     const { resetAfterBytes, ignoreRange, stall } = this.config;
-    const out: DownloadFaults = { ignoreRange: false };
+    const out: DownloadFaults = { ignoreRange: false, resetMode: 'close' };
     if (resetAfterBytes && this.take('resetAfterBytes', resetAfterBytes, path)) {
       out.resetAfterBytes = resetAfterBytes.bytes;
+      out.resetMode = resetAfterBytes.mode ?? 'close';
     }
     if (ignoreRange && this.take('ignoreRange', ignoreRange, path)) out.ignoreRange = true;
     if (stall && this.take('stall', stall, path)) {
@@ -201,7 +207,12 @@ function validateFaults(input: unknown): FaultConfig {
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
       throw new TypeError(`${name} must be a number >= 0`);
   };
-  scoped('resetAfterBytes', c.resetAfterBytes, (v) => nonNegative('resetAfterBytes.bytes', v.bytes));
+  scoped('resetAfterBytes', c.resetAfterBytes, (v) => {
+    nonNegative('resetAfterBytes.bytes', v.bytes);
+    if (v.mode !== undefined && v.mode !== 'close' && v.mode !== 'reset') {
+      throw new TypeError('resetAfterBytes.mode must be "close" or "reset"');
+    }
+  });
   scoped('ignoreRange', c.ignoreRange);
   scoped('stall', c.stall, (v) => {
     nonNegative('stall.afterBytes', v.afterBytes);

@@ -62,6 +62,18 @@ describe('fault switches', () => {
     expect(Buffer.concat([cut.body, rest.body]).equals(bytes)).toBe(true);
   });
 
+  it('can abort a download with a TCP reset instead', async () => {
+    sandbox.faults.set({ resetAfterBytes: { bytes: 200_000, mode: 'reset', count: 1 } });
+    const cut = await download(await link());
+    expect(cut.status).toBe(200);
+    expect(cut.error).toBeDefined();
+    expect(cut.body.length).toBeLessThanOrEqual(200_000);
+    expect(cut.body.equals(bytes.subarray(0, cut.body.length))).toBe(true);
+    expect(() => sandbox.faults.set({ resetAfterBytes: { bytes: 1, mode: 'explode' as 'reset' } })).toThrow(
+      TypeError,
+    );
+  });
+
   it('ignores Range when asked to (200 with the whole file)', async () => {
     sandbox.faults.set({ ignoreRange: {} });
     const res = await download(await link(), { headers: { range: 'bytes=10-19' } });

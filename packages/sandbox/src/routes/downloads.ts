@@ -109,8 +109,9 @@ async function serveArtifact(
           chunk = chunk.subarray(limit);
         }
         if (faults.resetAfterBytes !== undefined && sent >= faults.resetAfterBytes) {
-          // Close the connection mid-body: the client sees the response end short of Content-Length.
+          // End the connection mid-body: the client sees the response end short of Content-Length.
           file.destroy();
+          if (faults.resetMode === 'reset') res.socket?.resetAndDestroy();
           res.destroy();
           return;
         }
