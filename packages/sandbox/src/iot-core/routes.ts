@@ -49,7 +49,10 @@ function objectBody(body: unknown): Record<string, unknown> {
 function decodeBytes(value: unknown, field: string): Buffer {
   if (value === undefined || value === null) return Buffer.alloc(0);
   if (typeof value !== 'string' || !/^[A-Za-z0-9+/_-]*={0,2}$/.test(value)) {
-    throw new RpcError('INVALID_ARGUMENT', `Invalid value at '${field}' (TYPE_BYTES), Base64 decoding failed`);
+    throw new RpcError(
+      'INVALID_ARGUMENT',
+      `Invalid value at '${field}' (TYPE_BYTES), Base64 decoding failed`,
+    );
   }
   return Buffer.from(value.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
 }
@@ -161,7 +164,8 @@ export function createV1Handler(world: IotCoreWorld) {
       const body = objectBody(request.body);
       if (t.verb === 'publishEvent') {
         const data = decodeBytes(body.binaryData ?? body.binary_data, 'binary_data');
-        if (data.length > 256 * 1024) throw new RpcError('INVALID_ARGUMENT', 'Telemetry payload over 256 KB.');
+        if (data.length > 256 * 1024)
+          throw new RpcError('INVALID_ARGUMENT', 'Telemetry payload over 256 KB.');
         const sub = body.subFolder ?? body.sub_folder;
         if (sub !== undefined && typeof sub !== 'string') {
           throw new RpcError('INVALID_ARGUMENT', "Invalid value at 'sub_folder'");
@@ -215,7 +219,10 @@ export function createV1Handler(world: IotCoreWorld) {
         const body = objectBody(request.body);
         for (const k of Object.keys(body)) {
           if (!DEVICE_FIELDS_ACCEPTED.has(k)) {
-            throw new RpcError('INVALID_ARGUMENT', `Invalid JSON payload received. Unknown name "${k}": Cannot find field.`);
+            throw new RpcError(
+              'INVALID_ARGUMENT',
+              `Invalid JSON payload received. Unknown name "${k}": Cannot find field.`,
+            );
           }
         }
         if (typeof body.id !== 'string' || !DEVICE_ID.test(body.id)) {
@@ -287,7 +294,13 @@ export function createV1Handler(world: IotCoreWorld) {
     }
     if (method === 'PATCH') {
       const rawMask = first(q.updateMask);
-      const fields = rawMask === undefined ? [] : String(rawMask).split(',').map((f) => f.trim()).filter(Boolean);
+      const fields =
+        rawMask === undefined
+          ? []
+          : String(rawMask)
+              .split(',')
+              .map((f) => f.trim())
+              .filter(Boolean);
       if (fields.length === 0) throw new RpcError('INVALID_ARGUMENT', 'The update_mask must not be empty.');
       for (const f of fields) {
         if (!PATCHABLE.has(f)) {

@@ -110,7 +110,11 @@ export class IotCoreWorld {
   }
 
   modifyConfig(reg: RegistryRecord, d: DeviceRecord, data: Buffer): DeviceRecord['config'] {
-    d.config = { version: d.config.version + 1, cloudUpdateTime: this.now().toISOString(), binaryData: data.toString('base64') };
+    d.config = {
+      version: d.config.version + 1,
+      cloudUpdateTime: this.now().toISOString(),
+      binaryData: data.toString('base64'),
+    };
     this.hooks?.configChanged(reg, d);
     return d.config;
   }
