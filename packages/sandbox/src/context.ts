@@ -25,6 +25,8 @@ export interface SandboxContext {
   v2Next: boolean;
   /** Public keys uploaded artifacts' signatures are verified with (none: signatures not checked). */
   trustedKeys?: string[];
+  /** Most devices that may be accepted at once; -1 = unlimited. */
+  maxDevices: number;
   /** When the sandbox started (RFC 3339): the admin user's creation time. */
   startedAt: string;
   /** The clock; injectable for tests. */

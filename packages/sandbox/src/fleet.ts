@@ -126,6 +126,15 @@ export function issueDeviceToken(ctx: SandboxContext, device: DeviceRecord, auth
   );
 }
 
+/** Whether one more device may be accepted under the device limit. */
+export function canAcceptDevice(ctx: SandboxContext, device: DeviceRecord): boolean {
+  if (ctx.maxDevices < 0 || deviceStatus(device) === 'accepted') return true;
+  const accepted = Object.values(ctx.store.state.devices).filter(
+    (d) => deviceStatus(d) === 'accepted',
+  ).length;
+  return accepted + 1 <= ctx.maxDevices;
+}
+
 /** Drops every token of a device. */
 export function revokeDeviceTokens(ctx: SandboxContext, deviceId: string): void {
   for (const [jti, t] of Object.entries(ctx.store.state.deviceTokens)) {

@@ -56,6 +56,11 @@ export interface SandboxOptions {
   deviceTokenTtlSeconds?: number;
   /** Management JWT lifetime in seconds (default 604800 = 7 days). */
   userTokenTtlSeconds?: number;
+  /**
+   * Most devices that may be accepted at once (default -1: unlimited). Accepting one more answers
+   * 422; a preauthorized device over the limit gets 401, like the server's `max_devices` limit.
+   */
+  maxDevices?: number;
   /** PEM public keys uploaded artifacts must be signed with; when omitted signatures are not checked. */
   trustedKeys?: string[];
   /** Faults active from the start. */
@@ -129,6 +134,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     deviceTokenTtl: options.deviceTokenTtlSeconds ?? 604_800,
     userTokenTtl: options.userTokenTtlSeconds ?? 604_800,
     v2Next: options.v2Next ?? true,
+    maxDevices: options.maxDevices ?? -1,
     ...(options.trustedKeys ? { trustedKeys: options.trustedKeys } : {}),
     startedAt: now().toISOString(),
     now,

@@ -164,3 +164,35 @@ describe('device admission details', () => {
     ).toBe(401);
   });
 });
+
+describe('the device limit', () => {
+  it('refuses to accept devices beyond maxDevices: 422 for the admin, 401 for a preauthorized device', async () => {
+    const sandbox = await startSandbox({ maxDevices: 1 });
+    try {
+      const token = await login(sandbox);
+      const limit = await call(sandbox.url, 'GET', '/api/management/v2/devauth/limits/max_devices', {
+        token,
+      });
+      expect(limit.json()).toEqual({ limit: 1 });
+      await acceptDevice(sandbox.url, token, await newDevice('11:00:00:00:00:01'));
+      const second = await newDevice('11:00:00:00:00:02');
+      await authRequest(sandbox.url, second);
+      const id = await deviceIdOf(sandbox.url, token, second);
+      const dev = (
+        await call(sandbox.url, 'GET', `/api/management/v2/devauth/devices/${id}`, { token })
+      ).json();
+      const path = `/api/management/v2/devauth/devices/${id}/auth/${dev.auth_sets[0].id}/status`;
+      const refused = await call(sandbox.url, 'PUT', path, { token, json: { status: 'accepted' } });
+      expect(refused.status).toBe(422);
+      expectSpec(refused, 'PUT', path);
+      const pre = await newDevice('11:00:00:00:00:03');
+      await call(sandbox.url, 'POST', '/api/management/v2/devauth/devices', {
+        token,
+        json: { identity_data: pre.identity, pubkey: pre.key.publicKeyPem },
+      });
+      expect((await authRequest(sandbox.url, pre)).status).toBe(401);
+    } finally {
+      await sandbox.close();
+    }
+  });
+});

@@ -5,6 +5,7 @@ import { normaliseIdentity, parseDevicePublicKey, verifyDeviceSignature } from '
 import { badRequest, unauthorized } from '../errors.js';
 import {
   addAuthSet,
+  canAcceptDevice,
   createDevice,
   findDeviceByIdentity,
   issueDeviceToken,
@@ -47,7 +48,10 @@ export async function deviceauthDeviceRoutes(app: FastifyInstance, ctx: SandboxC
       addAuthSet(ctx, device, key.pem, 'pending');
       throw unauthorized('dev auth: unauthorized');
     }
-    if (authSet.status === 'preauthorized') setAuthSetStatus(ctx, device, authSet, 'accepted');
+    if (authSet.status === 'preauthorized') {
+      if (!canAcceptDevice(ctx, device)) throw unauthorized('dev auth: unauthorized');
+      setAuthSetStatus(ctx, device, authSet, 'accepted');
+    }
     if (authSet.status !== 'accepted') {
       ctx.store.markChanged();
       throw unauthorized('dev auth: unauthorized');

@@ -5,6 +5,7 @@ import { normaliseIdentity, parseDevicePublicKey } from '../device-keys.js';
 import { badRequest, HttpError, notFound } from '../errors.js';
 import {
   addAuthSet,
+  canAcceptDevice,
   createDevice,
   deviceStatus,
   findDeviceByIdentity,
@@ -154,6 +155,9 @@ export async function deviceauthManagementRoutes(app: FastifyInstance, ctx: Sand
           (status === 'rejected' && (from === 'pending' || from === 'accepted')) ||
           (status === 'pending' && from !== 'preauthorized');
         if (!allowed) throw badRequest(`invalid status transition from ${from} to ${status}`);
+        if (status === 'accepted' && !canAcceptDevice(ctx, device)) {
+          throw new HttpError(422, 'maximum number of accepted devices reached');
+        }
         setAuthSetStatus(ctx, device, authSet, status);
       }
       ctx.store.markChanged();
@@ -168,5 +172,5 @@ export async function deviceauthManagementRoutes(app: FastifyInstance, ctx: Sand
     return reply.code(204).send();
   });
 
-  app.get(`${prefix}/limits/max_devices`, async () => ({ limit: -1 }));
+  app.get(`${prefix}/limits/max_devices`, async () => ({ limit: ctx.maxDevices }));
 }
