@@ -121,7 +121,7 @@ describe('writeArtifact (property)', () => {
       }),
       { numRuns: 40 },
     );
-  });
+  }, 120_000);
 
   it('stops when aborted and leaves no output file', async () => {
     const controller = new AbortController();
