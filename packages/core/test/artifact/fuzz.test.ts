@@ -59,6 +59,17 @@ async function expectOnlyTypedOutcomes(data: Uint8Array, chunk: number): Promise
       expect(outcome.code).toMatch(/^ERR_ARTIFACT_/);
     }
   }
+  // The strict reader and the diagnosing one agree.
+  const strict = await readArtifact(chunked(data, chunk), { limits }).then(
+    () => undefined,
+    (err: unknown) => err as ArtifactError,
+  );
+  const diagnosed = await validateArtifact(chunked(data, chunk), { limits });
+  expect(strict === undefined).toBe(diagnosed.parse === 'ok' && diagnosed.checksum === 'ok');
+  if (strict !== undefined && strict.code !== 'ERR_ARTIFACT_CHECKSUM_MISMATCH') {
+    expect(diagnosed.parse).toBe('error');
+    expect(diagnosed.error?.code).toBe(strict.code);
+  }
 }
 
 const vectorArb = fc.integer({ min: 0, max: vectors.length - 1 }).map((i) => vectors[i]!);
