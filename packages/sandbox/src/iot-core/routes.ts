@@ -140,7 +140,7 @@ export function createV1Handler(world: IotCoreWorld) {
     return d;
   };
 
-  return async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
+  return async (request: FastifyRequest, _reply: FastifyReply): Promise<unknown> => {
     const url = request.url;
     const pathOnly = url.split('?')[0] ?? '';
     const t = resolve(pathOnly.replace(/^\/v1\//, ''));
