@@ -8,11 +8,17 @@ import { checkPath, type ManifestEntry, PAYLOAD_FILE_NAME, parseManifest } from 
 import { hashPayload, streamPayloadToConsumer } from './payload-stream.js';
 import { isSupportedKey, type SignatureVerdict, toPublicKey, verifyManifestSignature } from './signature.js';
 import { type TarEntry, TarReader } from './tar.js';
-import type { ArtifactFileInfo, ArtifactHeader, ArtifactInfo, ReadArtifactOptions } from './types.js';
+import type {
+  ArtifactFileInfo,
+  ArtifactHeader,
+  ArtifactInfo,
+  ArtifactLimits,
+  ReadArtifactOptions,
+} from './types.js';
 import { parseVersion } from './version.js';
 
 /** Default limits of {@link readArtifact}. */
-export const DEFAULT_ARTIFACT_LIMITS: Readonly<HeaderLimits> = Object.freeze({
+export const DEFAULT_ARTIFACT_LIMITS: Readonly<Required<ArtifactLimits>> = Object.freeze({
   maxHeaderBytes: 16 * 1024 * 1024,
   maxMetadataBytes: 1024 * 1024,
   maxExpansionRatio: 200,
