@@ -304,12 +304,19 @@ export async function parseHeaderTar(
 
 /** Provides, depends and clears of a header, merged as the Mender client does. */
 export interface MergedHeader {
+  /** `artifact_provides.artifact_name` (v2: `artifact_name`). */
   artifactName: string;
+  /** `artifact_provides.artifact_group`, `null` when absent or empty. */
   artifactGroup: string | null;
+  /** `artifact_depends.device_type` (v2: `device_types_compatible`). */
   deviceTypes: string[];
+  /** header-info provides + type-info provides + augmented type-info provides. */
   provides: Record<string, string | string[]>;
+  /** header-info depends (`artifact_name`, `device_type`, `artifact_group`) + type-info + augmented. */
   depends: Record<string, string | string[]>;
+  /** `clears_artifact_provides` of type-info and augmented type-info, without repeats. */
   clearsProvides: string[];
+  /** Payload types of header-info (`null` for an empty payload). */
   payloadTypes: (string | null)[];
 }
 
