@@ -7,7 +7,8 @@
  *    uncompressed rootfs-image artifact (download with staging, verify every checksum, write to
  *    the simulated device's inactive slot, reboot, commit, report) against a raw `undici.request`
  *    child downloading the same signed URL to nowhere, in the same run, best of ROUNDS each.
- *    Prints both rates and the ratio agent/raw.
+ *    Prints the rates and the ratios agent/raw, with staging to disk (the default, for resuming
+ *    after a restart) and without.
  *
  * Run after `pnpm build`: `pnpm bench device`. Size: OTAKIT_BENCH_DEVICE_MIB (default 256).
  */
@@ -38,6 +39,7 @@ const client = job.mode === 'raw' ? undefined : new DeviceClient({
   serverUrl: job.server, privateKey: job.key, identity: job.identity, deviceType: 'bench-device',
   dataDir: job.dataDir, installers: [new SimulatedInstaller({ dir: job.dataDir + '/device' })],
   updatePollSeconds: 1, retryMinSeconds: 1, retryMaxSeconds: 2,
+  download: { stage: job.stage !== false },
 });
 const start = process.hrtime.bigint();
 let bytes = 0;
@@ -169,14 +171,16 @@ async function main(): Promise<void> {
     await mgmt('POST', '/api/management/v1/deployments/artifacts', undefined, form);
 
     let agent: Measure | undefined;
+    let unstaged: Measure | undefined;
     let raw: Measure | undefined;
     for (let round = 0; round < ROUNDS; round++) {
       const a = await newDevice();
+      const u = await newDevice();
       const r = await newDevice();
       await mgmt('POST', '/api/management/v1/deployments/deployments', {
         name: `bench-${round}`,
         artifact_name: 'bench-release',
-        devices: [a.id, r.id],
+        devices: [a.id, u.id, r.id],
       });
       // The raw download uses the same kind of signed link the agent gets.
       const rawClient = new DeviceClient({
@@ -199,6 +203,16 @@ async function main(): Promise<void> {
         identity: a.identity,
         dataDir: a.dataDir,
       });
+      const um = await runChild({
+        mode: 'agent',
+        stage: false,
+        server: sandbox.url,
+        key: u.key,
+        identity: u.identity,
+        dataDir: u.dataDir,
+      });
+      if (!unstaged || um.seconds < unstaged.seconds) unstaged = um;
+      await rm(u.dataDir, { recursive: true, force: true });
       if (!raw || rm1.seconds < raw.seconds) raw = rm1;
       if (!agent || am.seconds < agent.seconds) agent = am;
       await rm(a.dataDir, { recursive: true, force: true });
@@ -210,7 +224,13 @@ async function main(): Promise<void> {
     console.log(
       `  agent download+verify+install+commit: ${mibps(artifactBytes, agent!.seconds)} (best of ${ROUNDS}), peak RSS ${agent!.peakRss.toFixed(1)} MiB`,
     );
-    console.log(`  ratio agent/raw: ${(raw!.seconds / agent!.seconds).toFixed(3)}`);
+    console.log(
+      `  the same without staging to disk:    ${mibps(artifactBytes, unstaged!.seconds)} (best of ${ROUNDS}), peak RSS ${unstaged!.peakRss.toFixed(1)} MiB`,
+    );
+    console.log(
+      `  ratio agent/raw: ${(raw!.seconds / agent!.seconds).toFixed(3)} (default, staged for restart resume)`,
+    );
+    console.log(`  ratio agent/raw without staging: ${(raw!.seconds / unstaged!.seconds).toFixed(3)}`);
   } finally {
     await sandbox.close();
     await rm(dir, { recursive: true, force: true });
