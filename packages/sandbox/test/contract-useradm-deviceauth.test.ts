@@ -307,6 +307,10 @@ describe('useradm and deviceauth responses match the OpenAPI spec', () => {
   it('covered every deviceauth/useradm route it serves with a success and an error response', () => {
     const routes = [
       'POST /api/management/v1/useradm/auth/login',
+      'POST /api/management/v1/useradm/auth/logout',
+      'GET /api/management/v1/useradm/users',
+      'GET /api/management/v1/useradm/users/me',
+      'GET /api/management/v1/useradm/users/{id}',
       'GET /api/management/v1/useradm/settings/tokens',
       'POST /api/management/v1/useradm/settings/tokens',
       'DELETE /api/management/v1/useradm/settings/tokens/{id}',
