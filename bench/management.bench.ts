@@ -11,8 +11,13 @@
  *    (`state.json`, loaded at start), then `for await` over `devices.list({ perPage: 500 })`;
  *    prints the peak RSS sampled during the iteration (and the baseline before it).
  *
+ * 3. The same preauthorize comparison against a local server that answers 201 at once: the client's
+ *    own overhead, without the sandbox's per-request cost.
+ * 4. Upload memory: a 1 GiB artifact stream uploaded to a local server; peak RSS while uploading.
+ *
  * Run after `pnpm build`: `pnpm bench management`. Sizes: OTAKIT_BENCH_DEVICES (default 10000),
- * OTAKIT_BENCH_LIST (default 100000).
+ * OTAKIT_BENCH_LIST (default 100000), OTAKIT_BENCH_UPLOAD_MIB (default 1024); OTAKIT_BENCH_ONLY=upload,listing,
+ * throughput,overhead runs only some parts.
  */
 
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -33,6 +38,7 @@ const LISTED = Number(process.env.OTAKIT_BENCH_LIST ?? 100_000);
 const CONCURRENCY = 16;
 const ROUNDS = 4;
 const MIB = 1024 * 1024;
+const UPLOAD_MIB = Number(process.env.OTAKIT_BENCH_UPLOAD_MIB ?? 1024);
 
 const sandboxEntry = pathToFileURL(resolve(import.meta.dirname, '../packages/sandbox/dist/index.js')).href;
 
@@ -292,6 +298,46 @@ async function nullServer(): Promise<void> {
   console.log(`  ratio SDK/raw        ${(sdkRate / rawRate).toFixed(3)}`);
 }
 
-await listing();
-await throughput();
-await nullServer();
+/** Uploads a large artifact stream to a local server that discards it: peak RSS stays flat. */
+async function upload(): Promise<void> {
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(201, { location: './artifacts/bench' }).end());
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const mgmt = new ManagementClient({ serverUrl: url, auth: 'token' });
+  const chunk = new Uint8Array(MIB).fill(7);
+  async function* payload(): AsyncGenerator<Uint8Array> {
+    for (let i = 0; i < UPLOAD_MIB; i++) yield chunk;
+  }
+  try {
+    globalThis.gc?.();
+    const baseline = process.memoryUsage().rss;
+    let peak = baseline;
+    const t = performance.now();
+    const up = mgmt.artifacts.upload({ stream: payload(), size: UPLOAD_MIB * MIB });
+    up.on('progress', () => {
+      peak = Math.max(peak, process.memoryUsage().rss);
+    });
+    await up;
+    const seconds = (performance.now() - t) / 1000;
+    console.log(`upload ${UPLOAD_MIB} MiB (streamed multipart): ${(UPLOAD_MIB / seconds).toFixed(0)} MiB/s`);
+    console.log(
+      `  RSS before ${(baseline / MIB).toFixed(1)} MiB, peak while uploading ${(peak / MIB).toFixed(1)} MiB`,
+    );
+  } finally {
+    await mgmt.close();
+    server.close();
+  }
+}
+
+const only = process.env.OTAKIT_BENCH_ONLY?.split(',');
+const parts: Array<[string, () => Promise<void>]> = [
+  ['upload', upload],
+  ['listing', listing],
+  ['throughput', throughput],
+  ['overhead', nullServer],
+];
+for (const [name, run] of parts) if (only === undefined || only.includes(name)) await run();
