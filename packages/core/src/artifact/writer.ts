@@ -152,7 +152,9 @@ interface ResolvedFile {
   size: number;
   mode: number;
   mtime: number;
-  open: () => AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+  /** Whether `open` may be called more than once (paths and in-memory content). */
+  reopenable: boolean;
+  open: () => AsyncIterable<Buffer> | Iterable<Buffer>;
 }
 
 function optionsError(message: string): ArtifactWriteError {
@@ -173,12 +175,20 @@ async function resolveFile(file: ArtifactPayloadSource, mtime: number): Promise<
       size: info.size,
       mode: (typeof file === 'object' ? file.mode : undefined) ?? info.mode & 0o7777,
       mtime: Math.floor(info.mtimeMs / 1000),
-      open: () => createReadStream(path),
+      reopenable: true,
+      open: () => createReadStream(path) as AsyncIterable<Buffer>,
     };
   }
   if ('content' in file) {
     const content = typeof file.content === 'string' ? Buffer.from(file.content) : Buffer.from(file.content);
-    return { name: file.name, size: content.length, mode: file.mode ?? 0o644, mtime, open: () => [content] };
+    return {
+      name: file.name,
+      size: content.length,
+      mode: file.mode ?? 0o644,
+      mtime,
+      reopenable: true,
+      open: () => [content],
+    };
   }
   if (!Number.isSafeInteger(file.size) || file.size < 0)
     throw optionsError(`invalid size for payload ${file.name}`);
@@ -188,10 +198,11 @@ async function resolveFile(file: ArtifactPayloadSource, mtime: number): Promise<
     size: file.size,
     mode: file.mode ?? 0o644,
     mtime,
+    reopenable: false,
     open: () => {
       if (used) throw optionsError(`payload stream ${file.name} can be read only once`);
       used = true;
-      return file.stream;
+      return toBuffers(file.stream);
     },
   };
 }
@@ -213,16 +224,19 @@ async function resolveScript(
   return { name: script.name, content: Buffer.from(script.content), mode: script.mode ?? 0o755 };
 }
 
+async function* toBuffers(source: AsyncIterable<Uint8Array>): AsyncGenerator<Buffer> {
+  for await (const chunk of source) {
+    yield Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  }
+}
+
 /** Streams the inner data tar, hashing each file; fills `written` as files complete. */
 async function* dataTar(files: ResolvedFile[], written: WrittenPayloadFile[]): AsyncGenerator<Buffer> {
   for (const file of files) {
     yield encodeTarHeader({ name: file.name, size: file.size, mode: file.mode, mtime: file.mtime });
     const hash = createHash('sha256');
     let size = 0;
-    for await (const chunk of file.open()) {
-      const buf = Buffer.isBuffer(chunk)
-        ? chunk
-        : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    for await (const buf of file.open()) {
       size += buf.length;
       if (size > file.size) break;
       hash.update(buf);
@@ -250,6 +264,99 @@ async function compressToBuffer(data: Buffer, compression: ArtifactCompressionId
 
 function sha256(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
+}
+
+interface PreparedData {
+  /** The payload files with their digests. */
+  written: WrittenPayloadFile[];
+  /** Size of the (compressed) data tar member. */
+  dataSize: number;
+  /** Streams the data tar member's bytes. */
+  open: () => AsyncIterable<Buffer>;
+  /** Removes temporary files. */
+  cleanup: () => Promise<void>;
+}
+
+/** Reads every payload once and returns its digest, checking the declared size. */
+async function hashPayload(file: ResolvedFile): Promise<WrittenPayloadFile> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of file.open()) {
+    size += chunk.length;
+    hash.update(chunk);
+  }
+  if (size !== file.size) {
+    throw new ArtifactWriteError(
+      'ERR_ARTIFACT_WRITE_PAYLOAD',
+      `payload ${file.name} changed size while reading`,
+    );
+  }
+  return { name: file.name, size, sha256: hash.digest('hex') };
+}
+
+/**
+ * Makes the data tar member. Uncompressed with re-readable payloads (paths, in-memory content):
+ * hash every file first, then stream the tar straight into the output (its size is known from the
+ * file sizes), checking the digests again on the way. Otherwise: write the compressed tar to a
+ * temporary file while hashing, then copy it.
+ */
+async function prepareData(
+  files: ResolvedFile[],
+  compression: ArtifactCompressionId,
+  options: WriteArtifactOptions,
+): Promise<PreparedData> {
+  if (compressionKind(compression) === 'none' && files.every((f) => f.reopenable)) {
+    const written: WrittenPayloadFile[] = [];
+    for (const f of files) {
+      options.signal?.throwIfAborted();
+      written.push(await hashPayload(f));
+    }
+    const dataSize = files.reduce((n, f) => n + 512 + f.size + tarPadding(f.size).length, 1024);
+    return {
+      written,
+      dataSize,
+      open: () => checkedDataTar(files, written),
+      cleanup: async () => {},
+    };
+  }
+  const tmp = await mkdtemp(join(options.tmpDir ?? tmpdir(), 'otakit-artifact-'));
+  try {
+    const dataPath = join(tmp, `data.tar${compressionIdSuffix(compression)}`);
+    const written: WrittenPayloadFile[] = [];
+    await pipeline(
+      Readable.from(dataTar(files, written), { objectMode: false }),
+      await createCompressor(compression),
+      createWriteStream(dataPath),
+      options.signal ? { signal: options.signal } : {},
+    );
+    return {
+      written,
+      dataSize: (await stat(dataPath)).size,
+      open: () => createReadStream(dataPath),
+      cleanup: () => rm(tmp, { recursive: true, force: true }),
+    };
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** The data tar of the second pass: the digests must match the first pass. */
+async function* checkedDataTar(
+  files: ResolvedFile[],
+  expected: WrittenPayloadFile[],
+): AsyncGenerator<Buffer> {
+  const again: WrittenPayloadFile[] = [];
+  for await (const chunk of dataTar(files, again)) {
+    const last = again.at(-1);
+    if (last && last.sha256 !== expected[again.length - 1]?.sha256) {
+      throw new ArtifactWriteError(
+        'ERR_ARTIFACT_WRITE_PAYLOAD',
+        `payload ${last.name} changed while writing`,
+      );
+    }
+    yield chunk;
+  }
 }
 
 /**
@@ -307,19 +414,9 @@ export async function writeArtifact(
   const metaData = options.metaData === undefined ? undefined : encodeMetaData(options.metaData);
 
   const suffix = compressionIdSuffix(compression);
-  const tmp = await mkdtemp(join(options.tmpDir ?? tmpdir(), 'otakit-artifact-'));
+  const data = await prepareData(files, compression, options);
   try {
-    // 1. Data tar to a temporary file, hashing payloads on the way.
-    const dataPath = join(tmp, `data.tar${suffix}`);
-    const written: WrittenPayloadFile[] = [];
-    const signalOpt = options.signal ? { signal: options.signal } : {};
-    await pipeline(
-      Readable.from(dataTar(files, written), { objectMode: false }),
-      await createCompressor(compression),
-      createWriteStream(dataPath),
-      signalOpt,
-    );
-    const dataSize = (await stat(dataPath)).size;
+    const { written, dataSize } = data;
 
     // 2. Header tar, in memory (it holds JSON documents and scripts only).
     if (options.type === 'rootfs-image') spec.rootfsChecksum = written[0]?.sha256;
@@ -355,11 +452,11 @@ export async function writeArtifact(
       yield tarEntry({ name: headerName, mtime }, header);
       yield encodeTarHeader({ name: dataName, size: dataSize, mtime });
       let copied = 0;
-      for await (const chunk of createReadStream(dataPath)) {
-        copied += (chunk as Buffer).length;
-        yield chunk as Buffer;
+      for await (const chunk of data.open()) {
+        copied += chunk.length;
+        yield chunk;
       }
-      if (copied !== dataSize) throw new Error('temporary data tar changed while copying');
+      if (copied !== dataSize) throw new Error(`data tar has ${copied} bytes, expected ${dataSize}`);
       yield tarPadding(dataSize);
       yield tarTrailer();
     }
@@ -378,6 +475,6 @@ export async function writeArtifact(
     if (signature !== undefined) result.signature = signature;
     return result;
   } finally {
-    await rm(tmp, { recursive: true, force: true });
+    await data.cleanup();
   }
 }

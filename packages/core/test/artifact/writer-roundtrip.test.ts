@@ -5,7 +5,7 @@
  */
 
 import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
+import { createReadStream, existsSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -287,6 +287,50 @@ describe('writeArtifact round trips through readArtifact', () => {
       expect(written.files[0]!.sha256).toBe(hash.digest('hex'));
       const { info } = await readBack(file);
       expect(info.files[0]).toMatchObject({ name: 'big.bin', size, sha256: written.files[0]!.sha256 });
+    }
+  });
+
+  it('writes uncompressed artifacts of path payloads without a temporary file, in two passes', async () => {
+    const options = moduleOptions();
+    options.files = [join(work, 'rootfs.ext4'), { name: 'cfg', content: 'x=1\n' }];
+    options.compression = 'none';
+    options.tmpDir = join(work, 'no-such-dir');
+    const file = join(work, 'direct.mender');
+    const written = await writeArtifact(options, file);
+    const { info, contents } = await readBack(file);
+    expect(info.files).toMatchObject(written.files);
+    expect(contents.get('rootfs.ext4')!.equals(await readFile(join(work, 'rootfs.ext4')))).toBe(true);
+    // A compressed artifact (or a stream payload) does need the temporary directory.
+    options.compression = 'gzip';
+    await expect(writeArtifact(options, join(work, 'needs-tmp.mender'))).rejects.toMatchObject({
+      code: 'ENOENT',
+    });
+  });
+
+  it('notices a payload file that changes between the hashing and the writing pass', async () => {
+    for (const change of ['same-size', 'longer'] as const) {
+      const payload = join(work, `changing-${change}.bin`);
+      await writeFile(payload, pseudoRandom(10_000, 9));
+      let changed = false;
+      const sink = new PassThrough();
+      sink.on('data', () => {
+        if (changed) return;
+        changed = true;
+        writeFileSync(payload, change === 'same-size' ? pseudoRandom(10_000, 10) : pseudoRandom(10_001, 9));
+      });
+      const err = await writeArtifact(
+        {
+          type: 'module-image',
+          moduleType: 'm',
+          artifactName: 'a',
+          deviceTypes: ['d'],
+          compression: 'none',
+          files: [payload],
+        },
+        sink,
+      ).catch((e: unknown) => e);
+      expect(err, change).toBeInstanceOf(ArtifactWriteError);
+      expect((err as ArtifactWriteError).code).toBe('ERR_ARTIFACT_WRITE_PAYLOAD');
     }
   });
 
