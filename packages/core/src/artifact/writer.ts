@@ -2,10 +2,12 @@
  * Writes Mender Artifacts (format v3) the way `mender-artifact write rootfs-image|module-image`
  * does: the same outer members in the same order, the same header documents and manifest.
  *
- * Payloads are streamed once: each file is hashed while it is copied into the (compressed) data
- * tar, which goes to a temporary file because its size must be known before the outer tar can
- * carry it; then the header, manifest and signature are made and the outer tar is streamed to the
- * output. Memory use does not depend on payload size.
+ * The manifest (which needs every payload digest) comes before the data in the outer tar, and the
+ * tar header of the data member needs its size. So: uncompressed artifacts whose payloads can be
+ * read twice (paths, in-memory content) are written in two passes, hash then write, with no
+ * temporary file; otherwise each payload is read once, hashed while it is copied into the
+ * (compressed) data tar in a temporary file, which is then copied into the output after the
+ * header, manifest and signature. Memory use does not depend on payload size.
  */
 
 import { createHash } from 'node:crypto';
@@ -361,7 +363,8 @@ async function* checkedDataTar(
 
 /**
  * Writes a Mender Artifact (format v3) to a file path or a writable stream (which is ended).
- * Payload files are read once; memory use does not depend on their size.
+ * Memory use does not depend on payload size (see the module notes for the one- and two-pass
+ * modes). A failed write removes a partially written output file.
  *
  * @example
  * ```ts
