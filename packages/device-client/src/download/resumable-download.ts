@@ -48,7 +48,7 @@ export interface ResumableDownloadOptions {
   stallTimeoutMs?: number;
   /** Bandwidth cap in bytes per second. Default unlimited. */
   bytesPerSecond?: number;
-  /** Bytes between durable checkpoints of the staged file. Default 4 MiB. */
+  /** Bytes between durable checkpoints of the staged file. Default 16 MiB. */
   checkpointBytes?: number;
   signal?: AbortSignal;
   onProgress?: (p: DownloadProgress) => void;
@@ -84,7 +84,7 @@ export async function* resumableDownload(opts: ResumableDownloadOptions): AsyncG
   const baseMs = opts.retryBaseMs ?? 1000;
   const maxMs = opts.retryMaxMs ?? 60_000;
   const stallMs = opts.stallTimeoutMs ?? 60_000;
-  const checkpointBytes = opts.checkpointBytes ?? 4 << 20;
+  const checkpointBytes = opts.checkpointBytes ?? 16 << 20;
   const signal = opts.signal;
   const staging = opts.staging?.store;
 

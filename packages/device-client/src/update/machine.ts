@@ -79,7 +79,7 @@ export interface DownloadTuning {
   retryBaseMs?: number;
   /** Backoff largest ceiling (ms). Default 60 000. */
   retryMaxMs?: number;
-  /** Bytes between durable checkpoints of the staged download. Default 4 MiB. */
+  /** Bytes between durable checkpoints of the staged download. Default 16 MiB. */
   checkpointBytes?: number;
   /** Stage the artifact in `dataDir/download` so a restarted process resumes. Default true. */
   stage?: boolean;
