@@ -1,10 +1,10 @@
 import { nowIso, type SandboxContext } from './context.js';
-import { isFinished } from './fleet.js';
-import type {
-  ArtifactRecord,
-  DeploymentRecord,
-  DeviceDeploymentRecord,
-  DeviceDeploymentStatus,
+import {
+  type ArtifactRecord,
+  type DeploymentRecord,
+  type DeviceDeploymentRecord,
+  type DeviceDeploymentStatus,
+  isFinished,
 } from './store.js';
 
 /** Every device deployment status, in the order the statistics list them. */

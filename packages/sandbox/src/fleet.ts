@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { nowIso, nowSeconds, type SandboxContext } from './context.js';
+import { updateDeploymentFinished } from './deployments.js';
 import { signJwt } from './signing.js';
-import type { AuthSetRecord, AuthSetStatus, DeviceRecord, InventoryRecord } from './store.js';
+import {
+  type AuthSetRecord,
+  type AuthSetStatus,
+  type DeviceRecord,
+  type InventoryRecord,
+  isFinished,
+} from './store.js';
 
 /** Device status derived from its auth sets: accepted > preauthorized > pending > rejected > noauth. */
 export function deviceStatus(device: DeviceRecord): AuthSetStatus | 'noauth' {
@@ -155,16 +162,11 @@ export function removeDevice(ctx: SandboxContext, deviceId: string): void {
     if (dd.device_id === deviceId && !isFinished(dd.status)) {
       dd.status = 'decommissioned';
       dd.finished = nowIso(ctx);
+      const deployment = ctx.store.state.deployments[dd.deployment_id];
+      if (deployment) updateDeploymentFinished(ctx, deployment);
     }
   }
   ctx.store.markChanged();
-}
-
-/** Final device deployment statuses. */
-export function isFinished(status: string): boolean {
-  return ['success', 'failure', 'already-installed', 'noartifact', 'aborted', 'decommissioned'].includes(
-    status,
-  );
 }
 
 /** The inventory record of a device, created when missing. */

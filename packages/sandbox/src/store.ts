@@ -108,6 +108,13 @@ export type DeviceDeploymentStatus =
   | 'aborted'
   | 'decommissioned';
 
+/** Whether a device deployment status is final. */
+export function isFinished(status: string): boolean {
+  return ['success', 'failure', 'already-installed', 'noartifact', 'aborted', 'decommissioned'].includes(
+    status,
+  );
+}
+
 /** A deployment log line. */
 export interface LogMessage {
   timestamp: string;

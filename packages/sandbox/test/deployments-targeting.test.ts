@@ -119,4 +119,30 @@ describe('deployment targeting', () => {
     expect(forced.status).toBe(200);
     expect(forced.json().id).toBe(second);
   });
+
+  it('decommissioning a device mid-deployment marks it decommissioned and finishes the deployment', async () => {
+    const dev = await acceptDevice(sandbox.url, token, await newDevice('ad:00:00:00:00:40'));
+    const res = await call(sandbox.url, 'POST', '/api/management/v1/deployments/deployments', {
+      token,
+      json: { name: 'gone', artifact_name: 'shared-multi-1', devices: [dev.id] },
+    });
+    const id = String(res.headers.location).split('/').at(-1)!;
+    const next = await call(sandbox.url, 'GET', `${V1_NEXT}?artifact_name=a&device_type=board-a`, {
+      token: dev.jwt,
+    });
+    expect(next.status).toBe(200);
+    await call(sandbox.url, 'PUT', `/api/devices/v1/deployments/device/deployments/${id}/status`, {
+      token: dev.jwt,
+      json: { status: 'downloading' },
+    });
+    expect(
+      (await call(sandbox.url, 'DELETE', `/api/management/v2/devauth/devices/${dev.id}`, { token })).status,
+    ).toBe(204);
+    const deployment = (
+      await call(sandbox.url, 'GET', `/api/management/v1/deployments/deployments/${id}`, { token })
+    ).json();
+    expect(deployment.status).toBe('finished');
+    expect(deployment.finished).toBeTypeOf('string');
+    expect(deployment.statistics.status.decommissioned).toBe(1);
+  });
 });

@@ -3,10 +3,9 @@ import { requireDevice } from '../auth.js';
 import { nowIso, type SandboxContext } from '../context.js';
 import { REPORTABLE_STATUSES, selectArtifact, updateDeploymentFinished } from '../deployments.js';
 import { badRequest, HttpError, notFound } from '../errors.js';
-import { isFinished } from '../fleet.js';
 import { objectBody } from '../http.js';
 import { signLink } from '../signing.js';
-import type { DeviceDeploymentRecord } from '../store.js';
+import { type DeviceDeploymentRecord, isFinished } from '../store.js';
 
 /** How long a `next` download link lives, like the real server's presigned URLs: 24 h. */
 export const NEXT_LINK_TTL_SECONDS = 24 * 60 * 60;

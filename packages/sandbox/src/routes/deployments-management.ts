@@ -11,9 +11,9 @@ import {
   updateDeploymentFinished,
 } from '../deployments.js';
 import { badRequest, HttpError, notFound } from '../errors.js';
-import { deviceStatus, isFinished } from '../fleet.js';
+import { deviceStatus } from '../fleet.js';
 import { compareValues, objectBody, paginate } from '../http.js';
-import type { DeploymentRecord, DeviceDeploymentRecord } from '../store.js';
+import { type DeploymentRecord, type DeviceDeploymentRecord, isFinished } from '../store.js';
 
 const ACTIVE = [
   'downloading',
