@@ -146,6 +146,25 @@ describe.concurrent('power cuts: the agent is SIGKILLed and started again', { ti
     });
   }
 
+  for (let i = 0; i < 3; i++) {
+    it(`ends committed on the new image after a kill at a random point of the download or install (#${i + 1})`, async () => {
+      const size = 1024 * 1024;
+      const steps = ['download', 'install', 'needsReboot', 'reboot', 'verifyReboot', 'commit'];
+      const killAt =
+        Math.random() < 0.5
+          ? `download:${Math.floor(Math.random() * size)}`
+          : `${steps[Math.floor(Math.random() * steps.length)]}:${Math.random() < 0.5 ? 'before' : 'after'}`;
+      const r = await scenario(killAt, { size });
+      expect(r.first.killed, `kill point ${killAt}`).toBe(true);
+      expect(r.second.events.at(-1), `kill point ${killAt}`).toMatchObject({
+        event: 'done',
+        outcome: 'success',
+      });
+      expect(r.installed.artifactName, `kill point ${killAt}`).toBe(r.name);
+      expect(r.serverStatus, `kill point ${killAt}`).toBe('success');
+    });
+  }
+
   const rollbackKills = [
     'state:ArtifactRollback',
     'state:ArtifactRollbackReboot',
