@@ -13,6 +13,8 @@ import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { decompress as zstdDecompress } from 'fzstd';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeTarHeader } from '../../src/artifact/tar-write.js';
+import { parseTarHeader } from '../../src/artifact/tar-write-copy.js';
 import { type WriteArtifactOptions, writeArtifact } from '../../src/artifact/writer.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
@@ -261,5 +263,18 @@ describe('writer layout matches mender-artifact', () => {
     expect(raw.length % 512).toBe(0);
     expect(raw.subarray(raw.length - 1024).every((b) => b === 0)).toBe(true);
     expect(raw.subarray(raw.length - 1536, raw.length - 1024).some((b) => b !== 0)).toBe(true);
+  });
+});
+
+describe('tar headers', () => {
+  it('encode sizes above 8 GiB in base-256 and long names with the USTAR prefix', () => {
+    for (const size of [0, 1, 0o77777777777, 0o77777777777 + 1, 20 * 1024 ** 3 + 5]) {
+      const parsed = parseTarHeader(encodeTarHeader({ name: 'data/0000.tar', size }));
+      expect(parsed).toMatchObject({ name: 'data/0000.tar', size, type: '0' });
+    }
+    const long = `${'d'.repeat(120)}/${'f'.repeat(90)}`;
+    expect(parseTarHeader(encodeTarHeader({ name: long, size: 3 }))!.name).toBe(long);
+    expect(() => encodeTarHeader({ name: 'x'.repeat(101), size: 0 })).toThrow(RangeError);
+    expect(() => encodeTarHeader({ name: 'x', size: -1 })).toThrow(RangeError);
   });
 });
