@@ -55,11 +55,11 @@ describe('RegistryClient against the IoT Core sandbox', () => {
     const err = await registry.devices.create({ id: 'g-rsa-1' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConflictError);
     expect(rpcStatusOf(err)).toBe('ALREADY_EXISTS');
-    const body = JSON.parse(last().responseBody) as { error: { code: number; message: string; status: string } };
+    const body = JSON.parse(last().responseBody) as {
+      error: { code: number; message: string; status: string };
+    };
     expect(body.error.code).toBe(409);
     expect(validateAgainst('Status', { code: body.error.code, message: body.error.message })).toEqual([]);
-      [],
-    );
     const ec = await generateDeviceKey({ type: 'ecdsa-p256' });
     const bad = await registry.devices
       .create({ id: 'g-bad', credentials: [{ publicKey: { format: 'RSA_PEM', key: ec.publicKeyPem } }] })
