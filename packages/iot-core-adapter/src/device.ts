@@ -302,6 +302,7 @@ export class IotCoreDevice extends EventEmitter<IotCoreDeviceEvents> {
       device: this.deviceId,
     });
     this.#mqtt = undefined;
+    this.#jwt = undefined;
     this.#pending();
     old.removeAllListeners('close');
     old.end(false, {}, () => {
