@@ -133,7 +133,7 @@ export class DeviceClient {
   readonly #machine: Machine;
   readonly #logger: Logger;
   readonly #released = new Set<string>();
-  #proceedWaiters: Array<() => void> = [];
+  #proceed: { promise: Promise<void>; resolve: () => void } | undefined;
   #busy = false;
 
   constructor(options: DeviceClientOptions) {
@@ -195,7 +195,16 @@ export class DeviceClient {
         const next = await this.checkForUpdate();
         return next?.id === deploymentId ? next.artifact.source.uri : undefined;
       },
-      waitForProceed: () => new Promise<void>((r) => this.#proceedWaiters.push(r)),
+      waitForProceed: () => {
+        if (!this.#proceed) {
+          let resolve!: () => void;
+          const promise = new Promise<void>((r) => {
+            resolve = r;
+          });
+          this.#proceed = { promise, resolve };
+        }
+        return this.#proceed.promise;
+      },
       isReleased: (id) => this.#released.has(id),
     });
   }
@@ -284,9 +293,9 @@ export class DeviceClient {
   /** Releases download-only holds and re-checks paused updates now. */
   proceed(): void {
     for (const id of this.#pendingIds) this.#released.add(id);
-    const waiters = this.#proceedWaiters;
-    this.#proceedWaiters = [];
-    for (const w of waiters) w();
+    const pending = this.#proceed;
+    this.#proceed = undefined;
+    pending?.resolve();
   }
 
   #pendingIds = new Set<string>();

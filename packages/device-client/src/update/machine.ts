@@ -761,7 +761,12 @@ export class UpdateMachine {
         await this.#log(record, 'info', `paused ${point}: ${reason}`);
       }
       safeEmit(c, 'update:paused', { updateId: record.id, point, reason, retryInMs });
-      await Promise.race([abortableSleep(retryInMs, signal), c.waitForProceed()]);
+      // Re-check after the interval, or at once on proceed(); the losing timer is cancelled.
+      const wake = new AbortController();
+      const sleepSignal = signal ? AbortSignal.any([signal, wake.signal]) : wake.signal;
+      await Promise.race([abortableSleep(retryInMs, sleepSignal).catch(() => {}), c.waitForProceed()]);
+      wake.abort();
+      signal?.throwIfAborted();
     }
   }
 }
