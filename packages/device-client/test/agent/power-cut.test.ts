@@ -141,6 +141,9 @@ describe.concurrent('power cuts: the agent is SIGKILLed and started again', { ti
       const r = await scenario(`download:${Math.floor(size * fraction)}`, { size });
       expect(r.first.killed).toBe(true);
       expect(r.second.events.at(-1)).toMatchObject({ event: 'done', outcome: 'success' });
+      // The restarted agent replayed the staged bytes from disk and fetched only the rest.
+      const fetched = r.second.events.at(-1)?.networkBytes as number;
+      expect(fetched).toBeLessThan(size * (1 - fraction) + 256 * 1024);
       expect(r.installed.artifactName).toBe(r.name);
       expect(r.serverStatus).toBe('success');
     });
