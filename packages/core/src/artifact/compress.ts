@@ -8,6 +8,7 @@
 import { type Duplex, Transform, type TransformCallback } from 'node:stream';
 import { createGzip, constants as zlibConstants } from 'node:zlib';
 import type { ArtifactCompression } from './decompress.js';
+import { ArtifactWriteError } from './writer-errors.js';
 
 /**
  * The compression ids `mender-artifact write --compression` accepts, plus `xz` as an alias of
@@ -99,10 +100,22 @@ function loadZstd(): Promise<ZstdModule> {
 
 let xzModule: Promise<typeof import('node-liblzma/wasm')> | undefined;
 function loadXz(): Promise<typeof import('node-liblzma/wasm')> {
-  xzModule ??= import('node-liblzma/wasm').then(async (mod) => {
-    await mod.initModule();
-    return mod;
-  });
+  // node-liblzma is an optional dependency (only its WebAssembly build is used): devices that only
+  // read artifacts never need it, and its install script must not be able to fail their install.
+  xzModule ??= import('node-liblzma/wasm').then(
+    async (mod) => {
+      await mod.initModule();
+      return mod;
+    },
+    (err: unknown) => {
+      xzModule = undefined;
+      throw new ArtifactWriteError(
+        'ERR_ARTIFACT_WRITE_OPTIONS',
+        'xz compression needs the optional dependency node-liblzma, which is not installed; use gzip or zstd, or install node-liblzma',
+        { cause: err },
+      );
+    },
+  );
   return xzModule;
 }
 
