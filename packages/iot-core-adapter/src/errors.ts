@@ -8,7 +8,6 @@ import { ApiError, brandErrorClass, OtakitError } from '@otakit/core';
  * - `ERR_IOTCORE_CREDENTIAL`: a registry credential cannot be read (bad PEM, unknown format, key type
  *   not matching the format).
  * - `ERR_IOTCORE_OPTIONS`: invalid options (a JWT lifetime over 24 h, a missing project id…).
- * - `ERR_IOTCORE_MQTT`: the MQTT bridge refused or dropped the connection.
  * - `ERR_IOTCORE_SYNC_EMPTY_REGISTRY`: a sync would remove every managed device because the registry
  *   listed none (set `allowEmptyRegistry` when that is meant).
  * - `ERR_IOTCORE_CLOSED`: the device client was closed.
@@ -17,7 +16,6 @@ export type IotCoreErrorCode =
   | 'ERR_IOTCORE_KEY_UNSUPPORTED'
   | 'ERR_IOTCORE_CREDENTIAL'
   | 'ERR_IOTCORE_OPTIONS'
-  | 'ERR_IOTCORE_MQTT'
   | 'ERR_IOTCORE_SYNC_EMPTY_REGISTRY'
   | 'ERR_IOTCORE_CLOSED';
 
