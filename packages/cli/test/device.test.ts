@@ -13,6 +13,7 @@ import { writeArtifact } from '@otakit/core';
 import { ProvidesStore, SimulatedInstaller } from '@otakit/device-client';
 import { type Sandbox, startSandbox } from '@otakit/sandbox';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { parseWindow } from '../src/commands/device.js';
 import { main } from '../src/main.js';
 
 const cliRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -137,9 +138,7 @@ describe('otakit device', () => {
     expect(r.stdout).toMatch(/failure/);
   });
 
-  it('run updates from the server, resumes after SIGKILL and stops cleanly on SIGTERM', {
-    timeout: 120_000,
-  }, async () => {
+  async function serverWithDeployment(mac: string, name: string) {
     const sandbox = await startSandbox({ port: 0 });
     sandboxes.push(sandbox);
     const dir = await mkdtemp(join(tmpdir(), 'otakit-cli-dev-'));
@@ -149,10 +148,10 @@ describe('otakit device', () => {
     const pre = await fetch(`${sandbox.url}/api/management/v2/devauth/devices`, {
       method: 'POST',
       headers: auth,
-      body: JSON.stringify({ identity_data: { mac: '02:00:00:00:00:aa' }, pubkey: pub }),
+      body: JSON.stringify({ identity_data: { mac }, pubkey: pub }),
     });
     const deviceId = pre.headers.get('location')!.split('/').pop()!;
-    const art = await artifact(dir, 'cli-release-2');
+    const art = await artifact(dir, name);
     const form = new FormData();
     form.append('artifact', new Blob([await readFile(art.path)]), 'a.mender');
     await fetch(`${sandbox.url}/api/management/v1/deployments/artifacts`, {
@@ -163,10 +162,18 @@ describe('otakit device', () => {
     const dep = await fetch(`${sandbox.url}/api/management/v1/deployments/deployments`, {
       method: 'POST',
       headers: auth,
-      body: JSON.stringify({ name: 'cli', artifact_name: 'cli-release-2', devices: [deviceId] }),
+      body: JSON.stringify({ name: 'cli', artifact_name: name, devices: [deviceId] }),
     });
     const deploymentId = dep.headers.get('location')!.split('/').pop()!;
     const dataDir = join(dir, 'data');
+    const status = async () => {
+      const list = (await (
+        await fetch(`${sandbox.url}/api/management/v1/deployments/deployments/${deploymentId}/devices`, {
+          headers: auth,
+        })
+      ).json()) as { id: string; status: string }[];
+      return list.find((d) => d.id === deviceId)?.status;
+    };
     const args = [
       '--server',
       sandbox.url,
@@ -177,13 +184,19 @@ describe('otakit device', () => {
       '--device-type',
       'test-device',
       '--identity',
-      'mac=02:00:00:00:00:aa',
+      `mac=${mac}`,
       '--update-poll',
       '1',
       '--retry-poll',
       '1',
     ];
+    return { args, status, dataDir };
+  }
 
+  it('run updates from the server, resumes after SIGKILL and stops cleanly on SIGTERM', {
+    timeout: 120_000,
+  }, async () => {
+    const { args, status, dataDir } = await serverWithDeployment('02:00:00:00:00:aa', 'cli-release-2');
     const first = startAgent(args);
     await waitFor(first.child, /state ArtifactReboot/, first.log);
     first.child.kill('SIGKILL');
@@ -196,12 +209,24 @@ describe('otakit device', () => {
     expect(await second.exit).toBe(0);
     expect(second.log.text).toMatch(/agent stopped/);
 
-    const devices = (await (
-      await fetch(`${sandbox.url}/api/management/v1/deployments/deployments/${deploymentId}/devices`, {
-        headers: auth,
-      })
-    ).json()) as { id: string; status: string }[];
-    expect(devices.find((d) => d.id === deviceId)?.status).toBe('success');
+    expect(await status()).toBe('success');
     expect((await new ProvidesStore(dataDir).read()).artifactName).toBe('cli-release-2');
+  });
+
+  it('run --download-only holds before install until SIGUSR1', { timeout: 120_000 }, async () => {
+    const { args, status } = await serverWithDeployment('02:00:00:00:00:bb', 'cli-held');
+    const agent = startAgent([...args, '--download-only']);
+    await waitFor(agent.child, /paused beforeInstall: download-only/, agent.log);
+    expect(await status()).toBe('pause_before_installing');
+    agent.child.kill('SIGUSR1');
+    await waitFor(agent.child, /update \S+ success/, agent.log);
+    agent.child.kill('SIGTERM');
+    expect(await agent.exit).toBe(0);
+    expect(await status()).toBe('success');
+  });
+
+  it('parses maintenance windows and rejects bad ones', () => {
+    expect(parseWindow('02:00-05:30')).toEqual({ start: '02:00', end: '05:30', utc: true });
+    expect(() => parseWindow('2am-5am')).toThrow(/HH:MM-HH:MM/);
   });
 });

@@ -177,6 +177,12 @@ export function registerDeviceCommands(program: Command): void {
     .option('--inventory-poll <seconds>', 'inventory interval', seconds, 28_800)
     .option('--retry-poll <seconds>', 'largest error backoff', seconds, 300)
     .option('--bandwidth <bytesPerSecond>', 'download bandwidth cap', (v) => seconds(v))
+    .option('--scripts-dir <dir>', 'state scripts on the device (Download_Enter_00 ...)')
+    .option(
+      '--maintenance-window <HH:MM-HH:MM>',
+      'install, reboot and commit only in this daily window (UTC)',
+    )
+    .option('--download-only', 'download and verify, then hold before install until SIGUSR1')
     .action(async (opts: RunFlags, command: Command) => {
       try {
         await runAgent(opts);
@@ -217,6 +223,16 @@ interface RunFlags {
   inventoryPoll: number;
   retryPoll: number;
   bandwidth?: number;
+  scriptsDir?: string;
+  maintenanceWindow?: string;
+  downloadOnly?: boolean;
+}
+
+/** Parses `HH:MM-HH:MM` (UTC). @internal */
+export function parseWindow(value: string): { start: string; end: string; utc: true } {
+  const m = /^(\d{1,2}:\d{2})-(\d{1,2}:\d{2})$/.exec(value);
+  if (!m) throw new DeviceCliError('ERR_CLI_USAGE', `--maintenance-window expects HH:MM-HH:MM, got ${value}`);
+  return { start: m[1]!, end: m[2]!, utc: true };
 }
 
 interface InstallFlags {
@@ -254,6 +270,11 @@ async function runAgent(opts: RunFlags): Promise<void> {
       ...(opts.minVersion ? { minVersion: opts.minVersion } : {}),
     },
     ...(opts.bandwidth ? { download: { bytesPerSecond: opts.bandwidth } } : {}),
+    ...(opts.scriptsDir ? { stateScripts: { scriptsDir: resolve(opts.scriptsDir) } } : {}),
+    pause: {
+      ...(opts.maintenanceWindow ? { maintenanceWindow: parseWindow(opts.maintenanceWindow) } : {}),
+      ...(opts.downloadOnly ? { downloadOnly: true } : {}),
+    },
   };
   const client = new DeviceClient(options);
   const print = (line: string) => process.stdout.write(`${stamp()} ${line}\n`);
@@ -265,14 +286,20 @@ async function runAgent(opts: RunFlags): Promise<void> {
   };
   const onTerm = () => stop('SIGTERM');
   const onInt = () => stop('SIGINT');
+  const onUsr1 = () => {
+    print('SIGUSR1: proceeding with held updates');
+    client.proceed();
+  };
   process.once('SIGTERM', onTerm);
   process.once('SIGINT', onInt);
+  process.on('SIGUSR1', onUsr1);
   print(`agent started: server ${opts.server}, data dir ${dataDir}`);
   try {
     await client.run({ signal: ac.signal });
   } finally {
     process.off('SIGTERM', onTerm);
     process.off('SIGINT', onInt);
+    process.off('SIGUSR1', onUsr1);
     await client.close();
   }
   print('agent stopped');
