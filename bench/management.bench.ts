@@ -335,8 +335,8 @@ async function upload(): Promise<void> {
 
 const only = process.env.OTAKIT_BENCH_ONLY?.split(',');
 const parts: Array<[string, () => Promise<void>]> = [
-  ['upload', upload],
   ['listing', listing],
+  ['upload', upload],
   ['throughput', throughput],
   ['overhead', nullServer],
 ];
