@@ -399,6 +399,22 @@ describe('deployments', () => {
     expect(events).toEqual([0, 1, 2]);
   });
 
+  it('stops waiting when `until` says so, before the deployment finishes', async () => {
+    const pool = agent.get(ORIGIN);
+    for (const success of [0, 3]) {
+      pool.intercept({ path: `${BASE}/d2`, method: 'GET' }).reply(200, { id: 'd2', status: 'inprogress' });
+      pool
+        .intercept({ path: `${BASE}/d2/statistics`, method: 'GET' })
+        .reply(200, { success, pending: 5 - success });
+    }
+    const snapshot = await client().deployments.waitFor('d2', {
+      interval: 1,
+      until: ({ statistics }) => statistics.success >= 3,
+    });
+    expect(snapshot.deployment.status).toBe('inprogress');
+    expect(snapshot.statistics.success).toBe(3);
+  });
+
   it('stops waiting when the signal aborts', async () => {
     const pool = agent.get(ORIGIN);
     pool
