@@ -7,8 +7,9 @@
  *    uncompressed rootfs-image artifact (download with staging, verify every checksum, write to
  *    the simulated device's inactive slot, reboot, commit, report) against a raw `undici.request`
  *    child downloading the same signed URL to nowhere, in the same run, best of ROUNDS each.
- *    Prints the rates and the ratios agent/raw, with staging to disk (the default, for resuming
- *    after a restart) and without.
+ *    Prints the rates and the ratios agent/raw: with staging to disk (the default, for resuming
+ *    after a restart), without, and without staging into an installer that discards the bytes
+ *    (the SDK's own cost: download, tar parsing, SHA-256, state machine, reports).
  *
  * Run after `pnpm build`: `pnpm bench device`. Size: OTAKIT_BENCH_DEVICE_MIB (default 256).
  */
@@ -35,9 +36,18 @@ const CHILD = `
 const job = JSON.parse(process.env.OTAKIT_BENCH_JOB);
 const { DeviceClient, SimulatedInstaller } = await import(job.deviceClient);
 const { request } = await import(job.undici);
+// An installer that reads every payload byte and keeps none: isolates the agent from disk writes.
+const discard = {
+  supports: () => true,
+  async download(_ctx, files) { for await (const f of files) for await (const _ of f.stream) {} },
+  install: async () => {}, needsReboot: async () => 'No', reboot: async () => {}, verifyReboot: async () => {},
+  commit: async () => {}, supportsRollback: async () => true, rollback: async () => {},
+  rollbackReboot: async () => {}, verifyRollbackReboot: async () => {}, failure: async () => {}, cleanup: async () => {},
+};
 const client = job.mode === 'raw' ? undefined : new DeviceClient({
   serverUrl: job.server, privateKey: job.key, identity: job.identity, deviceType: 'bench-device',
-  dataDir: job.dataDir, installers: [new SimulatedInstaller({ dir: job.dataDir + '/device' })],
+  dataDir: job.dataDir,
+  installers: [job.discard ? discard : new SimulatedInstaller({ dir: job.dataDir + '/device' })],
   updatePollSeconds: 1, retryMinSeconds: 1, retryMaxSeconds: 2,
   download: { stage: job.stage !== false },
 });
@@ -172,15 +182,17 @@ async function main(): Promise<void> {
 
     let agent: Measure | undefined;
     let unstaged: Measure | undefined;
+    let discarding: Measure | undefined;
     let raw: Measure | undefined;
     for (let round = 0; round < ROUNDS; round++) {
       const a = await newDevice();
       const u = await newDevice();
+      const x = await newDevice();
       const r = await newDevice();
       await mgmt('POST', '/api/management/v1/deployments/deployments', {
         name: `bench-${round}`,
         artifact_name: 'bench-release',
-        devices: [a.id, u.id, r.id],
+        devices: [a.id, u.id, x.id, r.id],
       });
       // The raw download uses the same kind of signed link the agent gets.
       const rawClient = new DeviceClient({
@@ -212,6 +224,17 @@ async function main(): Promise<void> {
         dataDir: u.dataDir,
       });
       if (!unstaged || um.seconds < unstaged.seconds) unstaged = um;
+      const xm = await runChild({
+        mode: 'agent',
+        stage: false,
+        discard: true,
+        server: sandbox.url,
+        key: x.key,
+        identity: x.identity,
+        dataDir: x.dataDir,
+      });
+      if (!discarding || xm.seconds < discarding.seconds) discarding = xm;
+      await rm(x.dataDir, { recursive: true, force: true });
       await rm(u.dataDir, { recursive: true, force: true });
       if (!raw || rm1.seconds < raw.seconds) raw = rm1;
       if (!agent || am.seconds < agent.seconds) agent = am;
@@ -231,6 +254,9 @@ async function main(): Promise<void> {
       `  ratio agent/raw: ${(raw!.seconds / agent!.seconds).toFixed(3)} (default, staged for restart resume)`,
     );
     console.log(`  ratio agent/raw without staging: ${(raw!.seconds / unstaged!.seconds).toFixed(3)}`);
+    console.log(
+      `  ratio agent/raw, no staging, discarding installer (SDK overhead only): ${(raw!.seconds / discarding!.seconds).toFixed(3)}`,
+    );
   } finally {
     await sandbox.close();
     await rm(dir, { recursive: true, force: true });

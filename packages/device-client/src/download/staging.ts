@@ -28,6 +28,8 @@ export class DownloadStaging {
   #fh: Awaited<ReturnType<typeof open>> | undefined;
   #meta: StagingMeta | undefined;
   #written = 0;
+  /** The last queued write: one write runs while the caller goes on with the next chunk. */
+  #tail: Promise<void> = Promise.resolve();
 
   constructor(dir: string) {
     this.dir = dir;
@@ -81,11 +83,20 @@ export class DownloadStaging {
     await writeJsonFileAtomic(this.metaPath, this.#meta);
   }
 
-  /** Appends bytes (not yet durable: see {@link checkpoint}). */
+  /**
+   * Appends bytes (not yet durable: see {@link checkpoint}). The write overlaps with the caller's
+   * next step: this resolves once the *previous* write is done, so at most one chunk is in flight.
+   */
   async append(chunk: Uint8Array): Promise<void> {
-    if (!this.#fh) throw new Error('staging not open');
-    await this.#fh.write(chunk);
+    const fh = this.#fh;
+    if (!fh) throw new Error('staging not open');
+    const previous = this.#tail;
+    this.#tail = previous.then(async () => {
+      await fh.write(chunk);
+    });
+    this.#tail.catch(() => {});
     this.#written += chunk.byteLength;
+    await previous;
   }
 
   /** Number of bytes appended so far (durable or not). */
@@ -96,6 +107,7 @@ export class DownloadStaging {
   /** Makes every appended byte durable and records it as committed. */
   async checkpoint(): Promise<void> {
     if (!this.#fh || !this.#meta) return;
+    await this.#tail;
     if (this.#meta.committedBytes === this.#written) return;
     await this.#fh.sync();
     this.#meta.committedBytes = this.#written;
@@ -114,6 +126,7 @@ export class DownloadStaging {
 
   /** Deletes the staged bytes and meta. */
   async remove(): Promise<void> {
+    await this.#tail.catch(() => {});
     await this.#fh?.close().catch(() => {});
     this.#fh = undefined;
     await rm(this.dir, { recursive: true, force: true });
