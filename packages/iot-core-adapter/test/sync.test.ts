@@ -260,3 +260,77 @@ describe('preauthorizeFromRegistry with the IoT Core sandbox and the Mender sand
     await custom.close();
   });
 });
+
+describe('preauthorizeFromRegistry at fleet scale and under failure', () => {
+  let iot: IotCoreSandbox;
+  let mender: Sandbox;
+  let registry: RegistryClient;
+  let mgmt: ManagementClient;
+  let admission: MenderAdmission;
+
+  beforeAll(async () => {
+    [iot, mender] = await Promise.all([
+      startIotCoreSandbox({ port: 0, mqtt: false }),
+      startSandbox({ port: 0 }),
+    ]);
+    registry = new RegistryClient({ ...REG, baseUrl: iot.url, auth: iot.adminToken ?? '' });
+    mgmt = new ManagementClient({
+      serverUrl: mender.url,
+      auth: { email: mender.adminEmail, password: mender.adminPassword },
+    });
+    admission = menderAdmission(mgmt);
+    for (let i = 0; i < 24; i++) {
+      const k = await generateDeviceKey({ type: 'ecdsa-p256' });
+      await registry.devices.create({
+        id: `fleet-${String(i).padStart(2, '0')}`,
+        credentials: [toDeviceCredential(k.publicKeyPem)],
+      });
+    }
+  });
+  afterAll(async () => {
+    await registry?.close();
+    await mgmt?.close();
+    await Promise.all([iot?.close(), mender?.close()]);
+  });
+
+  it('reports a failing device and goes on with the others, then catches up on the next run', async () => {
+    let failOnce = true;
+    const flaky: MenderAdmission = {
+      ...admission,
+      listDevices: (o) => admission.listDevices(o),
+      async preauthorize(identity, pem, options) {
+        if (identity.device_id === 'fleet-07' && failOnce) {
+          failOnce = false;
+          throw new Error('mender hiccup');
+        }
+        return admission.preauthorize(identity, pem, options);
+      },
+    };
+    const report = await preauthorizeFromRegistry({ registry, mender: flaky, concurrency: 8 });
+    expect(report.counts).toMatchObject({ preauthorized: 23, failed: 1 });
+    const failed = report.devices.find((d) => d.outcome === 'failed');
+    expect(failed?.deviceId).toBe('fleet-07');
+    expect((failed?.error as Error).message).toBe('mender hiccup');
+
+    const again = await preauthorizeFromRegistry({ registry, mender: flaky, concurrency: 8 });
+    expect(again.counts).toMatchObject({ preauthorized: 1, unchanged: 23, failed: 0 });
+    let count = 0;
+    for await (const d of admission.listDevices()) if (d.status === 'preauthorized') count++;
+    expect(count).toBe(24);
+  });
+
+  it('stops with the abort reason when the signal aborts', async () => {
+    const controller = new AbortController();
+    const reason = new Error('operator stopped the sync');
+    controller.abort(reason);
+    const err = await preauthorizeFromRegistry({
+      registry,
+      mender: admission,
+      signal: controller.signal,
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBe(reason);
+  });
+});

@@ -217,6 +217,24 @@ describe('IoT Core sandbox', () => {
       }
     });
 
+    it('closes the connection when its JWT expires', async () => {
+      const { hostname, port } = new URL(iot.mqttUrl ?? '');
+      const socket = netConnect(Number(port), hostname);
+      const dropped = new Promise<{ reason: string }>((resolve) =>
+        iot.events.on('mqtt:disconnect', (e) => {
+          if (e.deviceId === 'dev-1') resolve(e);
+        }),
+      );
+      socket.resume();
+      const closed = new Promise((resolve) => socket.once('close', resolve));
+      await new Promise((resolve) => socket.once('connect', resolve));
+      socket.write(
+        connectPacket(`${CLIENT_ID}dev-1`, jwt({ iat: now(), exp: now() + 1, aud: 'otakit-sandbox' })),
+      );
+      expect((await dropped).reason).toBe('The authorization token expired.');
+      await closed;
+    });
+
     it('closes the connection on QoS 2 and on a topic outside the device', async () => {
       const topic = (t: string) => Buffer.concat([Buffer.from([0, t.length]), Buffer.from(t)]);
       const qos2 = Buffer.concat([
