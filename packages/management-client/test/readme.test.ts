@@ -16,6 +16,7 @@ it('runs the README example', async () => {
 
   const sandbox = await startSandbox({ port: 0 });
   const dir = await mkdtemp(join(tmpdir(), 'otakit-readme-'));
+  const stop = new AbortController();
   try {
     const artifact = join(dir, 'app-1.2.mender');
     await writeArtifact(
@@ -31,7 +32,6 @@ it('runs the README example', async () => {
     const device = await FakeDevice.create(sandbox.url, { mac: 'readme' });
     expect(await device.authenticate()).toBe(401); // pending: the example accepts it
     // The device takes any deployment it is offered to success.
-    const stop = new AbortController();
     const deviceLoop = (async () => {
       while (!stop.signal.aborted) {
         if ((await device.authenticate()) === 200) {
@@ -64,6 +64,7 @@ it('runs the README example', async () => {
     expect(last[1]).toBe('finished');
     expect(last[2]).toMatchObject({ success: 1 });
   } finally {
+    stop.abort();
     vi.unstubAllEnvs();
     await sandbox.close();
     await rm(dir, { recursive: true, force: true });
