@@ -59,6 +59,7 @@ export interface PreauthorizeFromRegistryOptions {
 /** One change the sync made (or would make, in a dry run). */
 export type SyncChange =
   | { type: 'preauthorize'; pubkey: string; force: boolean; menderId?: string }
+  | { type: 'accept'; authSetId: string }
   | { type: 'dismiss'; authSetId: string }
   | { type: 'reject'; authSetId: string }
   | { type: 'decommission'; menderId: string };
@@ -292,8 +293,17 @@ async function runSync(options: PreauthorizeFromRegistryOptions, run: SyncRun): 
       const sets: MenderAuthSet[] = m?.authSets ?? [];
       let menderId = m?.id;
       let added = 0;
+      let accepted = 0;
       for (const k of active) {
         const existing = sets.find((a) => samePubkey(k, a.pubkey));
+        if (existing?.status === 'pending' && m !== undefined) {
+          // The device asked Mender with a key the registry vouches for before the sync ran.
+          await apply(r, { type: 'accept', authSetId: existing.id }, () =>
+            mender.setAuthSetStatus(m.id, existing.id, 'accepted', call),
+          );
+          accepted++;
+          continue;
+        }
         if (existing && existing.status !== 'rejected') continue;
         const pem = toSpkiPem(k);
         const force = menderId !== undefined;
@@ -306,6 +316,7 @@ async function runSync(options: PreauthorizeFromRegistryOptions, run: SyncRun): 
           },
         );
         added++;
+        // A dry run creates nothing, but the device's further keys would be forced onto it.
         if (dryRun && menderId === undefined) menderId = '';
       }
       r.menderId = menderId || undefined;
@@ -333,9 +344,9 @@ async function runSync(options: PreauthorizeFromRegistryOptions, run: SyncRun): 
         }
       }
       if (m === undefined) r.outcome = 'preauthorized';
-      else if (added > 0 || removed > 0) {
+      else if (added > 0 || accepted > 0 || removed > 0) {
         r.outcome = 'updated';
-        r.reason = removed > 0 ? 'rotated' : 'key-added';
+        r.reason = removed > 0 ? 'rotated' : added > 0 ? 'key-added' : 'pending-accepted';
       }
     } catch (err) {
       if (signal?.aborted) throw err;

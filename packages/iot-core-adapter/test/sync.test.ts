@@ -189,6 +189,16 @@ describe('preauthorizeFromRegistry with the IoT Core sandbox and the Mender sand
     expect(report.devices.some((d) => d.identity.mac !== undefined)).toBe(false);
   });
 
+  it('accepts a device that asked Mender with its registry key before the sync ran', async () => {
+    const early = await generateDeviceKey({ type: 'ecdsa-p256' });
+    await registry.devices.create({ id: 'dev-f', credentials: [toDeviceCredential(early.publicKeyPem)] });
+    expect(await authenticate(mender.url, 'dev-f', early)).toBe(401);
+    const report = await preauthorizeFromRegistry({ registry, mender: admission });
+    expect(byId(report, 'dev-f')).toMatchObject({ outcome: 'updated', reason: 'pending-accepted' });
+    expect(byId(report, 'dev-f')?.changes.map((c) => c.type)).toEqual(['accept']);
+    expect(await authenticate(mender.url, 'dev-f', early)).toBe(200);
+  });
+
   it('plans without changing anything in a dry run', async () => {
     const fresh = await generateDeviceKey({ type: 'rsa', bits: 2048 });
     await registry.devices.create({ id: 'dev-e', credentials: [toDeviceCredential(fresh.privateKey)] });
