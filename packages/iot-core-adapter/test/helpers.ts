@@ -116,3 +116,52 @@ export async function startRecordingProxy(
       }),
   };
 }
+
+interface DiscoveryMethod {
+  id: string;
+  httpMethod: string;
+  flatPath: string;
+  parameters?: Record<string, { location: string }>;
+}
+
+/** Every method of the discovery document: its verb, its `flatPath` as a regex, its query parameters. */
+export function discoveryMethods(): Array<{
+  id: string;
+  httpMethod: string;
+  pattern: RegExp;
+  parameters: string[];
+}> {
+  const doc = discovery as unknown as {
+    parameters: Record<string, unknown>;
+    resources: Record<string, unknown>;
+  };
+  const global = Object.keys(doc.parameters ?? {});
+  const out: Array<{ id: string; httpMethod: string; pattern: RegExp; parameters: string[] }> = [];
+  const walk = (resources: Record<string, unknown>) => {
+    for (const r of Object.values(resources) as Array<{
+      methods?: Record<string, DiscoveryMethod>;
+      resources?: Record<string, unknown>;
+    }>) {
+      for (const m of Object.values(r.methods ?? {})) {
+        const source = m.flatPath
+          .split(/(\{[^}]+\})/)
+          .map((part) => (part.startsWith('{') ? '[^/:]+' : part.replace(/[.*+?^$()|[\]\\]/g, '\\$&')))
+          .join('');
+        out.push({
+          id: m.id,
+          httpMethod: m.httpMethod,
+          pattern: new RegExp(`^${source}$`),
+          parameters: [
+            ...global,
+            ...Object.entries(m.parameters ?? {})
+              .filter(([, p]) => p.location === 'query')
+              .map(([name]) => name),
+          ],
+        });
+      }
+      if (r.resources) walk(r.resources);
+    }
+  };
+  walk(doc.resources);
+  return out;
+}

@@ -2,7 +2,7 @@ import { ConflictError, generateDeviceKey, NotFoundError, UnauthorizedError } fr
 import { type IotCoreSandbox, startIotCoreSandbox } from '@otakit/sandbox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RegistryClient, rpcStatusOf, toDeviceCredential } from '../src/index.js';
-import { type Exchange, startRecordingProxy, validateAgainst } from './helpers.js';
+import { discoveryMethods, type Exchange, startRecordingProxy, validateAgainst } from './helpers.js';
 
 const REG = { project: 'otakit-sandbox', location: 'us-central1', registry: 'devices' };
 const PARENT = `/v1/projects/${REG.project}/locations/${REG.location}/registries/${REG.registry}/devices`;
@@ -156,5 +156,19 @@ describe('RegistryClient against the IoT Core sandbox', () => {
     expect(validateAgainst('ModifyCloudToDeviceConfigRequest', JSON.parse(last().body))).toEqual([]);
     expect(validateAgainst('DeviceConfig', config)).toEqual([]);
     expect(config.version).toBe('2');
+  });
+
+  it('sent only methods, paths and query parameters the discovery document declares', () => {
+    const methods = discoveryMethods();
+    expect(proxy.exchanges.length).toBeGreaterThan(10);
+    for (const ex of proxy.exchanges) {
+      const url = new URL(ex.url, 'http://x');
+      const path = url.pathname.slice(1);
+      const match = methods.find((m) => m.httpMethod === ex.method && m.pattern.test(path));
+      expect(match, `${ex.method} ${path}`).toBeDefined();
+      for (const name of url.searchParams.keys()) {
+        expect(match?.parameters, `${match?.id} ?${name}`).toContain(name);
+      }
+    }
   });
 });
