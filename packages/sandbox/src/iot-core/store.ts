@@ -109,7 +109,7 @@ export function renderDevice(
     state: d.state,
     logLevel: d.logLevel,
     metadata: Object.keys(d.metadata).length > 0 ? { ...d.metadata } : undefined,
-    gatewayConfig: { gatewayType: 'NON_GATEWAY', gatewayAuthMethod: 'ASSOCIATION_ONLY' },
+    gatewayConfig: { gatewayType: 'NON_GATEWAY' },
   };
   const out: Record<string, unknown> = {};
   for (const [snake, json] of Object.entries(DEVICE_FIELDS)) {
