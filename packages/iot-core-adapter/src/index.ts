@@ -54,6 +54,11 @@ export {
   SYNC_FIELD_MASK,
 } from './registry.js';
 export {
+  type ServiceAccountAuthOptions,
+  type ServiceAccountKey,
+  serviceAccountAuth,
+} from './service-account.js';
+export {
   type DeviceSyncResult,
   identityKey,
   type PreauthorizeFromRegistryOptions,
