@@ -1,32 +1,36 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { type Dispatcher, FormData as UndiciFormData, Response as UndiciResponse } from 'undici';
+import type { Dispatcher, FormData as UndiciFormData } from 'undici';
 import { InvalidResponseError } from '../errors.js';
 import type { HttpRequest, RequestBody } from './types.js';
+import type { UndiciModule } from './undici.js';
 
 /** The most bytes of an error response body that are read (the rest is discarded). */
 export const ERROR_BODY_LIMIT = 64 * 1024;
 
 type UndiciBody = string | Uint8Array | Readable;
 
-/** Whether `body` is a FormData: Node's global one or npm undici's (they are different classes). */
+/**
+ * Whether `body` is a FormData: Node's global one or npm undici's (they are different classes).
+ * Told by its `Symbol.toStringTag` too, so that this needs no undici loaded.
+ */
 function isFormData(body: unknown): body is FormData | UndiciFormData {
-  return (
-    body instanceof FormData ||
-    body instanceof UndiciFormData ||
-    Object.prototype.toString.call(body) === '[object FormData]'
-  );
+  return body instanceof FormData || Object.prototype.toString.call(body) === '[object FormData]';
 }
 
 /**
  * Encodes a FormData as a streamed multipart body with the `Content-Type` (boundary) to send, using
  * the fetch `Response` of the implementation the FormData came from. File parts are streamed.
  */
-function encodeFormData(form: FormData | UndiciFormData): {
+function encodeFormData(
+  form: FormData | UndiciFormData,
+  undici: UndiciModule,
+): {
   body: Readable;
   contentType: string | undefined;
 } {
-  const response = form instanceof UndiciFormData ? new UndiciResponse(form) : new Response(form as FormData);
+  const response =
+    form instanceof undici.FormData ? new undici.Response(form) : new Response(form as FormData);
   const stream = response.body as unknown as WebReadableStream<Uint8Array>;
   return { body: Readable.fromWeb(stream), contentType: response.headers.get('content-type') ?? undefined };
 }
@@ -46,10 +50,14 @@ function toReadable(body: Readable | AsyncIterable<Uint8Array>): Readable {
 
 /**
  * The body and content type to send for one attempt. A factory body is called once per attempt;
- * async iterables are wrapped in a Readable (streamed, never collected).
+ * async iterables are wrapped in a Readable (streamed, never collected). `undici` (loaded by then)
+ * encodes its own FormData.
  * @internal
  */
-export function prepareBody(req: HttpRequest): {
+export function prepareBody(
+  req: HttpRequest,
+  undici: UndiciModule,
+): {
   body: UndiciBody | undefined;
   contentType: string | undefined;
 } {
@@ -61,7 +69,7 @@ export function prepareBody(req: HttpRequest): {
   if (typeof body === 'string') {
     return { body, contentType: req.contentType ?? 'text/plain; charset=utf-8' };
   }
-  if (isFormData(body)) return encodeFormData(body); // a fresh encoding per attempt
+  if (isFormData(body)) return encodeFormData(body, undici); // a fresh encoding per attempt
   if (body instanceof Uint8Array) {
     return { body, contentType: req.contentType ?? 'application/octet-stream' };
   }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
-import { type Dispatcher, request as undiciRequest } from 'undici';
+import type { Dispatcher } from 'undici';
 import {
   type ApiError,
   apiErrorFromResponse,
@@ -11,7 +11,7 @@ import {
 } from '../errors.js';
 import { AttemptSignal, abortReason, sleep, throwIfAborted } from './abort.js';
 import { isOneShotBody, prepareBody, readBody, readErrorBody } from './body.js';
-import { buildDispatcher } from './dispatcher.js';
+import { buildDispatcher, type DispatcherPlan, planDispatcher } from './dispatcher.js';
 import { type PagePromise, paginateByLink } from './paginate.js';
 import { redactUrl } from './redact.js';
 import { parseRetryAfter } from './retry-after.js';
@@ -25,6 +25,7 @@ import type {
   PaginateOptions,
   QueryValue,
 } from './types.js';
+import { loadUndici, type UndiciModule } from './undici.js';
 
 /** Methods retried without an idempotency key. */
 export const IDEMPOTENT_METHODS: ReadonlySet<HttpMethod> = new Set(['GET', 'HEAD', 'PUT', 'DELETE']);
@@ -59,6 +60,9 @@ class RetryableFailure {
  * The `Authorization` header from `auth` is sent only to the origin of `baseUrl`, never to other
  * hosts (signed download URLs, a foreign `Link`).
  *
+ * undici is loaded on the first request, not when otakit is imported, and the dispatcher the client
+ * builds (when none is injected) is built then too.
+ *
  * @example
  * ```ts
  * const http = new HttpClient({ baseUrl: 'https://hosted.mender.io', auth: () => token })
@@ -71,8 +75,15 @@ export class HttpClient {
   /** Typed `request`, `response` and `retry` events. URLs are redacted; headers are never included. */
   readonly events: EventEmitter<HttpEvents> = new EventEmitter<HttpEvents>();
   readonly #baseUrl: URL;
-  readonly #dispatcher: Dispatcher;
-  readonly #ownsDispatcher: boolean;
+  /** The injected dispatcher, if any: never built, never closed. */
+  readonly #injected: Dispatcher | undefined;
+  /** The dispatcher to build on the first request when none is injected. */
+  readonly #plan: DispatcherPlan | undefined;
+  /** The dispatcher being built or built (undefined until the first request, and after a failed build). */
+  #built: Promise<Dispatcher> | undefined;
+  /** The dispatcher once built. */
+  #dispatcher: Dispatcher | undefined;
+  #closed = false;
   readonly #options: HttpClientOptions;
   readonly #logger: Logger;
   readonly #headers: Record<string, string>;
@@ -81,11 +92,10 @@ export class HttpClient {
     this.#options = options;
     this.#baseUrl = new URL(options.baseUrl);
     if (options.dispatcher !== undefined) {
+      this.#injected = options.dispatcher;
       this.#dispatcher = options.dispatcher;
-      this.#ownsDispatcher = false;
     } else {
-      this.#dispatcher = buildDispatcher(options);
-      this.#ownsDispatcher = true;
+      this.#plan = planDispatcher(options);
     }
     this.#logger = options.logger ?? silentLogger;
     this.#headers = {
@@ -156,9 +166,23 @@ export class HttpClient {
     return paginateByLink<T>(this, path, opts);
   }
 
-  /** Closes the dispatcher the client built (an injected `dispatcher` is left open for its owner). */
+  /**
+   * Closes the dispatcher the client built (an injected `dispatcher` is left open for its owner).
+   * Calls made after it fail at once.
+   */
   async close(): Promise<void> {
-    if (this.#ownsDispatcher) await this.#dispatcher.close();
+    if (this.#injected !== undefined) return;
+    this.#closed = true;
+    // Nothing built (no call made): nothing to close, and no undici to load. A later call builds
+    // the dispatcher closed.
+    if (this.#built === undefined) return;
+    let dispatcher: Dispatcher;
+    try {
+      dispatcher = await this.#built;
+    } catch {
+      return; // it could not be built: there is nothing to close
+    }
+    await dispatcher.close();
   }
 
   /**
@@ -192,7 +216,9 @@ export class HttpClient {
   ): Promise<HttpResponse<T>> {
     const safeUrl = redactUrl(url);
     const headers = await this.#requestHeaders(req, url, requestId);
-    const { body, contentType } = prepareBody(req);
+    const undici = await loadUndici();
+    const dispatcher = this.#dispatcher ?? (await this.#buildDispatcher());
+    const { body, contentType } = prepareBody(req, undici);
     if (contentType !== undefined) headers['content-type'] = contentType;
     const timeoutMs = req.timeout ?? this.#options.timeout ?? DEFAULTS.timeout;
     const scope = new AttemptSignal(req.signal, timeoutMs);
@@ -213,13 +239,13 @@ export class HttpClient {
 
     let res: Dispatcher.ResponseData;
     try {
-      res = await undiciRequest(url, {
+      res = await undici.request(url, {
         method: req.method,
         headers,
         // Node's global FormData and undici's are the same at runtime but typed apart.
         body: (body ?? null) as Dispatcher.RequestOptions['body'],
         signal: scope.signal,
-        dispatcher: this.#dispatcher,
+        dispatcher,
       });
     } catch (err) {
       throw fail(err);
@@ -291,6 +317,28 @@ export class HttpClient {
       scope.dispose();
     }
     return { status, headers: res.headers, data: data as T, requestId: responseId, url: safeUrl };
+  }
+
+  /**
+   * The dispatcher this client built, building it (and loading undici) on first use. One built after
+   * `close()` is closed before it is returned, so that calls fail as they would on a closed one.
+   */
+  #buildDispatcher(): Promise<Dispatcher> {
+    if (this.#built === undefined) {
+      const plan = this.#plan as DispatcherPlan;
+      const closeFirst = this.#closed;
+      const built = loadUndici().then(async (undici: UndiciModule) => {
+        const dispatcher = buildDispatcher(undici, plan);
+        if (closeFirst) await dispatcher.close();
+        this.#dispatcher = dispatcher;
+        return dispatcher;
+      });
+      built.catch(() => {
+        if (this.#built === built) this.#built = undefined;
+      });
+      this.#built = built;
+    }
+    return this.#built;
   }
 
   async #requestHeaders(req: HttpRequest, url: string, requestId: string): Promise<Record<string, string>> {
