@@ -1,4 +1,5 @@
 import { type KeyObject, randomUUID } from 'node:crypto';
+import { rename } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import {
   HttpClient,
@@ -330,7 +331,19 @@ export class DeviceClient {
    */
   async resume(options: RunOptions = {}): Promise<UpdateResult | undefined> {
     await this.provides.writeDeviceType(this.#o.deviceType);
-    const record = await this.states.load();
+    let record: UpdateRecord | undefined;
+    try {
+      record = await this.states.load();
+    } catch (err) {
+      if (!(err instanceof DeviceError && err.code === DeviceErrorCodes.CORRUPT_STATE)) throw err;
+      // An unreadable record cannot be continued: keep it for inspection and go on without it
+      // (an image left on trial is reverted by the bootloader's boot counting).
+      const aside = `${this.states.path}.corrupt-${Date.now()}`;
+      await rename(this.states.path, aside);
+      safeEmit(this.#ctx(), 'agent:error', { during: 'resume', error: err });
+      this.#logger.error('otakit device: unreadable update state moved aside', { path: aside });
+      return undefined;
+    }
     if (!record) return undefined;
     return this.#exclusive(record, true, options.signal);
   }

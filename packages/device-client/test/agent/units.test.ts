@@ -1,4 +1,4 @@
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -105,6 +105,22 @@ describe('standalone installs', () => {
     expect(server.requests).toHaveLength(2);
     expect(Object.values(await sim.currentContent())[0]?.equals(art.image)).toBe(true);
     expect((await client.installed()).artifactName).toBe('from-url');
+  });
+
+  it('moves an unreadable state record aside instead of stopping the agent', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'otakit-url-'));
+    const client = new DeviceClient({
+      deviceType: 'test-device',
+      dataDir,
+      installers: [new SimulatedInstaller({ dir: join(dataDir, 'device') })],
+    });
+    await writeFile(client.states.path, '{"version": 1, "id": ');
+    const errors: string[] = [];
+    client.events.on('agent:error', (e) => errors.push(e.during));
+    expect(await client.resume()).toBeUndefined();
+    expect(errors).toEqual(['resume']);
+    expect((await readdir(dataDir)).some((f) => f.startsWith('update-state.json.corrupt-'))).toBe(true);
+    expect(await client.states.load()).toBeUndefined();
   });
 
   it('refuses to start a second update while one is recorded as in progress', async () => {
