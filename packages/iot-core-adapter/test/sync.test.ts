@@ -320,7 +320,7 @@ describe('preauthorizeFromRegistry at fleet scale and under failure', () => {
     expect(report.counts).toMatchObject({ preauthorized: 23, failed: 1 });
     const failed = report.devices.find((d) => d.outcome === 'failed');
     expect(failed?.deviceId).toBe('fleet-07');
-    expect((failed?.error as Error).message).toBe('mender hiccup');
+    expect(failed?.error).toEqual(new Error('mender hiccup'));
 
     const again = await preauthorizeFromRegistry({ registry, mender: flaky, concurrency: 8 });
     expect(again.counts).toMatchObject({ preauthorized: 1, unchanged: 23, failed: 0 });
