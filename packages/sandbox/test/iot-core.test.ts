@@ -229,7 +229,7 @@ describe('IoT Core sandbox', () => {
       const closed = new Promise((resolve) => socket.once('close', resolve));
       await new Promise((resolve) => socket.once('connect', resolve));
       socket.write(
-        connectPacket(`${CLIENT_ID}dev-1`, jwt({ iat: now(), exp: now() + 1, aud: 'otakit-sandbox' })),
+        connectPacket(`${CLIENT_ID}dev-1`, jwt({ iat: now(), exp: now() + 3, aud: 'otakit-sandbox' })),
       );
       expect((await dropped).reason).toBe('The authorization token expired.');
       await closed;
