@@ -405,9 +405,14 @@ export class DeviceClient {
       await abortableSleep(delayMs, signal);
     };
     try {
-      await this.resume(signal ? { signal } : {});
+      let resumed = false;
       while (!signal?.aborted) {
         try {
+          // An update interrupted by a crash, power cut or reboot goes first (retried on errors).
+          if (!resumed) {
+            await this.resume(signal ? { signal } : {});
+            resumed = true;
+          }
           if (api.token === undefined) await api.authenticate(signal ? { signal } : {});
           const now = Date.now();
           if (now >= nextInventory) {
