@@ -8,6 +8,7 @@
 
 /** An auth set of a Mender device (one identity + key pair). */
 export interface MenderAuthSet {
+  /** The auth set id. */
   id: string;
   /** PEM public key. */
   pubkey: string;
@@ -17,6 +18,7 @@ export interface MenderAuthSet {
 
 /** A Mender device as the sync sees it. */
 export interface MenderDevice {
+  /** The Mender device id. */
   id: string;
   /** The identity attributes the device authenticates with. */
   identity: Record<string, unknown>;
@@ -27,6 +29,7 @@ export interface MenderDevice {
 
 /** Per-call options the sync passes on. */
 export interface AdmissionCallOptions {
+  /** Aborts the call. */
   signal?: AbortSignal;
 }
 
@@ -74,6 +77,7 @@ export interface ManagementDeviceLike {
  * typed structurally so this package does not import the management client.
  */
 export interface ManagementClientLike {
+  /** `ManagementClient.devices`. */
   devices: {
     list(options?: { signal?: AbortSignal; perPage?: number }): AsyncIterable<ManagementDeviceLike>;
     preauthorize(

@@ -20,12 +20,17 @@ export const DEFAULT_HTTP_BRIDGE_URL = 'https://cloudiotdevice.googleapis.com';
 
 /** Options of {@link IotCoreDevice}. */
 export interface IotCoreDeviceOptions {
+  /** The project id (also the JWT audience). */
   project: string;
+  /** The registry's region. */
   location: string;
+  /** The registry id. */
   registry: string;
+  /** The device id in the registry (the string id, not the numeric one). */
   deviceId: string;
   /** The device's private key (the Mender client's `mender-agent.pem`): RSA or ECDSA P-256. */
   privateKey: KeyObject | string | Uint8Array;
+  /** Passphrase of an encrypted PEM key. */
   passphrase?: string;
   /** `'mqtt'` (default; needed for config and commands) or `'http'`. */
   transport?: 'mqtt' | 'http';
@@ -48,16 +53,19 @@ export interface IotCoreDeviceOptions {
   keepaliveSeconds?: number;
   /** The clock, for JWT `iat`/`exp` (default `() => new Date()`). */
   now?: () => Date;
+  /** Debug lines (renewals); silent by default. */
   logger?: Logger;
 }
 
 /** A config message from `/devices/{id}/config`. */
 export interface ConfigMessage {
+  /** The config payload as sent with `modifyCloudToDeviceConfig`. */
   data: Buffer;
 }
 
 /** A command from `/devices/{id}/commands[/subfolder]`. */
 export interface CommandMessage {
+  /** The command payload. */
   data: Buffer;
   /** The subfolder, when the command was sent with one. */
   subfolder: string | undefined;
@@ -111,7 +119,9 @@ type Payload = string | Uint8Array;
 export class IotCoreDevice extends EventEmitter<IotCoreDeviceEvents> {
   /** `projects/…/devices/{deviceId}`: the MQTT client id. */
   readonly path: string;
+  /** The device id in the registry. */
   readonly deviceId: string;
+  /** How telemetry and state travel. */
   readonly transport: 'mqtt' | 'http';
   readonly #key: KeyObject;
   readonly #opts: IotCoreDeviceOptions;

@@ -24,7 +24,9 @@ export interface MintIotCoreJwtOptions {
 
 /** A minted JWT with its claims. */
 export interface IotCoreJwt {
+  /** The compact JWT (`header.claims.signature`). */
   token: string;
+  /** `RS256` or `ES256`. */
   algorithm: IotCoreJwtAlgorithm;
   /** Seconds since the epoch. */
   iat: number;

@@ -18,6 +18,7 @@ export const SYNC_FIELD_MASK: readonly DeviceField[] = ['credentials', 'blocked'
 export interface RegistryClientOptions extends Omit<HttpClientOptions, 'baseUrl' | 'auth'> {
   /** API root; paths `v1/projects/…` resolve against it. Default {@link DEFAULT_IOT_CORE_API_URL}. */
   baseUrl?: string | URL;
+  /** The project id. */
   project: string;
   /** The region, e.g. `us-central1`. */
   location: string;
@@ -249,8 +250,11 @@ export class RegistryClient {
   readonly devices: RegistryDevices;
   /** `projects/{project}/locations/{location}/registries/{registry}`. */
   readonly path: string;
+  /** The project id. */
   readonly project: string;
+  /** The region. */
   readonly location: string;
+  /** The registry id. */
   readonly registry: string;
   /** The underlying transport (events: `request`, `response`, `retry`). */
   readonly http: HttpClient;

@@ -9,6 +9,7 @@ import type { Device } from './types.js';
 
 /** The registry side of a sync: a {@link RegistryClient} or anything that lists devices the same way. */
 export interface RegistrySource {
+  /** `RegistryClient.devices`. */
   devices: {
     list(options?: { signal?: AbortSignal; fieldMask?: readonly string[] }): AsyncIterable<Device>;
   };
@@ -52,7 +53,9 @@ export interface PreauthorizeFromRegistryOptions {
   allowEmptyRegistry?: boolean;
   /** Clock for credential expiry (default now). */
   now?: Date;
+  /** Stops the sync between Mender calls; it rejects with `signal.reason`. */
   signal?: AbortSignal;
+  /** Debug and warning lines; silent by default. */
   logger?: Logger;
 }
 
@@ -88,20 +91,25 @@ export interface DeviceSyncResult {
   identity: Record<string, unknown>;
   /** The Mender device id, when there is one. */
   menderId: string | undefined;
+  /** What happened to it. */
   outcome: SyncOutcome;
   /** Why: `blocked`, `deleted`, `no-active-credential`, `rotated`, … */
   reason?: string;
+  /** The Mender changes made (or planned), in order. */
   changes: SyncChange[];
   /** Credentials skipped (expired, unreadable), with the reason. */
   skippedCredentials: Array<{ index: number; reason: string }>;
+  /** What failed, when `outcome` is `'failed'`. */
   error?: unknown;
 }
 
 /** The report of a sync. */
 export interface SyncReport {
+  /** One entry per registry device, then per managed Mender device no longer in the registry. */
   devices: DeviceSyncResult[];
   /** How many devices ended in each outcome. */
   counts: Record<SyncOutcome, number>;
+  /** Whether this was a dry run (nothing changed in Mender). */
   dryRun: boolean;
 }
 
@@ -127,6 +135,7 @@ export class SyncRun extends EventEmitter<SyncEvents> implements PromiseLike<Syn
     this.#promise.catch(() => {});
   }
 
+  /** Resolves with the report when the sync is done; rejects when it could not run. */
   // biome-ignore lint/suspicious/noThenProperty: a SyncRun is awaitable by design.
   then<R1 = SyncReport, R2 = never>(
     onfulfilled?: ((report: SyncReport) => R1 | PromiseLike<R1>) | null,
