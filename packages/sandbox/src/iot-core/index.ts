@@ -21,8 +21,11 @@ export type { IotCoreSandboxEvents, IotCoreStateReport, IotCoreTelemetry } from 
 
 /** A registry the sandbox serves. */
 export interface IotCoreSandboxRegistry {
+  /** The project id (also the `aud` device JWTs must carry). */
   project: string;
+  /** The region, e.g. `us-central1`. */
   location: string;
+  /** The registry id. */
   registry: string;
 }
 
@@ -42,8 +45,9 @@ export interface IotCoreSandboxOptions {
   port?: number;
   /** Interface to listen on (default `127.0.0.1`). */
   host?: string;
-  /** Serve the MQTT bridge too (default true), on `mqttPort` (default 0: a free port). */
+  /** Serve the MQTT bridge too (default true). */
   mqtt?: boolean;
+  /** MQTT port; 0 (default) picks a free one. */
   mqttPort?: number;
   /** Registries to serve (default one: {@link DEFAULT_IOT_CORE_REGISTRY}). */
   registries?: IotCoreSandboxRegistry[];

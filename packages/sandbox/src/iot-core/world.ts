@@ -5,28 +5,41 @@ import type { DeviceRecord, RegistryRecord, StoredCredential } from './store.js'
 export interface IotCoreTelemetry {
   /** `projects/{p}/locations/{l}/registries/{r}`. */
   registry: string;
+  /** The device's string id. */
   deviceId: string;
+  /** The device's numeric id. */
   deviceNumId: string;
   /** The subfolder (`/devices/{id}/events/{subFolder}` or `subFolder` over HTTP), if any. */
   subFolder: string | undefined;
+  /** The payload bytes. */
   data: Buffer;
+  /** The bridge it came through. */
   transport: 'http' | 'mqtt';
+  /** When the sandbox accepted it. */
   receivedAt: Date;
 }
 
 /** One state report the sandbox accepted. */
 export interface IotCoreStateReport {
+  /** `projects/{p}/locations/{l}/registries/{r}`. */
   registry: string;
+  /** The device's string id. */
   deviceId: string;
+  /** The device's numeric id. */
   deviceNumId: string;
+  /** The state bytes. */
   data: Buffer;
+  /** The bridge it came through. */
   transport: 'http' | 'mqtt';
+  /** When the sandbox accepted it. */
   receivedAt: Date;
 }
 
 /** Events of an IoT Core sandbox (`sandbox.events.on('telemetry', ...)`). */
 export interface IotCoreSandboxEvents {
+  /** A telemetry event was accepted. */
   telemetry: [IotCoreTelemetry];
+  /** A state report was accepted. */
   state: [IotCoreStateReport];
   /** An MQTT connection was accepted (`clientId` is the device path). */
   'mqtt:connect': [{ clientId: string; deviceId: string }];
