@@ -100,8 +100,9 @@ function loadZstd(): Promise<ZstdModule> {
 
 let xzModule: Promise<typeof import('node-liblzma/wasm')> | undefined;
 function loadXz(): Promise<typeof import('node-liblzma/wasm')> {
-  // node-liblzma is an optional dependency (only its WebAssembly build is used): devices that only
-  // read artifacts never need it, and its install script must not be able to fail their install.
+  // node-liblzma is an optional peer dependency (only its WebAssembly build is used): devices that
+  // only read artifacts never need it, and its native install script (prebuilds for x64 only) must
+  // not be able to fail their install. @otakit/cli brings it for `otakit artifact write`.
   xzModule ??= import('node-liblzma/wasm').then(
     async (mod) => {
       await mod.initModule();
@@ -111,7 +112,7 @@ function loadXz(): Promise<typeof import('node-liblzma/wasm')> {
       xzModule = undefined;
       throw new ArtifactWriteError(
         'ERR_ARTIFACT_WRITE_OPTIONS',
-        'xz compression needs the optional dependency node-liblzma, which is not installed; use gzip or zstd, or install node-liblzma',
+        'xz compression needs the optional peer dependency node-liblzma (which @otakit/cli brings), not installed here; use gzip or zstd, or install node-liblzma',
         { cause: err },
       );
     },
