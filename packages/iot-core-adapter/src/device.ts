@@ -1,22 +1,14 @@
 import type { KeyObject } from 'node:crypto';
-import {
-  AbortError,
-  HttpClient,
-  type Logger,
-  loadPrivateKey,
-  type RequestOptions,
-  type TlsOptions,
-} from '@otakit/core';
+import { AbortError, type Logger, loadPrivateKey, type RequestOptions, type TlsOptions } from '@otakit/core';
 import { EventEmitter } from 'eventemitter3';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import { IotCoreError } from './errors.js';
+import { HttpBridge } from './http-bridge.js';
 import { iotCoreJwtAlgorithm, mintIotCoreJwtDetailed } from './jwt.js';
 import { devicePath, isValidSubfolder, topics } from './topics.js';
 
 /** Google's MQTT bridge. */
 export const DEFAULT_MQTT_URL = 'mqtts://mqtt.googleapis.com:8883';
-/** Google's device HTTP bridge. */
-export const DEFAULT_HTTP_BRIDGE_URL = 'https://cloudiotdevice.googleapis.com';
 
 /** Options of {@link IotCoreDevice}. */
 export interface IotCoreDeviceOptions {
@@ -36,7 +28,7 @@ export interface IotCoreDeviceOptions {
   transport?: 'mqtt' | 'http';
   /** MQTT bridge URL. Default {@link DEFAULT_MQTT_URL}; `mqtt://` for plain TCP (sandbox). */
   mqttUrl?: string;
-  /** HTTP bridge root. Default {@link DEFAULT_HTTP_BRIDGE_URL}. */
+  /** HTTP bridge root. Default `https://cloudiotdevice.googleapis.com`. */
   httpBaseUrl?: string;
   /** JWT lifetime in seconds. Default 3600 (at most 86 400). */
   jwtTtlSeconds?: number;
@@ -127,7 +119,7 @@ export class IotCoreDevice extends EventEmitter<IotCoreDeviceEvents> {
   readonly #opts: IotCoreDeviceOptions;
   readonly #now: () => Date;
   #jwt: { token: string; exp: number } | undefined;
-  #http: HttpClient | undefined;
+  #http: HttpBridge | undefined;
   #mqtt: MqttClient | undefined;
   #connected: Promise<void> | undefined;
   #resolveConnected: (() => void) | undefined;
@@ -371,19 +363,7 @@ export class IotCoreDevice extends EventEmitter<IotCoreDeviceEvents> {
       );
     }
     const data = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : Buffer.from(payload);
-    if (this.transport === 'http') {
-      await this.#bridge().request({
-        ...request,
-        method: 'POST',
-        path: `/v1/${this.path}:publishEvent`,
-        json: {
-          binaryData: data.toString('base64'),
-          ...(subfolder === undefined ? {} : { subFolder: subfolder }),
-        },
-        responseType: 'void',
-      });
-      return;
-    }
+    if (this.transport === 'http') return this.#bridge().publishEvent(data, subfolder, request);
     await this.#publish(topics.events(this.deviceId, subfolder), data, qos, request.signal);
   }
 
@@ -391,16 +371,7 @@ export class IotCoreDevice extends EventEmitter<IotCoreDeviceEvents> {
   async publishState(state: Payload, options: RequestOptions & { qos?: 0 | 1 } = {}): Promise<void> {
     const { qos = 1, ...request } = options;
     const data = typeof state === 'string' ? Buffer.from(state, 'utf8') : Buffer.from(state);
-    if (this.transport === 'http') {
-      await this.#bridge().request({
-        ...request,
-        method: 'POST',
-        path: `/v1/${this.path}:setState`,
-        json: { state: { binaryData: data.toString('base64') } },
-        responseType: 'void',
-      });
-      return;
-    }
+    if (this.transport === 'http') return this.#bridge().setState(data, request);
     await this.#publish(topics.state(this.deviceId), data, qos, request.signal);
   }
 
@@ -412,27 +383,17 @@ export class IotCoreDevice extends EventEmitter<IotCoreDeviceEvents> {
     localVersion = 0,
     options: RequestOptions = {},
   ): Promise<{ version: number; data: Buffer | undefined }> {
-    const res = await this.#bridge().request<{ version?: string; binaryData?: string }>({
-      ...options,
-      method: 'GET',
-      path: `/v1/${this.path}/config`,
-      query: { local_version: localVersion },
-    });
-    const body = res.data ?? {};
-    return {
-      version: Number(body.version ?? 0),
-      data: body.binaryData === undefined ? undefined : Buffer.from(body.binaryData, 'base64'),
-    };
+    return this.#bridge().getConfig(localVersion, options);
   }
 
-  #bridge(): HttpClient {
+  #bridge(): HttpBridge {
     if (this.#closed) throw new IotCoreError('ERR_IOTCORE_CLOSED', 'the device was closed');
-    this.#http ??= new HttpClient({
-      baseUrl: this.#opts.httpBaseUrl ?? DEFAULT_HTTP_BRIDGE_URL,
-      auth: () => this.currentJwt(),
-      headers: { 'cache-control': 'no-cache' },
-      ...(this.#opts.tls === undefined ? {} : { tls: this.#opts.tls }),
-      ...(this.#opts.logger === undefined ? {} : { logger: this.#opts.logger }),
+    this.#http ??= new HttpBridge({
+      baseUrl: this.#opts.httpBaseUrl,
+      devicePath: this.path,
+      jwt: () => this.currentJwt(),
+      tls: this.#opts.tls,
+      logger: this.#opts.logger,
     });
     return this.#http;
   }

@@ -26,7 +26,6 @@ export {
 export {
   type CommandMessage,
   type ConfigMessage,
-  DEFAULT_HTTP_BRIDGE_URL,
   DEFAULT_MQTT_URL,
   IotCoreDevice,
   type IotCoreDeviceEvents,
@@ -34,6 +33,7 @@ export {
   type PublishOptions,
 } from './device.js';
 export { IotCoreError, type IotCoreErrorCode, rpcMessageOf, rpcStatusOf } from './errors.js';
+export { DEFAULT_HTTP_BRIDGE_URL } from './http-bridge.js';
 export {
   type IotCoreJwt,
   type IotCoreJwtAlgorithm,
@@ -59,17 +59,19 @@ export {
   serviceAccountAuth,
 } from './service-account.js';
 export {
-  type DeviceSyncResult,
   identityKey,
   type PreauthorizeFromRegistryOptions,
   preauthorizeFromRegistry,
   type RegistrySource,
   type RemovalPolicy,
+} from './sync.js';
+export {
+  type DeviceSyncResult,
   type SyncChange,
   type SyncEvents,
   type SyncOutcome,
   type SyncReport,
   SyncRun,
-} from './sync.js';
+} from './sync-report.js';
 export { type DeviceAddress, devicePath, isValidSubfolder, topics } from './topics.js';
 export type * from './types.js';
