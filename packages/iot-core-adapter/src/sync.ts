@@ -144,6 +144,7 @@ async function runSync(options: PreauthorizeFromRegistryOptions, run: SyncRun): 
 
   const results: DeviceSyncResult[] = [];
   const seen = new Set<string>();
+  const owners = new Map<string, string>();
   let attributeNames: string | undefined = options.identity === undefined ? 'device_id' : undefined;
 
   const finish = (r: DeviceSyncResult) => {
@@ -183,6 +184,24 @@ async function runSync(options: PreauthorizeFromRegistryOptions, run: SyncRun): 
     check();
     const id = identity(device);
     const key = identityKey(id);
+    const owner = owners.get(key);
+    if (owner !== undefined) {
+      // Two registry devices, one Mender identity: syncing both would fight over its keys.
+      return finish({
+        deviceId: device.id,
+        identity: id,
+        menderId: undefined,
+        outcome: 'failed',
+        reason: 'identity-collision',
+        changes: [],
+        skippedCredentials: [],
+        error: new IotCoreError(
+          'ERR_IOTCORE_OPTIONS',
+          `devices ${owner} and ${device.id} map to the same Mender identity ${key}`,
+        ),
+      });
+    }
+    owners.set(key, device.id);
     seen.add(key);
     attributeNames ??= Object.keys(id).sort().join(',');
     const m = byIdentity.get(key);

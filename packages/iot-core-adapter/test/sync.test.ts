@@ -267,6 +267,28 @@ describe('preauthorizeFromRegistry with the IoT Core sandbox and the Mender sand
     expect(blocked.devices).toHaveLength(1);
     expect(blocked.devices[0]).toMatchObject({ outcome: 'decommissioned', reason: 'blocked' });
     expect((await menderDevices()).has(JSON.stringify({ serial: 'SN-1' }))).toBe(false);
+
+    const k2 = await generateDeviceKey({ type: 'ecdsa-p256' });
+    await custom.devices.create({
+      id: 'unit-2',
+      credentials: [toDeviceCredential(k2.publicKeyPem)],
+      metadata: { serial: 'SN-2' },
+    });
+    await custom.devices.create({
+      id: 'unit-3',
+      credentials: [toDeviceCredential(k.publicKeyPem)],
+      metadata: { serial: 'SN-2' },
+    });
+    const clash = await preauthorizeFromRegistry({
+      registry: custom,
+      mender: admission,
+      identity,
+      concurrency: 1,
+    });
+    expect(clash.counts).toMatchObject({ preauthorized: 1, failed: 1 });
+    const failed = clash.devices.find((d) => d.outcome === 'failed');
+    expect(failed).toMatchObject({ deviceId: 'unit-3', reason: 'identity-collision' });
+    expect(failed?.error).toBeInstanceOf(IotCoreError);
     await custom.close();
   });
 });
