@@ -117,12 +117,10 @@ describe('artifact upload', () => {
   it('rejects with the caller signal reason', async () => {
     const mgmt = new ManagementClient({ serverUrl: url, auth: 't', headers: { 'x-test-stall': '1' } });
     const controller = new AbortController();
-    const upload = mgmt.artifacts.upload(
-      (async function* () {
-        for (;;) yield new Uint8Array(64 * 1024);
-      })(),
-      { signal: controller.signal },
-    );
+    async function* forever(): AsyncGenerator<Uint8Array> {
+      for (;;) yield new Uint8Array(64 * 1024);
+    }
+    const upload = mgmt.artifacts.upload(forever(), { signal: controller.signal });
     setTimeout(() => controller.abort(new Error('user cancelled')), 20);
     await expect(upload).rejects.toThrow('user cancelled');
     await mgmt.close();
