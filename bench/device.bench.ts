@@ -33,6 +33,16 @@ const UNDICI = pathToFileURL(createRequire(join(root, 'package.json')).resolve('
 
 /** The child: one activity (agent update, raw download, idle agent), timed, with its RSS. */
 const CHILD = `
+import { readFileSync } from 'node:fs';
+// Peak RSS of this process image: VmHWM (ru_maxrss survives exec on Linux and would report the
+// parent's peak at fork time).
+const peakRss = () => {
+  try {
+    const m = /VmHWM:\\s+(\\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) / 1024;
+  } catch {}
+  return process.resourceUsage().maxRSS / 1024;
+};
 const job = JSON.parse(process.env.OTAKIT_BENCH_JOB);
 const { DeviceClient, SimulatedInstaller } = await import(job.deviceClient);
 const { request } = await import(job.undici);
@@ -73,7 +83,7 @@ if (job.mode === 'agent') {
 }
 await client?.close();
 const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-console.log(JSON.stringify({ seconds, bytes, rss, peakRss: process.resourceUsage().maxRSS / 1024 }));
+console.log(JSON.stringify({ seconds, bytes, rss, peakRss: peakRss() }));
 `;
 
 interface Measure {
