@@ -9,6 +9,12 @@ export function createProgram(): Command {
   const program = new Command('otakit')
     .description('OTA updates (Mender) and cloud telemetry (IoT Core) for Linux IoT devices')
     .version('0.1.0')
+    // Global connection options for the management commands: `otakit --server URL devices list`.
+    // Each management command also takes them after its name; positional parsing keeps the root's
+    // options apart from a subcommand's own (such as `device run --server`).
+    .option('--server <url>', 'Mender server URL for management commands (or OTAKIT_SERVER)')
+    .option('--token <token>', 'management token (or OTAKIT_TOKEN)')
+    .enablePositionalOptions()
     .exitOverride()
     .configureOutput({
       writeOut: (s) => process.stdout.write(s),

@@ -203,6 +203,17 @@ describe('otakit devices', () => {
     expect(res.code).toBe(0);
   });
 
+  it('takes --server and --token as global options before the command', async () => {
+    const res = await run('--server', sandbox.url, '--token', token, 'devices', 'list', '--json');
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    expect(Array.isArray(JSON.parse(res.stdout))).toBe(true);
+    // Without them the same command is refused: the global options really carried the connection.
+    const bare = await run('devices', 'list', '--json');
+    expect(bare.code).not.toBe(0);
+    expect(bare.stderr).toMatch(/no server/);
+  });
+
   it('preauthorizes (idempotently with --if-exists) and lists devices as a table or JSON', async () => {
     const first = await runAuthed(
       'devices',
