@@ -37,7 +37,13 @@ import { createHash, randomFillSync } from 'node:crypto';
 import { createReadStream, readFileSync } from 'node:fs';
 const job = JSON.parse(process.env.OTAKIT_BENCH_JOB);
 const { readArtifact, writeArtifact } = await import(job.dist);
-const baseRss = process.resourceUsage().maxRSS / 1024;
+// Peak RSS of this process image: VmHWM. (ru_maxrss survives exec on Linux, so in a child it
+// would report the tsx parent's RSS at fork time.)
+function peakRssMiB() {
+  const m = /VmHWM:\\s+(\\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+  return m ? Number(m[1]) / 1024 : process.resourceUsage().maxRSS / 1024;
+}
+const baseRss = peakRssMiB();
 async function* payload(mib) {
   for (let i = 0; i < mib; i++) {
     const block = Buffer.allocUnsafe(${MIB});
@@ -62,7 +68,7 @@ if (job.mode === 'write') {
   if (!info.signatureVerified || info.files.length !== 1) throw new Error('verification did not happen');
 }
 const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-console.log(JSON.stringify({ seconds, baseRss, peakRss: process.resourceUsage().maxRSS / 1024 }));
+console.log(JSON.stringify({ seconds, baseRss, peakRss: peakRssMiB() }));
 `;
 
 interface Measure {
