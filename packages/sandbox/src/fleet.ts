@@ -38,9 +38,9 @@ export function renderDevice(device: DeviceRecord): Record<string, unknown> {
   };
 }
 
-/** Finds a device by its normalised identity. */
+/** Finds a device by its normalised identity (an index lookup, not a scan). */
 export function findDeviceByIdentity(ctx: SandboxContext, identityKey: string): DeviceRecord | undefined {
-  return Object.values(ctx.store.state.devices).find((d) => d.identity_key === identityKey);
+  return ctx.store.deviceByIdentity(identityKey);
 }
 
 /** Creates a device (and its inventory record with the identity scope). */
@@ -59,8 +59,7 @@ export function createDevice(
     decommissioning: false,
     auth_sets: [],
   };
-  ctx.store.state.devices[device.id] = device;
-  ctx.store.markChanged();
+  ctx.store.putDevice(device);
   return device;
 }
 
@@ -80,6 +79,7 @@ export function addAuthSet(
   };
   device.auth_sets.push(authSet);
   device.updated_ts = authSet.ts;
+  ctx.store.updateDeviceStatus(device);
   syncInventoryIdentity(ctx, device);
   return authSet;
 }
@@ -104,6 +104,7 @@ export function setAuthSetStatus(
   }
   authSet.status = status;
   device.updated_ts = nowIso(ctx);
+  ctx.store.updateDeviceStatus(device);
   syncInventoryIdentity(ctx, device);
 }
 
@@ -111,13 +112,12 @@ export function setAuthSetStatus(
 export function issueDeviceToken(ctx: SandboxContext, device: DeviceRecord, authSet: AuthSetRecord): string {
   const iat = nowSeconds(ctx);
   const exp = iat + ctx.deviceTokenTtl;
-  ctx.store.state.deviceTokens[authSet.id] = {
+  ctx.store.putDeviceToken({
     jti: authSet.id,
     device_id: device.id,
     auth_set_id: authSet.id,
     exp,
-  };
-  ctx.store.markChanged();
+  });
   return signJwt(
     {
       jti: authSet.id,
@@ -136,17 +136,12 @@ export function issueDeviceToken(ctx: SandboxContext, device: DeviceRecord, auth
 /** Whether one more device may be accepted under the device limit. */
 export function canAcceptDevice(ctx: SandboxContext, device: DeviceRecord): boolean {
   if (ctx.maxDevices < 0 || deviceStatus(device) === 'accepted') return true;
-  const accepted = Object.values(ctx.store.state.devices).filter(
-    (d) => deviceStatus(d) === 'accepted',
-  ).length;
-  return accepted + 1 <= ctx.maxDevices;
+  return ctx.store.acceptedDeviceCount() + 1 <= ctx.maxDevices;
 }
 
 /** Drops every token of a device. */
 export function revokeDeviceTokens(ctx: SandboxContext, deviceId: string): void {
-  for (const [jti, t] of Object.entries(ctx.store.state.deviceTokens)) {
-    if (t.device_id === deviceId) delete ctx.store.state.deviceTokens[jti];
-  }
+  ctx.store.deleteDeviceTokensOf(deviceId);
   ctx.store.markChanged();
 }
 
@@ -156,10 +151,10 @@ export function revokeDeviceTokens(ctx: SandboxContext, deviceId: string): void 
  */
 export function removeDevice(ctx: SandboxContext, deviceId: string): void {
   revokeDeviceTokens(ctx, deviceId);
-  delete ctx.store.state.devices[deviceId];
+  ctx.store.deleteDevice(deviceId);
   delete ctx.store.state.inventory[deviceId];
-  for (const dd of Object.values(ctx.store.state.deviceDeployments)) {
-    if (dd.device_id === deviceId && !isFinished(dd.status)) {
+  for (const dd of ctx.store.deviceDeploymentsOfDevice(deviceId)) {
+    if (!isFinished(dd.status)) {
       dd.status = 'decommissioned';
       dd.finished = nowIso(ctx);
       const deployment = ctx.store.state.deployments[dd.deployment_id];

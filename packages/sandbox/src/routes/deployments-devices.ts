@@ -54,8 +54,9 @@ export async function deploymentsDeviceRoutes(app: FastifyInstance, ctx: Sandbox
 
   const next = (request: FastifyRequest, reply: FastifyReply, q: NextQuery) => {
     const deviceId = request.device!.deviceId;
-    const candidates = Object.values(ctx.store.state.deviceDeployments)
-      .filter((dd) => dd.device_id === deviceId && !isFinished(dd.status))
+    const candidates = ctx.store
+      .deviceDeploymentsOfDevice(deviceId)
+      .filter((dd) => !isFinished(dd.status))
       .map((dd) => ({ dd, d: ctx.store.state.deployments[dd.deployment_id] }))
       .filter((c) => c.d !== undefined && !c.d.aborted)
       .sort((a, b) => (a.d!.created < b.d!.created ? -1 : a.d!.created > b.d!.created ? 1 : 0));

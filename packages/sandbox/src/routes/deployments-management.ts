@@ -229,22 +229,20 @@ export async function deploymentsManagementRoutes(app: FastifyInstance, ctx: San
   );
 
   app.get<{ Params: { device: string } }>(`${v1}/devices/:device`, async (request) =>
-    Object.values(ctx.store.state.deviceDeployments)
-      .filter((dd) => dd.device_id === request.params.device)
-      .map((dd) => {
-        const d = ctx.store.state.deployments[dd.deployment_id];
-        return {
-          id: dd.id,
-          ...(d ? { deployment: renderDeployment(ctx, d) } : {}),
-          device: renderDeviceDeployment(ctx, dd),
-        };
-      }),
+    ctx.store.deviceDeploymentsOfDevice(request.params.device).map((dd) => {
+      const d = ctx.store.state.deployments[dd.deployment_id];
+      return {
+        id: dd.id,
+        ...(d ? { deployment: renderDeployment(ctx, d) } : {}),
+        device: renderDeviceDeployment(ctx, dd),
+      };
+    }),
   );
 
   app.delete<{ Params: { device: string } }>(`${v1}/devices/:device`, async (request, reply) => {
     const ts = nowIso(ctx);
-    for (const dd of Object.values(ctx.store.state.deviceDeployments)) {
-      if (dd.device_id === request.params.device && !isFinished(dd.status)) {
+    for (const dd of ctx.store.deviceDeploymentsOfDevice(request.params.device)) {
+      if (!isFinished(dd.status)) {
         dd.status = 'aborted';
         dd.finished = ts;
         const d = ctx.store.state.deployments[dd.deployment_id];
@@ -256,9 +254,8 @@ export async function deploymentsManagementRoutes(app: FastifyInstance, ctx: San
   });
 
   app.delete<{ Params: { device: string } }>(`${v1}/devices/:device/history`, async (request, reply) => {
-    for (const [k, dd] of Object.entries(ctx.store.state.deviceDeployments)) {
-      if (dd.device_id === request.params.device && isFinished(dd.status))
-        delete ctx.store.state.deviceDeployments[k];
+    for (const [k, dd] of ctx.store.deviceDeploymentEntriesOfDevice(request.params.device)) {
+      if (isFinished(dd.status)) ctx.store.deleteDeviceDeployment(k);
     }
     ctx.store.markChanged();
     return reply.code(204).send();

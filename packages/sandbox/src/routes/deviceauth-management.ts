@@ -118,6 +118,7 @@ export async function deviceauthManagementRoutes(app: FastifyInstance, ctx: Sand
       if (!authSet) throw notFound('authorization set not found');
       if (authSet.status === 'accepted') revokeDeviceTokens(ctx, device.id);
       device.auth_sets = device.auth_sets.filter((a) => a !== authSet);
+      ctx.store.updateDeviceStatus(device);
       if (device.auth_sets.length === 0 && authSet.status === 'preauthorized') {
         removeDevice(ctx, device.id);
       } else {
@@ -166,9 +167,7 @@ export async function deviceauthManagementRoutes(app: FastifyInstance, ctx: Sand
   );
 
   app.delete<{ Params: { id: string } }>(`${prefix}/tokens/:id`, async (request, reply) => {
-    if (!ctx.store.state.deviceTokens[request.params.id]) throw notFound('token not found');
-    delete ctx.store.state.deviceTokens[request.params.id];
-    ctx.store.markChanged();
+    if (!ctx.store.deleteDeviceToken(request.params.id)) throw notFound('token not found');
     return reply.code(204).send();
   });
 
