@@ -1,6 +1,7 @@
 /**
  * @otakit/core: what every otakit package shares: the HTTP transport, typed errors, device keys and
- * Mender request signatures, and the Mender Artifact v3 reader, verifier and writer.
+ * Mender request signatures, the Mender Artifact v3 reader, verifier and writer, and atomic durable
+ * file writes.
  *
  * @packageDocumentation
  */
@@ -10,5 +11,6 @@ export const VERSION = '0.1.0';
 
 export * from './artifact/index.js';
 export * from './errors.js';
+export * from './fs/index.js';
 export * from './http/index.js';
 export * from './keys/index.js';

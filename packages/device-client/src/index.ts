@@ -4,7 +4,14 @@
  * @packageDocumentation
  */
 
-export { VERSION as CORE_VERSION } from '@otakit/core';
+// The atomic file writes live in @otakit/core; re-exported so existing imports keep working.
+export {
+  readJsonFile,
+  VERSION as CORE_VERSION,
+  type WriteFileAtomicOptions,
+  writeFileAtomic,
+  writeJsonFileAtomic,
+} from '@otakit/core';
 export { PollBackoff, type PollBackoffOptions } from './agent/backoff.js';
 export {
   boundLog,
@@ -42,7 +49,6 @@ export {
   type StateScriptOptions,
   StateScriptRunner,
 } from './scripts/state-scripts.js';
-export { readJsonFile, writeFileAtomic, writeJsonFileAtomic } from './state/atomic-file.js';
 export {
   applyCommittedArtifact,
   type CommittedArtifact,

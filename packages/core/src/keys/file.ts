@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
-import { randomBytes } from 'node:crypto';
-import { link, lstat, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { mkdir, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { writeFileAtomic } from '../fs/atomic.js';
 import { KeyError, nodeErrorCode } from './errors.js';
 import {
   type DeviceKey,
@@ -34,50 +34,14 @@ function pemToWrite(key: KeyObject | string): string {
   return key;
 }
 
-async function syncDirectory(dir: string): Promise<void> {
-  let handle: Awaited<ReturnType<typeof open>> | undefined;
-  try {
-    handle = await open(dir, 'r');
-    await handle.sync();
-  } catch (err) {
-    // Some platforms (Windows) cannot open or fsync a directory; the rename itself is still atomic.
-    const code = nodeErrorCode(err);
-    if (code !== 'EISDIR' && code !== 'EPERM' && code !== 'EINVAL' && code !== 'EACCES') throw err;
-  } finally {
-    await handle?.close();
-  }
-}
-
-async function publish(temp: string, path: string, overwrite: boolean): Promise<void> {
-  if (overwrite) {
-    await rename(temp, path);
-    return;
-  }
-  try {
-    // link() fails with EEXIST instead of replacing: create-if-absent without a window.
-    await link(temp, path);
-  } catch (err) {
-    const code = nodeErrorCode(err);
-    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS' && code !== 'EOPNOTSUPP') throw err;
-    // The file system has no hard links: check, then rename (a narrow race remains).
-    const exists = await lstat(path).then(
-      () => true,
-      () => false,
-    );
-    if (exists) throw Object.assign(new Error('file exists'), { code: 'EEXIST' });
-    await rename(temp, path);
-    return;
-  }
-  await rm(temp, { force: true });
-}
-
 /**
  * Writes a private key file atomically with mode 0600.
  *
- * The key goes to a temporary file in the same directory, created with mode 0600 (then set to
- * exactly 0600 whatever the umask), flushed with fsync, renamed over `path`, and the directory is
- * fsynced. At no moment does `path` exist with wider permissions or partial content; a crash leaves
- * either the old file or the new one. On failure the temporary file is removed.
+ * Uses {@link writeFileAtomic}: the key goes to a temporary file in the same directory, created with
+ * mode 0600 (then set to exactly 0600 whatever the umask), flushed with fsync, renamed over `path`
+ * (hard-linked with `overwrite: false`), and the directory is fsynced. At no moment does `path`
+ * exist with wider permissions or partial content; a crash leaves either the old file or the new
+ * one. On failure the temporary file is removed.
  *
  * @param key - a private `KeyObject` (written as {@link toPrivateKeyPem} encodes it) or PEM text
  *   (written as given after checking it is a usable private key; encrypted PEM is written unchecked).
@@ -90,25 +54,11 @@ export async function writePrivateKeyFile(
   options: WritePrivateKeyFileOptions = {},
 ): Promise<void> {
   const pem = pemToWrite(key);
-  const dir = dirname(path);
-  const temp = join(dir, `.${basename(path)}.${randomBytes(8).toString('hex')}.tmp`);
-  let created = false;
+  const overwrite = options.overwrite ?? true;
   try {
-    const handle = await open(temp, 'wx', 0o600);
-    created = true;
-    try {
-      await handle.chmod(0o600);
-      await handle.writeFile(pem, 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await publish(temp, path, options.overwrite ?? true);
-    created = false;
-    await syncDirectory(dir);
+    await writeFileAtomic(path, pem, { mode: 0o600, overwrite });
   } catch (err) {
-    if (created) await rm(temp, { force: true }).catch(() => undefined);
-    if (nodeErrorCode(err) === 'EEXIST' && created) {
+    if (!overwrite && nodeErrorCode(err) === 'EEXIST') {
       throw new KeyError('ERR_KEY_EXISTS', `key file ${path} already exists`, { cause: err });
     }
     throw fileError('write', path, err);

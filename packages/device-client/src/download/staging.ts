@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { mkdir, open, rm, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readJsonFile, writeJsonFileAtomic } from '../state/atomic-file.js';
+import { readJsonFile, writeJsonFileAtomic } from '@otakit/core';
 
 /** What is known of a partly downloaded artifact, kept beside the staged bytes. */
 export interface StagingMeta {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type FileHandle, open, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readJsonFile, writeJsonFileAtomic } from '@otakit/core';
 import {
   BootEnvKeys,
   type Bootloader,
@@ -11,13 +12,7 @@ import {
   type Slot,
   switchBootPart,
 } from './bootloader/bootloader.js';
-import {
-  assertSafeFileName,
-  mkdirDurable,
-  readJsonFile,
-  throwIfAborted,
-  writeJsonAtomic,
-} from './durable-fs.js';
+import { assertSafeFileName, mkdirDurable, throwIfAborted } from './durable-fs.js';
 import { InstallerError, InstallerErrorCodes } from './errors.js';
 import { guardStream } from './payload-files.js';
 import { runCommand } from './run-command.js';
@@ -145,7 +140,7 @@ export class DualRootfsInstaller implements Installer {
     const from = previous?.from ?? (await this.currentSlot());
     const record: UpdateRecord = { from, to: otherSlot(from), written: false };
     await mkdirDurable(ctx.workDir);
-    await writeJsonAtomic(this.#recordPath(ctx), record);
+    await writeJsonFileAtomic(this.#recordPath(ctx), record);
     // Never write a partition the bootloader would boot (left over from an update that was
     // installed but neither committed nor rolled back): a power cut mid-write would boot it torn.
     if ((await readABState(this.#bootloader)).bootPart === this.#bootPart[record.to]) {
@@ -191,7 +186,7 @@ export class DualRootfsInstaller implements Installer {
     }
     if (seen === 0)
       throw new InstallerError(InstallerErrorCodes.BAD_PAYLOAD, 'the rootfs-image payload has no file');
-    await writeJsonAtomic(this.#recordPath(ctx), record);
+    await writeJsonFileAtomic(this.#recordPath(ctx), record);
   }
 
   /** @inheritDoc */

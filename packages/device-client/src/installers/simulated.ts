@@ -1,5 +1,6 @@
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fsyncDir, readJsonFile, writeJsonFileAtomic } from '@otakit/core';
 import {
   commitBootPart,
   otherSlot,
@@ -9,14 +10,7 @@ import {
   switchBootPart,
 } from './bootloader/bootloader.js';
 import { type BootResult, FileBootloader } from './bootloader/file.js';
-import {
-  assertSafeFileName,
-  fsyncDir,
-  mkdirDurable,
-  readJsonFile,
-  throwIfAborted,
-  writeJsonAtomic,
-} from './durable-fs.js';
+import { assertSafeFileName, mkdirDurable, throwIfAborted } from './durable-fs.js';
 import { InstallerError, InstallerErrorCodes } from './errors.js';
 import { guardStream, writeStreamToFile } from './payload-files.js';
 import type { InstallContext, Installer, PayloadFile, RebootNeed } from './types.js';
@@ -143,7 +137,10 @@ export class SimulatedInstaller implements Installer {
       record.files.push({ name: file.name, ...written });
       ctx.log(`simulated: wrote ${file.name} (${written.size} bytes, sha256 ${written.sha256})`);
     }
-    await writeJsonAtomic(join(slotDir, SLOT_META), { artifactName: ctx.artifactName, files: record.files });
+    await writeJsonFileAtomic(join(slotDir, SLOT_META), {
+      artifactName: ctx.artifactName,
+      files: record.files,
+    });
     await fsyncDir(slotDir);
     record.downloaded = true;
     await this.#writeRecord(ctx, record);
@@ -356,7 +353,7 @@ export class SimulatedInstaller implements Installer {
 
   async #writeRecord(ctx: InstallContext, record: UpdateRecord): Promise<void> {
     await mkdirDurable(ctx.workDir);
-    await writeJsonAtomic(this.#recordPath(ctx), record);
+    await writeJsonFileAtomic(this.#recordPath(ctx), record);
   }
 
   async #hasMarker(name: string): Promise<boolean> {
@@ -365,7 +362,7 @@ export class SimulatedInstaller implements Installer {
 
   async #setMarker(name: string): Promise<void> {
     await mkdirDurable(this.#dir);
-    await writeJsonAtomic(join(this.#dir, name), { set: true });
+    await writeJsonFileAtomic(join(this.#dir, name), { set: true });
   }
 
   async #clearMarker(name: string): Promise<void> {

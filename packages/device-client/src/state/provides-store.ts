@@ -1,7 +1,7 @@
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readJsonFile, writeFileAtomic, writeJsonFileAtomic } from '@otakit/core';
 import { DeviceError, DeviceErrorCodes } from '../errors.js';
-import { readJsonFile, writeFileAtomic, writeJsonFileAtomic } from './atomic-file.js';
 
 /** What the device has installed, as Mender's provides store keeps it. */
 export interface InstalledArtifact {
@@ -79,12 +79,15 @@ export function applyCommittedArtifact(
  * and the `device_type` file in Mender's format (`device_type=<value>`).
  */
 export class ProvidesStore {
+  /** The directory of the files (created on the first write). */
+  readonly dataDir: string;
   /** Path of the provides JSON file. */
   readonly path: string;
   /** Path of the `device_type` file. */
   readonly deviceTypePath: string;
 
   constructor(dataDir: string) {
+    this.dataDir = dataDir;
     this.path = join(dataDir, 'provides.json');
     this.deviceTypePath = join(dataDir, 'device_type');
   }
@@ -105,6 +108,7 @@ export class ProvidesStore {
 
   /** Replaces the stored data. */
   async write(value: InstalledArtifact): Promise<void> {
+    await mkdir(this.dataDir, { recursive: true });
     await writeJsonFileAtomic(this.path, value);
   }
 
@@ -132,6 +136,7 @@ export class ProvidesStore {
 
   /** Writes the `device_type` file (`device_type=<value>\n`). */
   async writeDeviceType(deviceType: string): Promise<void> {
+    await mkdir(this.dataDir, { recursive: true });
     await writeFileAtomic(this.deviceTypePath, `device_type=${deviceType}\n`);
   }
 

@@ -1,8 +1,8 @@
-import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { readJsonFile, writeJsonFileAtomic } from '@otakit/core';
 import { DeviceError, DeviceErrorCodes } from '../errors.js';
 import type { UpdateRecord } from '../update/states.js';
-import { readJsonFile, writeJsonFileAtomic } from './atomic-file.js';
 
 /**
  * Persists the {@link UpdateRecord} of the update in progress in `dataDir/update-state.json`,
@@ -34,6 +34,7 @@ export class StateStore {
 
   /** Stores the record (incrementing nothing: the caller owns `storeCount`). */
   async save(record: UpdateRecord): Promise<void> {
+    await mkdir(dirname(this.path), { recursive: true });
     await writeJsonFileAtomic(this.path, record);
   }
 

@@ -1,5 +1,4 @@
-import { randomUUID } from 'node:crypto';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readJsonFile, writeJsonFileAtomic } from '@otakit/core';
 import type { DeploymentStatistics } from '../types.js';
 
 /** Where one phase of a rollout stands. */
@@ -40,23 +39,19 @@ export interface RolloutState {
 
 /** Reads a rollout state file; `undefined` when it does not exist. */
 export async function readRolloutState(path: string): Promise<RolloutState | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as { code?: string }).code === 'ENOENT') return undefined;
-    throw err;
-  }
-  const state = JSON.parse(text) as RolloutState;
+  const state = await readJsonFile<RolloutState>(path);
+  if (state === undefined) return undefined;
   if (state.version !== 1 || !Array.isArray(state.phases)) {
     throw new TypeError(`${path} is not an otakit rollout state file`);
   }
   return state;
 }
 
-/** Writes a rollout state file atomically (a temp file renamed over it). */
+/**
+ * Writes a rollout state file atomically and durably, mode 0600 (a temp file beside it, fsynced,
+ * renamed over it, the directory fsynced): a crash or power cut leaves the old state or the new one,
+ * never a torn or empty file.
+ */
 export async function writeRolloutState(path: string, state: RolloutState): Promise<void> {
-  const tmp = `${path}.${randomUUID()}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
-  await rename(tmp, path);
+  await writeJsonFileAtomic(path, state, { mode: 0o600 });
 }

@@ -1,5 +1,6 @@
 import { dirname } from 'node:path';
-import { mkdirDurable, readJsonFile, writeJsonAtomic } from '../durable-fs.js';
+import { readJsonFile, writeJsonFileAtomic } from '@otakit/core';
+import { mkdirDurable } from '../durable-fs.js';
 import { InstallerError, InstallerErrorCodes } from '../errors.js';
 import { assertEnvName, BootEnvKeys, type Bootloader, bootPartHex } from './bootloader.js';
 
@@ -153,7 +154,7 @@ export class FileBootloader implements Bootloader {
   }
 
   async #save(state: FileState): Promise<void> {
-    await writeJsonAtomic(this.#file, state);
+    await writeJsonFileAtomic(this.#file, state);
   }
 
   #serial<T>(fn: () => Promise<T>): Promise<T> {

@@ -1,5 +1,5 @@
 import { access, readFile } from 'node:fs/promises';
-import { writeFileAtomic } from '../durable-fs.js';
+import { writeFileAtomic } from '@otakit/core';
 import { InstallerError, InstallerErrorCodes } from '../errors.js';
 import { runCommand } from '../run-command.js';
 import { assertEnvName, type Bootloader } from './bootloader.js';

@@ -5,7 +5,7 @@
  */
 import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fsyncDir } from '../durable-fs.js';
+import { fsyncDir } from '@otakit/core';
 import type { InstallContext } from '../types.js';
 
 /** What the tree's `current_*` files say. */

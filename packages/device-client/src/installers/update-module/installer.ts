@@ -1,14 +1,8 @@
 import { constants, statSync } from 'node:fs';
 import { access, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  assertSafeFileName,
-  fsyncDir,
-  mkdirDurable,
-  readJsonFile,
-  throwIfAborted,
-  writeJsonAtomic,
-} from '../durable-fs.js';
+import { fsyncDir, readJsonFile, writeJsonFileAtomic } from '@otakit/core';
+import { assertSafeFileName, mkdirDurable, throwIfAborted } from '../durable-fs.js';
 import { InstallerError, InstallerErrorCodes } from '../errors.js';
 import { guardStream, writeStreamToFile } from '../payload-files.js';
 import { type CommandResult, runCommand } from '../run-command.js';
@@ -492,7 +486,7 @@ export class UpdateModuleInstaller implements Installer {
   }
 
   async #writeRecord(ctx: InstallContext, record: PayloadRecord): Promise<void> {
-    await writeJsonAtomic(this.#recordPath(ctx), record);
+    await writeJsonFileAtomic(this.#recordPath(ctx), record);
   }
 }
 
