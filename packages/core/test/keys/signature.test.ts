@@ -170,7 +170,10 @@ describe('signMenderRequest against OpenSSL (generated keys)', () => {
 
 describe('verifyMenderRequest on hostile input', () => {
   const pub = vector('ecdsa-p256.pub');
-  const good = signMenderRequest(BODY, vector('ecdsa-p256.key'));
+  // ECDSA signatures are random and their DER length varies: pick one whose base64 has padding and
+  // a '+' or '/', so that the unpadded and URL-safe variants below really differ from it.
+  let good = signMenderRequest(BODY, vector('ecdsa-p256.key'));
+  while (!good.endsWith('=') || !/[+/]/.test(good)) good = signMenderRequest(BODY, vector('ecdsa-p256.key'));
 
   it('returns false for truncated, garbage, unpadded or empty signatures without throwing', () => {
     const cases = [
