@@ -79,7 +79,8 @@ export function renderDeployment(ctx: SandboxContext, d: DeploymentRecord): Reco
     device_count: d.device_ids.length,
     artifacts: d.artifacts,
     groups: d.groups,
-    type: 'software',
+    type: d.type ?? 'software',
+    ...(d.configuration !== undefined ? { configuration: d.configuration } : {}),
     statistics: { status: stats, total_size: totalSize },
   };
 }

@@ -147,12 +147,13 @@ export function revokeDeviceTokens(ctx: SandboxContext, deviceId: string): void 
 
 /**
  * Removes a device from every service, as the decommission workflow does: deviceauth record,
- * tokens, inventory; unfinished device deployments become `decommissioned`.
+ * tokens, inventory, configuration; unfinished device deployments become `decommissioned`.
  */
 export function removeDevice(ctx: SandboxContext, deviceId: string): void {
   revokeDeviceTokens(ctx, deviceId);
   ctx.store.deleteDevice(deviceId);
   delete ctx.store.state.inventory[deviceId];
+  delete ctx.store.state.deviceConfigs[deviceId];
   for (const dd of ctx.store.deviceDeploymentsOfDevice(deviceId)) {
     if (!isFinished(dd.status)) {
       dd.status = 'decommissioned';

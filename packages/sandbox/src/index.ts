@@ -1,6 +1,6 @@
 /**
- * @otakit/sandbox: a local Mender-compatible server (useradm, deviceauth, inventory, deployments)
- * for examples, integration tests and trying fleet scripts, with switchable faults.
+ * @otakit/sandbox: a local Mender-compatible server (useradm, deviceauth, inventory, deployments,
+ * deviceconfig) for examples, integration tests and trying fleet scripts, with switchable faults.
  *
  * @packageDocumentation
  */

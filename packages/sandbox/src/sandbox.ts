@@ -12,6 +12,11 @@ import { deploymentsDeviceRoutes } from './routes/deployments-devices.js';
 import { deploymentsManagementRoutes } from './routes/deployments-management.js';
 import { deviceauthDeviceRoutes } from './routes/deviceauth-devices.js';
 import { deviceauthManagementRoutes } from './routes/deviceauth-management.js';
+import {
+  configurationDownloadRoutes,
+  deviceconfigDeviceRoutes,
+  deviceconfigManagementRoutes,
+} from './routes/deviceconfig.js';
 import { downloadRoutes } from './routes/downloads.js';
 import { faultRoutes } from './routes/faults.js';
 import { inventoryDeviceRoutes } from './routes/inventory-devices.js';
@@ -284,6 +289,9 @@ function buildApp(ctx: SandboxContext, logger: SandboxOptions['logger']): Fastif
   area(deploymentsManagementRoutes);
   area(artifactRoutes);
   area(downloadRoutes);
+  area(deviceconfigManagementRoutes);
+  area(deviceconfigDeviceRoutes);
+  area(configurationDownloadRoutes);
   area(faultRoutes);
   return app;
 }

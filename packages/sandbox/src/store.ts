@@ -152,6 +152,29 @@ export interface DeploymentRecord {
   groups: string[];
   device_ids: string[];
   artifacts: string[];
+  /** `configuration` for a deviceconfig deployment (absent: a software deployment). */
+  type?: 'configuration';
+  /** Configuration deployments: the configuration (JSON object text) the artifact is generated from. */
+  configuration?: string;
+  /** Configuration deployments: the `retries` asked for (kept, not acted on). */
+  retries?: number;
+  /** Configuration deployments: the `update_control_map` given (kept, not acted on). */
+  update_control_map?: Record<string, unknown>;
+}
+
+/** A device's configuration (the deviceconfig service's record). */
+export interface DeviceConfigRecord {
+  id: string;
+  /** Desired configuration, set by management `PUT`. */
+  configured: Record<string, string>;
+  /** Configuration the device reported with the device `PUT`. */
+  reported: Record<string, string>;
+  /** Latest configuration deployment. */
+  deployment_id?: string;
+  /** When `configured` last changed. */
+  updated_ts: string;
+  /** When the device last reported. */
+  reported_ts?: string;
 }
 
 /** Everything the sandbox keeps. Plain JSON, so it can be saved as is. */
@@ -165,6 +188,8 @@ export interface SandboxState {
   artifacts: Record<string, ArtifactRecord>;
   deployments: Record<string, DeploymentRecord>;
   deviceDeployments: Record<string, DeviceDeploymentRecord>;
+  /** deviceconfig records by device id. */
+  deviceConfigs: Record<string, DeviceConfigRecord>;
 }
 
 const MAPS = [
@@ -176,6 +201,7 @@ const MAPS = [
   'artifacts',
   'deployments',
   'deviceDeployments',
+  'deviceConfigs',
 ] as const;
 
 /** A dictionary without a prototype: keys taken from requests (`__proto__`, ...) are plain keys. */

@@ -31,6 +31,28 @@ export function artifactLink(
   return { uri, expire: expire.toISOString() };
 }
 
+/** How long a configuration download link lives: the server's `presign.expire_seconds`, 900 s. */
+export const CONFIGURATION_LINK_TTL_SECONDS = 900;
+
+/** The path a configuration deployment's generated artifact is served on. @internal */
+export const configurationPath = (deploymentId: string, deviceType: string, deviceId: string): string =>
+  `/api/devices/v1/deployments/download/configuration/${encodeURIComponent(deploymentId)}/${encodeURIComponent(deviceType)}/${encodeURIComponent(deviceId)}`;
+
+/** A signed link to a configuration deployment's generated artifact. @internal */
+export function configurationLink(
+  ctx: SandboxContext,
+  request: FastifyRequest,
+  deploymentId: string,
+  deviceType: string,
+  deviceId: string,
+) {
+  const seconds = ctx.faults.linkExpirySeconds() ?? CONFIGURATION_LINK_TTL_SECONDS;
+  const expire = new Date(ctx.now().getTime() + seconds * 1000);
+  const path = configurationPath(deploymentId, deviceType, deviceId);
+  const uri = `${baseUrl(request)}${signLink(path, {}, expire, ctx.secrets.linkKey)}`;
+  return { uri, expire: expire.toISOString() };
+}
+
 interface NextQuery {
   artifact_name: string;
   device_type: string;
@@ -81,6 +103,19 @@ export async function deploymentsDeviceRoutes(app: FastifyInstance, ctx: Sandbox
     dd.request = requestData;
     dd.device_type = q.device_type;
     ctx.store.markChanged();
+    if (d.type === 'configuration') {
+      // Generated on demand (no artifact record): the id is deployment + device, like the server.
+      dd.started ??= nowIso(ctx);
+      return reply.code(200).send({
+        id: d.id,
+        artifact: {
+          id: `${d.id}${deviceId}`,
+          artifact_name: d.artifact_name,
+          source: configurationLink(ctx, request, d.id, q.device_type, deviceId),
+          device_types_compatible: [q.device_type],
+        },
+      });
+    }
     const artifact = dd.artifact_id
       ? ctx.store.state.artifacts[dd.artifact_id]
       : selectArtifact(ctx, d, q.device_type, q.provides);
