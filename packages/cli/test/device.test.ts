@@ -12,30 +12,11 @@ import { fileURLToPath } from 'node:url';
 import { writeArtifact } from '@otakit/core';
 import { ProvidesStore, SimulatedInstaller } from '@otakit/device-client';
 import { type Sandbox, startSandbox } from '@otakit/sandbox';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { parseWindow } from '../src/commands/device.js';
-import { main } from '../src/main.js';
+import { run } from './helpers.js';
 
 const cliRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-
-async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    stdout += chunk.toString();
-    return true;
-  });
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    stderr += chunk.toString();
-    return true;
-  });
-  try {
-    return { code: await main(argv), stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-}
 
 async function artifact(
   dir: string,

@@ -9,7 +9,7 @@ import { type DeviceKey, generateDeviceKey, signMenderRequest, writeArtifact } f
 import { type Sandbox, startSandbox } from '@otakit/sandbox';
 import { request } from 'undici';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../src/main.js';
+import { type Run, run as runCli } from './helpers.js';
 
 let sandbox: Sandbox;
 let dir: string;
@@ -17,22 +17,11 @@ let token: string;
 let key: DeviceKey;
 let pubkeyFile: string;
 
-async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    stdout += chunk.toString();
-    return true;
-  });
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    stderr += chunk.toString();
-    return true;
-  });
+/** {@link runCli}, then clears `process.exitCode` so a failed command does not leak into the next run. */
+async function run(...argv: string[]): Promise<Run> {
   try {
-    return { code: await main(argv), stdout, stderr };
+    return await runCli(...argv);
   } finally {
-    out.mockRestore();
-    err.mockRestore();
     process.exitCode = undefined;
   }
 }

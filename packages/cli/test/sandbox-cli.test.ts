@@ -9,29 +9,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../src/main.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { run } from './helpers.js';
 
 const cliRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-
-async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    stdout += chunk.toString();
-    return true;
-  });
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    stderr += chunk.toString();
-    return true;
-  });
-  try {
-    return { code: await main(argv), stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-}
 
 /** Waits until the child printed the banner; resolves with everything printed so far. */
 function banner(child: ChildProcess): Promise<string> {
