@@ -116,7 +116,11 @@ describe('deviceconfig against the sandbox', () => {
     await expect(mgmt.deviceconfig.deploy(id, { retries: -1 })).rejects.toBeInstanceOf(BadRequestError);
     expect((await deviceCall(device, 'PUT', { n: 1 })).status).toBe(400);
 
-    const asDevice = new ManagementClient({ serverUrl: sandbox.url, auth: device.token!, retry: false });
+    const asDevice = new ManagementClient({
+      serverUrl: sandbox.url,
+      auth: device.token!,
+      retry: { baseDelayMs: 1, maxDelayMs: 5 },
+    });
     try {
       await expect(asDevice.deviceconfig.get(id)).rejects.toBeInstanceOf(UnauthorizedError);
     } finally {
