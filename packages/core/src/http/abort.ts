@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { AbortError } from '../errors.js';
 
 /**
@@ -42,36 +43,49 @@ export function sleep(ms: number, signal: AbortSignal | undefined): Promise<void
  * The signal of one attempt: aborts when the caller's signal aborts or when the per-attempt timeout
  * elapses, and remembers which. Listeners are removed by {@link AttemptSignal.dispose}, so a
  * long-lived caller signal does not collect one listener per request.
+ *
+ * It is an `EventEmitter` signal (`aborted`, `reason`, an `'abort'` event), which undici accepts in
+ * place of an `AbortSignal`: one is made per attempt, and an `AbortController` with its EventTarget
+ * costs several times more to make and to listen to. One `setTimeout` per attempt, cleared when the
+ * attempt settles; the caller's signal is listened to only when there is one.
  * @internal
  */
-export class AttemptSignal {
-  readonly #controller = new AbortController();
+export class AttemptSignal extends EventEmitter {
+  /** Whether this attempt was aborted (by the caller or the timeout). Read by undici. */
+  aborted = false;
+  /** Why it was aborted. Read by undici, which destroys the request or body with it. */
+  reason: unknown = undefined;
   readonly #caller: AbortSignal | undefined;
   #timer: NodeJS.Timeout | undefined;
   #timedOut = false;
-  readonly #onCallerAbort = (): void => {
-    this.#clearTimer();
-    this.#controller.abort(abortReason(this.#caller as AbortSignal));
-  };
+  #onCallerAbort: (() => void) | undefined;
 
   constructor(caller: AbortSignal | undefined, timeoutMs: number) {
+    super();
     this.#caller = caller;
-    if (caller?.aborted) {
-      this.#controller.abort(abortReason(caller));
-      return;
+    if (caller !== undefined) {
+      if (caller.aborted) {
+        this.#abort(abortReason(caller));
+        return;
+      }
+      this.#onCallerAbort = (): void => {
+        this.#clearTimer();
+        this.#abort(abortReason(caller));
+      };
+      caller.addEventListener('abort', this.#onCallerAbort, { once: true });
     }
-    caller?.addEventListener('abort', this.#onCallerAbort, { once: true });
     if (Number.isFinite(timeoutMs) && timeoutMs > 0) {
       this.#timer = setTimeout(() => {
+        this.#timer = undefined;
         this.#timedOut = true;
-        this.#controller.abort(new DOMException('attempt timed out', 'TimeoutError'));
+        this.#abort(new DOMException('attempt timed out', 'TimeoutError'));
       }, timeoutMs);
     }
   }
 
-  /** The combined signal to hand to undici. */
-  get signal(): AbortSignal {
-    return this.#controller.signal;
+  /** The signal to hand to undici (this object). */
+  get signal(): this {
+    return this;
   }
 
   /** Whether the per-attempt timeout fired (and the caller had not aborted first). */
@@ -84,6 +98,11 @@ export class AttemptSignal {
     return this.#caller?.aborted === true;
   }
 
+  /** Whether the per-attempt timer is pending. @internal (tests) */
+  get timerPending(): boolean {
+    return this.#timer !== undefined;
+  }
+
   /** Stops the timeout but keeps following the caller's signal (a streamed body being handed over). */
   stopTimer(): void {
     this.#clearTimer();
@@ -92,7 +111,17 @@ export class AttemptSignal {
   /** Stops the timeout and stops following the caller's signal. */
   dispose(): void {
     this.#clearTimer();
-    this.#caller?.removeEventListener('abort', this.#onCallerAbort);
+    if (this.#onCallerAbort !== undefined) {
+      this.#caller?.removeEventListener('abort', this.#onCallerAbort);
+      this.#onCallerAbort = undefined;
+    }
+  }
+
+  #abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.emit('abort');
   }
 
   #clearTimer(): void {

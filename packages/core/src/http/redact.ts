@@ -69,7 +69,8 @@ function redactUserinfo(head: string): string {
   return `${scheme}${REDACTED}@${authority.slice(at + 1)}${rest}`;
 }
 
-function redactQuery(query: string): string {
+/** A query string (without the `?`) with the values of secret parameters replaced. @internal */
+export function redactQuery(query: string): string {
   return query
     .split('&')
     .map((pair) => {

@@ -4,6 +4,12 @@ import type * as Undici from 'undici';
 export type UndiciModule = typeof Undici;
 
 let loading: Promise<UndiciModule> | undefined;
+let loaded: UndiciModule | undefined;
+
+/** undici if it has been loaded already (so a call needs not wait a turn for it), else undefined. @internal */
+export function loadedUndici(): UndiciModule | undefined {
+  return loaded;
+}
 
 /**
  * Loads undici on first use, once per process (~20 MiB of RSS that tools using only the artifact
@@ -13,9 +19,14 @@ let loading: Promise<UndiciModule> | undefined;
 export function loadUndici(): Promise<UndiciModule> {
   if (loading === undefined) {
     const attempt: Promise<UndiciModule> = import('undici');
-    attempt.catch(() => {
-      if (loading === attempt) loading = undefined;
-    });
+    attempt.then(
+      (undici) => {
+        if (loading === attempt) loaded = undici;
+      },
+      () => {
+        if (loading === attempt) loading = undefined;
+      },
+    );
     loading = attempt;
   }
   return loading;
