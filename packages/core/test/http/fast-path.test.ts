@@ -363,7 +363,8 @@ describe('timers', () => {
       const { exitAfterMs } = JSON.parse(stdout.trim().split('\n').pop() as string) as {
         exitAfterMs: number;
       };
-      expect(exitAfterMs).toBeLessThan(2_000);
+      // A leaked attempt timer holds the process for the full 30 s; 10 s leaves room for a loaded CI machine.
+      expect(exitAfterMs).toBeLessThan(10_000);
     } finally {
       server.close();
     }
