@@ -8,6 +8,8 @@ import {
   type Page,
   PagePromise,
   type PageResult,
+  type PaginationTransport,
+  paginateByLink,
   type QueryValue,
   type RequestOptions,
   UnauthorizedError,
@@ -67,7 +69,8 @@ export class Transport {
   /**
    * Lists a Mender collection with `GET`, following `Link: <...>; rel="next"` from page to page (or,
    * without a Link header, continuing while pages are full and `X-Total-Count` says more remain).
-   * Holds one page at a time.
+   * Holds one page at a time. The paging rules are core's {@link paginateByLink}; every page goes
+   * through {@link Transport.request}, so a refused token is renewed even halfway through a list.
    */
   list<T>(
     path: string,
@@ -75,64 +78,17 @@ export class Transport {
     opts: ListOptions = {},
     extract?: (body: unknown) => T[],
   ): PagePromise<T> {
-    const { perPage = DEFAULT_PER_PAGE, page = 1, ...requestOptions } = opts;
-    const fetchPage = async (target: {
-      url: string;
-      page: number;
-      perPage: number;
-    }): Promise<PageResult<T>> => {
-      const res = await this.request<unknown>({
-        ...requestOptions,
-        method: 'GET',
-        path: target.url,
-        responseType: 'json',
-      });
-      const items = toItems(res, extract);
-      const totalCount = totalCountOf(res);
-      const link = res.headers.link;
-      const nextHref = findLink(link, 'next');
-      let next: { url: string; page: number; perPage: number } | undefined;
-      if (nextHref !== undefined) {
-        const nextUrl = new URL(nextHref, target.url);
-        if (nextUrl.origin !== new URL(target.url).origin) {
-          throw new InvalidResponseError({
-            method: 'GET',
-            url: res.url,
-            status: res.status,
-            requestId: res.requestId,
-            reason: 'a Link rel="next" to another origin',
-          });
-        }
-        if (nextUrl.href !== target.url && items.length > 0) {
-          const n = Number(nextUrl.searchParams.get('page'));
-          next = {
-            url: nextUrl.href,
-            page: Number.isSafeInteger(n) && n > 0 ? n : target.page + 1,
-            perPage: target.perPage,
-          };
-        }
-      } else if (
-        link === undefined &&
-        items.length >= target.perPage &&
-        (totalCount === undefined || target.page * target.perPage < totalCount)
-      ) {
-        const n = target.page + 1;
-        next = {
-          url: this.http.resolveUrl(path, { ...query, page: n, per_page: target.perPage }),
-          page: n,
-          perPage,
-        };
-      }
-      return {
-        page: { items, totalCount, page: target.page, perPage: target.perPage, hasNext: next !== undefined },
-        next: next === undefined ? undefined : () => fetchPage(next),
-      };
+    const { perPage = DEFAULT_PER_PAGE, ...rest } = opts;
+    const pages: PaginationTransport = {
+      request: (req) => this.request(req),
+      resolveUrl: (p, q) => this.http.resolveUrl(p, q),
     };
-    return new PagePromise<T>(
-      () =>
-        fetchPage({ url: this.http.resolveUrl(path, { ...query, page, per_page: perPage }), page, perPage }),
-      opts.signal,
-    );
+    return paginateByLink<T>(pages, path, {
+      ...rest,
+      perPage,
+      ...(query === undefined ? {} : { query }),
+      ...(extract === undefined ? {} : { extract }),
+    });
   }
 
   /**
@@ -150,7 +106,7 @@ export class Transport {
         // A search changes nothing: safe to retry.
         idempotencyKey: requestOptions.idempotencyKey ?? randomUUID(),
       });
-      const items = toItems<T>(res, undefined);
+      const items = toItems<T>(res);
       const totalCount = totalCountOf(res);
       const more =
         (findLink(res.headers.link, 'next') !== undefined || res.headers.link === undefined) &&
@@ -163,12 +119,12 @@ export class Transport {
   }
 }
 
-function toItems<T>(res: HttpResponse<unknown>, extract: ((body: unknown) => T[]) | undefined): T[] {
-  const items = extract === undefined ? res.data : extract(res.data);
-  if (res.data === undefined) return [];
+function toItems<T>(res: HttpResponse<unknown>): T[] {
+  const items = res.data;
+  if (items === undefined) return [];
   if (!Array.isArray(items)) {
     throw new InvalidResponseError({
-      method: 'GET',
+      method: 'POST',
       url: res.url,
       status: res.status,
       requestId: res.requestId,
