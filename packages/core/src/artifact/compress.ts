@@ -7,7 +7,7 @@
 
 import { type Duplex, Transform, type TransformCallback } from 'node:stream';
 import { createGzip, constants as zlibConstants } from 'node:zlib';
-import type { ArtifactCompression } from './decompress.js';
+import { type ArtifactCompression, compressionSuffix } from './decompress.js';
 import { ArtifactWriteError } from './writer-errors.js';
 
 /**
@@ -52,16 +52,7 @@ export function compressionKind(id: ArtifactCompressionId): ArtifactCompression 
 
 /** The member-name suffix of a compression: `''`, `.gz`, `.xz` or `.zst`. */
 export function compressionIdSuffix(id: ArtifactCompressionId): '' | '.gz' | '.xz' | '.zst' {
-  switch (compressionKind(id)) {
-    case 'none':
-      return '';
-    case 'gzip':
-      return '.gz';
-    case 'lzma':
-      return '.xz';
-    case 'zstd':
-      return '.zst';
-  }
+  return compressionSuffix(compressionKind(id));
 }
 
 /** zstd levels matching the four speeds of the klauspost encoder that mender-artifact uses. */

@@ -27,7 +27,7 @@ const SUFFIXES: Record<string, ArtifactCompression> = {
 };
 
 /** The file name suffix Mender uses for a compression (`''`, `.gz`, `.xz`, `.zst`). */
-export function compressionSuffix(compression: ArtifactCompression): string {
+export function compressionSuffix(compression: ArtifactCompression): '' | '.gz' | '.xz' | '.zst' {
   switch (compression) {
     case 'none':
       return '';

@@ -2,7 +2,13 @@ import { ByteReader } from './byte-reader.js';
 import { ArtifactError } from './errors.js';
 import { checkPath } from './manifest.js';
 import { TarReader } from './tar.js';
-import type { ArtifactHeader, ArtifactPayloadHeader, ArtifactScript, JsonObject } from './types.js';
+import type {
+  ArtifactHeader,
+  ArtifactPayloadHeader,
+  ArtifactScript,
+  JsonObject,
+  MergedHeader,
+} from './types.js';
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
@@ -300,24 +306,6 @@ export async function parseHeaderTar(
     }
   }
   return { headerInfo, types, scripts, payloads };
-}
-
-/** Provides, depends and clears of a header, merged as the Mender client does. */
-export interface MergedHeader {
-  /** `artifact_provides.artifact_name` (v2: `artifact_name`). */
-  artifactName: string;
-  /** `artifact_provides.artifact_group`, `null` when absent or empty. */
-  artifactGroup: string | null;
-  /** `artifact_depends.device_type` (v2: `device_types_compatible`). */
-  deviceTypes: string[];
-  /** header-info provides + type-info provides + augmented type-info provides. */
-  provides: Record<string, string | string[]>;
-  /** header-info depends (`artifact_name`, `device_type`, `artifact_group`) + type-info + augmented. */
-  depends: Record<string, string | string[]>;
-  /** `clears_artifact_provides` of type-info and augmented type-info, without repeats. */
-  clearsProvides: string[];
-  /** Payload types of header-info (`null` for an empty payload). */
-  payloadTypes: (string | null)[];
 }
 
 function setOwn<T>(target: Record<string, T>, key: string, value: T): void {

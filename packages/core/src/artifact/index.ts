@@ -30,7 +30,7 @@ export {
   type CompatibilityErrorCode,
   type CompatibilityErrorDetails,
 } from './errors.js';
-export { type MergedHeader, mergeHeader } from './header.js';
+export { mergeHeader } from './header.js';
 export { type ManifestEntry, parseManifest } from './manifest.js';
 export { DEFAULT_ARTIFACT_LIMITS, readArtifact } from './reader.js';
 export {
@@ -58,6 +58,7 @@ export type {
   ArtifactPayloadHeader,
   ArtifactScript,
   JsonObject,
+  MergedHeader,
   ReadArtifactOptions,
 } from './types.js';
 export {

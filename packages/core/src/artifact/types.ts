@@ -65,26 +65,30 @@ export interface ArtifactFileInfo {
   augmented: boolean;
 }
 
+/** Provides, depends and clears of a header, merged as the Mender client does. */
+export interface MergedHeader {
+  /** `artifact_provides.artifact_name` (v2: `artifact_name`). */
+  artifactName: string;
+  /** `artifact_provides.artifact_group`, `null` when absent or empty. */
+  artifactGroup: string | null;
+  /** `artifact_depends.device_type` (v2: `device_types_compatible`). */
+  deviceTypes: string[];
+  /** header-info provides + type-info provides + augmented type-info provides. */
+  provides: Record<string, string | string[]>;
+  /** header-info depends (`artifact_name`, `device_type`, `artifact_group`) + type-info + augmented. */
+  depends: Record<string, string | string[]>;
+  /** `clears_artifact_provides` of type-info and augmented type-info, without repeats. */
+  clearsProvides: string[];
+  /** Payload types of header-info (`null` for an empty payload). */
+  payloadTypes: (string | null)[];
+}
+
 /** What {@link readArtifact} learnt from a valid artifact. */
-export interface ArtifactInfo {
+export interface ArtifactInfo extends MergedHeader {
   /** `version` member: the format version (2 or 3). */
   formatVersion: 2 | 3;
   /** `version` member: the format (`mender`). */
   format: string;
-  /** `artifact_provides.artifact_name` (v2: `artifact_name`). */
-  artifactName: string;
-  /** `artifact_provides.artifact_group`, or `null`. */
-  artifactGroup: string | null;
-  /** `artifact_depends.device_type` (v2: `device_types_compatible`). */
-  deviceTypes: string[];
-  /** Provides merged as the Mender client does: header-info + type-info + augmented type-info. */
-  provides: Record<string, string | string[]>;
-  /** Depends merged the same way (includes `device_type`, and `artifact_name`/`artifact_group` when given). */
-  depends: Record<string, string | string[]>;
-  /** `clears_artifact_provides` of type-info and augmented type-info. */
-  clearsProvides: string[];
-  /** The type of each payload (`null` for an empty payload). */
-  payloadTypes: (string | null)[];
   /** The compression of the header member (by suffix). */
   compression: ArtifactCompression;
   /** True when the artifact has a `manifest.sig`. */
