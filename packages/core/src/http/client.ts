@@ -9,7 +9,9 @@ import {
   OtakitError,
   TimeoutError,
 } from '../errors.js';
-import { AttemptSignal, abortReason, sleep, throwIfAborted } from './abort.js';
+import { backoffDelay } from '../util/backoff.js';
+import { sleep } from '../util/sleep.js';
+import { AttemptSignal, abortReason, throwIfAborted } from './abort.js';
 import { isOneShotBody, prepareBody, readBody, readErrorBody } from './body.js';
 import { buildDispatcher, type DispatcherPlan, planDispatcher } from './dispatcher.js';
 import { type PagePromise, paginateByLink } from './paginate.js';
@@ -495,10 +497,10 @@ export class HttpClient {
   }
 
   #backoff(attempt: number): number {
-    const base = this.#options.retry?.baseDelayMs ?? DEFAULTS.baseDelayMs;
-    const max = this.#options.retry?.maxDelayMs ?? DEFAULTS.maxDelayMs;
-    const ceiling = Math.min(max, base * 2 ** (attempt - 1));
-    return Math.round(Math.random() * ceiling);
+    return backoffDelay(attempt, {
+      baseDelayMs: this.#options.retry?.baseDelayMs ?? DEFAULTS.baseDelayMs,
+      maxDelayMs: this.#options.retry?.maxDelayMs ?? DEFAULTS.maxDelayMs,
+    });
   }
 
   /**
