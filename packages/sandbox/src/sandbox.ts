@@ -88,8 +88,14 @@ export interface Sandbox {
   readonly dataDir: string | undefined;
   /** Fault switches; see {@link FaultController}. */
   readonly faults: FaultController;
-  /** Issues a management JWT for the admin without an HTTP round trip. */
+  /**
+   * A management JWT for the admin without an HTTP round trip: the one minted when the sandbox
+   * started (valid `userTokenTtlSeconds` from then, default 7 days). Use
+   * {@link Sandbox.issueManagementToken} for a fresh one.
+   */
   managementToken(): string;
+  /** Mints a fresh management JWT for the admin (a new `jti`, valid from now). */
+  issueManagementToken(): Promise<string>;
   /** Stops the server (open downloads are cut), saves state, removes the temporary artifact dir. */
   close(): Promise<void>;
 }
@@ -157,6 +163,30 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const host = options.host ?? '127.0.0.1';
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   let closed = false;
+  const issueManagementToken = (): Promise<string> => {
+    const iat = nowSeconds(ctx);
+    return signJwt(
+      {
+        jti: randomUUID(),
+        sub: ctx.adminUserId,
+        iss: ctx.userIssuer,
+        iat,
+        nbf: iat,
+        exp: iat + ctx.userTokenTtl,
+        'mender.user': true,
+        scp: 'mender.*',
+      },
+      secrets.jwtKey,
+    );
+  };
+  let startToken: string;
+  try {
+    startToken = await issueManagementToken();
+  } catch (err) {
+    await app.close();
+    if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+    throw new SandboxError('SANDBOX_START', 'the sandbox could not mint its admin token', { cause: err });
+  }
   return {
     url,
     port,
@@ -164,22 +194,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     adminPassword,
     dataDir: options.dataDir,
     faults,
-    managementToken() {
-      const iat = nowSeconds(ctx);
-      return signJwt(
-        {
-          jti: randomUUID(),
-          sub: ctx.adminUserId,
-          iss: ctx.userIssuer,
-          iat,
-          nbf: iat,
-          exp: iat + ctx.userTokenTtl,
-          'mender.user': true,
-          scp: 'mender.*',
-        },
-        secrets.jwtKey,
-      );
-    },
+    managementToken: () => startToken,
+    issueManagementToken,
     async close() {
       if (closed) return;
       closed = true;
