@@ -16,7 +16,7 @@ import {
   type VectorRecord,
   vectorPath,
   verifyWordOfCode,
-} from '../../core/test/artifact/vectors.js';
+} from '@otakit/test-support';
 import { type Run, run } from './helpers.js';
 
 const cliRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');

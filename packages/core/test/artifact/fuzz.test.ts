@@ -3,7 +3,7 @@ import { ArtifactError, readArtifact, validateArtifact } from '@otakit/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { chunked, tar, tarHeader } from './craft.js';
-import { vectorPath } from './vectors.js';
+import { vectorPath } from '@otakit/test-support';
 
 const FILES = [
   'module-small-rsa2048.mender',

@@ -12,7 +12,7 @@ import {
 } from '@otakit/core';
 import { describe, expect, it } from 'vitest';
 import { type CraftEntry, chunked, craftArtifact, HEADER_INFO, sha256, tar } from './craft.js';
-import { vectorPath } from './vectors.js';
+import { vectorPath } from '@otakit/test-support';
 
 async function rejection(data: Uint8Array, options?: ReadArtifactOptions): Promise<ArtifactError> {
   const err = await readArtifact(chunked(data, 4096), options).then(

@@ -14,7 +14,7 @@ import { ArtifactError } from '../../src/artifact/errors.js';
 import { readArtifact } from '../../src/artifact/reader.js';
 import { signArtifact, signManifest } from '../../src/artifact/sign.js';
 import { ArtifactWriteError } from '../../src/artifact/writer-errors.js';
-import { loadVectorManifest, readVectorKey, vectorPath } from './vectors.js';
+import { loadVectorManifest, readVectorKey, vectorPath } from '@otakit/test-support';
 
 let work: string;
 beforeAll(async () => {

@@ -10,7 +10,7 @@ import {
   type VectorRecord,
   vectorPath,
   verifyWordOfCode,
-} from './vectors.js';
+} from '@otakit/test-support';
 
 const vectors = loadVectorManifest();
 
