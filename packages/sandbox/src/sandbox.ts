@@ -156,7 +156,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     await app.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
   } catch (err) {
     if (tempDir) rmSync(tempDir, { recursive: true, force: true });
-    throw new SandboxError('SANDBOX_START', 'the sandbox could not start listening', { cause: err });
+    throw new SandboxError('ERR_SANDBOX_START', 'the sandbox could not start listening', { cause: err });
   }
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : (options.port ?? 0);
@@ -185,7 +185,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   } catch (err) {
     await app.close();
     if (tempDir) rmSync(tempDir, { recursive: true, force: true });
-    throw new SandboxError('SANDBOX_START', 'the sandbox could not mint its admin token', { cause: err });
+    throw new SandboxError('ERR_SANDBOX_START', 'the sandbox could not mint its admin token', { cause: err });
   }
   return {
     url,

@@ -30,7 +30,7 @@ export function loadOrCreateSecrets(dataDir?: string): ServerSecrets {
       return { jwtKey, jwtPublicKey: createPublicKey(jwtKey), linkKey: Buffer.from(saved.linkKey, 'base64') };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-        throw new SandboxError('SANDBOX_STATE', `cannot read the server keys in ${path}`, { cause: err });
+        throw new SandboxError('ERR_SANDBOX_STATE', `cannot read the server keys in ${path}`, { cause: err });
       }
     }
   }
