@@ -16,7 +16,11 @@ export default defineConfig({
     },
   },
   test: {
-    include: ['packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts', 'test-support/test/**/*.test.ts'],
+    include: [
+      'packages/*/test/**/*.test.ts',
+      'examples/*/test/**/*.test.ts',
+      'test-support/test/**/*.test.ts',
+    ],
     // Stops the run at once, with one line, when ../shared (specs and vectors) is missing.
     globalSetup: ['./test-support/global-setup.ts'],
     testTimeout: 30_000,

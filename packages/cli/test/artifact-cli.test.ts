@@ -9,7 +9,6 @@ import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   expectedOutcome,
   loadVectorManifest,
@@ -17,6 +16,7 @@ import {
   vectorPath,
   verifyWordOfCode,
 } from '@otakit/test-support';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Run, run } from './helpers.js';
 
 const cliRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');

@@ -64,7 +64,13 @@ export function serviceAccountAuth(
   return () => {
     const iat = Math.floor(now().getTime() / 1000);
     if (cached !== undefined && cached.exp - iat > 60) return cached.token;
-    const claims = { iss: key.client_email, sub: key.client_email, aud: audience, iat, exp: iat + ttlSeconds };
+    const claims = {
+      iss: key.client_email,
+      sub: key.client_email,
+      aud: audience,
+      iat,
+      exp: iat + ttlSeconds,
+    };
     const token = signJwt(claims, privateKey, {
       algorithm: 'RS256',
       ...(key.private_key_id ? { header: { kid: key.private_key_id } } : {}),

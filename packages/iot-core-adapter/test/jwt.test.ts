@@ -77,9 +77,9 @@ describe('mintIotCoreJwt', () => {
   it('refuses lifetimes over 24 hours, non-integer or zero, and a missing project', async () => {
     const key = await generateDeviceKey({ type: 'ecdsa-p256' });
     for (const ttlSeconds of [MAX_IOT_CORE_JWT_TTL_SECONDS + 1, 0, 1.5]) {
-      await expect(mintIotCoreJwt({ privateKey: key.privateKey, projectId: 'p', ttlSeconds })).rejects.toThrow(
-        expect.objectContaining({ code: 'ERR_IOTCORE_OPTIONS' }),
-      );
+      await expect(
+        mintIotCoreJwt({ privateKey: key.privateKey, projectId: 'p', ttlSeconds }),
+      ).rejects.toThrow(expect.objectContaining({ code: 'ERR_IOTCORE_OPTIONS' }));
     }
     await expect(mintIotCoreJwt({ privateKey: key.privateKey, projectId: '' })).rejects.toThrow(
       expect.objectContaining({ code: 'ERR_IOTCORE_OPTIONS' }),

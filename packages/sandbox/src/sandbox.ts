@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sleep } from '@otakit/core';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { nowSeconds, type SandboxContext } from './context.js';
 import { HttpError, SandboxError } from './errors.js';
@@ -259,7 +260,7 @@ function buildApp(ctx: SandboxContext, logger: SandboxOptions['logger']): Fastif
     reply.header('X-MEN-RequestID', request.id);
     const path = request.url.split('?')[0] ?? '';
     const f = ctx.faults.forRequest(path);
-    if (f.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, f.latencyMs));
+    if (f.latencyMs > 0) await sleep(f.latencyMs);
     if (f.rateLimit) {
       if (f.rateLimit.retryAfter !== undefined) reply.header('Retry-After', String(f.rateLimit.retryAfter));
       return sendError(request, reply, 429, 'too many requests');

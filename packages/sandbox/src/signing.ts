@@ -10,7 +10,8 @@ import {
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { JwtError, signJwt as signCoreJwt, verifyJwt as verifyCoreJwt } from '@otakit/core';
-import { SandboxError } from './errors.js';
+import type { SandboxContext } from './context.js';
+import { HttpError, SandboxError } from './errors.js';
 import { writeFileAtomic } from './store.js';
 
 /** The server's own secrets: the RS256 key that signs JWTs and the HMAC key that signs links. */
@@ -117,4 +118,17 @@ export function checkLink(path: string, query: URLSearchParams, key: Buffer, now
   if (!Number.isFinite(expiresAt) || expiresAt <= now.getTime()) return { ok: false, reason: 'expired' };
   delete params[LINK_EXPIRE_PARAM];
   return { ok: true, params };
+}
+
+/**
+ * Checks the signed link a download request came through (path and query of `requestUrl`); throws
+ * 403 (`the link has expired` or `invalid link signature`) when it does not hold. @internal
+ */
+export function requireSignedLink(ctx: SandboxContext, requestUrl: string): URL {
+  const url = new URL(requestUrl, 'http://sandbox.invalid');
+  const check = checkLink(url.pathname, url.searchParams, ctx.secrets.linkKey, ctx.now());
+  if (!check.ok) {
+    throw new HttpError(403, check.reason === 'expired' ? 'the link has expired' : 'invalid link signature');
+  }
+  return url;
 }

@@ -6,7 +6,14 @@ const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 20
 const other = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const now = new Date('2026-06-01T12:00:00Z');
 const iat = Math.floor(now.getTime() / 1000);
-const claims: JwtClaims = { jti: 'j1', sub: 'dev-1', iss: 'Mender', iat, exp: iat + 60, 'mender.device': true };
+const claims: JwtClaims = {
+  jti: 'j1',
+  sub: 'dev-1',
+  iss: 'Mender',
+  iat,
+  exp: iat + 60,
+  'mender.device': true,
+};
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
 describe('sandbox JWTs', () => {

@@ -198,7 +198,12 @@ export class HttpClient {
   }
 
   /** {@link request} without the re-authentication: the attempts and their backoff. */
-  async #send<T>(req: HttpRequest, target: Target, requestId: string, sent: SentToken): Promise<HttpResponse<T>> {
+  async #send<T>(
+    req: HttpRequest,
+    target: Target,
+    requestId: string,
+    sent: SentToken,
+  ): Promise<HttpResponse<T>> {
     const maxRetries = req.maxRetries ?? this.#options.maxRetries ?? DEFAULTS.maxRetries;
     const maxRetryAfterMs = this.#options.retry?.maxRetryAfterMs ?? DEFAULTS.maxRetryAfterMs;
     const retryAllowed =
@@ -371,9 +376,7 @@ export class HttpClient {
       !('authorization' in headers)
     ) {
       const auth = options.auth;
-      const given = isTokenSource(auth)
-        ? auth.token({ signal: req.signal, timeout: req.timeout })
-        : auth();
+      const given = isTokenSource(auth) ? auth.token({ signal: req.signal, timeout: req.timeout }) : auth();
       // Awaited only when it is a promise: a synchronous token costs no extra turn.
       const token = isPromiseLike(given) ? await given : given;
       sent.fromSource = true;

@@ -10,13 +10,13 @@ export {
   paginateByLink,
 } from './paginate.js';
 export { redactUrl, SECRET_QUERY_PARAMS } from './redact.js';
+export { parseRetryAfter } from './retry-after.js';
 export {
   RefreshingToken,
   type RefreshingTokenOptions,
   type TokenRequestOptions,
   type TokenSource,
 } from './token.js';
-export { parseRetryAfter } from './retry-after.js';
 export type {
   HttpClientOptions,
   HttpEvents,

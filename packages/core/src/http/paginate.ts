@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { InvalidResponseError } from '../errors.js';
 import { throwIfAborted } from './abort.js';
 import { findLink } from './link.js';
-import type { HttpRequest, HttpResponse, Page, PaginateOptions, QueryValue, RequestOptions } from './types.js';
+import type {
+  HttpRequest,
+  HttpResponse,
+  Page,
+  PaginateOptions,
+  QueryValue,
+  RequestOptions,
+} from './types.js';
 
 /** One fetched page and how to fetch the one after it (`undefined` on the last page). */
 export interface PageResult<T> {

@@ -242,7 +242,10 @@ describe('paginateByBody', () => {
     pool.intercept({ path: SEARCH, method: 'POST' }).reply(page([{ id: 3 }, { id: 4 }]));
     pool.intercept({ path: SEARCH, method: 'POST' }).reply(page([{ id: 5 }]));
     const filters = [{ attribute: 'device_type', value: 'pi4' }];
-    const items = await paginateByBody<{ id: number }>(client, SEARCH, { body: { filters }, perPage: 2 }).toArray();
+    const items = await paginateByBody<{ id: number }>(client, SEARCH, {
+      body: { filters },
+      perPage: 2,
+    }).toArray();
     expect(items.map((d) => d.id)).toEqual([1, 2, 3, 4, 5]);
     expect(bodies).toEqual([
       { filters, page: 1, per_page: 2 },

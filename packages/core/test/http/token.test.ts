@@ -54,7 +54,9 @@ describe('HttpClient with a TokenSource', () => {
 
   it('refreshes once on 401 and re-sends the call with the fresh token', async () => {
     let logins = 0;
-    const { pool, client } = setup(new RefreshingToken({ initial: 'old', obtain: async () => `new${++logins}` }));
+    const { pool, client } = setup(
+      new RefreshingToken({ initial: 'old', obtain: async () => `new${++logins}` }),
+    );
     pool
       .intercept({ path: '/r', method: 'GET', headers: { authorization: 'Bearer old' } })
       .reply(401, { error: 'expired' });
@@ -80,7 +82,9 @@ describe('HttpClient with a TokenSource', () => {
 
   it('throws UnauthorizedError when the fresh token is refused too (one refresh only)', async () => {
     let logins = 0;
-    const { pool, client } = setup(new RefreshingToken({ initial: 't0', obtain: async () => `t${++logins}` }));
+    const { pool, client } = setup(
+      new RefreshingToken({ initial: 't0', obtain: async () => `t${++logins}` }),
+    );
     pool.intercept({ path: '/r', method: 'GET' }).reply(401, { error: 'no' }).times(2);
     await expect(client.request({ method: 'GET', path: '/r' })).rejects.toBeInstanceOf(UnauthorizedError);
     expect(logins).toBe(1);
@@ -88,7 +92,9 @@ describe('HttpClient with a TokenSource', () => {
 
   it('shares one refresh among concurrent 401s', async () => {
     let logins = 0;
-    const { pool, client } = setup(new RefreshingToken({ initial: 'old', obtain: async () => `new${++logins}` }));
+    const { pool, client } = setup(
+      new RefreshingToken({ initial: 'old', obtain: async () => `new${++logins}` }),
+    );
     pool
       .intercept({ path: '/r', method: 'GET', headers: { authorization: 'Bearer old' } })
       .reply(401, { error: 'expired' })
@@ -97,7 +103,9 @@ describe('HttpClient with a TokenSource', () => {
       .intercept({ path: '/r', method: 'GET', headers: { authorization: 'Bearer new1' } })
       .reply(200, { ok: true })
       .times(4);
-    const results = await Promise.all(Array.from({ length: 4 }, () => client.request({ method: 'GET', path: '/r' })));
+    const results = await Promise.all(
+      Array.from({ length: 4 }, () => client.request({ method: 'GET', path: '/r' })),
+    );
     expect(results.map((r) => r.data)).toEqual(Array(4).fill({ ok: true }));
     expect(logins).toBe(1);
   });
@@ -110,7 +118,9 @@ describe('HttpClient with a TokenSource', () => {
 
   it('does not re-send a one-shot stream body or a call with auth: false', async () => {
     let logins = 0;
-    const { pool, client } = setup(new RefreshingToken({ initial: 'old', obtain: async () => `new${++logins}` }));
+    const { pool, client } = setup(
+      new RefreshingToken({ initial: 'old', obtain: async () => `new${++logins}` }),
+    );
     pool.intercept({ path: '/up', method: 'PUT' }).reply(401, { error: 'no' });
     await expect(
       client.request({ method: 'PUT', path: '/up', body: Readable.from([Buffer.from('x')]) }),
