@@ -6,7 +6,6 @@ import { describe, expect, it } from 'vitest';
 import {
   commitBootPart,
   FileBootloader,
-  GRUBENV_SIGNATURE,
   GrubBootloader,
   GrubEnvBlock,
   InstallerError,
@@ -16,6 +15,7 @@ import {
   switchBootPart,
   UBootBootloader,
 } from '../../src/installers/index.js';
+import { GRUBENV_SIGNATURE } from '../../src/installers/bootloader/grubenv.js';
 import { tempDir } from './helpers.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
