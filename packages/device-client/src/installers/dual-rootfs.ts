@@ -1,6 +1,6 @@
-import type { Bootloader, Slot } from './bootloader/bootloader.js';
 import { AbInstaller } from './ab/ab-installer.js';
 import { PartitionSlots } from './ab/partition-slots.js';
+import type { Bootloader, Slot } from './bootloader/bootloader.js';
 
 /** Options of {@link DualRootfsInstaller}. */
 export interface DualRootfsInstallerOptions {

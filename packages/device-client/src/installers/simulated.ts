@@ -1,7 +1,7 @@
-import type { Slot } from './bootloader/bootloader.js';
-import type { FileBootloader } from './bootloader/file.js';
 import { AbInstaller } from './ab/ab-installer.js';
 import { DirectorySlots, type SimulatedBootState } from './ab/directory-slots.js';
+import type { Slot } from './bootloader/bootloader.js';
+import type { FileBootloader } from './bootloader/file.js';
 
 export type { SimulatedBootState } from './ab/directory-slots.js';
 

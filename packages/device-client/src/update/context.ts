@@ -12,7 +12,7 @@ import type { PauseOptions } from './pause.js';
 import type { PayloadRunner } from './payload-runner.js';
 import type { UpdatePolicy } from './policy.js';
 import type { ProceedGate } from './proceed-gate.js';
-import type { StatusReportOptions, StatusReporter } from './status-reporter.js';
+import type { StatusReporter, StatusReportOptions } from './status-reporter.js';
 
 /** Everything the update machine is built from. @internal */
 export interface MachineContext extends EventSink {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { GRUBENV_SIGNATURE } from '../../src/installers/bootloader/grubenv.js';
 import {
   commitBootPart,
   FileBootloader,
@@ -15,7 +16,6 @@ import {
   switchBootPart,
   UBootBootloader,
 } from '../../src/installers/index.js';
-import { GRUBENV_SIGNATURE } from '../../src/installers/bootloader/grubenv.js';
 import { tempDir } from './helpers.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
