@@ -260,10 +260,11 @@ async function runAgent(opts: RunFlags): Promise<void> {
     deviceType: opts.deviceType,
     dataDir,
     installers: [parseInstaller(opts.installer ?? `simulated:${join(dataDir, 'device')}`)],
-    updatePollSeconds: opts.updatePoll,
-    inventoryPollSeconds: opts.inventoryPoll,
-    retryMaxSeconds: opts.retryPoll,
-    retryMinSeconds: Math.min(60, opts.retryPoll),
+    poll: {
+      updateIntervalMs: opts.updatePoll * 1000,
+      inventoryIntervalMs: opts.inventoryPoll * 1000,
+      retry: { baseDelayMs: Math.min(60, opts.retryPoll) * 1000, maxDelayMs: opts.retryPoll * 1000 },
+    },
     ...(opts.tenantToken ? { tenantToken: opts.tenantToken } : {}),
     policy: {
       ...(keys ? { trustedKeys: keys } : {}),

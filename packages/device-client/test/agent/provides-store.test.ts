@@ -2,7 +2,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { applyCommittedArtifact, globToRegExp, ProvidesStore } from '../../src/index.js';
+import { applyCommittedArtifact, globToRegExp, ProvidesStore } from '../../src/state/provides-store.js';
 
 describe('provides store', () => {
   it('matches globs as Mender does', () => {
@@ -65,6 +65,6 @@ describe('provides store', () => {
     expect(await readFile(join(dir, 'device_type'), 'utf8')).toBe('device_type=beaglebone\n');
     expect(await store.readDeviceType()).toBe('beaglebone');
     await writeFile(join(dir, 'device_type'), 'device_type=a\nother=b\n');
-    await expect(store.readDeviceType()).rejects.toMatchObject({ code: 'ERR_CORRUPT_STATE' });
+    await expect(store.readDeviceType()).rejects.toMatchObject({ code: 'ERR_DEVICE_CORRUPT_STATE' });
   });
 });
