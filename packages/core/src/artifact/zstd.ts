@@ -21,8 +21,19 @@ const OUT_SIZE = 128 * 1024;
 /** The decoder yields to the event loop at least this often (milliseconds of work). */
 const YIELD_EVERY_MS = 4;
 
+/** The bits of the WebAssembly API used here (not in @types/node 20's globals). */
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+}
+const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+}
+
 interface ZstdExports {
-  memory: WebAssembly.Memory;
+  memory: WasmMemory;
   otz_create(windowLogMax: number): number;
   otz_free(): void;
   otz_in_buffer(): number;
@@ -37,12 +48,12 @@ interface ZstdExports {
 /** `ZSTD_error_frameParameter_windowTooLarge` (zstd_errors.h). */
 const ZSTD_ERROR_WINDOW_TOO_LARGE = 16;
 
-let compiled: WebAssembly.Module | undefined;
+let compiled: object | undefined;
 
 /** A fresh decoder instance: its memory (the window) is released with it. */
 function instantiate(): ZstdExports {
-  compiled ??= new WebAssembly.Module(Buffer.from(ZSTD_WASM_BASE64, 'base64'));
-  return new WebAssembly.Instance(compiled, {}).exports as unknown as ZstdExports;
+  compiled ??= new wasm.Module(Buffer.from(ZSTD_WASM_BASE64, 'base64'));
+  return new wasm.Instance(compiled, {}).exports as unknown as ZstdExports;
 }
 
 /** Resolves on the next turn of the event loop (after pending I/O and timers). */
@@ -50,7 +61,7 @@ export function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-function cString(memory: WebAssembly.Memory, ptr: number): string {
+function cString(memory: WasmMemory, ptr: number): string {
   const bytes = new Uint8Array(memory.buffer, ptr);
   const end = bytes.indexOf(0);
   return Buffer.from(bytes.subarray(0, end === -1 ? 0 : end)).toString('latin1');

@@ -31,6 +31,19 @@ export function zstdRawFrame(content: Uint8Array, windowLog = 17): Uint8Array {
   return Buffer.concat(parts);
 }
 
+/** A complete zstd frame of `size` zero bytes in RLE blocks (4 bytes of input per 128 KiB of output). */
+export function zstdRleZerosFrame(size: number, windowLog = 17): Uint8Array {
+  const block = 128 * 1024;
+  const count = Math.ceil(size / block);
+  const out = new Uint8Array(6 + count * 4);
+  out.set(frameHeader(windowLog));
+  for (let i = 0; i < count; i++) {
+    const n = Math.min(block, size - i * block);
+    out.set([...blockHeader(i === count - 1, 1, n), 0], 6 + i * 4);
+  }
+  return out;
+}
+
 /** A skippable zstd frame (magic 0x184D2A50) carrying `size` zero bytes. */
 export function zstdSkippableFrame(size = 8): Uint8Array {
   const out = new Uint8Array(8 + size);
