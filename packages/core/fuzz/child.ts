@@ -3,7 +3,7 @@
  * time, and answers each with its verdict, wall time and resident memory.
  */
 
-import { type CaseResult, runCase } from './cases.js';
+import { type CaseResult, prepareCases, runCase } from './cases.js';
 import { buildSeeds } from './seeds.js';
 
 /** A case the driver asks for. */
@@ -20,6 +20,7 @@ export interface CaseReply extends CaseResult {
 }
 
 const seeds = await buildSeeds();
+prepareCases();
 process.send?.({ ready: true, seeds: seeds.map((s) => s.label) });
 process.on('message', (msg: CaseRequest) => {
   const start = performance.now();
