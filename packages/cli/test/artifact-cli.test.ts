@@ -79,7 +79,11 @@ describe('otakit artifact validate on the shared vectors', () => {
       if (structurallyOk) {
         // Only the signature can be wrong: the error code names exactly that outcome.
         expect(verifyWordOfCode(code)).toBe(word);
-        expect(result.code).toBe(word === 'unsupported-key' ? 1 : 5);
+        // The real tool's exit code: 5 for an ECDSA key of another curve (P-384), 1 for a key
+        // type it cannot load (Ed25519).
+        const real = (vector as { mender_artifact_result?: { validate_exit?: Record<string, number> } })
+          .mender_artifact_result?.validate_exit?.[key];
+        expect(result.code).toBe(word === 'unsupported-key' ? real : 5);
       } else if (word === 'ok') {
         // Good signature, broken artifact: the failure is not about the signature.
         expect(verifyWordOfCode(code)).toBeUndefined();
