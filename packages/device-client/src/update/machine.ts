@@ -9,6 +9,7 @@ import {
   checkCompatibility,
   type HttpClient,
   type Logger,
+  mkdirDurable,
   readArtifact,
 } from '@otakit/core';
 import type { EventEmitter } from 'eventemitter3';
@@ -641,7 +642,8 @@ export class UpdateMachine {
     const entry: DeploymentLogEntry = { timestamp: new Date().toISOString(), level, message: msg };
     try {
       const dir = this.#updateDir(record);
-      await mkdir(dir, { recursive: true });
+      // Durably: the installers' work directories (their records of the update) live inside it.
+      await mkdirDurable(dir);
       await appendFile(join(dir, 'deployment.log'), `${JSON.stringify(entry)}\n`);
     } catch {
       // The log is best effort.
