@@ -198,7 +198,7 @@ export class FsJournal {
         if (abs === undefined) return;
         const encoding =
           typeof options === 'string'
-            ? options
+            ? (options as BufferEncoding)
             : (options as { encoding?: BufferEncoding } | undefined)?.encoding;
         const bytes = typeof data === 'string' ? Buffer.from(data, encoding ?? 'utf8') : Buffer.from(data);
         const id = self.#nextHandle++;
@@ -275,7 +275,7 @@ export class FsJournal {
           if (!h || h.dir) return;
           const encoding =
             typeof options === 'string'
-              ? options
+              ? (options as BufferEncoding)
               : (options as { encoding?: BufferEncoding } | undefined)?.encoding;
           const bytes = typeof data === 'string' ? Buffer.from(data, encoding ?? 'utf8') : Buffer.from(data);
           if (!h.append) h.pos += bytes.length;
