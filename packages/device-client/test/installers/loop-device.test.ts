@@ -151,6 +151,21 @@ async function device(rig: Rig, opts: { crashing?: Set<string> } = {}) {
   return { installer, ctx, factory, boots, loops, running: () => running };
 }
 
+/** Checks the A/B variables as the real tool reads them back (`mender_boot_part_hex` follows the part). */
+async function expectEnv(
+  rig: Rig,
+  part: string,
+  upgradeAvailable: '0' | '1',
+  bootcount: string,
+): Promise<void> {
+  expect(await rig.toolEnv()).toMatchObject({
+    mender_boot_part: part,
+    mender_boot_part_hex: part,
+    upgrade_available: upgradeAvailable,
+    bootcount,
+  });
+}
+
 /** The bytes at the start of a slot, read from the loop device and from its backing file. */
 async function slotBytes(slot: Slot, length: number): Promise<{ device: Buffer; file: Buffer }> {
   return { device: await readHead(loops![slot], length), file: await readHead(backing[slot], length) };
@@ -179,37 +194,20 @@ for (const makeRig of [grubRig, ubootRig]) {
       expect(sha(a.file)).toBe(sha(factory));
 
       await installer.install(ctx);
-      expect(await rig.toolEnv()).toMatchObject({
-        mender_boot_part: '3',
-        mender_boot_part_hex: '3',
-        upgrade_available: '1',
-        bootcount: '0',
-      });
+      await expectEnv(rig, '3', '1', '0');
 
       await installer.reboot(ctx);
       expect(boots).toEqual([{ part: '3', attempts: 1, reverted: false }]);
       expect(running()).toBe('3');
-      expect(await rig.toolEnv()).toMatchObject({
-        mender_boot_part: '3',
-        upgrade_available: '1',
-        bootcount: '1',
-      });
+      await expectEnv(rig, '3', '1', '1');
       await installer.verifyReboot(ctx);
 
       await installer.commit(ctx);
-      expect(await rig.toolEnv()).toMatchObject({
-        mender_boot_part: '3',
-        upgrade_available: '0',
-        bootcount: '0',
-      });
+      await expectEnv(rig, '3', '0', '0');
       // The committed image keeps booting: no trial is counted and nothing swaps back.
       await installer.reboot(ctx);
       expect(boots.at(-1)).toEqual({ part: '3', attempts: 1, reverted: false });
-      expect(await rig.toolEnv()).toMatchObject({
-        mender_boot_part: '3',
-        upgrade_available: '0',
-        bootcount: '0',
-      });
+      await expectEnv(rig, '3', '0', '0');
       await installer.cleanup(ctx);
     });
 
@@ -225,16 +223,11 @@ for (const makeRig of [grubRig, ubootRig]) {
       // A health check failed: the agent rolls back while the new image runs on trial.
       expect(await installer.supportsRollback(ctx)).toBe(true);
       await installer.rollback(ctx);
-      expect(await rig.toolEnv()).toMatchObject({
-        mender_boot_part: '2',
-        mender_boot_part_hex: '2',
-        upgrade_available: '0',
-        bootcount: '0',
-      });
+      await expectEnv(rig, '2', '0', '0');
       await installer.rollbackReboot(ctx);
       expect(running()).toBe('2');
       await installer.verifyRollbackReboot(ctx);
-      expect(await rig.toolEnv()).toMatchObject({ mender_boot_part: '2', upgrade_available: '0' });
+      await expectEnv(rig, '2', '0', '0');
       // The old system is untouched; the failed image stays in the inactive slot.
       expect(sha((await slotBytes('a', factory.length)).device)).toBe(sha(factory));
       expect(sha((await slotBytes('b', img.length)).device)).toBe(sha(img));
@@ -251,18 +244,14 @@ for (const makeRig of [grubRig, ubootRig]) {
       // limit and the firmware swapped back to 2 and ended the trial.
       expect(boots).toEqual([{ part: '2', attempts: 2, reverted: true }]);
       expect(running()).toBe('2');
-      expect(await rig.toolEnv()).toMatchObject({
-        mender_boot_part: '2',
-        upgrade_available: '0',
-        bootcount: '0',
-      });
+      await expectEnv(rig, '2', '0', '0');
       const err = await installer.verifyReboot(ctx).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(InstallerError);
       expect((err as InstallerError).code).toBe(InstallerErrorCodes.VERIFY_FAILED);
       await installer.rollback(ctx);
       await installer.rollbackReboot(ctx);
       await installer.verifyRollbackReboot(ctx);
-      expect(await rig.toolEnv()).toMatchObject({ mender_boot_part: '2', upgrade_available: '0' });
+      await expectEnv(rig, '2', '0', '0');
     });
 
     it('reads a variable the environment does not define as undefined', async () => {
