@@ -1,5 +1,6 @@
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { appendFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { mkdirDurable } from '@otakit/core';
 import type { DeploymentLogEntry } from '../api/device-api.js';
 import { type EventSink, safeEmit } from '../events.js';
 import type { UpdateRecord } from './states.js';
@@ -33,7 +34,8 @@ export class DeploymentLog {
     const entry: DeploymentLogEntry = { timestamp: new Date().toISOString(), level, message };
     try {
       const dir = updateDir(this.#dataDir, record.id);
-      await mkdir(dir, { recursive: true });
+      // Durably: the installers' work directories (their records of the update) live inside it.
+      await mkdirDurable(dir);
       await appendFile(join(dir, 'deployment.log'), `${JSON.stringify(entry)}\n`);
     } catch {
       // The log is best effort.
