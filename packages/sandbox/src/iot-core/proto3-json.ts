@@ -45,7 +45,13 @@ export const PUBLIC_KEY_FORMAT: EnumDef = {
   4: 'ES256_X509_PEM',
 };
 /** `google.cloud.iot.v1.LogLevel`. @internal */
-export const LOG_LEVEL: EnumDef = { 0: 'LOG_LEVEL_UNSPECIFIED', 10: 'NONE', 20: 'ERROR', 30: 'INFO', 40: 'DEBUG' };
+export const LOG_LEVEL: EnumDef = {
+  0: 'LOG_LEVEL_UNSPECIFIED',
+  10: 'NONE',
+  20: 'ERROR',
+  30: 'INFO',
+  40: 'DEBUG',
+};
 /** `google.cloud.iot.v1.GatewayType`. @internal */
 export const GATEWAY_TYPE: EnumDef = { 0: 'GATEWAY_TYPE_UNSPECIFIED', 1: 'GATEWAY', 2: 'NON_GATEWAY' };
 /** `google.cloud.iot.v1.GatewayAuthMethod`. @internal */
@@ -119,7 +125,14 @@ export const SEND_COMMAND_REQUEST: MessageDef = {
 /** A proto3 JSON value read into canonical form (JSON names, enum names, int64 and timestamps as strings, bytes as Buffer). @internal */
 export type Parsed = { [json: string]: ParsedValue };
 /** @internal */
-export type ParsedValue = string | boolean | Buffer | Parsed | Parsed[] | ParsedValue[] | Record<string, string>;
+export type ParsedValue =
+  | string
+  | boolean
+  | Buffer
+  | Parsed
+  | Parsed[]
+  | ParsedValue[]
+  | Record<string, string>;
 
 const invalid = (path: string, type: string, value: unknown) =>
   new RpcError('INVALID_ARGUMENT', `Invalid value at '${path}' (${type}), ${JSON.stringify(value)}`);
@@ -190,7 +203,8 @@ function readValue(raw: unknown, kind: FieldKind, at: string): ParsedValue {
     case 'any':
       return raw as ParsedValue;
     case 'map<string,string>': {
-      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw invalid(at, 'TYPE_MESSAGE', raw);
+      if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+        throw invalid(at, 'TYPE_MESSAGE', raw);
       const map: Record<string, string> = Object.create(null);
       for (const [k, v] of Object.entries(raw)) {
         if (typeof v !== 'string') throw invalid(`${at}[${JSON.stringify(k)}]`, 'TYPE_STRING', v);
@@ -212,13 +226,18 @@ function readEnum(raw: unknown, def: EnumDef, at: string): string {
 
 /** Reads a `bytes` field: standard or URL-safe base64, padding optional. @internal */
 export function readBytes(raw: unknown, at: string): Buffer {
-  if (typeof raw !== 'string' || !/^[A-Za-z0-9+/_-]*={0,2}$/.test(raw) || raw.replace(/=+$/, '').length % 4 === 1) {
+  if (
+    typeof raw !== 'string' ||
+    !/^[A-Za-z0-9+/_-]*={0,2}$/.test(raw) ||
+    raw.replace(/=+$/, '').length % 4 === 1
+  ) {
     throw new RpcError('INVALID_ARGUMENT', `Invalid value at '${at}' (TYPE_BYTES), Base64 decoding failed`);
   }
   return Buffer.from(raw.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
 }
 
-const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
+const RFC3339 =
+  /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
 
 /**
  * Reads a `google.protobuf.Timestamp` (RFC 3339, any offset, up to nanoseconds) and writes it as

@@ -373,7 +373,8 @@ export function createV1Handler(world: IotCoreWorld) {
       }
       if (fields.includes('gateway_config.gateway_auth_method')) {
         const method = ((body.gatewayConfig ?? {}) as Parsed).gatewayAuthMethod as string | undefined;
-        if (method && method !== 'GATEWAY_AUTH_METHOD_UNSPECIFIED') d.gatewayConfig.gatewayAuthMethod = method;
+        if (method && method !== 'GATEWAY_AUTH_METHOD_UNSPECIFIED')
+          d.gatewayConfig.gatewayAuthMethod = method;
         else delete d.gatewayConfig.gatewayAuthMethod;
       }
       world.deviceChanged(reg, d);

@@ -4,8 +4,8 @@ import {
   GATEWAY_AUTH_METHOD,
   GATEWAY_TYPE,
   LOG_LEVEL,
-  PUBLIC_KEY_FORMAT,
   type Parsed,
+  PUBLIC_KEY_FORMAT,
   readTimestamp,
   writeEnum,
 } from './proto3-json.js';
@@ -88,7 +88,12 @@ const UNSET_TIME = '1970-01-01T00:00:00Z';
 
 /** The message fields a mask may name below a top-level field (`config.version`). */
 const SUB_FIELDS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
-  config: { version: 'version', cloud_update_time: 'cloudUpdateTime', device_ack_time: 'deviceAckTime', binary_data: 'binaryData' },
+  config: {
+    version: 'version',
+    cloud_update_time: 'cloudUpdateTime',
+    device_ack_time: 'deviceAckTime',
+    binary_data: 'binaryData',
+  },
   state: { update_time: 'updateTime', binary_data: 'binaryData' },
   gateway_config: {
     gateway_type: 'gatewayType',
@@ -151,7 +156,10 @@ export function renderDevice(
     name: `projects/${reg.project}/locations/${reg.location}/registries/${reg.id}/devices/${d.numId}`,
     numId: d.numId,
     credentials: d.credentials.map((c) => ({
-      publicKey: { format: writeEnum(c.publicKey.format, PUBLIC_KEY_FORMAT, numericEnums), key: c.publicKey.key },
+      publicKey: {
+        format: writeEnum(c.publicKey.format, PUBLIC_KEY_FORMAT, numericEnums),
+        key: c.publicKey.key,
+      },
       expirationTime: c.expirationTime ?? UNSET_TIME,
     })),
     lastHeartbeatTime: d.lastHeartbeatTime,
@@ -163,12 +171,20 @@ export function renderDevice(
     config: renderConfig(d.config),
     state: d.state,
     logLevel:
-      d.logLevel && d.logLevel !== 'LOG_LEVEL_UNSPECIFIED' ? writeEnum(d.logLevel, LOG_LEVEL, numericEnums) : undefined,
+      d.logLevel && d.logLevel !== 'LOG_LEVEL_UNSPECIFIED'
+        ? writeEnum(d.logLevel, LOG_LEVEL, numericEnums)
+        : undefined,
     metadata: Object.keys(d.metadata).length > 0 ? ownCopy(d.metadata) : undefined,
     gatewayConfig: {
       gatewayType: writeEnum(d.gatewayConfig.gatewayType, GATEWAY_TYPE, numericEnums),
       ...(d.gatewayConfig.gatewayAuthMethod
-        ? { gatewayAuthMethod: writeEnum(d.gatewayConfig.gatewayAuthMethod, GATEWAY_AUTH_METHOD, numericEnums) }
+        ? {
+            gatewayAuthMethod: writeEnum(
+              d.gatewayConfig.gatewayAuthMethod,
+              GATEWAY_AUTH_METHOD,
+              numericEnums,
+            ),
+          }
         : {}),
     },
   };
@@ -177,7 +193,9 @@ export function renderDevice(
     const whole = mask === undefined || mask.has(snake) || always.includes(snake);
     let value = full[json];
     if (!whole) {
-      const subs = [...(mask ?? [])].filter((f) => f.startsWith(`${snake}.`)).map((f) => f.slice(snake.length + 1));
+      const subs = [...(mask ?? [])]
+        .filter((f) => f.startsWith(`${snake}.`))
+        .map((f) => f.slice(snake.length + 1));
       if (subs.length === 0 || typeof value !== 'object' || value === null) continue;
       const picked: Record<string, unknown> = {};
       for (const sub of subs) {
