@@ -59,15 +59,17 @@ export function viewHeader(rawHeader: unknown): HeaderView {
     throw new DeviceError(DeviceErrorCodes.CORRUPT_STATE, 'the artifact header has no artifact_name');
   const group = typeof hp.artifact_group === 'string' ? hp.artifact_group : undefined;
   const deviceTypes = strings(obj(headerInfo.artifact_depends).device_type);
-  const provides: Record<string, string> = {};
+  const provided: [string, string][] = [];
   let clears: string[] | undefined;
   for (const d of docs) {
     const ti = obj(d.typeInfo);
     for (const [k, v] of Object.entries(obj(ti.artifact_provides)))
-      if (typeof v === 'string') provides[k] = v;
+      if (typeof v === 'string') provided.push([k, v]);
     if (Array.isArray(ti.clears_artifact_provides))
       clears = [...(clears ?? []), ...strings(ti.clears_artifact_provides)];
   }
+  // Own properties, so a provides key `__proto__` stays a key (an assignment would drop it).
+  const provides: Record<string, string> = Object.fromEntries(provided);
   return {
     name,
     group,
