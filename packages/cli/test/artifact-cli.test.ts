@@ -17,6 +17,7 @@ import {
   verifyWordOfCode,
 } from '@otakit/test-support';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { keyValues } from '../src/commands/artifact.js';
 import { type Run, run } from './helpers.js';
 
 const cliRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -152,6 +153,16 @@ describe('otakit artifact read --json on the valid vectors', () => {
 });
 
 describe('otakit artifact write and sign', () => {
+  it('parses -p keys __proto__, constructor and prototype as ordinary provides', () => {
+    const provides = keyValues(['__proto__:evil', 'constructor:x', 'prototype:p'], '-p');
+    expect(Object.entries(provides)).toEqual([
+      ['__proto__', 'evil'],
+      ['constructor', 'x'],
+      ['prototype', 'p'],
+    ]);
+    expect(Object.getPrototypeOf(provides)).toBe(Object.prototype);
+  });
+
   it('writes a module-image with every flag, which validates and reads back', async () => {
     await writeFile(join(work, 'app.bin'), Buffer.alloc(50_000, 7));
     await writeFile(join(work, 'dest_dir'), '/opt/app\n');

@@ -89,15 +89,17 @@ function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
-function keyValues(pairs: string[], flag: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const pair of pairs) {
-    const i = pair.indexOf(':');
-    if (i <= 0)
-      throw new CliUsageError('ERR_CLI_USAGE', `${flag} expects key:value, got ${JSON.stringify(pair)}`);
-    out[pair.slice(0, i)] = pair.slice(i + 1);
-  }
-  return out;
+/** Parses `key:value` pairs of `-p`, `-d` and similar flags into own keys. @internal */
+export function keyValues(pairs: string[], flag: string): Record<string, string> {
+  // Object.fromEntries defines own keys: `-p __proto__:x` is a provide like any other.
+  return Object.fromEntries(
+    pairs.map((pair) => {
+      const i = pair.indexOf(':');
+      if (i <= 0)
+        throw new CliUsageError('ERR_CLI_USAGE', `${flag} expects key:value, got ${JSON.stringify(pair)}`);
+      return [pair.slice(0, i), pair.slice(i + 1)];
+    }),
+  );
 }
 
 /**

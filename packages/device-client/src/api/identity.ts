@@ -11,11 +11,15 @@ export type IdentitySource = DeviceIdentity | (() => DeviceIdentity | Promise<De
  * keys, values as strings or arrays of strings.
  */
 export function serializeIdentity(identity: DeviceIdentity): string {
-  const sorted: Record<string, string | string[]> = {};
-  for (const key of Object.keys(identity).sort()) {
-    const value = identity[key]!;
-    sorted[key] = Array.isArray(value) ? value.map(String) : String(value);
-  }
+  // Object.fromEntries defines own keys, so `__proto__` is serialised like any other attribute.
+  const sorted = Object.fromEntries(
+    Object.keys(identity)
+      .sort()
+      .map((key) => {
+        const value = identity[key]!;
+        return [key, Array.isArray(value) ? value.map(String) : String(value)];
+      }),
+  );
   return JSON.stringify(sorted);
 }
 

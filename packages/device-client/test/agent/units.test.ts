@@ -62,6 +62,11 @@ describe('small parsers', () => {
     expect(serializeIdentity({ sn: '1', mac: ['b', 'a'] })).toBe('{"mac":["b","a"],"sn":"1"}');
   });
 
+  it('serialises __proto__, constructor and prototype as ordinary identity attributes', () => {
+    const identity = JSON.parse('{"prototype":"p","constructor":["b","a"],"__proto__":"x"}');
+    expect(serializeIdentity(identity)).toBe('{"__proto__":"x","constructor":["b","a"],"prototype":"p"}');
+  });
+
   it('parses Content-Range', () => {
     expect(parseContentRange('bytes 10-19/20')).toEqual({ start: 10, end: 19, size: 20 });
     expect(parseContentRange('bytes 10-19/*')).toEqual({ start: 10, end: 19, size: undefined });
