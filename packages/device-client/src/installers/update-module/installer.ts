@@ -2,9 +2,9 @@ import { constants, statSync } from 'node:fs';
 import { access, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fsyncDir, readJsonFile, writeJsonFileAtomic } from '@otakit/core';
-import { assertSafeFileName, mkdirDurable, throwIfAborted } from '../durable-fs.js';
+import { mkdirDurable } from '../durable-fs.js';
 import { InstallerError, InstallerErrorCodes } from '../errors.js';
-import { guardStream, writeStreamToFile } from '../payload-files.js';
+import { storePayloadFile } from '../payload-files.js';
 import type { CommandResult } from '../run-command.js';
 import type { InstallContext, Installer, PayloadFile, RebootNeed } from '../types.js';
 import { mkfifo } from './fifo.js';
@@ -173,18 +173,13 @@ export class UpdateModuleInstaller implements Installer {
       for (;;) {
         const next = await iterator.next();
         if (next.done) break;
-        const file = next.value;
-        guardStream(file.stream);
-        try {
-          throwIfAborted(ctx.signal);
-          assertSafeFileName(file.name);
-        } catch (err) {
-          file.stream.destroy();
-          await drain(iterator);
-          throw err;
-        }
-        const written = await writeStreamToFile(join(filesDir, file.name), file.stream, ctx.signal);
-        ctx.log(`${ctx.payloadType}: stored ${file.name} (${written.size} bytes) in files/`);
+        const written = await storePayloadFile(filesDir, next.value, ctx.signal).catch(
+          async (err: unknown) => {
+            await drain(iterator);
+            throw err;
+          },
+        );
+        ctx.log(`${ctx.payloadType}: stored ${next.value.name} (${written.size} bytes) in files/`);
       }
       await fsyncDir(filesDir);
     }
