@@ -1,0 +1,160 @@
+/**
+ * The embedded backend: DuckDB through `@duckdb/node-api`, in memory or in one file. Writes append
+ * to per-connection staging tables with DuckDB's appender (its fast path), then move the rows into
+ * the store in one transaction, skipping ids already stored.
+ */
+
+import type { DuckDBAppender, DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import type { StoredRow } from '../message.js';
+import { metricsJson } from '../message.js';
+import { CREATE_VERSION_TABLE, MIGRATIONS, migrationStatements } from '../sql/migrations.js';
+import type { Backend } from './backend.js';
+
+type DuckDB = typeof import('@duckdb/node-api');
+
+const STAGE = `
+  create temp table if not exists stage_messages (
+    id varchar, device_id varchar, registry varchar, received_at timestamptz, kind varchar,
+    subfolder varchar, artifact_name varchar, software_version varchar, deployment_id varchar,
+    payload varchar, payload_raw varchar, payload_encoding varchar, metrics varchar
+  );
+  create temp table if not exists stage_metrics (
+    message_id varchar, device_id varchar, registry varchar, received_at timestamptz, kind varchar,
+    artifact_name varchar, name varchar, value double
+  );`;
+
+/** @internal */
+export class DuckDbBackend implements Backend {
+  readonly dialect = 'duckdb' as const;
+  readonly #duckdb: DuckDB;
+  readonly #instance: DuckDBInstance;
+  readonly #writer: DuckDBConnection;
+  readonly #reader: DuckDBConnection;
+
+  private constructor(
+    duckdb: DuckDB,
+    instance: DuckDBInstance,
+    writer: DuckDBConnection,
+    reader: DuckDBConnection,
+  ) {
+    this.#duckdb = duckdb;
+    this.#instance = instance;
+    this.#writer = writer;
+    this.#reader = reader;
+  }
+
+  /** Opens `path` (':memory:' or a file). */
+  static async open(path: string): Promise<DuckDbBackend> {
+    const duckdb = await import('@duckdb/node-api');
+    const instance = await duckdb.DuckDBInstance.create(path);
+    try {
+      const writer = await instance.connect();
+      const reader = await instance.connect();
+      await writer.run(STAGE);
+      return new DuckDbBackend(duckdb, instance, writer, reader);
+    } catch (err) {
+      instance.closeSync();
+      throw err;
+    }
+  }
+
+  async migrate(): Promise<void> {
+    const c = this.#writer;
+    await c.run(CREATE_VERSION_TABLE);
+    const done = await c.runAndReadAll('select version from telemetry_schema_version');
+    const applied = new Set(done.getRowObjectsJS().map((r) => Number(r.version)));
+    for (const m of MIGRATIONS) {
+      if (applied.has(m.version)) continue;
+      await c.run('begin transaction');
+      try {
+        for (const s of migrationStatements(m, 'duckdb')) await c.run(s);
+        await c.run('insert into telemetry_schema_version values ($1, now())', [m.version]);
+        await c.run('commit');
+      } catch (err) {
+        await c.run('rollback');
+        throw err;
+      }
+    }
+  }
+
+  async write(rows: readonly StoredRow[]): Promise<Set<string>> {
+    const c = this.#writer;
+    await c.run('delete from stage_messages; delete from stage_metrics;');
+    const { DuckDBTimestampTZValue } = this.#duckdb;
+    const messages = await c.createAppender('stage_messages');
+    const metrics = await c.createAppender('stage_metrics');
+    try {
+      for (const r of rows) {
+        const at = new DuckDBTimestampTZValue(BigInt(Math.round(r.receivedAt * 1000)));
+        messages.appendVarchar(r.id);
+        messages.appendVarchar(r.deviceId);
+        messages.appendVarchar(r.registry);
+        messages.appendTimestampTZ(at);
+        messages.appendVarchar(r.kind);
+        messages.appendVarchar(r.subfolder);
+        appendText(messages, r.artifactName);
+        appendText(messages, r.softwareVersion);
+        appendText(messages, r.deploymentId);
+        appendText(messages, r.payloadJson);
+        appendText(messages, r.payloadRaw);
+        messages.appendVarchar(r.payloadEncoding);
+        messages.appendVarchar(metricsJson(r.metrics));
+        messages.endRow();
+        for (const [name, value] of r.metrics) {
+          metrics.appendVarchar(r.id);
+          metrics.appendVarchar(r.deviceId);
+          metrics.appendVarchar(r.registry);
+          metrics.appendTimestampTZ(at);
+          metrics.appendVarchar(r.kind);
+          appendText(metrics, r.artifactName);
+          metrics.appendVarchar(name);
+          metrics.appendDouble(value);
+          metrics.endRow();
+        }
+      }
+      messages.flushSync();
+      metrics.flushSync();
+    } finally {
+      messages.closeSync();
+      metrics.closeSync();
+    }
+    await c.run('begin transaction');
+    try {
+      const existing = await c.runAndReadAll(
+        'select s.id from stage_messages s join telemetry_messages m on m.id = s.id',
+      );
+      const skip = new Set(existing.getRowObjectsJS().map((r) => String(r.id)));
+      await c.run(`insert into telemetry_metrics
+        select s.* from stage_metrics s
+        where not exists (select 1 from telemetry_messages m where m.id = s.message_id)`);
+      await c.run(`insert into telemetry_messages
+        select id, device_id, registry, received_at, kind, subfolder, artifact_name, software_version,
+          deployment_id, cast(payload as json), payload_raw, payload_encoding, cast(metrics as json)
+        from stage_messages
+        on conflict (id) do nothing`);
+      await c.run('commit');
+      const inserted = new Set<string>();
+      for (const r of rows) if (!skip.has(r.id)) inserted.add(r.id);
+      return inserted;
+    } catch (err) {
+      await c.run('rollback').catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async query(text: string, params: readonly unknown[]): Promise<Record<string, unknown>[]> {
+    const reader = await this.#reader.runAndReadAll(text, params as never);
+    return reader.getRowObjectsJS() as Record<string, unknown>[];
+  }
+
+  async close(): Promise<void> {
+    this.#writer.closeSync();
+    this.#reader.closeSync();
+    this.#instance.closeSync();
+  }
+}
+
+function appendText(appender: DuckDBAppender, value: string | null): void {
+  if (value === null) appender.appendNull();
+  else appender.appendVarchar(value);
+}
