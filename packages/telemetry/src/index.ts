@@ -8,6 +8,23 @@
  */
 
 export * from './errors.js';
+export {
+  startTelemetryApi,
+  TELEMETRY_API_PATHS,
+  type TelemetryApiOptions,
+  type TelemetryApiPluginOptions,
+  telemetryApiPlugin,
+} from './http/api.js';
+export { TelemetryHttpClient, type TelemetryHttpClientOptions } from './http/client.js';
+export {
+  messageFromPush,
+  type PubSubPushBody,
+  type PushIngestOptions,
+  type PushIngestPluginOptions,
+  pushIngestPlugin,
+  startPushIngest,
+} from './http/push.js';
+export type { ListenOptions, TelemetryServer } from './http/server.js';
 export type { MessageLimits, Metrics, TelemetryKind, TelemetryMessage } from './message.js';
 export { DEFAULT_MESSAGE_LIMITS } from './message.js';
 export { DUCKDB_FILE_NAME, openTelemetryStore, TelemetryStore, type TelemetryStoreOptions } from './store.js';

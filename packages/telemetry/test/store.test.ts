@@ -116,7 +116,7 @@ for (const backend of backendsUnderTest()) {
       const stored = row?.payload as Record<string, unknown>;
       expect(Object.getPrototypeOf(stored)).toBe(Object.prototype);
       expect(Object.hasOwn(stored, '__proto__')).toBe(true);
-      expect(stored.__proto__).toEqual({ polluted: 1 });
+      expect(Object.getOwnPropertyDescriptor(stored, '__proto__')?.value).toEqual({ polluted: 1 });
       expect(stored.constructor).toBe(2);
       expect(({} as Record<string, unknown>).polluted).toBeUndefined();
       const metrics = row?.metrics as Record<string, number>;
