@@ -326,7 +326,7 @@ export class TelemetryStore {
   }
 
   /**
-   * Count, distinct devices, mean, p50, p95 and max of one numeric field, per release (artifact
+   * Count, mean, p50, p95 and max of one numeric field, per release (artifact
    * name), over the messages matching `query` (a time window, a device set, a registry, a kind).
    *
    * @example
@@ -340,15 +340,17 @@ export class TelemetryStore {
       throw new TelemetryValidationError('metric must be a non-empty string');
     }
     const q = releaseAggregatesQuery(query.metric, filterSpec(query));
-    return (await this.#query(q.text, q.params)).map((r) => ({
-      release: r.release === null || r.release === undefined ? null : String(r.release),
-      count: Number(r.count),
-      devices: Number(r.devices),
-      mean: Number(r.mean),
-      p50: Number(r.p50),
-      p95: Number(r.p95),
-      max: Number(r.max),
-    }));
+    return (await this.#query(q.text, q.params)).map((r) => {
+      const [p50, p95] = r.percentiles as [number, number];
+      return {
+        release: r.release === null || r.release === undefined ? null : String(r.release),
+        count: Number(r.count),
+        mean: Number(r.mean),
+        p50: Number(p50),
+        p95: Number(p95),
+        max: Number(r.max),
+      };
+    });
   }
 
   /** How many messages are stored. */

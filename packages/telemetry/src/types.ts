@@ -62,8 +62,6 @@ export interface ReleaseAggregate {
   release: string | null;
   /** Messages that carried the field. */
   count: number;
-  /** Distinct devices among them. */
-  devices: number;
   mean: number;
   p50: number;
   p95: number;

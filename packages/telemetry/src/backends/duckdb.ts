@@ -1,7 +1,8 @@
 /**
  * The embedded backend: DuckDB through `@duckdb/node-api`, in memory or in one file. Writes append
  * to per-connection staging tables with DuckDB's appender (its fast path), then move the rows into
- * the store in one transaction, skipping ids already stored.
+ * the store in one transaction: `on conflict (id) do nothing returning id` says which were new, and
+ * only their numeric fields are kept.
  */
 
 import type { DuckDBAppender, DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
@@ -120,21 +121,23 @@ export class DuckDbBackend implements Backend {
     }
     await c.run('begin transaction');
     try {
-      const existing = await c.runAndReadAll(
-        'select s.id from stage_messages s join telemetry_messages m on m.id = s.id',
-      );
-      const skip = new Set(existing.getRowObjectsJS().map((r) => String(r.id)));
-      await c.run(`insert into telemetry_metrics
-        select s.* from stage_metrics s
-        where not exists (select 1 from telemetry_messages m where m.id = s.message_id)`);
-      await c.run(`insert into telemetry_messages
+      // The primary key's index finds the ids already stored, without scanning the table.
+      const res = await c.runAndReadAll(`insert into telemetry_messages
         select id, device_id, registry, received_at, kind, subfolder, artifact_name, software_version,
           deployment_id, cast(payload as json), payload_raw, payload_encoding, cast(metrics as json)
         from stage_messages
-        on conflict (id) do nothing`);
+        on conflict (id) do nothing
+        returning id`);
+      const inserted = new Set(res.getRowObjectsJS().map((r) => String(r.id)));
+      if (inserted.size < rows.length) {
+        const skipped = rows.filter((r) => !inserted.has(r.id)).map((r) => r.id);
+        await c.run(
+          `delete from stage_metrics where message_id in (${skipped.map((_, i) => `$${i + 1}`).join(', ')})`,
+          skipped,
+        );
+      }
+      await c.run('insert into telemetry_metrics select * from stage_metrics');
       await c.run('commit');
-      const inserted = new Set<string>();
-      for (const r of rows) if (!skip.has(r.id)) inserted.add(r.id);
       return inserted;
     } catch (err) {
       await c.run('rollback').catch(() => undefined);

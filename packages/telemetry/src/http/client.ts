@@ -71,7 +71,7 @@ export class TelemetryHttpClient {
     return res.data.messages;
   }
 
-  /** Count, devices, mean, p50, p95, max of `query.metric` per release. */
+  /** Count, mean, p50, p95, max of `query.metric` per release. */
   async releaseAggregates(
     query: ReleaseAggregatesQuery,
     options: RequestOptions = {},

@@ -76,17 +76,16 @@ export function messagesQuery(f: FilterSpec, limit: number): SqlQuery {
 
 /**
  * Count, mean, p50, p95 and max of one numeric field per release (artifact name), over the
- * messages matching `f`. Messages without the field are not counted.
+ * messages matching `f`. Messages without the field are not counted. Both percentiles come from one
+ * ordered-set aggregate over an array (one sort per release, not two).
  */
 export function releaseAggregatesQuery(metric: string, f: FilterSpec): SqlQuery {
   const p = new Params();
   const filter = where(p, f, [`name = ${p.add(metric)}`]);
   const text = `select artifact_name as release,
       cast(count(*) as integer) as count,
-      cast(count(distinct device_id) as integer) as devices,
       avg(value) as mean,
-      percentile_cont(0.5) within group (order by value) as p50,
-      percentile_cont(0.95) within group (order by value) as p95,
+      percentile_cont(array[0.5, 0.95]) within group (order by value) as percentiles,
       max(value) as max
     from telemetry_metrics ${filter}
     group by artifact_name
