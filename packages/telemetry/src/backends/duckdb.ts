@@ -5,7 +5,7 @@
  * only their numeric fields are kept.
  */
 
-import type { DuckDBAppender, DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBInstance, DuckDBType, DuckDBValue } from '@duckdb/node-api';
 import type { StoredRow } from '../message.js';
 import { metricsJson } from '../message.js';
 import { CREATE_VERSION_TABLE, MIGRATIONS, migrationStatements } from '../sql/migrations.js';
@@ -24,6 +24,9 @@ const STAGE = `
     artifact_name varchar, name varchar, value double
   );`;
 
+/** Rows per data chunk (DuckDB's vector size). */
+const CHUNK_ROWS = 2048;
+
 /** @internal */
 export class DuckDbBackend implements Backend {
   readonly dialect = 'duckdb' as const;
@@ -31,6 +34,9 @@ export class DuckDbBackend implements Backend {
   readonly #instance: DuckDBInstance;
   readonly #writer: DuckDBConnection;
   readonly #reader: DuckDBConnection;
+  /** Column types of stage_messages and stage_metrics, in order. */
+  readonly #messageTypes: DuckDBType[];
+  readonly #metricTypes: DuckDBType[];
 
   private constructor(
     duckdb: DuckDB,
@@ -42,6 +48,9 @@ export class DuckDbBackend implements Backend {
     this.#instance = instance;
     this.#writer = writer;
     this.#reader = reader;
+    const { VARCHAR, TIMESTAMPTZ, DOUBLE } = duckdb;
+    this.#messageTypes = [VARCHAR, VARCHAR, VARCHAR, TIMESTAMPTZ, ...new Array<DuckDBType>(9).fill(VARCHAR)];
+    this.#metricTypes = [VARCHAR, VARCHAR, VARCHAR, TIMESTAMPTZ, VARCHAR, VARCHAR, VARCHAR, DOUBLE];
   }
 
   /** Opens `path` (':memory:' or a file). */
@@ -82,43 +91,33 @@ export class DuckDbBackend implements Backend {
     const c = this.#writer;
     await c.run('delete from stage_messages; delete from stage_metrics;');
     const { DuckDBTimestampTZValue } = this.#duckdb;
-    const messages = await c.createAppender('stage_messages');
-    const metrics = await c.createAppender('stage_metrics');
-    try {
-      for (const r of rows) {
-        const at = new DuckDBTimestampTZValue(BigInt(Math.round(r.receivedAt * 1000)));
-        messages.appendVarchar(r.id);
-        messages.appendVarchar(r.deviceId);
-        messages.appendVarchar(r.registry);
-        messages.appendTimestampTZ(at);
-        messages.appendVarchar(r.kind);
-        messages.appendVarchar(r.subfolder);
-        appendText(messages, r.artifactName);
-        appendText(messages, r.softwareVersion);
-        appendText(messages, r.deploymentId);
-        appendText(messages, r.payloadJson);
-        appendText(messages, r.payloadRaw);
-        messages.appendVarchar(r.payloadEncoding);
-        messages.appendVarchar(metricsJson(r.metrics));
-        messages.endRow();
-        for (const [name, value] of r.metrics) {
-          metrics.appendVarchar(r.id);
-          metrics.appendVarchar(r.deviceId);
-          metrics.appendVarchar(r.registry);
-          metrics.appendTimestampTZ(at);
-          metrics.appendVarchar(r.kind);
-          appendText(metrics, r.artifactName);
-          metrics.appendVarchar(name);
-          metrics.appendDouble(value);
-          metrics.endRow();
-        }
+    const messages: DuckDBValue[][] = Array.from({ length: this.#messageTypes.length }, () => []);
+    const metrics: DuckDBValue[][] = Array.from({ length: this.#metricTypes.length }, () => []);
+    for (const r of rows) {
+      const at = new DuckDBTimestampTZValue(BigInt(Math.round(r.receivedAt * 1000)));
+      const values = [
+        r.id,
+        r.deviceId,
+        r.registry,
+        at,
+        r.kind,
+        r.subfolder,
+        r.artifactName,
+        r.softwareVersion,
+        r.deploymentId,
+        r.payloadJson,
+        r.payloadRaw,
+        r.payloadEncoding,
+        metricsJson(r.metrics),
+      ];
+      for (let i = 0; i < values.length; i++) (messages[i] as DuckDBValue[]).push(values[i] as DuckDBValue);
+      for (const [name, value] of r.metrics) {
+        const m = [r.id, r.deviceId, r.registry, at, r.kind, r.artifactName, name, value];
+        for (let i = 0; i < m.length; i++) (metrics[i] as DuckDBValue[]).push(m[i] as DuckDBValue);
       }
-      messages.flushSync();
-      metrics.flushSync();
-    } finally {
-      messages.closeSync();
-      metrics.closeSync();
     }
+    await this.#appendColumns('stage_messages', this.#messageTypes, messages);
+    await this.#appendColumns('stage_metrics', this.#metricTypes, metrics);
     await c.run('begin transaction');
     try {
       // The primary key's index finds the ids already stored, without scanning the table.
@@ -145,6 +144,24 @@ export class DuckDbBackend implements Backend {
     }
   }
 
+  /** Appends column arrays to a staging table in data chunks (one native call per column and chunk). */
+  async #appendColumns(table: string, types: readonly DuckDBType[], columns: DuckDBValue[][]): Promise<void> {
+    const total = columns[0]?.length ?? 0;
+    if (total === 0) return;
+    const appender = await this.#writer.createAppender(table);
+    try {
+      for (let start = 0; start < total; start += CHUNK_ROWS) {
+        const end = Math.min(total, start + CHUNK_ROWS);
+        const chunk = this.#duckdb.DuckDBDataChunk.create(types, end - start);
+        chunk.setColumns(columns.map((c) => c.slice(start, end)));
+        appender.appendDataChunk(chunk);
+      }
+      appender.flushSync();
+    } finally {
+      appender.closeSync();
+    }
+  }
+
   async query(text: string, params: readonly unknown[]): Promise<Record<string, unknown>[]> {
     const reader = await this.#reader.runAndReadAll(text, params as never);
     return reader.getRowObjectsJS() as Record<string, unknown>[];
@@ -155,9 +172,4 @@ export class DuckDbBackend implements Backend {
     this.#reader.closeSync();
     this.#instance.closeSync();
   }
-}
-
-function appendText(appender: DuckDBAppender, value: string | null): void {
-  if (value === null) appender.appendNull();
-  else appender.appendVarchar(value);
 }
