@@ -242,13 +242,15 @@ export class TelemetryStore {
 
   #kick(): void {
     if (this.#writing !== undefined) return;
-    // Yield a turn first so that appends made in the same tick share a transaction.
-    this.#writing = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#drain());
+    this.#writing = this.#drain();
   }
 
   async #drain(): Promise<void> {
     try {
       while (this.#queue.length > 0) {
+        // Let producers woken by the last batch queue their next messages first, so that batches
+        // stay large under load instead of alternating between a few messages and many.
+        await new Promise<void>((resolve) => setImmediate(resolve));
         const batch = this.#queue.splice(0, this.#maxBatch);
         await this.#writeBatch(batch);
         this.#inFlight -= batch.length;
