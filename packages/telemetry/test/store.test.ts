@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -6,6 +6,7 @@ import {
   TelemetryBackpressureError,
   TelemetryClosedError,
   type TelemetryMessage,
+  TelemetryOpenError,
   type TelemetryStore,
   TelemetryValidationError,
   TelemetryWriteError,
@@ -301,3 +302,26 @@ for (const backend of backendsUnderTest()) {
     }
   });
 }
+
+describe('opening a store', () => {
+  it('refuses a server it cannot reach with a typed error that does not print the password', async () => {
+    const err = await openTelemetryStore('postgres://fleet:hunter2@127.0.0.1:1/telemetry').catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(TelemetryOpenError);
+    expect((err as Error).message).toContain('127.0.0.1:1');
+    expect((err as Error).message).not.toContain('hunter2');
+  });
+
+  it('refuses a file path under a regular file with a typed error', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'otakit-telemetry-'));
+    try {
+      writeFileSync(join(dir, 'file'), 'x');
+      await expect(openTelemetryStore(join(dir, 'file', 'telemetry.duckdb'))).rejects.toBeInstanceOf(
+        TelemetryOpenError,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
