@@ -235,3 +235,26 @@ export function metricsJson(metrics: ReadonlyArray<[string, number]>): string {
   // Object.fromEntries defines own data properties: a `__proto__` entry stays a key.
   return JSON.stringify(Object.fromEntries(metrics));
 }
+
+/**
+ * The values of a row in the column order of `telemetry_messages` (id, device_id, registry,
+ * received_at, kind, subfolder, artifact_name, software_version, deployment_id, payload,
+ * payload_raw, payload_encoding, metrics), with `receivedAt` as the backend wants its time.
+ */
+export function messageColumnValues<T>(row: StoredRow, receivedAt: T): Array<string | null | T> {
+  return [
+    row.id,
+    row.deviceId,
+    row.registry,
+    receivedAt,
+    row.kind,
+    row.subfolder,
+    row.artifactName,
+    row.softwareVersion,
+    row.deploymentId,
+    row.payloadJson,
+    row.payloadRaw,
+    row.payloadEncoding,
+    metricsJson(row.metrics),
+  ];
+}

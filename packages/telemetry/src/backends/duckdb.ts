@@ -7,7 +7,7 @@
 
 import type { DuckDBConnection, DuckDBInstance, DuckDBType, DuckDBValue } from '@duckdb/node-api';
 import type { StoredRow } from '../message.js';
-import { metricsJson } from '../message.js';
+import { messageColumnValues } from '../message.js';
 import { CREATE_VERSION_TABLE, MIGRATIONS, migrationStatements } from '../sql/migrations.js';
 import type { Backend } from './backend.js';
 
@@ -95,21 +95,7 @@ export class DuckDbBackend implements Backend {
     const metrics: DuckDBValue[][] = Array.from({ length: this.#metricTypes.length }, () => []);
     for (const r of rows) {
       const at = new DuckDBTimestampTZValue(BigInt(Math.round(r.receivedAt * 1000)));
-      const values = [
-        r.id,
-        r.deviceId,
-        r.registry,
-        at,
-        r.kind,
-        r.subfolder,
-        r.artifactName,
-        r.softwareVersion,
-        r.deploymentId,
-        r.payloadJson,
-        r.payloadRaw,
-        r.payloadEncoding,
-        metricsJson(r.metrics),
-      ];
+      const values = messageColumnValues<DuckDBValue>(r, at);
       for (let i = 0; i < values.length; i++) (messages[i] as DuckDBValue[]).push(values[i] as DuckDBValue);
       for (const [name, value] of r.metrics) {
         const m = [r.id, r.deviceId, r.registry, at, r.kind, r.artifactName, name, value];

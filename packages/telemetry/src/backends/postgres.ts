@@ -6,7 +6,7 @@
 
 import type { Pool } from 'pg';
 import type { StoredRow } from '../message.js';
-import { metricsJson } from '../message.js';
+import { messageColumnValues } from '../message.js';
 import { CREATE_VERSION_TABLE, MIGRATIONS, migrationStatements } from '../sql/migrations.js';
 import type { Backend } from './backend.js';
 
@@ -79,21 +79,7 @@ export class PostgresBackend implements Backend {
   async write(rows: readonly StoredRow[]): Promise<Set<string>> {
     const cols: unknown[][] = Array.from({ length: 13 }, () => new Array(rows.length));
     rows.forEach((r, i) => {
-      const values = [
-        r.id,
-        r.deviceId,
-        r.registry,
-        new Date(r.receivedAt).toISOString(),
-        r.kind,
-        r.subfolder,
-        r.artifactName,
-        r.softwareVersion,
-        r.deploymentId,
-        r.payloadJson,
-        r.payloadRaw,
-        r.payloadEncoding,
-        metricsJson(r.metrics),
-      ];
+      const values = messageColumnValues(r, new Date(r.receivedAt).toISOString());
       for (let c = 0; c < values.length; c++) (cols[c] as unknown[])[i] = values[c];
     });
     const res = await this.#pool.query<{ id: string }>(INSERT, cols);
