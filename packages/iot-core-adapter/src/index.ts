@@ -17,6 +17,15 @@ export {
   menderAdmission,
 } from './admission.js';
 export {
+  CHECK_UPDATE_COMMAND,
+  DeviceTelemetry,
+  type DeviceTelemetryEvents,
+  type DeviceTelemetryOptions,
+  type MetricValue,
+  TELEMETRY_KEYS,
+  type TelemetryAgent,
+} from './agent-telemetry.js';
+export {
   credentialPublicKey,
   credentialSpkiPem,
   isCredentialActive,
