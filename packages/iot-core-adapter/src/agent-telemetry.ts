@@ -105,7 +105,7 @@ export class DeviceTelemetry extends EventEmitter<DeviceTelemetryEvents> {
   #timer: NodeJS.Timeout | undefined;
   #stateTimer: NodeJS.Timeout | undefined;
   #lastStateAt = 0;
-  #deployment: { id: string; status: string } | undefined;
+  #deployment: { id: string; status: string; finished: boolean } | undefined;
   #running = false;
   #unsubscribe: Array<() => void> = [];
 
@@ -118,8 +118,11 @@ export class DeviceTelemetry extends EventEmitter<DeviceTelemetryEvents> {
     this.#now = options.now ?? (() => new Date());
   }
 
-  /** The deployment the agent is in, as the last status report said (undefined between updates). */
-  get deployment(): { id: string; status: string } | undefined {
+  /**
+   * The agent's latest deployment as its last status report said: the one running, or the last
+   * one finished (`finished: true`, with its final status). Undefined before the first.
+   */
+  get deployment(): { id: string; status: string; finished: boolean } | undefined {
     return this.#deployment;
   }
 
@@ -132,11 +135,12 @@ export class DeviceTelemetry extends EventEmitter<DeviceTelemetryEvents> {
     this.#running = true;
     const { device, agent } = this.#o;
     const onStatus = (e: { deploymentId: string; status: string }) => {
-      this.#deployment = { id: e.deploymentId, status: e.status };
+      this.#deployment = { id: e.deploymentId, status: e.status, finished: false };
       this.#scheduleState();
     };
     const onDone = () => {
-      this.#deployment = undefined;
+      // The state keeps saying how the last deployment ended; telemetry stops carrying it.
+      if (this.#deployment) this.#deployment = { ...this.#deployment, finished: true };
       this.#scheduleState();
       this.#tick(false);
     };
@@ -163,13 +167,16 @@ export class DeviceTelemetry extends EventEmitter<DeviceTelemetryEvents> {
     for (const off of this.#unsubscribe.splice(0)) off();
   }
 
-  /** The release fields every message carries. */
-  async release(): Promise<Record<string, string>> {
+  /**
+   * The release fields every message carries: the installed artifact and software version, and the
+   * deployment while one runs (for a state report, also the last one finished, with how it ended).
+   */
+  async release(forState = false): Promise<Record<string, string>> {
     const installed = await this.#o.agent.installed();
     const fields: Record<string, string> = Object.create(null);
     fields[TELEMETRY_KEYS.artifactName] = installed.artifactName;
     fields[TELEMETRY_KEYS.softwareVersion] = softwareVersion(installed, this.#o.versionKey);
-    if (this.#deployment) {
+    if (this.#deployment && (forState || !this.#deployment.finished)) {
       fields[TELEMETRY_KEYS.deploymentId] = this.#deployment.id;
       fields[TELEMETRY_KEYS.deploymentStatus] = this.#deployment.status;
     }
@@ -194,9 +201,9 @@ export class DeviceTelemetry extends EventEmitter<DeviceTelemetryEvents> {
     return message;
   }
 
-  /** Publishes the state now: the release fields and the deployment in progress, if any. */
+  /** Publishes the state now: the release fields and the latest deployment with its status. */
   async publishState(): Promise<Record<string, unknown>> {
-    const state: Record<string, unknown> = { ...(await this.release()) };
+    const state: Record<string, unknown> = { ...(await this.release(true)) };
     state[TELEMETRY_KEYS.timestamp] = this.#now().toISOString();
     this.#lastStateAt = Date.now();
     await this.#publish((d) => d.publishState(JSON.stringify(state)));

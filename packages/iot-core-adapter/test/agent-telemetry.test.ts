@@ -103,7 +103,7 @@ describe('DeviceTelemetry: release-tagged telemetry and state with the Mender ke
       iot.states.find((s) => s.deviceId === 'tele-1' && json(s.data).deployment_status === 'downloading'),
     );
     expect(json(s1.data)).toMatchObject({ deployment_id: 'dep-42', artifact_name: 'release-1' });
-    expect(t.deployment).toEqual({ id: 'dep-42', status: 'downloading' });
+    expect(t.deployment).toEqual({ id: 'dep-42', status: 'downloading', finished: false });
 
     // the update commits: the next state and telemetry say release 2, with no deployment
     agent.artifactName = 'release-2';
@@ -118,7 +118,9 @@ describe('DeviceTelemetry: release-tagged telemetry and state with the Mender ke
     const s2 = await until(() =>
       iot.states.find((s) => s.deviceId === 'tele-1' && json(s.data).artifact_name === 'release-2'),
     );
-    expect(json(s2.data).deployment_id).toBeUndefined();
+    // the state keeps how the last deployment ended
+    expect(json(s2.data)).toMatchObject({ deployment_id: 'dep-42', deployment_status: 'success' });
+    expect(t.deployment).toEqual({ id: 'dep-42', status: 'success', finished: true });
     // states were coalesced to IoT Core's one per second: never two within 1 s
     const times = iot.states.filter((s) => s.deviceId === 'tele-1').map((s) => s.receivedAt.getTime());
     expect(times.length).toBeGreaterThanOrEqual(3);
