@@ -11,6 +11,7 @@ export default defineConfig({
       '@otakit/device-client': src('device-client'),
       '@otakit/iot-core-adapter': src('iot-core-adapter'),
       '@otakit/sandbox': src('sandbox'),
+      '@otakit/simulator': src('simulator'),
     },
   },
   test: {

@@ -23,15 +23,19 @@ export interface TelemetryAgent {
   installed(): Promise<{ artifactName: string; provides: Record<string, string> }>;
   /** The agent's typed events (`deployment:status`, `update:done`). */
   readonly events: {
-    on(event: 'deployment:status', fn: (e: { deploymentId: string; status: string }) => void): unknown;
-    on(
-      event: 'update:done',
-      fn: (e: { deploymentId?: string | undefined; outcome: string }) => void,
-    ): unknown;
-    off(event: 'deployment:status' | 'update:done', fn: (...args: never[]) => void): unknown;
+    // Method syntax (bivariant parameters) so a typed EventEmitter such as DeviceClient's fits.
+    on(event: 'deployment:status' | 'update:done', fn: (e: AgentEvent) => void): unknown;
+    off(event: 'deployment:status' | 'update:done', fn: (e: AgentEvent) => void): unknown;
   };
   /** Asks the agent to poll for a deployment now (optional: commands are ignored without it). */
   checkNow?(): void;
+}
+
+/** What DeviceTelemetry reads of the agent's `deployment:status` and `update:done` events. */
+export interface AgentEvent {
+  deploymentId?: string | undefined;
+  status?: string;
+  outcome?: string;
 }
 
 /** A metric value: numbers are aggregated by the store; strings and booleans are kept as they are. */
@@ -134,7 +138,8 @@ export class DeviceTelemetry extends EventEmitter<DeviceTelemetryEvents> {
     if (this.#running) return;
     this.#running = true;
     const { device, agent } = this.#o;
-    const onStatus = (e: { deploymentId: string; status: string }) => {
+    const onStatus = (e: AgentEvent) => {
+      if (e.deploymentId === undefined || e.status === undefined) return;
       this.#deployment = { id: e.deploymentId, status: e.status, finished: false };
       this.#scheduleState();
     };
@@ -147,8 +152,8 @@ export class DeviceTelemetry extends EventEmitter<DeviceTelemetryEvents> {
     agent.events.on('deployment:status', onStatus);
     agent.events.on('update:done', onDone);
     this.#unsubscribe.push(
-      () => agent.events.off('deployment:status', onStatus as (...args: never[]) => void),
-      () => agent.events.off('update:done', onDone as (...args: never[]) => void),
+      () => agent.events.off('deployment:status', onStatus),
+      () => agent.events.off('update:done', onDone),
     );
     if (device.transport === 'mqtt') {
       this.#unsubscribe.push(device.onCommand((m) => this.#command(m)));

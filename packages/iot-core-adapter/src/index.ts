@@ -17,6 +17,7 @@ export {
   menderAdmission,
 } from './admission.js';
 export {
+  type AgentEvent,
   CHECK_UPDATE_COMMAND,
   DeviceTelemetry,
   type DeviceTelemetryEvents,
