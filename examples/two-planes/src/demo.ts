@@ -94,10 +94,11 @@ try {
           timeoutMs: 5_000,
         },
       ],
-      updatePollSeconds: 1,
-      inventoryPollSeconds: 60,
-      retryMinSeconds: 1,
-      retryMaxSeconds: 2,
+      poll: {
+        updateIntervalMs: 1_000,
+        inventoryIntervalMs: 60_000,
+        retry: { baseDelayMs: 1_000, maxDelayMs: 2_000 },
+      },
     });
     agent.events.on('auth:accepted', () => log(`${id}: authenticated to Mender (preauthorized key)`));
     agent.events.on('update:done', (e) => {

@@ -260,10 +260,11 @@ export async function startFleetSimulator(options: FleetSimulatorOptions): Promi
               ],
             }
           : {}),
-        updatePollSeconds: (options.pollIntervalMs ?? 5_000) / 1000,
-        inventoryPollSeconds: 3600,
-        retryMinSeconds: 1,
-        retryMaxSeconds: 5,
+        poll: {
+          updateIntervalMs: options.pollIntervalMs ?? 5_000,
+          inventoryIntervalMs: 3_600_000,
+          retry: { baseDelayMs: 1_000, maxDelayMs: 5_000 },
+        },
       });
       agent.events.on('update:check', (e) => {
         if (e.artifactName) installing.set(id, e.artifactName);

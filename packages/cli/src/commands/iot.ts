@@ -48,7 +48,7 @@ export async function registryFor(cmd: Command): Promise<RegistryClient> {
   const m = REGISTRY_NAME.exec(name);
   if (!m) throw new CliError(`--registry must be projects/P/locations/L/registries/R, got "${name}"`);
   const [, project, location, registry] = m as unknown as [string, string, string, string];
-  let auth: string | (() => string);
+  let auth: string | (() => Promise<string>);
   if (o.serviceAccount) {
     const key = JSON.parse(await readFile(o.serviceAccount, 'utf8')) as ServiceAccountKey;
     auth = serviceAccountAuth(key);
