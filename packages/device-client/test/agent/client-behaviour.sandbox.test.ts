@@ -104,7 +104,9 @@ describe('device API behaviour', () => {
         if (e.reason === 'poll' && e.delayMs > 60_000) resolve();
       }),
     );
-    const done = new Promise<string>((resolve) => d.client.events.on('update:done', (e) => resolve(e.outcome)));
+    const done = new Promise<string>((resolve) =>
+      d.client.events.on('update:done', (e) => resolve(e.outcome)),
+    );
     const running = d.client.run({ signal: stop.signal });
     try {
       await firstWait; // polled once, found nothing, now waits an hour
