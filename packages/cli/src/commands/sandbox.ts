@@ -7,7 +7,7 @@ import { CliError } from '../shared/errors.js';
 import { EXIT } from '../shared/exit-codes.js';
 import { action } from '../shared/failure.js';
 import { parsePort } from '../shared/flags.js';
-import { out, printJson } from '../shared/output.js';
+import { out } from '../shared/output.js';
 
 /** The sandbox's defaults (as `@otakit/sandbox` exports them; repeated here so `--help` does not load it). */
 const DEFAULT_ADMIN_EMAIL = 'admin@otakit.local';
@@ -121,7 +121,9 @@ export function register(program: Command): void {
             ...(opts.log ? { logger: { level: 'info' as const, stream: process.stderr } } : {}),
           });
         } catch (cause) {
-          const code = (cause as NodeJS.ErrnoException).code;
+          // The sandbox wraps the listen error (SANDBOX_START); the system code is on its cause.
+          const listenError = (cause as { cause?: unknown }).cause ?? cause;
+          const code = (listenError as NodeJS.ErrnoException).code;
           if (code === 'EADDRINUSE') {
             throw new CliError('ERR_CLI_PORT_IN_USE', `port ${opts.port} on ${opts.host} is already in use`, {
               exitCode: EXIT.UNAVAILABLE,
@@ -130,6 +132,12 @@ export function register(program: Command): void {
           }
           if (code === 'EACCES' || code === 'EADDRNOTAVAIL') {
             throw new CliError('ERR_CLI_PORT_IN_USE', `cannot listen on ${opts.host}:${opts.port} (${code})`, {
+              exitCode: EXIT.UNAVAILABLE,
+              cause,
+            });
+          }
+          if ((cause as { code?: string }).code === 'SANDBOX_START') {
+            throw new CliError('ERR_CLI_PORT_IN_USE', `cannot listen on ${opts.host}:${opts.port}: ${(listenError as Error).message}`, {
               exitCode: EXIT.UNAVAILABLE,
               cause,
             });
