@@ -1,4 +1,4 @@
-import { Command, CommanderError } from 'commander';
+import type { Command } from 'commander';
 import { COMMAND_GROUPS, type CommandGroup } from './commands/registry.js';
 import { VERSION } from './version.js';
 
@@ -29,6 +29,7 @@ export function commandName(argv: readonly string[]): string | undefined {
  * by `argv` is loaded: its module and dependencies are imported now, the others never.
  */
 export async function createProgram(argv: readonly string[] = []): Promise<Command> {
+  const { Command } = await import('commander');
   const program = new Command('otakit')
     .description('OTA updates (Mender) and cloud telemetry (IoT Core) for Linux IoT devices')
     .version(VERSION)
@@ -59,6 +60,12 @@ export async function createProgram(argv: readonly string[] = []): Promise<Comma
  * Resolves with the process exit code.
  */
 export async function main(argv: string[]): Promise<number> {
+  // `otakit --version` answers before loading anything, commander included (~7 MiB).
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  const { CommanderError } = await import('commander');
   const program = await createProgram(argv);
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -1,0 +1,116 @@
+/**
+ * CLI cold-start benchmark: wall time and peak RSS of a fresh `otakit` process for
+ * `otakit --version`, `otakit artifact read` on a small artifact and `otakit devices list --help`,
+ * against the fastest honest baseline, a bare `node -e 0` started the same way in the same run.
+ *
+ * 1. Writes a small artifact (a 4 KiB module-image payload) with the built CLI.
+ * 2. Runs ROUNDS rounds; each round starts every command once, interleaved with the baseline, so
+ *    machine load weighs on all alike. Prints the median wall time of each, its ratio to the
+ *    baseline's median, and the extra time over bare Node.
+ * 3. Peak RSS: each command runs again once under a preload that prints VmHWM at exit (kept out
+ *    of the timed runs so the preload's own cost does not count).
+ *
+ * Targets (issue 15): `--version` and `artifact read` <= 150 ms and <= 50 MiB.
+ *
+ * Run after `pnpm build`: `pnpm bench cli`. Rounds: OTAKIT_BENCH_ROUNDS (default 15).
+ */
+
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const ROUNDS = Number(process.env.OTAKIT_BENCH_ROUNDS ?? 15);
+const BIN = resolve(import.meta.dirname, '..', 'packages', 'cli', 'bin', 'otakit.js');
+const TARGET_MS = 150;
+const TARGET_MIB = 50;
+/** A clean environment for the children: no tsx loader, no --expose-gc from scripts/bench.mjs. */
+const ENV = { ...process.env, NODE_OPTIONS: '' };
+
+interface Case {
+  label: string;
+  args: string[];
+  /** Held to the issue-15 targets. */
+  targeted: boolean;
+}
+
+function wallMs(args: string[]): number {
+  const started = process.hrtime.bigint();
+  const res = spawnSync(process.execPath, args, { env: ENV, stdio: ['ignore', 'ignore', 'pipe'] });
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  if (res.status !== 0) throw new Error(`${args.join(' ')} exited ${res.status}: ${res.stderr}`);
+  return ms;
+}
+
+/** Peak RSS (VmHWM) in MiB of one run, read by a preload at exit. */
+function peakMib(args: string[], preload: string): number {
+  const res = spawnSync(process.execPath, ['--import', preload, ...args], {
+    env: ENV,
+    encoding: 'utf8',
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const kb = /VmHWM:\s*(\d+) kB/.exec(res.stderr)?.[1];
+  if (res.status !== 0 || kb === undefined) throw new Error(`${args.join(' ')}: ${res.stderr}`);
+  return Number(kb) / 1024;
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+};
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'otakit-bench-cli-'));
+  let missed = false;
+  try {
+    const payload = join(dir, 'app.bin');
+    const artifact = join(dir, 'small.mender');
+    await writeFile(payload, randomBytes(4096));
+    wallMs([BIN, 'artifact', 'write', 'module-image', '-T', 'single-file', '-n', 'small-1', '-t', 'dev']
+      .concat(['-f', payload, '-o', artifact]));
+    const preload = join(dir, 'vmhwm.mjs');
+    await writeFile(
+      preload,
+      "import { readFileSync } from 'node:fs';\n" +
+        "process.on('exit', () => process.stderr.write(readFileSync('/proc/self/status', 'utf8').match(/VmHWM:.*/)[0] + '\\n'));\n",
+    );
+
+    const cases: Case[] = [
+      { label: 'otakit --version', args: [BIN, '--version'], targeted: true },
+      { label: 'otakit artifact read (4 KiB artifact)', args: [BIN, 'artifact', 'read', artifact], targeted: true },
+      { label: 'otakit devices list --help', args: [BIN, 'devices', 'list', '--help'], targeted: false },
+    ];
+    const baseline: Case = { label: 'node -e 0 (baseline)', args: ['-e', '0'], targeted: false };
+    const all = [baseline, ...cases];
+    const times = new Map<Case, number[]>(all.map((c) => [c, []]));
+    // Warm the file system cache once, untimed.
+    for (const c of all) wallMs(c.args);
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const c of all) times.get(c)?.push(wallMs(c.args));
+    }
+    const base = median(times.get(baseline) ?? []);
+    const baseRss = peakMib(baseline.args, preload);
+    console.log(`${ROUNDS} interleaved rounds, medians of wall time from spawn to exit`);
+    console.log(`${baseline.label.padEnd(40)} ${base.toFixed(0).padStart(5)} ms           peak RSS ${baseRss.toFixed(1)} MiB`);
+    for (const c of cases) {
+      const ms = median(times.get(c) ?? []);
+      const rss = peakMib(c.args, preload);
+      const verdict = c.targeted
+        ? ms <= TARGET_MS && rss <= TARGET_MIB
+          ? `  (target <= ${TARGET_MS} ms, <= ${TARGET_MIB} MiB: met)`
+          : `  (target <= ${TARGET_MS} ms, <= ${TARGET_MIB} MiB: MISSED)`
+        : '';
+      if (c.targeted && !(ms <= TARGET_MS && rss <= TARGET_MIB)) missed = true;
+      console.log(
+        `${c.label.padEnd(40)} ${ms.toFixed(0).padStart(5)} ms  x${(ms / base).toFixed(2)} (+${(ms - base).toFixed(0)} ms)  peak RSS ${rss.toFixed(1)} MiB${verdict}`,
+      );
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  console.log(missed ? 'cli bench: a target was missed' : 'cli bench: targets met');
+}
+
+await main();
