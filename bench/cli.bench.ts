@@ -13,6 +13,8 @@
  * Targets (issue 15): `--version` and `artifact read` <= 150 ms and <= 50 MiB.
  *
  * Run after `pnpm build`: `pnpm bench cli`. Rounds: OTAKIT_BENCH_ROUNDS (default 15).
+ * OTAKIT_BENCH_BEFORE=path/to/other/otakit.js adds the same commands run by another build (e.g. a
+ * checkout from before a change), interleaved in the same rounds, for a before/after comparison.
  */
 
 import { spawnSync } from 'node:child_process';
@@ -23,6 +25,7 @@ import { join, resolve } from 'node:path';
 
 const ROUNDS = Number(process.env.OTAKIT_BENCH_ROUNDS ?? 15);
 const BIN = resolve(import.meta.dirname, '..', 'packages', 'cli', 'bin', 'otakit.js');
+const BEFORE = process.env.OTAKIT_BENCH_BEFORE;
 const TARGET_MS = 150;
 const TARGET_MIB = 50;
 /** A clean environment for the children: no tsx loader, no --expose-gc from scripts/bench.mjs. */
@@ -68,8 +71,14 @@ async function main(): Promise<void> {
     const payload = join(dir, 'app.bin');
     const artifact = join(dir, 'small.mender');
     await writeFile(payload, randomBytes(4096));
-    wallMs([BIN, 'artifact', 'write', 'module-image', '-T', 'single-file', '-n', 'small-1', '-t', 'dev']
-      .concat(['-f', payload, '-o', artifact]));
+    wallMs(
+      [BIN, 'artifact', 'write', 'module-image', '-T', 'single-file', '-n', 'small-1', '-t', 'dev'].concat([
+        '-f',
+        payload,
+        '-o',
+        artifact,
+      ]),
+    );
     const preload = join(dir, 'vmhwm.mjs');
     await writeFile(
       preload,
@@ -77,11 +86,20 @@ async function main(): Promise<void> {
         "process.on('exit', () => process.stderr.write(readFileSync('/proc/self/status', 'utf8').match(/VmHWM:.*/)[0] + '\\n'));\n",
     );
 
-    const cases: Case[] = [
-      { label: 'otakit --version', args: [BIN, '--version'], targeted: true },
-      { label: 'otakit artifact read (4 KiB artifact)', args: [BIN, 'artifact', 'read', artifact], targeted: true },
-      { label: 'otakit devices list --help', args: [BIN, 'devices', 'list', '--help'], targeted: false },
+    const commands: Array<[string, string[], boolean]> = [
+      ['otakit --version', ['--version'], true],
+      ['otakit artifact read (4 KiB artifact)', ['artifact', 'read', artifact], true],
+      ['otakit devices list --help', ['devices', 'list', '--help'], false],
     ];
+    const cases: Case[] = commands.map(([label, args, targeted]) => ({
+      label,
+      args: [BIN, ...args],
+      targeted,
+    }));
+    if (BEFORE) {
+      for (const [label, args] of commands)
+        cases.push({ label: `before: ${label}`, args: [BEFORE, ...args], targeted: false });
+    }
     const baseline: Case = { label: 'node -e 0 (baseline)', args: ['-e', '0'], targeted: false };
     const all = [baseline, ...cases];
     const times = new Map<Case, number[]>(all.map((c) => [c, []]));
@@ -93,7 +111,9 @@ async function main(): Promise<void> {
     const base = median(times.get(baseline) ?? []);
     const baseRss = peakMib(baseline.args, preload);
     console.log(`${ROUNDS} interleaved rounds, medians of wall time from spawn to exit`);
-    console.log(`${baseline.label.padEnd(40)} ${base.toFixed(0).padStart(5)} ms           peak RSS ${baseRss.toFixed(1)} MiB`);
+    console.log(
+      `${baseline.label.padEnd(48)} ${base.toFixed(0).padStart(5)} ms           peak RSS ${baseRss.toFixed(1)} MiB`,
+    );
     for (const c of cases) {
       const ms = median(times.get(c) ?? []);
       const rss = peakMib(c.args, preload);
@@ -104,7 +124,7 @@ async function main(): Promise<void> {
         : '';
       if (c.targeted && !(ms <= TARGET_MS && rss <= TARGET_MIB)) missed = true;
       console.log(
-        `${c.label.padEnd(40)} ${ms.toFixed(0).padStart(5)} ms  x${(ms / base).toFixed(2)} (+${(ms - base).toFixed(0)} ms)  peak RSS ${rss.toFixed(1)} MiB${verdict}`,
+        `${c.label.padEnd(48)} ${ms.toFixed(0).padStart(5)} ms  x${(ms / base).toFixed(2)} (+${(ms - base).toFixed(0)} ms)  peak RSS ${rss.toFixed(1)} MiB${verdict}`,
       );
     }
   } finally {

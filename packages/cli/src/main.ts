@@ -44,7 +44,8 @@ export async function createProgram(argv: readonly string[] = []): Promise<Comma
       writeOut: (s) => process.stdout.write(s),
       writeErr: (s) => process.stderr.write(s),
       // Commander's own usage errors (unknown or missing option) get a code like every other error.
-      outputError: (text, write) => write(text.startsWith('otakit: ') ? text : `otakit: ERR_CLI_USAGE: ${text}`),
+      outputError: (text, write) =>
+        write(text.startsWith('otakit: ') ? text : `otakit: ERR_CLI_USAGE: ${text}`),
     });
   const name = commandName(argv);
   const selected: CommandGroup | undefined = COMMAND_GROUPS.find((g) => g.name === name);

@@ -35,7 +35,20 @@ describe('artifact --json', () => {
     await writeFile(pubFile, (JSON.parse(pub) as { publicKey: string }).publicKey);
 
     const out = join(dir, 'r1.mender');
-    const w = await run('artifact', 'write', 'rootfs-image', '-n', 'r1', '-t', 'dev', '-f', image, '-o', out, '--json');
+    const w = await run(
+      'artifact',
+      'write',
+      'rootfs-image',
+      '-n',
+      'r1',
+      '-t',
+      'dev',
+      '-f',
+      image,
+      '-o',
+      out,
+      '--json',
+    );
     expect(w.code, w.stderr).toBe(0);
     expect(JSON.parse(w.stdout)).toMatchObject({ path: out, files: 1, compression: 'gzip', signed: false });
     expect((JSON.parse(w.stdout) as { bytes: number }).bytes).toBeGreaterThan(0);
@@ -59,8 +72,20 @@ describe('artifact --json', () => {
 describe('device install --json', () => {
   it('prints the outcome as one document and nothing else on stdout', async () => {
     const art = join(dir, 'inst.mender');
-    expect((await run('artifact', 'write', 'rootfs-image', '-n', 'inst-1', '-t', 'dev', '-f', image, '-o', art)).code).toBe(0);
-    const r = await run('device', 'install', art, '--data-dir', join(dir, 'data'), '--device-type', 'dev', '--json');
+    expect(
+      (await run('artifact', 'write', 'rootfs-image', '-n', 'inst-1', '-t', 'dev', '-f', image, '-o', art))
+        .code,
+    ).toBe(0);
+    const r = await run(
+      'device',
+      'install',
+      art,
+      '--data-dir',
+      join(dir, 'data'),
+      '--device-type',
+      'dev',
+      '--json',
+    );
     expect(r.code, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout) as Record<string, unknown>;
     expect(doc).toMatchObject({ outcome: 'success', artifactName: 'inst-1', error: null });

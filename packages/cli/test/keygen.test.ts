@@ -36,9 +36,20 @@ describe('otakit device keygen', () => {
     const key = createPrivateKey(await readFile(join(dir, 'rsa.key')));
     expect(key.asymmetricKeyDetails?.modulusLength).toBe(3072);
     expect(publicKeysEqual(key, doc.publicKey)).toBe(true);
-    const small = await run('device', 'keygen', '--type', 'rsa', '--bits', '2048', '--out', join(dir, 'r2.key'));
+    const small = await run(
+      'device',
+      'keygen',
+      '--type',
+      'rsa',
+      '--bits',
+      '2048',
+      '--out',
+      join(dir, 'r2.key'),
+    );
     expect(small.code, small.stderr).toBe(0);
-    expect(createPrivateKey(await readFile(join(dir, 'r2.key'))).asymmetricKeyDetails?.modulusLength).toBe(2048);
+    expect(createPrivateKey(await readFile(join(dir, 'r2.key'))).asymmetricKeyDetails?.modulusLength).toBe(
+      2048,
+    );
     const wrong = await run('device', 'keygen', '--bits', '2048', '--out', join(dir, 'ec.key'));
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toMatch(/^otakit: ERR_CLI_USAGE: --bits applies only to --type rsa/);

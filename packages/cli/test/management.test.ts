@@ -185,13 +185,23 @@ describe('otakit login', () => {
   it('refuses an empty password, and asks for one only on a terminal', async () => {
     vi.stubEnv('OTAKIT_PASSWORD', '');
     try {
-      const empty = await run('login', '--server', sandbox.url, '--email', sandbox.adminEmail, '--password', '');
+      const empty = await run(
+        'login',
+        '--server',
+        sandbox.url,
+        '--email',
+        sandbox.adminEmail,
+        '--password',
+        '',
+      );
       expect(empty.code).toBe(1);
       expect(empty.stderr).toMatch(/^otakit: ERR_CLI_PASSWORD: --password is empty/);
       // Under the test runner stdin is not a terminal: no prompt, a clear error instead.
       const none = await run('login', '--server', sandbox.url, '--email', sandbox.adminEmail);
       expect(none.code).toBe(1);
-      expect(none.stderr).toMatch(/^otakit: ERR_CLI_PASSWORD: no password: pass --password, set OTAKIT_PASSWORD/);
+      expect(none.stderr).toMatch(
+        /^otakit: ERR_CLI_PASSWORD: no password: pass --password, set OTAKIT_PASSWORD/,
+      );
     } finally {
       vi.unstubAllEnvs();
     }

@@ -90,25 +90,29 @@ describe('--ca', () => {
     const dir = await mkdtemp(join(tmpdir(), 'otakit-cli-ca-'));
     const keyFile = join(dir, 'server.key');
     const certFile = join(dir, 'server.crt');
-    execFileSync('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-      '-days',
-      '1',
-      '-keyout',
-      keyFile,
-      '-out',
-      certFile,
-    ], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-days',
+        '1',
+        '-keyout',
+        keyFile,
+        '-out',
+        certFile,
+      ],
+      { stdio: 'ignore' },
+    );
     const paths: string[] = [];
     const server = createHttpsServer(
       { key: await readFile(keyFile), cert: await readFile(certFile) },
@@ -126,7 +130,17 @@ describe('--ca', () => {
       expect(untrusted.stderr).toMatch(/^otakit: ERR_CONNECTION: /);
       expect(paths).toEqual([]);
 
-      const trusted = await run('devices', 'list', '--server', url, '--token', 't', '--ca', certFile, '--json');
+      const trusted = await run(
+        'devices',
+        'list',
+        '--server',
+        url,
+        '--token',
+        't',
+        '--ca',
+        certFile,
+        '--json',
+      );
       expect(trusted.code, trusted.stderr).toBe(0);
       expect(JSON.parse(trusted.stdout)).toEqual([]);
       expect(paths[0]).toMatch(/^\/api\/management\/v2\/devauth\/devices/);

@@ -94,7 +94,9 @@ describe('the CLI README walk-through', () => {
       expect(output).toMatch(/update \S+ success/);
       // The device's active slot now holds exactly the image the README wrote into the artifact.
       const image = await readFile(join(work, 'rootfs.ext4'));
-      const active = Object.values(await new SimulatedInstaller({ dir: join(work, 'slots') }).currentContent());
+      const active = Object.values(
+        await new SimulatedInstaller({ dir: join(work, 'slots') }).currentContent(),
+      );
       expect(active[0]?.equals(image)).toBe(true);
     } finally {
       await rm(dir, { recursive: true, force: true });

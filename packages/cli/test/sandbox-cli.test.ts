@@ -4,9 +4,9 @@
  */
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
-import { createServer, type AddressInfo } from 'node:net';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -112,7 +112,9 @@ describe('otakit sandbox start', () => {
       writeFileSync(file, 'x');
       const notDir = await run('sandbox', 'start', '--data-dir', file);
       expect(notDir.code).toBe(2);
-      expect(notDir.stderr).toMatch(/^otakit: ERR_CLI_DATA_DIR: --data-dir .*a-file is not usable: not a directory/);
+      expect(notDir.stderr).toMatch(
+        /^otakit: ERR_CLI_DATA_DIR: --data-dir .*a-file is not usable: not a directory/,
+      );
       const under = await run('sandbox', 'start', '--data-dir', join(file, 'sub'));
       expect(under.code).toBe(2);
       expect(under.stderr).toMatch(/^otakit: ERR_CLI_DATA_DIR: .* is not usable/);

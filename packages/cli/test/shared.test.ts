@@ -119,7 +119,9 @@ describe('describeFailure', () => {
     expect(login.message).not.toContain('token');
 
     expect(describeFailure(new ConflictError({ ...api, status: 409 })).exitCode).toBe(EXIT.UNAVAILABLE);
-    const conn = describeFailure(new ConnectionError({ method: 'GET', url: 'http://h/', cause: new Error('x') }));
+    const conn = describeFailure(
+      new ConnectionError({ method: 'GET', url: 'http://h/', cause: new Error('x') }),
+    );
     expect(conn).toMatchObject({ code: 'ERR_CONNECTION', exitCode: EXIT.UNAVAILABLE });
     expect(describeFailure(new Error('plain'))).toEqual({ code: 'ERR_CLI', message: 'plain', exitCode: 1 });
   });
@@ -134,6 +136,8 @@ describe('transportOptions', () => {
 
   it('refuses a --ca file that is missing or holds no certificate', async () => {
     await expect(transportOptions('/nonexistent/ca.pem', {})).rejects.toMatchObject({ code: 'ERR_CLI_FILE' });
-    await expect(transportOptions(new URL(import.meta.url).pathname, {})).rejects.toThrow(/no PEM certificate/);
+    await expect(transportOptions(new URL(import.meta.url).pathname, {})).rejects.toThrow(
+      /no PEM certificate/,
+    );
   });
 });

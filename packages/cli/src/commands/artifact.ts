@@ -60,8 +60,7 @@ function keyValues(pairs: string[], flag: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const pair of pairs) {
     const i = pair.indexOf(':');
-    if (i <= 0)
-      throw usageError(`${flag} expects key:value, got ${JSON.stringify(pair)}`);
+    if (i <= 0) throw usageError(`${flag} expects key:value, got ${JSON.stringify(pair)}`);
     out[pair.slice(0, i)] = pair.slice(i + 1);
   }
   return out;
@@ -191,18 +190,16 @@ interface WriteFlags {
 
 async function writeCommand(imageType: string, flags: WriteFlags): Promise<WrittenArtifact> {
   if (imageType !== 'rootfs-image' && imageType !== 'module-image') {
-    throw usageError(`unknown artifact type ${imageType}; use rootfs-image or module-image`,
-    );
+    throw usageError(`unknown artifact type ${imageType}; use rootfs-image or module-image`);
   }
   if (!flags.artifactName) throw usageError('-n/--artifact-name is required');
-  if (!flags.deviceType?.length)
-    throw usageError('at least one -t/--device-type is required');
+  if (!flags.deviceType?.length) throw usageError('at least one -t/--device-type is required');
   if (imageType === 'module-image' && !flags.type) {
-    throw usageError('-T/--type (the update module name) is required for module-image',
-    );
+    throw usageError('-T/--type (the update module name) is required for module-image');
   }
   if (!isArtifactCompressionId(flags.compression)) {
-    throw usageError(`unknown compression ${flags.compression}; use one of ${ARTIFACT_COMPRESSION_IDS.join(', ')}`,
+    throw usageError(
+      `unknown compression ${flags.compression}; use one of ${ARTIFACT_COMPRESSION_IDS.join(', ')}`,
     );
   }
   const options: WriteArtifactOptions = {
@@ -314,26 +311,28 @@ export function register(program: Command): void {
     .option('--legacy-rootfs-image-checksum', 'rootfs-image: provide rootfs_image_checksum instead')
     .option('--json', 'print {path, bytes, files, compression, signed}')
     .action(
-      artifactAction(async (type: string, opts: WriteFlags & { compatibleTypes?: string[]; json?: boolean }) => {
-        const flags: WriteFlags = {
-          ...opts,
-          deviceType: [...(opts.deviceType ?? []), ...(opts.compatibleTypes ?? [])],
-        };
-        const written = await writeCommand(type, flags);
-        if (opts.json) {
-          printJson({
-            path: flags.outputPath,
-            bytes: written.bytes,
-            files: written.files.length,
-            compression: written.compression,
-            signed: written.signed,
-          });
-        } else {
-          out(
-            `Artifact ${flags.outputPath} written (${written.bytes} bytes, ${written.files.length} file(s), ${written.compression}${written.signed ? ', signed' : ''})`,
-          );
-        }
-      }),
+      artifactAction(
+        async (type: string, opts: WriteFlags & { compatibleTypes?: string[]; json?: boolean }) => {
+          const flags: WriteFlags = {
+            ...opts,
+            deviceType: [...(opts.deviceType ?? []), ...(opts.compatibleTypes ?? [])],
+          };
+          const written = await writeCommand(type, flags);
+          if (opts.json) {
+            printJson({
+              path: flags.outputPath,
+              bytes: written.bytes,
+              files: written.files.length,
+              compression: written.compression,
+              signed: written.signed,
+            });
+          } else {
+            out(
+              `Artifact ${flags.outputPath} written (${written.bytes} bytes, ${written.files.length} file(s), ${written.compression}${written.signed ? ', signed' : ''})`,
+            );
+          }
+        },
+      ),
     );
 
   artifact

@@ -28,7 +28,9 @@ export function register(program: Command): void {
           else bar.update(loaded);
         });
         const onSigint = () =>
-          upload.abort(new CliError('ERR_CLI_INTERRUPTED', 'upload interrupted', { exitCode: EXIT.INTERRUPTED }));
+          upload.abort(
+            new CliError('ERR_CLI_INTERRUPTED', 'upload interrupted', { exitCode: EXIT.INTERRUPTED }),
+          );
         process.once('SIGINT', onSigint);
         try {
           const { id } = await upload.then(

@@ -146,4 +146,3 @@ export function register(program: Command): void {
     }),
   );
 }
-

@@ -42,8 +42,7 @@ export function parseInstaller(spec: string): Installer {
       if (boot === 'uboot') bootloader = new UBootBootloader();
       else if (boot.startsWith('grub:')) bootloader = new GrubBootloader({ envFile: boot.slice(5) });
       else if (boot.startsWith('file:')) bootloader = new FileBootloader({ file: boot.slice(5) });
-      else
-        throw usageError(`unknown bootloader ${boot} (uboot, grub:ENVFILE, file:ENVFILE)`);
+      else throw usageError(`unknown bootloader ${boot} (uboot, grub:ENVFILE, file:ENVFILE)`);
       return new DualRootfsInstaller({ partitions: { a, b }, bootloader });
     }
   }
@@ -125,7 +124,13 @@ function logEvents(client: DeviceClient, print: EventPrinter): void {
     print(
       'health:result',
       `health ${e.results.map((r) => `${r.name}=${r.ok ? 'ok' : `failed (${r.error})`}`).join(' ')}`,
-      { results: e.results.map((r) => ({ name: r.name, ok: r.ok, ...(r.ok ? {} : { error: String(r.error) }) })) },
+      {
+        results: e.results.map((r) => ({
+          name: r.name,
+          ok: r.ok,
+          ...(r.ok ? {} : { error: String(r.error) }),
+        })),
+      },
     ),
   );
   client.events.on('update:done', (e) =>
@@ -135,7 +140,9 @@ function logEvents(client: DeviceClient, print: EventPrinter): void {
       ...(e.error ? { error: String(e.error) } : {}),
     }),
   );
-  client.events.on('agent:error', (e) => print('agent:error', `error: ${errorText(e.error)}`, { error: errorText(e.error) }));
+  client.events.on('agent:error', (e) =>
+    print('agent:error', `error: ${errorText(e.error)}`, { error: errorText(e.error) }),
+  );
 }
 
 /** The flags of `otakit device run`. */

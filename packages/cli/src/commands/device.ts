@@ -53,7 +53,10 @@ export function register(program: Command): void {
     .command('keygen')
     .description('generate a device private key (mode 0600) and print its public key')
     .addOption(
-      new Option('--type <type>', 'key type: ecdsa-p256 works with Mender and IoT Core; ed25519 with Mender only')
+      new Option(
+        '--type <type>',
+        'key type: ecdsa-p256 works with Mender and IoT Core; ed25519 with Mender only',
+      )
         .choices(['ecdsa-p256', 'rsa', 'ed25519'])
         .default('ecdsa-p256'),
     )
@@ -66,7 +69,9 @@ export function register(program: Command): void {
   withCa(
     device
       .command('run')
-      .description('run the update agent against a Mender server until SIGTERM; resumes an interrupted update')
+      .description(
+        'run the update agent against a Mender server until SIGTERM; resumes an interrupted update',
+      )
       .requiredOption('--server <url>', 'Mender server URL')
       .requiredOption('--key <file>', 'device private key (PEM)')
       .requiredOption('--data-dir <dir>', 'agent state directory')

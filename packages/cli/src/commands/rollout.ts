@@ -71,11 +71,13 @@ export function register(program: Command): void {
         cmd: Command,
       ) => {
         let devices: string[] | undefined;
-        if (opts.devices !== undefined)
-          devices = commaList(opts.devices);
+        if (opts.devices !== undefined) devices = commaList(opts.devices);
         if (opts.devicesFile !== undefined) {
           const text = await readFile(opts.devicesFile, 'utf8').catch((err: Error) => {
-            throw new CliError('ERR_CLI_FILE', `cannot read --devices-file ${opts.devicesFile}: ${err.message}`);
+            throw new CliError(
+              'ERR_CLI_FILE',
+              `cannot read --devices-file ${opts.devicesFile}: ${err.message}`,
+            );
           });
           devices = [
             ...(devices ?? []),

@@ -72,7 +72,10 @@ export async function checkDataDir(dir: string): Promise<void> {
     await mkdir(dir, { recursive: true });
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code;
-    throw unusable(code === 'EEXIST' || code === 'ENOTDIR' ? 'not a directory' : (cause as Error).message, cause);
+    throw unusable(
+      code === 'EEXIST' || code === 'ENOTDIR' ? 'not a directory' : (cause as Error).message,
+      cause,
+    );
   }
   if (!(await stat(dir)).isDirectory()) throw unusable('not a directory');
   try {
@@ -131,16 +134,24 @@ export function register(program: Command): void {
             });
           }
           if (code === 'EACCES' || code === 'EADDRNOTAVAIL') {
-            throw new CliError('ERR_CLI_PORT_IN_USE', `cannot listen on ${opts.host}:${opts.port} (${code})`, {
-              exitCode: EXIT.UNAVAILABLE,
-              cause,
-            });
+            throw new CliError(
+              'ERR_CLI_PORT_IN_USE',
+              `cannot listen on ${opts.host}:${opts.port} (${code})`,
+              {
+                exitCode: EXIT.UNAVAILABLE,
+                cause,
+              },
+            );
           }
           if ((cause as { code?: string }).code === 'SANDBOX_START') {
-            throw new CliError('ERR_CLI_PORT_IN_USE', `cannot listen on ${opts.host}:${opts.port}: ${(listenError as Error).message}`, {
-              exitCode: EXIT.UNAVAILABLE,
-              cause,
-            });
+            throw new CliError(
+              'ERR_CLI_PORT_IN_USE',
+              `cannot listen on ${opts.host}:${opts.port}: ${(listenError as Error).message}`,
+              {
+                exitCode: EXIT.UNAVAILABLE,
+                cause,
+              },
+            );
           }
           throw cause;
         }

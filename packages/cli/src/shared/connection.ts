@@ -1,10 +1,10 @@
 /** The Mender server and token of the management commands, and their client. */
 import type { ManagementClient } from '@otakit/management-client';
 import type { Command } from 'commander';
+import { VERSION } from '../version.js';
 import { readConfig } from './config.js';
 import { usageError } from './errors.js';
 import { transportOptions, withCa } from './network.js';
-import { VERSION } from '../version.js';
 
 /** The user agent of the CLI's requests. */
 export const USER_AGENT = `otakit-cli/${VERSION}`;

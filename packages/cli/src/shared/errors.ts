@@ -28,11 +28,7 @@ export class CliError extends OtakitError {
   /** The process exit code (from {@link EXIT}). */
   readonly exitCode: ExitCode;
 
-  constructor(
-    code: CliErrorCode,
-    message: string,
-    options: { exitCode?: ExitCode; cause?: unknown } = {},
-  ) {
+  constructor(code: CliErrorCode, message: string, options: { exitCode?: ExitCode; cause?: unknown } = {}) {
     super(code, message, options.cause === undefined ? undefined : { cause: options.cause });
     this.exitCode = options.exitCode ?? EXIT.USAGE;
   }

@@ -16,7 +16,10 @@ const PROXY_VARIABLES = ['https_proxy', 'HTTPS_PROXY', 'http_proxy', 'HTTP_PROXY
 
 /** Adds `--ca FILE` to a networked command. */
 export function withCa(cmd: Command): Command {
-  return cmd.option('--ca <file>', 'trust the CA certificates in this PEM file (HTTPS_PROXY/NO_PROXY are honoured)');
+  return cmd.option(
+    '--ca <file>',
+    'trust the CA certificates in this PEM file (HTTPS_PROXY/NO_PROXY are honoured)',
+  );
 }
 
 /**
