@@ -7,8 +7,10 @@
  * 2. Runs ROUNDS rounds; each round starts every command once, interleaved with the baseline, so
  *    machine load weighs on all alike. Prints the median wall time of each, its ratio to the
  *    baseline's median, and the extra time over bare Node.
- * 3. Peak RSS: each command runs again once under a preload that prints VmHWM at exit (kept out
- *    of the timed runs so the preload's own cost does not count).
+ * 3. Peak RSS and CPU time: each command runs again CPU_RUNS times under a preload that prints, at
+ *    exit, VmHWM and the process's CPU time (user + system, all threads); medians. The preload is
+ *    kept out of the timed runs so its own cost does not count there. CPU time barely moves with
+ *    machine load, unlike wall time, so it is the figure to compare on a busy machine.
  *
  * Targets (issue 15): `--version` and `artifact read` <= 150 ms and <= 50 MiB.
  *
@@ -27,6 +29,7 @@ const ROUNDS = Number(process.env.OTAKIT_BENCH_ROUNDS ?? 15);
 const BIN = resolve(import.meta.dirname, '..', 'packages', 'cli', 'bin', 'otakit.js');
 const BEFORE = process.env.OTAKIT_BENCH_BEFORE;
 const TARGET_MS = 150;
+const CPU_RUNS = 5;
 const TARGET_MIB = 50;
 /** A clean environment for the children: no tsx loader, no --expose-gc from scripts/bench.mjs. */
 const ENV = { ...process.env, NODE_OPTIONS: '' };
@@ -46,16 +49,22 @@ function wallMs(args: string[]): number {
   return ms;
 }
 
-/** Peak RSS (VmHWM) in MiB of one run, read by a preload at exit. */
-function peakMib(args: string[], preload: string): number {
+/** Peak RSS (VmHWM, MiB) and CPU time (user + system, ms) of one run, printed by the preload at exit. */
+function footprint(args: string[], preload: string): { rss: number; cpu: number } {
   const res = spawnSync(process.execPath, ['--import', preload, ...args], {
     env: ENV,
     encoding: 'utf8',
     stdio: ['ignore', 'ignore', 'pipe'],
   });
-  const kb = /VmHWM:\s*(\d+) kB/.exec(res.stderr)?.[1];
-  if (res.status !== 0 || kb === undefined) throw new Error(`${args.join(' ')}: ${res.stderr}`);
-  return Number(kb) / 1024;
+  const m = /VmHWM:\s*(\d+) kB cpu:(\d+)/.exec(res.stderr);
+  if (res.status !== 0 || m === null) throw new Error(`${args.join(' ')}: ${res.stderr}`);
+  return { rss: Number(m[1]) / 1024, cpu: Number(m[2]) / 1000 };
+}
+
+/** Median peak RSS and CPU time over CPU_RUNS runs. */
+function footprints(args: string[], preload: string): { rss: number; cpu: number } {
+  const runs = Array.from({ length: CPU_RUNS }, () => footprint(args, preload));
+  return { rss: median(runs.map((r) => r.rss)), cpu: median(runs.map((r) => r.cpu)) };
 }
 
 const median = (xs: number[]): number => {
@@ -83,7 +92,7 @@ async function main(): Promise<void> {
     await writeFile(
       preload,
       "import { readFileSync } from 'node:fs';\n" +
-        "process.on('exit', () => process.stderr.write(readFileSync('/proc/self/status', 'utf8').match(/VmHWM:.*/)[0] + '\\n'));\n",
+        "process.on('exit', () => { const u = process.cpuUsage(); process.stderr.write(readFileSync('/proc/self/status', 'utf8').match(/VmHWM:.*/)[0] + ' cpu:' + (u.user + u.system) + '\\n'); });\n",
     );
 
     const commands: Array<[string, string[], boolean]> = [
@@ -109,14 +118,16 @@ async function main(): Promise<void> {
       for (const c of all) times.get(c)?.push(wallMs(c.args));
     }
     const base = median(times.get(baseline) ?? []);
-    const baseRss = peakMib(baseline.args, preload);
-    console.log(`${ROUNDS} interleaved rounds, medians of wall time from spawn to exit`);
+    const baseUse = footprints(baseline.args, preload);
     console.log(
-      `${baseline.label.padEnd(48)} ${base.toFixed(0).padStart(5)} ms           peak RSS ${baseRss.toFixed(1)} MiB`,
+      `${ROUNDS} interleaved rounds, medians of wall time from spawn to exit; CPU time and peak RSS: medians of ${CPU_RUNS} runs`,
+    );
+    console.log(
+      `${baseline.label.padEnd(48)} ${base.toFixed(0).padStart(5)} ms wall, ${baseUse.cpu.toFixed(0).padStart(4)} ms CPU, peak RSS ${baseUse.rss.toFixed(1)} MiB`,
     );
     for (const c of cases) {
       const ms = median(times.get(c) ?? []);
-      const rss = peakMib(c.args, preload);
+      const { rss, cpu } = footprints(c.args, preload);
       const verdict = c.targeted
         ? ms <= TARGET_MS && rss <= TARGET_MIB
           ? `  (target <= ${TARGET_MS} ms, <= ${TARGET_MIB} MiB: met)`
@@ -124,7 +135,7 @@ async function main(): Promise<void> {
         : '';
       if (c.targeted && !(ms <= TARGET_MS && rss <= TARGET_MIB)) missed = true;
       console.log(
-        `${c.label.padEnd(48)} ${ms.toFixed(0).padStart(5)} ms  x${(ms / base).toFixed(2)} (+${(ms - base).toFixed(0)} ms)  peak RSS ${rss.toFixed(1)} MiB${verdict}`,
+        `${c.label.padEnd(48)} ${ms.toFixed(0).padStart(5)} ms wall x${(ms / base).toFixed(2)} (+${(ms - base).toFixed(0)} ms), ${cpu.toFixed(0).padStart(4)} ms CPU x${(cpu / baseUse.cpu).toFixed(2)}, peak RSS ${rss.toFixed(1)} MiB${verdict}`,
       );
     }
   } finally {
