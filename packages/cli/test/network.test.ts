@@ -4,17 +4,20 @@
  * `--pubkey` is refused before any request.
  */
 
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { type AddressInfo, connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { type Sandbox, startSandbox } from '@otakit/sandbox';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { run } from './helpers.js';
+
+const cliRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 let sandbox: Sandbox;
 let token: string;
@@ -79,6 +82,49 @@ describe('proxy', () => {
       const direct = await run('devices', 'list', '--server', sandbox.url, '--token', token, '--json');
       expect(direct.code, direct.stderr).toBe(0);
       expect(proxy.targets).toEqual([]);
+    } finally {
+      await proxy.close();
+    }
+  });
+  it('runs the device agent through HTTP_PROXY', { timeout: 60_000 }, async () => {
+    const proxy = await connectProxy();
+    const dir = await mkdtemp(join(tmpdir(), 'otakit-cli-proxy-'));
+    try {
+      const key = join(dir, 'device.key');
+      expect((await run('device', 'keygen', '--out', key)).code).toBe(0);
+      const child = spawn(
+        process.execPath,
+        [
+          join(cliRoot, 'bin', 'otakit.js'),
+          'device',
+          'run',
+          '--server',
+          sandbox.url,
+          '--key',
+          key,
+          '--data-dir',
+          join(dir, 'data'),
+          '--device-type',
+          'dev',
+          '--identity',
+          'mac=02:00:00:00:00:42',
+          '--json',
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HTTP_PROXY: proxy.url, NO_PROXY: '' } },
+      );
+      let text = '';
+      await new Promise<void>((done, fail) => {
+        child.stdout.on('data', (d: Buffer) => {
+          text += d.toString();
+          // The first authentication attempt got an answer (pending: the device is not accepted).
+          if (text.includes('"event":"auth:pending"')) done();
+        });
+        child.once('exit', (code) => fail(new Error(`agent exited (${code}): ${text}`)));
+      });
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(proxy.targets).toContain(new URL(sandbox.url).host);
     } finally {
       await proxy.close();
     }
