@@ -14,3 +14,4 @@ export * from './errors.js';
 export * from './fs/index.js';
 export * from './http/index.js';
 export * from './keys/index.js';
+export * from './util/index.js';

@@ -1,3 +1,4 @@
+import { createPublicKey } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { access, constants, readFile, rename } from 'node:fs/promises';
 import {
@@ -38,6 +39,32 @@ const artifactExitCode = (err: OtakitError): ExitCode =>
 const artifactAction = <A extends unknown[]>(fn: (...args: A) => Promise<void>) =>
   action(fn, { exitCodeOf: artifactExitCode });
 
+/**
+ * The exit code of an unsupported-key failure, as mender-artifact gives it: it loads any ECDSA
+ * public key and fails while verifying with a curve other than P-256 (exit 5, the artifact does
+ * not validate), but refuses other key types such as Ed25519 when loading them (exit 1).
+ */
+async function unsupportedKeyExit(err: OtakitError, keyPaths: string[]): Promise<ExitCode | undefined> {
+  if (err.code !== 'ERR_ARTIFACT_UNSUPPORTED_KEY' || keyPaths.length === 0) return undefined;
+  const types = await Promise.all(
+    keyPaths.map(async (p) => {
+      try {
+        return createPublicKey(await readFile(p)).asymmetricKeyType;
+      } catch {
+        return undefined;
+      }
+    }),
+  );
+  return types.every((t) => t === 'ec') ? EXIT.INVALID_ARTIFACT : undefined;
+}
+
+/** {@link action} for `read` and `validate`, whose `-k` keys decide an unsupported key's exit code. */
+const verifyingAction = <O extends { key: string[] }>(fn: (file: string, opts: O) => Promise<void>) =>
+  action(fn, {
+    exitCodeOf: async (err, args) =>
+      (await unsupportedKeyExit(err, (args[1] as O).key)) ?? artifactExitCode(err),
+  });
+
 async function readUserFile(path: string, what: string): Promise<Buffer> {
   try {
     return await readFile(path);
@@ -56,14 +83,16 @@ async function checkReadable(path: string): Promise<void> {
   }
 }
 
-function keyValues(pairs: string[], flag: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const pair of pairs) {
-    const i = pair.indexOf(':');
-    if (i <= 0) throw usageError(`${flag} expects key:value, got ${JSON.stringify(pair)}`);
-    out[pair.slice(0, i)] = pair.slice(i + 1);
-  }
-  return out;
+/** Parses `key:value` pairs of `-p`, `-d` and similar flags into own keys. @internal */
+export function keyValues(pairs: string[], flag: string): Record<string, string> {
+  // Object.fromEntries defines own keys: `-p __proto__:x` is a provide like any other.
+  return Object.fromEntries(
+    pairs.map((pair) => {
+      const i = pair.indexOf(':');
+      if (i <= 0) throw usageError(`${flag} expects key:value, got ${JSON.stringify(pair)}`);
+      return [pair.slice(0, i), pair.slice(i + 1)];
+    }),
+  );
 }
 
 /**
@@ -249,7 +278,7 @@ export function register(program: Command): void {
     .option('--json', 'print one JSON document (schema in the README)')
     .option('-k, --key <pubkey>', 'verify the signature with this public key (repeatable)', collect, [])
     .action(
-      artifactAction(async (file: string, opts: { json?: boolean; key: string[] }) => {
+      verifyingAction(async (file: string, opts: { json?: boolean; key: string[] }) => {
         const info = await readArtifactFile(file, opts.key);
         if (opts.json) printJson(artifactInfoToJson(info));
         else process.stdout.write(formatArtifactInfo(info, opts.key.length > 0));
@@ -268,7 +297,7 @@ export function register(program: Command): void {
     )
     .option('--json', 'print {file, valid, signed, signature_verified}')
     .action(
-      artifactAction(async (file: string, opts: { key: string[]; json?: boolean }) => {
+      verifyingAction(async (file: string, opts: { key: string[]; json?: boolean }) => {
         const info = await readArtifactFile(file, opts.key);
         if (opts.json) {
           printJson({ file, valid: true, signed: info.signed, signature_verified: info.signatureVerified });

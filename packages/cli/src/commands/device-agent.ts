@@ -196,7 +196,6 @@ export async function runAgent(opts: RunFlags): Promise<void> {
   if (Object.keys(identity).length === 0) throw usageError('give at least one --identity k=v');
   const keys = await trustedKeys(opts.trustedKey);
   const transport: TransportOptions = await transportOptions(opts.ca);
-  const pollSeconds = opts.pollInterval / 1000;
   const options: DeviceClientOptions = {
     serverUrl: opts.server,
     privateKey: await readPrivateKeyFile(opts.key),
@@ -204,11 +203,15 @@ export async function runAgent(opts: RunFlags): Promise<void> {
     deviceType: opts.deviceType,
     dataDir,
     installers: [parseInstaller(opts.installer ?? `simulated:${join(dataDir, 'device')}`)],
-    updatePollSeconds: pollSeconds,
-    inventoryPollSeconds: opts.inventoryPoll,
-    retryMaxSeconds: opts.retryPoll,
-    // A fast poll also retries fast: the first backoff step never exceeds the poll interval.
-    retryMinSeconds: Math.min(60, opts.retryPoll, pollSeconds),
+    poll: {
+      updateIntervalMs: opts.pollInterval,
+      inventoryIntervalMs: opts.inventoryPoll * 1000,
+      // A fast poll also retries fast: the first backoff step never exceeds the poll interval.
+      retry: {
+        baseDelayMs: Math.min(60_000, opts.retryPoll * 1000, opts.pollInterval),
+        maxDelayMs: opts.retryPoll * 1000,
+      },
+    },
     ...transport,
     ...(opts.tenantToken ? { tenantToken: opts.tenantToken } : {}),
     policy: {

@@ -28,17 +28,26 @@ export interface Failure {
 export interface ActionOptions {
   /**
    * Decides the exit code of an `OtakitError` this command knows better (the artifact commands tell
-   * a caller's mistake from an invalid artifact); `undefined` falls back to the default table.
+   * a caller's mistake from an invalid artifact), given the action's arguments; `undefined` falls
+   * back to the default table.
    */
-  exitCodeOf?: (err: OtakitError) => ExitCode | undefined;
+  exitCodeOf?: (err: OtakitError, args: unknown[]) => ExitCode | undefined | Promise<ExitCode | undefined>;
   /** The hint added to a 401 (default: the token was refused; `login` says the credentials were). */
   unauthorizedHint?: string;
 }
 
 const DEFAULT_401_HINT = 'the server refused the token: run `otakit login` or pass a valid --token';
 
+/** Options of {@link describeFailure}. */
+export interface DescribeOptions {
+  /** The hint added to a 401 (see {@link ActionOptions.unauthorizedHint}). */
+  unauthorizedHint?: string | undefined;
+  /** The exit code of an `OtakitError` that is not an API, connection or CLI error (default 1). */
+  otakitExitCode?: ExitCode | undefined;
+}
+
 /** Turns any error into the {@link Failure} the CLI prints. */
-export function describeFailure(err: unknown, options: ActionOptions = {}): Failure {
+export function describeFailure(err: unknown, options: DescribeOptions = {}): Failure {
   if (err instanceof CliError) return { code: err.code, message: err.message, exitCode: err.exitCode };
   if (err instanceof ApiError) {
     const hint =
@@ -53,7 +62,7 @@ export function describeFailure(err: unknown, options: ActionOptions = {}): Fail
     return { code: err.code, message: err.message, exitCode: EXIT.UNAVAILABLE };
   }
   if (err instanceof OtakitError) {
-    return { code: err.code, message: err.message, exitCode: options.exitCodeOf?.(err) ?? EXIT.USAGE };
+    return { code: err.code, message: err.message, exitCode: options.otakitExitCode ?? EXIT.USAGE };
   }
   if (err instanceof DOMException && err.name === 'TimeoutError') {
     return { code: 'ERR_CLI_TIMEOUT', message: err.message, exitCode: EXIT.TIMEOUT };
@@ -79,7 +88,11 @@ export function action<A extends unknown[]>(
       await fn(...args);
     } catch (err) {
       if (err instanceof CommanderError) throw err;
-      const failure = describeFailure(err, options);
+      const otakitExitCode =
+        err instanceof OtakitError && !(err instanceof CliError) && options.exitCodeOf
+          ? await options.exitCodeOf(err, args)
+          : undefined;
+      const failure = describeFailure(err, { unauthorizedHint: options.unauthorizedHint, otakitExitCode });
       process.stderr.write(formatFailure(failure));
       throw new CommanderError(failure.exitCode, failure.code, failure.message);
     }

@@ -24,16 +24,15 @@ export type Identity = Record<string, string | string[]>;
  * @throws {@link CliError} `ERR_CLI_USAGE` for a pair without `=` or with an empty key.
  */
 export function parseIdentity(pairs: readonly string[]): Identity {
-  const identity: Identity = {};
+  // A Map, then Object.fromEntries: `__proto__`, `constructor` and `prototype` are ordinary keys.
+  const values = new Map<string, string[]>();
   for (const pair of pairs) {
     const at = pair.indexOf('=');
     if (at <= 0) throw usageError(`--identity wants key=value, got ${JSON.stringify(pair)}`);
     const key = pair.slice(0, at);
-    const value = pair.slice(at + 1);
-    const prev = identity[key];
-    identity[key] = prev === undefined ? value : [...(Array.isArray(prev) ? prev : [prev]), value];
+    values.set(key, [...(values.get(key) ?? []), pair.slice(at + 1)]);
   }
-  return identity;
+  return Object.fromEntries([...values].map(([k, v]) => [k, v.length === 1 ? (v[0] as string) : v]));
 }
 
 /** Parses a positive finite number given to `flag`. @throws {@link CliError} `ERR_CLI_USAGE`. */

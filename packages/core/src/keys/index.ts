@@ -23,6 +23,19 @@ export {
   toDeviceKey,
   toPrivateKeyPem,
 } from './generate.js';
+export {
+  decodeJwt,
+  type JwtAlgorithm,
+  type JwtClaims,
+  JwtError,
+  type JwtErrorCode,
+  type JwtHeader,
+  jwtAlgorithmFor,
+  type SignJwtOptions,
+  signJwt,
+  type VerifyJwtOptions,
+  verifyJwt,
+} from './jwt.js';
 export { type KeyInput, loadPrivateKey, loadPublicKey } from './load.js';
 export { signMenderRequest, verifyMenderRequest } from './signature.js';
 export { publicKeysEqual, toSpkiPem } from './spki.js';

@@ -8,7 +8,7 @@
 import type { EventEmitter } from 'node:events';
 import Fastify from 'fastify';
 import { MqttBridge } from './mqtt-bridge.js';
-import { createV1Handler } from './routes.js';
+import { registerV1Routes } from './routes.js';
 import { RpcError } from './status.js';
 import {
   type IotCoreSandboxEvents,
@@ -129,8 +129,7 @@ export async function startIotCoreSandbox(options: IotCoreSandboxOptions = {}): 
     );
     void reply.code(404).send(rpc.toJSON());
   });
-  const handler = createV1Handler(world);
-  app.route({ method: ['GET', 'POST', 'PATCH', 'DELETE'], url: '/v1/*', handler });
+  await registerV1Routes(app, world);
   await app.listen({ port: options.port ?? 0, host });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr !== null ? addr.port : 0;

@@ -1,0 +1,3 @@
+export { Backoff, type BackoffOptions, backoffCeiling, backoffDelay } from './backoff.js';
+export { type ItemResult, type MapConcurrentOptions, mapConcurrent } from './concurrency.js';
+export { type SleepOptions, sleep } from './sleep.js';
