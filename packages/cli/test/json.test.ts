@@ -3,17 +3,13 @@
  * and JSON lines from the long-running agent (`device run --json`).
  */
 
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { type Sandbox, startSandbox } from '@otakit/sandbox';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { run } from './helpers.js';
-
-const cliRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+import { run, startJsonAgent } from './helpers.js';
 
 let dir: string;
 let image: string;
@@ -119,41 +115,13 @@ describe('device run --json', () => {
       pubFile,
     );
     expect(pre.code, pre.stderr).toBe(0);
-    const child = spawn(
-      process.execPath,
-      [
-        join(cliRoot, 'bin', 'otakit.js'),
-        'device',
-        'run',
-        '--server',
-        sandbox.url,
-        '--key',
-        key,
-        '--data-dir',
-        join(dir, 'agent'),
-        '--device-type',
-        'dev',
-        '--identity',
-        'mac=02:00:00:00:00:77',
-        '--poll-interval',
-        '1s',
-        '--json',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let text = '';
-    child.stdout.on('data', (d: Buffer) => {
-      text += d.toString();
-    });
-    await new Promise<void>((done, fail) => {
-      child.stdout.on('data', () => {
-        if (text.includes('"event":"update:check"')) done();
-      });
-      child.once('exit', (code) => fail(new Error(`agent exited (${code}): ${text}`)));
-    });
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    const agent = startJsonAgent([
+      ...['--server', sandbox.url, '--key', key, '--data-dir', join(dir, 'agent')],
+      ...['--device-type', 'dev', '--identity', 'mac=02:00:00:00:00:77', '--poll-interval', '1s'],
+    ]);
+    await agent.until('"event":"update:check"');
+    expect(await agent.stop()).toBe(0);
+    const text = agent.output();
     const events = text
       .trim()
       .split('\n')

@@ -4,20 +4,17 @@
  * `--pubkey` is refused before any request.
  */
 
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { type AddressInfo, connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { type Sandbox, startSandbox } from '@otakit/sandbox';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { run } from './helpers.js';
-
-const cliRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+import { run, startJsonAgent } from './helpers.js';
 
 let sandbox: Sandbox;
 let token: string;
@@ -92,38 +89,16 @@ describe('proxy', () => {
     try {
       const key = join(dir, 'device.key');
       expect((await run('device', 'keygen', '--out', key)).code).toBe(0);
-      const child = spawn(
-        process.execPath,
+      const agent = startJsonAgent(
         [
-          join(cliRoot, 'bin', 'otakit.js'),
-          'device',
-          'run',
-          '--server',
-          sandbox.url,
-          '--key',
-          key,
-          '--data-dir',
-          join(dir, 'data'),
-          '--device-type',
-          'dev',
-          '--identity',
-          'mac=02:00:00:00:00:42',
-          '--json',
+          ...['--server', sandbox.url, '--key', key, '--data-dir', join(dir, 'data')],
+          ...['--device-type', 'dev', '--identity', 'mac=02:00:00:00:00:42'],
         ],
-        { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HTTP_PROXY: proxy.url, NO_PROXY: '' } },
+        { HTTP_PROXY: proxy.url, NO_PROXY: '' },
       );
-      let text = '';
-      await new Promise<void>((done, fail) => {
-        child.stdout.on('data', (d: Buffer) => {
-          text += d.toString();
-          // The first authentication attempt got an answer (pending: the device is not accepted).
-          if (text.includes('"event":"auth:pending"')) done();
-        });
-        child.once('exit', (code) => fail(new Error(`agent exited (${code}): ${text}`)));
-      });
-      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-      child.kill('SIGTERM');
-      expect(await exited).toBe(0);
+      // The first authentication attempt got an answer (pending: the device is not accepted).
+      await agent.until('"event":"auth:pending"');
+      expect(await agent.stop()).toBe(0);
       expect(proxy.targets).toContain(new URL(sandbox.url).host);
     } finally {
       await proxy.close();
