@@ -6,7 +6,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err) => {
-    process.stderr.write(`otakit: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`otakit: ERR_CLI: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exitCode = 1;
   },
 );

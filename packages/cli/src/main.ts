@@ -1,15 +1,38 @@
-import { Command, CommanderError } from 'commander';
-import { registerArtifactCommands } from './commands/artifact.js';
-import { registerDeviceCommands } from './commands/device.js';
-import { registerIotCommands } from './commands/iot.js';
-import { registerManagementCommands } from './commands/management.js';
-import { registerSandboxCommands } from './commands/sandbox.js';
+import type { Command } from 'commander';
+import { COMMAND_GROUPS, type CommandGroup } from './commands/registry.js';
+import { VERSION } from './version.js';
 
-/** Builds the `otakit` command tree. */
-export function createProgram(): Command {
+/** Root options that take a value: their value is not a command name. */
+const ROOT_OPTIONS_WITH_VALUE = new Set(['--server', '--token']);
+
+/**
+ * The top-level command an argument list runs (`undefined` for none, e.g. `--version` or `--help`):
+ * the first argument that is neither a root option nor a root option's value. `help NAME` names
+ * `NAME`.
+ */
+export function commandName(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--') return argv[i + 1];
+    if (ROOT_OPTIONS_WITH_VALUE.has(arg)) {
+      i++;
+      continue;
+    }
+    if (arg.startsWith('-')) continue;
+    return arg === 'help' ? argv[i + 1] : arg;
+  }
+  return undefined;
+}
+
+/**
+ * Builds the `otakit` command tree. Every group is listed (for `--help`), but only the group named
+ * by `argv` is loaded: its module and dependencies are imported now, the others never.
+ */
+export async function createProgram(argv: readonly string[] = []): Promise<Command> {
+  const { Command } = await import('commander');
   const program = new Command('otakit')
     .description('OTA updates (Mender) and cloud telemetry (IoT Core) for Linux IoT devices')
-    .version('0.1.0')
+    .version(VERSION)
     // Global connection options for the management commands: `otakit --server URL devices list`.
     // Each management command also takes them after its name; positional parsing keeps the root's
     // options apart from a subcommand's own (such as `device run --server`).
@@ -20,12 +43,16 @@ export function createProgram(): Command {
     .configureOutput({
       writeOut: (s) => process.stdout.write(s),
       writeErr: (s) => process.stderr.write(s),
+      // Commander's own usage errors (unknown or missing option) get a code like every other error.
+      outputError: (text, write) =>
+        write(text.startsWith('otakit: ') ? text : `otakit: ERR_CLI_USAGE: ${text}`),
     });
-  registerArtifactCommands(program);
-  registerManagementCommands(program);
-  registerDeviceCommands(program);
-  registerSandboxCommands(program);
-  registerIotCommands(program);
+  const name = commandName(argv);
+  const selected: CommandGroup | undefined = COMMAND_GROUPS.find((g) => g.name === name);
+  for (const group of COMMAND_GROUPS) {
+    if (group === selected) (await group.load()).register(program);
+    else program.command(group.name).description(group.summary);
+  }
   return program;
 }
 
@@ -34,7 +61,13 @@ export function createProgram(): Command {
  * Resolves with the process exit code.
  */
 export async function main(argv: string[]): Promise<number> {
-  const program = createProgram();
+  // `otakit --version` answers before loading anything, commander included (~7 MiB).
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  const { CommanderError } = await import('commander');
+  const program = await createProgram(argv);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

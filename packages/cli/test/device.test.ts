@@ -13,7 +13,8 @@ import { writeArtifact } from '@otakit/core';
 import { ProvidesStore, SimulatedInstaller } from '@otakit/device-client';
 import { type Sandbox, startSandbox } from '@otakit/sandbox';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseIdentity, parseWindow } from '../src/commands/device.js';
+import { parseWindow } from '../src/commands/device-agent.js';
+import { parseIdentity } from '../src/shared/flags.js';
 import { run } from './helpers.js';
 
 const cliRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -115,8 +116,9 @@ describe('otakit device', () => {
       '--device-type',
       'test-device',
     );
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(3);
     expect(r.stdout).toMatch(/failure/);
+    expect(r.stderr).toMatch(/^otakit: ERR_CLI_FAILED: install of .* ended in failure/);
   });
 
   async function serverWithDeployment(mac: string, name: string) {

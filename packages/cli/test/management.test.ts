@@ -160,10 +160,51 @@ describe('otakit login', () => {
       '--password',
       'wrong',
     );
-    expect(res.code).not.toBe(0);
-    expect(res.stderr).toMatch(/^otakit: .*401/);
+    // Exit 2: the server refused (not a usage error); the hint names the credentials, not a token.
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/^otakit: ERR_HTTP_UNAUTHORIZED: .*401/);
+    expect(res.stderr).toContain('the server refused these credentials');
+    expect(res.stderr).not.toContain('token');
     expect(res.stderr).not.toContain('    at ');
     expect(res.stderr).not.toContain('wrong');
+  });
+
+  it('takes the password from OTAKIT_PASSWORD when --password is not given', async () => {
+    vi.stubEnv('OTAKIT_PASSWORD', sandbox.adminPassword);
+    try {
+      const res = await run('login', '--server', sandbox.url, '--email', sandbox.adminEmail, '--json');
+      expect(res.code, res.stderr).toBe(0);
+      const doc = JSON.parse(res.stdout) as { server: string; token: string };
+      expect(doc.server).toBe(sandbox.url);
+      expect(doc.token.split('.')).toHaveLength(3);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+
+  it('refuses an empty password, and asks for one only on a terminal', async () => {
+    vi.stubEnv('OTAKIT_PASSWORD', '');
+    try {
+      const empty = await run(
+        'login',
+        '--server',
+        sandbox.url,
+        '--email',
+        sandbox.adminEmail,
+        '--password',
+        '',
+      );
+      expect(empty.code).toBe(1);
+      expect(empty.stderr).toMatch(/^otakit: ERR_CLI_PASSWORD: --password is empty/);
+      // Under the test runner stdin is not a terminal: no prompt, a clear error instead.
+      const none = await run('login', '--server', sandbox.url, '--email', sandbox.adminEmail);
+      expect(none.code).toBe(1);
+      expect(none.stderr).toMatch(
+        /^otakit: ERR_CLI_PASSWORD: no password: pass --password, set OTAKIT_PASSWORD/,
+      );
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 });
 
@@ -180,8 +221,9 @@ describe('otakit devices', () => {
 
   it('never prints the token when it is refused', async () => {
     const res = await run('devices', 'list', '--server', sandbox.url, '--token', 'bogus-secret-token');
-    expect(res.code).toBe(1);
+    expect(res.code).toBe(2);
     expect(res.stderr).toContain('401');
+    expect(res.stderr).toContain('the server refused the token');
     expect(res.stderr + res.stdout).not.toContain('bogus-secret-token');
   });
 
@@ -227,7 +269,7 @@ describe('otakit devices', () => {
       '--pubkey',
       pubkeyFile,
     );
-    expect(conflict.code).toBe(1);
+    expect(conflict.code).toBe(2);
     expect(conflict.stderr).toContain('409');
     const again = await runAuthed(
       'devices',
@@ -310,7 +352,7 @@ describe('otakit devices', () => {
     expect((await deviceAuth({ mac: 'dd:01' })).status).toBe(401);
     expect((await runAuthed('devices', 'decommission', id)).stdout).toBe(`${id}: decommissioned\n`);
     const missing = await runAuthed('devices', 'accept', id);
-    expect(missing.code).toBe(1);
+    expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('404');
   });
 });

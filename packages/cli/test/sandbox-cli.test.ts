@@ -4,7 +4,9 @@
  */
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { once } from 'node:events';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -87,5 +89,61 @@ describe('otakit sandbox start', () => {
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
+  });
+
+  it('fails at once, with the reason, when the port is in use', async () => {
+    const blocker = createServer();
+    blocker.listen(0, '127.0.0.1');
+    await once(blocker, 'listening');
+    const port = (blocker.address() as AddressInfo).port;
+    try {
+      const res = await run('sandbox', 'start', '--port', String(port));
+      expect(res.code).toBe(2);
+      expect(res.stderr).toBe(`otakit: ERR_CLI_PORT_IN_USE: port ${port} on 127.0.0.1 is already in use\n`);
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('fails at once, with the reason, when --data-dir is unusable', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'otakit-cli-sandbox-'));
+    try {
+      const file = join(dir, 'a-file');
+      writeFileSync(file, 'x');
+      const notDir = await run('sandbox', 'start', '--data-dir', file);
+      expect(notDir.code).toBe(2);
+      expect(notDir.stderr).toMatch(
+        /^otakit: ERR_CLI_DATA_DIR: --data-dir .*a-file is not usable: not a directory/,
+      );
+      const under = await run('sandbox', 'start', '--data-dir', join(file, 'sub'));
+      expect(under.code).toBe(2);
+      expect(under.stderr).toMatch(/^otakit: ERR_CLI_DATA_DIR: .* is not usable/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('prints one JSON document with --json once listening', async () => {
+    const child = spawn(
+      process.execPath,
+      [join(cliRoot, 'bin', 'otakit.js'), 'sandbox', 'start', '--port', '0', '--json'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    children.push(child);
+    let text = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      text += d.toString();
+    });
+    await new Promise<void>((resolvePromise, reject) => {
+      child.stdout?.on('data', () => text.includes('\n') && resolvePromise());
+      child.once('exit', (code) => reject(new Error(`exited early with ${code}`)));
+    });
+    const doc = JSON.parse(text) as { mender: { url: string; adminEmail: string; adminPassword: string } };
+    expect(doc.mender.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(doc.mender.adminEmail).toBe('admin@otakit.local');
+    expect(doc.mender.adminPassword).toBe('otakit-sandbox');
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
   });
 });

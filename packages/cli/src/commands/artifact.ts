@@ -6,20 +6,22 @@ import {
   type ArtifactCompressionId,
   type ArtifactInfo,
   isArtifactCompressionId,
-  OtakitError,
+  type OtakitError,
   readArtifact,
   signArtifact,
   type WriteArtifactOptions,
+  type WrittenArtifact,
   writeArtifact,
 } from '@otakit/core';
-import { type Command, CommanderError, Option } from 'commander';
+import { type Command, Option } from 'commander';
+import { CliError, usageError } from '../shared/errors.js';
+import { EXIT, type ExitCode } from '../shared/exit-codes.js';
+import { action } from '../shared/failure.js';
+import { collect } from '../shared/flags.js';
+import { readPublicKeyFile } from '../shared/keys.js';
+import { out, printJson } from '../shared/output.js';
 
-/** Exit code for an artifact that is invalid (as mender-artifact). */
-const EXIT_INVALID = 5;
-/** Exit code for bad parameters: unreadable files, unsupported keys, bad flag values. */
-const EXIT_USAGE = 1;
-
-/** Error codes that are the caller's fault rather than the artifact's. */
+/** Error codes that are the caller's fault (exit 1) rather than the artifact's (exit 5). */
 const USAGE_CODES = new Set([
   'ERR_ARTIFACT_UNSUPPORTED_KEY',
   'ERR_ARTIFACT_INVALID_KEY',
@@ -27,21 +29,23 @@ const USAGE_CODES = new Set([
   'ERR_ARTIFACT_WRITE_PAYLOAD',
   'ERR_ARTIFACT_SIGN_KEY',
   'ERR_ARTIFACT_ALREADY_SIGNED',
-  'ERR_CLI_FILE',
-  'ERR_CLI_USAGE',
 ]);
 
-/** A user error of the artifact commands (bad flag value, unreadable file). */
-class CliUsageError extends OtakitError {}
+/** The artifact commands' exit codes, as mender-artifact: 1 for bad parameters, 5 for an invalid artifact. */
+const artifactExitCode = (err: OtakitError): ExitCode =>
+  USAGE_CODES.has(err.code) ? EXIT.USAGE : EXIT.INVALID_ARTIFACT;
+
+/** {@link action} with the artifact exit codes. */
+const artifactAction = <A extends unknown[]>(fn: (...args: A) => Promise<void>) =>
+  action(fn, { exitCodeOf: artifactExitCode });
 
 /**
  * The exit code of an unsupported-key failure, as mender-artifact gives it: it loads any ECDSA
  * public key and fails while verifying with a curve other than P-256 (exit 5, the artifact does
  * not validate), but refuses other key types such as Ed25519 when loading them (exit 1).
  */
-async function unsupportedKeyExit(err: unknown, keyPaths: string[]): Promise<number | undefined> {
-  if (!(err instanceof OtakitError) || err.code !== 'ERR_ARTIFACT_UNSUPPORTED_KEY') return undefined;
-  if (keyPaths.length === 0) return undefined;
+async function unsupportedKeyExit(err: OtakitError, keyPaths: string[]): Promise<ExitCode | undefined> {
+  if (err.code !== 'ERR_ARTIFACT_UNSUPPORTED_KEY' || keyPaths.length === 0) return undefined;
   const types = await Promise.all(
     keyPaths.map(async (p) => {
       try {
@@ -51,27 +55,21 @@ async function unsupportedKeyExit(err: unknown, keyPaths: string[]): Promise<num
       }
     }),
   );
-  return types.every((t) => t === 'ec') ? EXIT_INVALID : undefined;
+  return types.every((t) => t === 'ec') ? EXIT.INVALID_ARTIFACT : undefined;
 }
 
-/** Prints `otakit: CODE: message` and ends the command with a non-zero exit, without a stack trace. */
-function fail(command: Command, err: unknown, exitOverride?: number): never {
-  if (err instanceof CommanderError) throw err;
-  if (err instanceof OtakitError) {
-    const exitCode = exitOverride ?? (USAGE_CODES.has(err.code) ? EXIT_USAGE : EXIT_INVALID);
-    command.error(`otakit: ${err.code}: ${err.message}`, { exitCode, code: err.code });
-  }
-  const message = err instanceof Error ? err.message : String(err);
-  command.error(`otakit: ERR_CLI: ${message}`, { exitCode: EXIT_USAGE, code: 'ERR_CLI' });
-}
+/** {@link action} for `read` and `validate`, whose `-k` keys decide an unsupported key's exit code. */
+const verifyingAction = <O extends { key: string[] }>(fn: (file: string, opts: O) => Promise<void>) =>
+  action(fn, {
+    exitCodeOf: async (err, args) =>
+      (await unsupportedKeyExit(err, (args[1] as O).key)) ?? artifactExitCode(err),
+  });
 
 async function readUserFile(path: string, what: string): Promise<Buffer> {
   try {
     return await readFile(path);
   } catch (cause) {
-    throw new CliUsageError('ERR_CLI_FILE', `cannot read ${what} ${path}: ${(cause as Error).message}`, {
-      cause,
-    });
+    throw new CliError('ERR_CLI_FILE', `cannot read ${what} ${path}: ${(cause as Error).message}`, { cause });
   }
 }
 
@@ -79,14 +77,10 @@ async function checkReadable(path: string): Promise<void> {
   try {
     await access(path, constants.R_OK);
   } catch (cause) {
-    throw new CliUsageError('ERR_CLI_FILE', `cannot read artifact ${path}: ${(cause as Error).message}`, {
+    throw new CliError('ERR_CLI_FILE', `cannot read artifact ${path}: ${(cause as Error).message}`, {
       cause,
     });
   }
-}
-
-function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, value];
 }
 
 /** Parses `key:value` pairs of `-p`, `-d` and similar flags into own keys. @internal */
@@ -95,8 +89,7 @@ export function keyValues(pairs: string[], flag: string): Record<string, string>
   return Object.fromEntries(
     pairs.map((pair) => {
       const i = pair.indexOf(':');
-      if (i <= 0)
-        throw new CliUsageError('ERR_CLI_USAGE', `${flag} expects key:value, got ${JSON.stringify(pair)}`);
+      if (i <= 0) throw usageError(`${flag} expects key:value, got ${JSON.stringify(pair)}`);
       return [pair.slice(0, i), pair.slice(i + 1)];
     }),
   );
@@ -190,7 +183,7 @@ export function formatArtifactInfo(info: ArtifactInfo, keysGiven: boolean): stri
 }
 
 async function loadKeys(paths: string[]): Promise<string[]> {
-  return Promise.all(paths.map(async (p) => (await readUserFile(p, 'key file')).toString('utf8')));
+  return Promise.all(paths.map((p) => readPublicKeyFile(p, '-k')));
 }
 
 async function readArtifactFile(file: string, keyPaths: string[]): Promise<ArtifactInfo> {
@@ -224,25 +217,17 @@ interface WriteFlags {
   legacyRootfsImageChecksum?: boolean;
 }
 
-async function writeCommand(imageType: string, flags: WriteFlags): Promise<string> {
+async function writeCommand(imageType: string, flags: WriteFlags): Promise<WrittenArtifact> {
   if (imageType !== 'rootfs-image' && imageType !== 'module-image') {
-    throw new CliUsageError(
-      'ERR_CLI_USAGE',
-      `unknown artifact type ${imageType}; use rootfs-image or module-image`,
-    );
+    throw usageError(`unknown artifact type ${imageType}; use rootfs-image or module-image`);
   }
-  if (!flags.artifactName) throw new CliUsageError('ERR_CLI_USAGE', '-n/--artifact-name is required');
-  if (!flags.deviceType?.length)
-    throw new CliUsageError('ERR_CLI_USAGE', 'at least one -t/--device-type is required');
+  if (!flags.artifactName) throw usageError('-n/--artifact-name is required');
+  if (!flags.deviceType?.length) throw usageError('at least one -t/--device-type is required');
   if (imageType === 'module-image' && !flags.type) {
-    throw new CliUsageError(
-      'ERR_CLI_USAGE',
-      '-T/--type (the update module name) is required for module-image',
-    );
+    throw usageError('-T/--type (the update module name) is required for module-image');
   }
   if (!isArtifactCompressionId(flags.compression)) {
-    throw new CliUsageError(
-      'ERR_CLI_USAGE',
+    throw usageError(
       `unknown compression ${flags.compression}; use one of ${ARTIFACT_COMPRESSION_IDS.join(', ')}`,
     );
   }
@@ -274,46 +259,33 @@ async function writeCommand(imageType: string, flags: WriteFlags): Promise<strin
     try {
       options.metaData = JSON.parse(text) as Record<string, unknown>;
     } catch (cause) {
-      throw new CliUsageError('ERR_CLI_USAGE', `meta-data file ${flags.metaData} is not valid JSON`, {
-        cause,
-      });
+      throw new CliError('ERR_CLI_USAGE', `meta-data file ${flags.metaData} is not valid JSON`, { cause });
     }
   }
-  const written = await writeArtifact(options, flags.outputPath);
-  return `Artifact ${flags.outputPath} written (${written.bytes} bytes, ${written.files.length} file(s), ${written.compression}${written.signed ? ', signed' : ''})\n`;
+  return writeArtifact(options, flags.outputPath);
 }
 
-/** Registers the artifact commands on the `otakit` program. */
-export function registerArtifactCommands(program: Command): void {
+/** Registers `otakit artifact read|validate|write|sign`. */
+export function register(program: Command): void {
   const artifact = program
     .command('artifact')
-    .description('read, validate, write and sign Mender Artifacts (flags as in mender-artifact)')
-    .configureOutput({
-      // Commander's own usage errors (unknown or missing option) get a code like every other error.
-      outputError: (text, write) =>
-        write(text.startsWith('otakit: ') ? text : `otakit: ERR_CLI_USAGE: ${text}`),
-    });
+    .description('read, validate, write and sign Mender Artifacts (flags as in mender-artifact)');
 
-  const read = artifact
+  artifact
     .command('read')
     .description('print the header of an artifact after verifying its checksums')
     .argument('<file>', 'the .mender file')
     .option('--json', 'print one JSON document (schema in the README)')
     .option('-k, --key <pubkey>', 'verify the signature with this public key (repeatable)', collect, [])
-    .action(async (file: string, opts: { json?: boolean; key: string[] }) => {
-      try {
+    .action(
+      verifyingAction(async (file: string, opts: { json?: boolean; key: string[] }) => {
         const info = await readArtifactFile(file, opts.key);
-        process.stdout.write(
-          opts.json
-            ? `${JSON.stringify(artifactInfoToJson(info), null, 2)}\n`
-            : formatArtifactInfo(info, opts.key.length > 0),
-        );
-      } catch (err) {
-        fail(read, err, await unsupportedKeyExit(err, opts.key));
-      }
-    });
+        if (opts.json) printJson(artifactInfoToJson(info));
+        else process.stdout.write(formatArtifactInfo(info, opts.key.length > 0));
+      }),
+    );
 
-  const validate = artifact
+  artifact
     .command('validate')
     .description('exit 0 when the artifact is valid (and, with -k, signed by one of the keys)')
     .argument('<file>', 'the .mender file')
@@ -323,17 +295,20 @@ export function registerArtifactCommands(program: Command): void {
       collect,
       [],
     )
-    .action(async (file: string, opts: { key: string[] }) => {
-      try {
+    .option('--json', 'print {file, valid, signed, signature_verified}')
+    .action(
+      verifyingAction(async (file: string, opts: { key: string[]; json?: boolean }) => {
         const info = await readArtifactFile(file, opts.key);
+        if (opts.json) {
+          printJson({ file, valid: true, signed: info.signed, signature_verified: info.signatureVerified });
+          return;
+        }
         const note = info.signed && !info.signatureVerified ? ' (signature not verified: no key given)' : '';
-        process.stdout.write(`Artifact file '${file}' validated successfully${note}\n`);
-      } catch (err) {
-        fail(validate, err, await unsupportedKeyExit(err, opts.key));
-      }
-    });
+        out(`Artifact file '${file}' validated successfully${note}`);
+      }),
+    );
 
-  const write = artifact
+  artifact
     .command('write')
     .description('write a rootfs-image or module-image artifact')
     .argument('<type>', 'rootfs-image or module-image')
@@ -363,35 +338,51 @@ export function registerArtifactCommands(program: Command): void {
     .option('--no-default-clears-provides', 'do not add the default clears_artifact_provides')
     .option('--no-checksum-provide', 'rootfs-image: do not provide rootfs-image.checksum')
     .option('--legacy-rootfs-image-checksum', 'rootfs-image: provide rootfs_image_checksum instead')
-    .action(async (type: string, opts: WriteFlags & { compatibleTypes?: string[] }) => {
-      try {
-        const flags: WriteFlags = {
-          ...opts,
-          deviceType: [...(opts.deviceType ?? []), ...(opts.compatibleTypes ?? [])],
-        };
-        process.stdout.write(await writeCommand(type, flags));
-      } catch (err) {
-        fail(write, err);
-      }
-    });
+    .option('--json', 'print {path, bytes, files, compression, signed}')
+    .action(
+      artifactAction(
+        async (type: string, opts: WriteFlags & { compatibleTypes?: string[]; json?: boolean }) => {
+          const flags: WriteFlags = {
+            ...opts,
+            deviceType: [...(opts.deviceType ?? []), ...(opts.compatibleTypes ?? [])],
+          };
+          const written = await writeCommand(type, flags);
+          if (opts.json) {
+            printJson({
+              path: flags.outputPath,
+              bytes: written.bytes,
+              files: written.files.length,
+              compression: written.compression,
+              signed: written.signed,
+            });
+          } else {
+            out(
+              `Artifact ${flags.outputPath} written (${written.bytes} bytes, ${written.files.length} file(s), ${written.compression}${written.signed ? ', signed' : ''})`,
+            );
+          }
+        },
+      ),
+    );
 
-  const sign = artifact
+  artifact
     .command('sign')
     .description('sign an existing artifact without rewriting its payloads')
     .argument('<file>', 'the .mender file')
     .requiredOption('-k, --key <privkey>', 'private key (RSA or ECDSA P-256 PEM)')
     .option('-o, --output-path <path>', 'where to write the signed artifact (default: in place)')
     .option('-f, --force', 'replace an existing signature')
-    .action(async (file: string, opts: { key: string; outputPath?: string; force?: boolean }) => {
-      try {
-        const key = await readUserFile(opts.key, 'key file');
-        await checkReadable(file);
-        const out = opts.outputPath ?? `${file}.otakit-sign.tmp`;
-        await signArtifact(file, out, key, { force: opts.force ?? false });
-        if (opts.outputPath === undefined) await rename(out, file);
-        process.stdout.write(`Artifact ${opts.outputPath ?? file} signed\n`);
-      } catch (err) {
-        fail(sign, err);
-      }
-    });
+    .option('--json', 'print {path, signed}')
+    .action(
+      artifactAction(
+        async (file: string, opts: { key: string; outputPath?: string; force?: boolean; json?: boolean }) => {
+          const key = await readUserFile(opts.key, 'key file');
+          await checkReadable(file);
+          const target = opts.outputPath ?? `${file}.otakit-sign.tmp`;
+          await signArtifact(file, target, key, { force: opts.force ?? false });
+          if (opts.outputPath === undefined) await rename(target, file);
+          if (opts.json) printJson({ path: opts.outputPath ?? file, signed: true });
+          else out(`Artifact ${opts.outputPath ?? file} signed`);
+        },
+      ),
+    );
 }

@@ -1,25 +1,27 @@
 import { readFile } from 'node:fs/promises';
-import {
-  type Device,
-  menderAdmission,
-  preauthorizeFromRegistry,
+import type {
+  Device,
   RegistryClient,
-  type RemovalPolicy,
-  rpcMessageOf,
-  rpcStatusOf,
-  type ServiceAccountKey,
-  type SyncReport,
-  serviceAccountAuth,
-  toDeviceCredential,
+  RemovalPolicy,
+  ServiceAccountKey,
+  SyncReport,
 } from '@otakit/iot-core-adapter';
 import type { Command } from 'commander';
-import { CliError, clientFor, withConnection } from './management-config.js';
-import { action, out, printJson, printTable } from './management-output.js';
+import { clientFor, USER_AGENT, withConnection } from '../shared/connection.js';
+import { CliError, usageError } from '../shared/errors.js';
+import { EXIT } from '../shared/exit-codes.js';
+import { action } from '../shared/failure.js';
+import { transportOptions, withCa } from '../shared/network.js';
+import { out, printJson, printTable } from '../shared/output.js';
+
+/** The adapter, loaded when an action runs (never for `--help`). */
+const adapter = () => import('@otakit/iot-core-adapter');
 
 /** `projects/P/locations/L/registries/R`. */
 const REGISTRY_NAME = /^projects\/([^/]+)\/locations\/([^/]+)\/registries\/([^/]+)$/;
 
 interface IotFlags {
+  ca?: string;
   iotUrl?: string;
   iotToken?: string;
   registry?: string;
@@ -28,8 +30,8 @@ interface IotFlags {
 }
 
 /** Adds the data-plane connection flags to a command. */
-function withIotConnection(cmd: Command): Command {
-  return cmd
+function withIotConnection(cmd: Command, ca = true): Command {
+  return (ca ? withCa(cmd) : cmd)
     .option('--iot-url <url>', 'IoT Core-compatible API root (or OTAKIT_IOT_URL; default Google)')
     .option('--iot-token <token>', 'bearer token for the device manager API (or OTAKIT_IOT_TOKEN)')
     .option('--service-account <file>', 'a Google service-account JSON key instead of a token')
@@ -41,25 +43,43 @@ function withIotConnection(cmd: Command): Command {
 export async function registryFor(cmd: Command): Promise<RegistryClient> {
   const o = cmd.optsWithGlobals<IotFlags>();
   const name = o.registry ?? process.env.OTAKIT_IOT_REGISTRY;
-  if (!name)
-    throw new CliError(
+  if (!name) {
+    throw usageError(
       'no registry: pass --registry projects/P/locations/L/registries/R or set OTAKIT_IOT_REGISTRY',
     );
+  }
   const m = REGISTRY_NAME.exec(name);
-  if (!m) throw new CliError(`--registry must be projects/P/locations/L/registries/R, got "${name}"`);
+  if (!m) throw usageError(`--registry must be projects/P/locations/L/registries/R, got "${name}"`);
   const [, project, location, registry] = m as unknown as [string, string, string, string];
+  const { RegistryClient, serviceAccountAuth } = await adapter();
   let auth: string | (() => Promise<string>);
   if (o.serviceAccount) {
-    const key = JSON.parse(await readFile(o.serviceAccount, 'utf8')) as ServiceAccountKey;
+    let key: ServiceAccountKey;
+    try {
+      key = JSON.parse(await readFile(o.serviceAccount, 'utf8')) as ServiceAccountKey;
+    } catch (cause) {
+      const why = (cause as Error).message;
+      throw new CliError('ERR_CLI_FILE', `cannot read --service-account ${o.serviceAccount}: ${why}`, {
+        cause,
+      });
+    }
     auth = serviceAccountAuth(key);
   } else {
     const token = o.iotToken ?? process.env.OTAKIT_IOT_TOKEN;
-    if (!token)
-      throw new CliError('no IoT token: pass --iot-token, --service-account or set OTAKIT_IOT_TOKEN');
+    if (!token) throw usageError('no IoT token: pass --iot-token, --service-account or set OTAKIT_IOT_TOKEN');
     auth = token;
   }
   const baseUrl = o.iotUrl ?? process.env.OTAKIT_IOT_URL;
-  return new RegistryClient({ project, location, registry, auth, ...(baseUrl ? { baseUrl } : {}) });
+  const transport = await transportOptions(o.ca);
+  return new RegistryClient({
+    project,
+    location,
+    registry,
+    auth,
+    userAgent: USER_AGENT,
+    ...transport,
+    ...(baseUrl ? { baseUrl } : {}),
+  });
 }
 
 async function withRegistry<T>(cmd: Command, fn: (r: RegistryClient) => Promise<T>): Promise<T> {
@@ -68,9 +88,15 @@ async function withRegistry<T>(cmd: Command, fn: (r: RegistryClient) => Promise<
     return await fn(registry);
   } catch (err) {
     // The registry's own words ("Device dev-b already exists") say more than the HTTP status.
+    const { rpcMessageOf, rpcStatusOf } = await adapter();
     const status = rpcStatusOf(err);
     const message = rpcMessageOf(err);
-    if (status !== undefined && message !== undefined) throw new CliError(`registry: ${status}: ${message}`);
+    if (status !== undefined && message !== undefined) {
+      throw new CliError('ERR_CLI_FAILED', `registry: ${status}: ${message}`, {
+        exitCode: EXIT.UNAVAILABLE,
+        cause: err,
+      });
+    }
     throw err;
   } finally {
     await registry.close();
@@ -90,7 +116,7 @@ function deviceRow(d: Device) {
 }
 
 /** Registers `otakit iot devices …` and `otakit iot sync` on the program. */
-export function registerIotCommands(program: Command): void {
+export function register(program: Command): void {
   const iot = program
     .command('iot')
     .description(
@@ -110,12 +136,12 @@ export function registerIotCommands(program: Command): void {
   ).action(
     action(
       async (id: string, opts: { publicKey: string; blocked?: boolean; json?: boolean }, cmd: Command) => {
-        const pem = await readFile(opts.publicKey);
+        const { toDeviceCredential } = await adapter();
         let credential: ReturnType<typeof toDeviceCredential>;
         try {
-          credential = toDeviceCredential(pem);
-        } catch (err) {
-          throw new CliError(`${opts.publicKey}: ${(err as Error).message}`);
+          credential = toDeviceCredential(await readFile(opts.publicKey));
+        } catch (cause) {
+          throw new CliError('ERR_CLI_FILE', `${opts.publicKey}: ${(cause as Error).message}`, { cause });
         }
         const created = await withRegistry(cmd, (r) =>
           r.devices.create({ id, credentials: [credential], ...(opts.blocked ? { blocked: true } : {}) }),
@@ -178,6 +204,7 @@ export function registerIotCommands(program: Command): void {
     }),
   );
 
+  // withConnection adds the Mender flags and --ca, which the registry client honours too.
   withConnection(
     withIotConnection(
       iot
@@ -190,6 +217,7 @@ export function registerIotCommands(program: Command): void {
         .option('--dry-run', 'report the changes without making them')
         .option('--on-blocked <policy>', 'reject | decommission | skip', 'reject')
         .option('--on-deleted <policy>', 'reject | decommission | skip', 'decommission'),
+      false,
     ),
   ).action(
     action(
@@ -206,13 +234,14 @@ export function registerIotCommands(program: Command): void {
       ) => {
         const interval = Number(opts.interval);
         if (!(interval > 0))
-          throw new CliError(`--interval wants a positive number of seconds, got "${opts.interval}"`);
+          throw usageError(`--interval wants a positive number of seconds, got "${opts.interval}"`);
         const policy = (name: string, v: string): RemovalPolicy => {
           if (v === 'reject' || v === 'decommission' || v === 'skip') return v;
-          throw new CliError(`--${name} wants reject, decommission or skip, got "${v}"`);
+          throw usageError(`--${name} wants reject, decommission or skip, got "${v}"`);
         };
         const onBlocked = policy('on-blocked', opts.onBlocked);
         const onDeleted = policy('on-deleted', opts.onDeleted);
+        const { menderAdmission, preauthorizeFromRegistry } = await adapter();
         const registry = await registryFor(cmd);
         const mgmt = await clientFor(cmd);
         const stop = new AbortController();

@@ -260,3 +260,8 @@ export function registerTelemetryCommands(
       await store.close();
     });
 }
+
+/** Registers `otakit telemetry …`, loading `@otakit/telemetry` only when a command runs. */
+export function register(program: Command): void {
+  registerTelemetryCommands(program, () => import('@otakit/telemetry'));
+}

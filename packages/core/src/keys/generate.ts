@@ -10,7 +10,11 @@ export type DeviceKeyType = 'rsa' | 'ecdsa-p256' | 'ed25519';
 
 /** Options of {@link generateDeviceKey}. */
 export interface GenerateDeviceKeyOptions {
-  /** The key type; `'rsa'` by default, like the Mender client up to 4.x (5.x generates Ed25519). */
+  /**
+   * The key type; `'ecdsa-p256'` by default: the one key type both clouds accept (Mender signs
+   * requests with it, Cloud IoT Core verifies ES256 JWTs made with it). `'rsa'` (3072 bits by
+   * default) works with both too; `'ed25519'` works with Mender only (IoT Core refuses it).
+   */
   type?: DeviceKeyType;
   /** RSA modulus length, 2048 to 16384; 3072 by default. Only valid with `type: 'rsa'`. */
   bits?: number;
@@ -29,6 +33,9 @@ export interface DeviceKey {
   /** The canonical SPKI PEM (`BEGIN PUBLIC KEY`), the `pubkey` a device sends to Mender. */
   readonly publicKeyPem: string;
 }
+
+/** The type {@link generateDeviceKey} creates when none is given: ECDSA P-256, usable with Mender and IoT Core. */
+export const DEFAULT_DEVICE_KEY_TYPE: DeviceKeyType = 'ecdsa-p256';
 
 /** The default RSA modulus length of generated device keys (the Mender client's `MENDER_DEFAULT_KEY_LENGTH`). */
 export const DEFAULT_RSA_BITS = 3072;
@@ -71,7 +78,8 @@ export function toDeviceKey(privateKey: KeyObject): DeviceKey {
 }
 
 /**
- * Generates a new device key pair (in the thread pool; the event loop is not blocked).
+ * Generates a new device key pair (in the thread pool; the event loop is not blocked): ECDSA P-256
+ * unless `options.type` says otherwise.
  *
  * @throws {@link KeyError} `ERR_KEY_OPTIONS` for an unknown type, `bits` outside 2048..16384 or not an
  *   integer, or `bits` with a non-RSA type.
@@ -83,7 +91,7 @@ export function toDeviceKey(privateKey: KeyObject): DeviceKey {
  * ```
  */
 export async function generateDeviceKey(options: GenerateDeviceKeyOptions = {}): Promise<DeviceKey> {
-  const type = options.type ?? 'rsa';
+  const type = options.type ?? DEFAULT_DEVICE_KEY_TYPE;
   const { bits } = options;
   if (bits !== undefined && type !== 'rsa') {
     throw new KeyError('ERR_KEY_OPTIONS', `bits applies only to RSA keys, not ${type}`);

@@ -14,6 +14,7 @@ export {
   writePrivateKeyFile,
 } from './file.js';
 export {
+  DEFAULT_DEVICE_KEY_TYPE,
   DEFAULT_RSA_BITS,
   type DeviceKey,
   type DeviceKeyType,

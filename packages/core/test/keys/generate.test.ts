@@ -23,8 +23,15 @@ const LABELS: Record<DeviceKeyType, string> = {
 };
 
 describe('generateDeviceKey', () => {
-  it(`generates RSA ${DEFAULT_RSA_BITS} by default, written as PKCS#1 like the Mender client`, async () => {
+  it('generates ECDSA P-256 by default (the key both Mender and IoT Core accept), written as SEC1', async () => {
     const key = await generateDeviceKey();
+    expect(key.type).toBe('ecdsa-p256');
+    expect(keyType(key.publicKey)).toBe('ecdsa-p256');
+    expect(key.privateKeyPem.startsWith('-----BEGIN EC PRIVATE KEY-----\n')).toBe(true);
+  });
+
+  it(`still generates RSA ${DEFAULT_RSA_BITS} when asked, written as PKCS#1 like the Mender client`, async () => {
+    const key = await generateDeviceKey({ type: 'rsa' });
     expect(key.type).toBe('rsa');
     expect(rsaBits(key.privateKey)).toBe(3072);
     expect(key.privateKeyPem.startsWith('-----BEGIN RSA PRIVATE KEY-----\n')).toBe(true);

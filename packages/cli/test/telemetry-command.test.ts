@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import * as telemetry from '@otakit/telemetry';
 import type { Command as CommandClass } from 'commander';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { registerTelemetryCommands } from '../../cli/src/commands/telemetry.js';
+import { registerTelemetryCommands } from '../src/commands/telemetry.js';
 
 const requireFromCli = createRequire(new URL('../../cli/package.json', import.meta.url));
 const { Command } = requireFromCli('commander') as { Command: typeof CommandClass };

@@ -1,16 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import type { RolloutPhase } from '@otakit/management-client';
 import type { Command } from 'commander';
-import { CliError, clientFor, withConnection } from './management-config.js';
-import { action, out, printJson, progressBar } from './management-output.js';
-
-/** Parses `30s`, `5m`, `2h`, `1d`, `250ms` or plain milliseconds. */
-export function parseDuration(text: string, flag: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim());
-  if (m === null) throw new CliError(`${flag} wants a duration like 30s, 5m, 2h; got "${text}"`);
-  const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 'ms') as 'ms'];
-  return Number(m[1]) * unit;
-}
+import { clientFor, withConnection } from '../shared/connection.js';
+import { CliError, usageError } from '../shared/errors.js';
+import { EXIT } from '../shared/exit-codes.js';
+import { action } from '../shared/failure.js';
+import { collect, commaList, parseDuration } from '../shared/flags.js';
+import { out, printJson } from '../shared/output.js';
+import { progressBar } from '../shared/progress.js';
 
 /** Parses a phase: `10%`, `25` (devices), `rest`; with an optional soak: `10%:5m`. */
 export function parsePhase(text: string): RolloutPhase {
@@ -18,22 +15,20 @@ export function parsePhase(text: string): RolloutPhase {
   const phase: RolloutPhase = {};
   if (size.endsWith('%')) {
     const percent = Number(size.slice(0, -1));
-    if (!(percent > 0 && percent <= 100)) throw new CliError(`--phase: bad percent in "${text}"`);
+    if (!(percent > 0 && percent <= 100)) throw usageError(`--phase: bad percent in "${text}"`);
     phase.percent = percent;
   } else if (/^\d+$/.test(size)) {
     phase.count = Number(size);
-    if (phase.count <= 0) throw new CliError(`--phase: count must be positive in "${text}"`);
+    if (phase.count <= 0) throw usageError(`--phase: count must be positive in "${text}"`);
   } else if (size !== 'rest') {
-    throw new CliError(`--phase wants 10%, 25 or rest (optionally :soak like :5m), got "${text}"`);
+    throw usageError(`--phase wants 10%, 25 or rest (optionally :soak like :5m), got "${text}"`);
   }
   if (soak !== undefined) phase.soak = parseDuration(soak, '--phase soak');
   return phase;
 }
 
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
-
 /** Registers `otakit rollout`. */
-export function registerRolloutCommand(program: Command): void {
+export function register(program: Command): void {
   withConnection(
     program
       .command('rollout')
@@ -76,14 +71,13 @@ export function registerRolloutCommand(program: Command): void {
         cmd: Command,
       ) => {
         let devices: string[] | undefined;
-        if (opts.devices !== undefined)
-          devices = opts.devices
-            .split(',')
-            .map((s) => s.trim())
-            .filter(Boolean);
+        if (opts.devices !== undefined) devices = commaList(opts.devices);
         if (opts.devicesFile !== undefined) {
           const text = await readFile(opts.devicesFile, 'utf8').catch((err: Error) => {
-            throw new CliError(`cannot read --devices-file ${opts.devicesFile}: ${err.message}`);
+            throw new CliError(
+              'ERR_CLI_FILE',
+              `cannot read --devices-file ${opts.devicesFile}: ${err.message}`,
+            );
           });
           devices = [
             ...(devices ?? []),
@@ -94,22 +88,26 @@ export function registerRolloutCommand(program: Command): void {
           ];
         }
         if ((devices === undefined) === (opts.group === undefined)) {
-          throw new CliError('pass --devices/--devices-file or --group (one of them)');
+          throw usageError('pass --devices/--devices-file or --group (one of them)');
         }
         const phases = opts.phase.map(parsePhase);
         let abortWhen: { failureRate: number; minFinished: number } | undefined;
         if (opts.maxFailureRate !== undefined) {
           const rate = Number(opts.maxFailureRate);
-          if (!(rate >= 0 && rate <= 1)) throw new CliError('--max-failure-rate wants a number in [0, 1]');
+          if (!(rate >= 0 && rate <= 1)) throw usageError('--max-failure-rate wants a number in [0, 1]');
           const minFinished = Number(opts.minFinished);
           if (!Number.isInteger(minFinished) || minFinished < 1)
-            throw new CliError('--min-finished wants a positive integer');
+            throw usageError('--min-finished wants a positive integer');
           abortWhen = { failureRate: rate, minFinished };
         }
         const mgmt = await clientFor(cmd);
         const controller = new AbortController();
         const onSigint = () =>
-          controller.abort(new CliError('rollout interrupted (resume with the same --state)', 130));
+          controller.abort(
+            new CliError('ERR_CLI_INTERRUPTED', 'rollout interrupted (resume with the same --state)', {
+              exitCode: EXIT.INTERRUPTED,
+            }),
+          );
         process.once('SIGINT', onSigint);
         const bar = progressBar('phase {phase} [{bar}] {value}/{total} finished');
         try {
@@ -150,7 +148,7 @@ export function registerRolloutCommand(program: Command): void {
           const result = await rollout;
           if (opts.json) printJson(result.state);
           else out(`rollout ${result.status}${result.reason ? ` (${result.reason})` : ''}`);
-          if (result.status === 'aborted') process.exitCode = 3;
+          if (result.status === 'aborted') process.exitCode = EXIT.FAILED;
         } finally {
           bar.stop();
           process.removeListener('SIGINT', onSigint);
