@@ -9,6 +9,19 @@ interface StartOptions {
   adminEmail: string;
   adminPassword: string;
   log?: boolean;
+  json?: boolean;
+  iotRegistry: { project: string; location: string; registry: string };
+  iotPort: number;
+  mqttPort: number;
+}
+
+const REGISTRY_NAME = /^projects\/([^/]+)\/locations\/([^/]+)\/registries\/([^/]+)$/;
+const DEFAULT_REGISTRY_NAME = 'projects/otakit-sandbox/locations/us-central1/registries/devices';
+
+function parseRegistryName(value: string): StartOptions['iotRegistry'] {
+  const m = REGISTRY_NAME.exec(value);
+  if (!m) throw new InvalidArgumentError('must be projects/P/locations/L/registries/R');
+  return { project: m[1] ?? '', location: m[2] ?? '', registry: m[3] ?? '' };
 }
 
 function parsePort(value: string): number {
@@ -31,13 +44,44 @@ function untilInterrupted(): Promise<NodeJS.Signals> {
   });
 }
 
+/** What `otakit sandbox start --json` prints: every URL and credential of both planes. */
+export interface SandboxStartJson {
+  mender: { url: string; adminEmail: string; adminPassword: string };
+  iotCore: { url: string; mqttUrl: string | null; registry: string; adminToken: string | null };
+}
+
+/** The URLs and credentials of a running sandbox, as `--json` prints them. */
+export function sandboxJson(sandbox: Sandbox): SandboxStartJson {
+  const iot = sandbox.iotCore;
+  const r = iot?.registries[0];
+  return {
+    mender: { url: sandbox.url, adminEmail: sandbox.adminEmail, adminPassword: sandbox.adminPassword },
+    iotCore: {
+      url: iot?.url ?? '',
+      mqttUrl: iot?.mqttUrl ?? null,
+      registry: r ? `projects/${r.project}/locations/${r.location}/registries/${r.registry}` : '',
+      adminToken: iot?.adminToken ?? null,
+    },
+  };
+}
+
 /** The banner `otakit sandbox start` prints once listening. */
 export function sandboxBanner(sandbox: Sandbox): string {
+  const { iotCore } = sandboxJson(sandbox);
   return [
     `otakit sandbox listening on ${sandbox.url}`,
     `  admin email:    ${sandbox.adminEmail}`,
     `  admin password: ${sandbox.adminPassword}`,
     `  data dir:       ${sandbox.dataDir ?? '(in memory)'}`,
+    ...(sandbox.iotCore
+      ? [
+          'IoT Core:',
+          `  device manager and HTTP bridge: ${iotCore.url}`,
+          `  MQTT bridge:    ${iotCore.mqttUrl ?? '(off)'}`,
+          `  registry:       ${iotCore.registry}`,
+          `  admin token:    ${iotCore.adminToken ?? '(none)'}`,
+        ]
+      : []),
     'Press Ctrl+C to stop.',
     '',
   ].join('\n');
@@ -45,26 +89,36 @@ export function sandboxBanner(sandbox: Sandbox): string {
 
 /**
  * Registers the sandbox commands on the `otakit` program:
- * `otakit sandbox start [--port 0|N] [--host H] [--data-dir DIR] [--admin-email E] [--admin-password P]`
- * starts a local Mender-compatible server, prints its base URL and admin credentials, and runs until
- * SIGINT or SIGTERM.
+ * `otakit sandbox start [--port 0|N] [--host H] [--data-dir DIR] [--admin-email E] [--admin-password P]
+ * [--iot-registry NAME] [--iot-port N] [--mqtt-port N] [--json]` starts, in one process, a local
+ * Mender-compatible server and an IoT Core-compatible one (device manager, HTTP and MQTT bridges),
+ * prints every URL and credential (`--json`: one object), and runs until SIGINT or SIGTERM.
  */
 export function registerSandboxCommands(program: Command): void {
   const sandbox = program
     .command('sandbox')
-    .description('a local Mender-compatible server for trying things out');
+    .description('local Mender- and IoT Core-compatible servers for trying things out');
   sandbox
     .command('start')
-    .description('start the sandbox server and run until interrupted')
-    .option('--port <port>', 'port to listen on (0 picks a free one)', parsePort, 0)
+    .description('start the sandbox (Mender and IoT Core planes) and run until interrupted')
+    .option('--port <port>', 'Mender API port (0 picks a free one)', parsePort, 0)
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option(
       '--data-dir <dir>',
-      'keep devices, tokens, inventory, deployments and artifacts here across restarts',
+      'keep devices, tokens, inventory, deployments, artifacts and IoT Core registries here across restarts',
     )
     .option('--admin-email <email>', 'admin e-mail for basic-auth login', DEFAULT_ADMIN_EMAIL)
     .option('--admin-password <password>', 'admin password', DEFAULT_ADMIN_PASSWORD)
     .option('--log', 'log requests (as JSON lines, without tokens or link signatures) to stderr')
+    .option(
+      '--iot-registry <name>',
+      'the IoT Core registry served, projects/P/locations/L/registries/R',
+      parseRegistryName,
+      parseRegistryName(DEFAULT_REGISTRY_NAME),
+    )
+    .option('--iot-port <port>', 'IoT Core device manager and HTTP bridge port (0 picks one)', parsePort, 0)
+    .option('--mqtt-port <port>', 'IoT Core MQTT bridge port (0 picks one)', parsePort, 0)
+    .option('--json', 'print one JSON object with every URL and credential')
     .action(async (opts: StartOptions) => {
       const running = await startSandbox({
         port: opts.port,
@@ -73,9 +127,15 @@ export function registerSandboxCommands(program: Command): void {
         adminPassword: opts.adminPassword,
         ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
         ...(opts.log ? { logger: { level: 'info' as const, stream: process.stderr } } : {}),
+        iotCore: { ...opts.iotRegistry, port: opts.iotPort, mqttPort: opts.mqttPort },
       });
       const stopped = untilInterrupted();
-      process.stdout.write(sandboxBanner(running));
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify(sandboxJson(running))}\n`);
+        process.stderr.write('otakit sandbox running; press Ctrl+C to stop.\n');
+      } else {
+        process.stdout.write(sandboxBanner(running));
+      }
       const signal = await stopped;
       process.stderr.write(`otakit sandbox: ${signal}, stopping\n`);
       await running.close();
