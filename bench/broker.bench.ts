@@ -34,8 +34,9 @@ const REG = { project: 'bench-p', location: 'us-central1', registry: 'bench-r' }
 const REG_PATH = `projects/${REG.project}/locations/${REG.location}/registries/${REG.registry}`;
 const root = resolve(import.meta.dirname, '..');
 const dist = (pkg: string) => pathToFileURL(join(root, 'packages', pkg, 'dist', 'index.js')).href;
-const MQTT = pathToFileURL(createRequire(join(root, 'packages', 'sandbox', 'package.json')).resolve('mqtt'))
-  .href;
+const MQTT = pathToFileURL(
+  createRequire(join(root, 'packages', 'sandbox', 'package.json')).resolve('mqtt'),
+).href;
 
 /** Peak RSS of this process image in MiB (VmHWM). */
 const peakRss = (): number => {
@@ -46,7 +47,10 @@ const peakRss = (): number => {
 /** The device child: connects every device, then publishes and waits for every PUBACK. */
 const CHILD = `
 import { readFileSync } from 'node:fs';
-const job = JSON.parse(process.env.OTAKIT_BENCH_JOB);
+// The job (a thousand JWTs) comes on stdin: it is too large for the environment.
+let input = '';
+for await (const chunk of process.stdin) input += chunk;
+const job = JSON.parse(input);
 const { default: mqtt } = await import(job.mqtt);
 const clients = [];
 for (let i = 0; i < job.devices.length; i += 100) {
@@ -79,9 +83,10 @@ function runChild(job: Record<string, unknown>): Promise<Measure> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD], {
       cwd: root,
-      env: { ...process.env, NODE_OPTIONS: '', OTAKIT_BENCH_JOB: JSON.stringify({ mqtt: MQTT, ...job }) },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NODE_OPTIONS: '' },
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
+    child.stdin.end(JSON.stringify({ mqtt: MQTT, ...job }));
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => {
@@ -116,7 +121,9 @@ const SINKS: Record<SinkName, { write(): Promise<void> } | undefined> = {
   },
 };
 
-const { startIotCoreSandbox } = (await import(dist('sandbox'))) as typeof import('../packages/sandbox/src/index.js');
+const { startIotCoreSandbox } = (await import(
+  dist('sandbox')
+)) as typeof import('../packages/sandbox/src/index.js');
 const { signJwt } = (await import(dist('core'))) as typeof import('../packages/core/src/index.js');
 
 const dataDir = await mkdtemp(join(tmpdir(), 'otakit-bench-broker-'));
@@ -183,7 +190,9 @@ try {
       `  sink ${name.padEnd(5)} ${Math.round(r).toString().padStart(7)} msg/s   ratio to no sink ${(r / base).toFixed(2)}`,
     );
   }
-  console.log(`  peak RSS: broker process ${peakRss().toFixed(0)} MiB, device process ${childPeak.toFixed(0)} MiB`);
+  console.log(
+    `  peak RSS: broker process ${peakRss().toFixed(0)} MiB, device process ${childPeak.toFixed(0)} MiB`,
+  );
 } finally {
   await rm(dataDir, { recursive: true, force: true });
 }

@@ -1,7 +1,8 @@
 /**
  * A local Cloud IoT Core-compatible server: the v1 device manager subset (devices list/get/create/
  * patch/delete, config and commands), the device HTTP bridge (publishEvent/setState/config) and an
- * MQTT 3.1.1 bridge, all verifying device JWTs against the registered keys.
+ * MQTT 3.1.1 bridge on aedes, all verifying device JWTs (core's `verifyJwt`, jose) against the
+ * registered keys, handing accepted telemetry and state to an optional {@link TelemetrySink}.
  *
  * @module
  */
