@@ -19,11 +19,13 @@
 
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { text } from 'node:stream/consumers';
 import { pathToFileURL } from 'node:url';
 
 const DEVICES = Number(process.env.OTAKIT_BENCH_BROKER_DEVICES ?? 1000);
@@ -79,28 +81,20 @@ interface Measure {
   peakRss: number;
 }
 
-function runChild(job: Record<string, unknown>): Promise<Measure> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD], {
-      cwd: root,
-      env: { ...process.env, NODE_OPTIONS: '' },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    child.stdin.end(JSON.stringify({ mqtt: MQTT, ...job }));
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) reject(new Error(`bench child failed: ${stderr}`));
-      else resolvePromise(JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as Measure);
-    });
+async function runChild(job: Record<string, unknown>): Promise<Measure> {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD], {
+    cwd: root,
+    env: { ...process.env, NODE_OPTIONS: '' },
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
+  child.stdin.end(JSON.stringify({ mqtt: MQTT, ...job }));
+  const [stdout, stderr, [code]] = await Promise.all([
+    text(child.stdout),
+    text(child.stderr),
+    once(child, 'close') as Promise<[number | null]>,
+  ]);
+  if (code !== 0) throw new Error(`bench child failed: ${stderr}`);
+  return JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as Measure;
 }
 
 const median = (xs: number[]) => {
