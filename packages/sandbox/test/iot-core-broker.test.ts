@@ -274,6 +274,21 @@ describe('IoT Core MQTT bridge (aedes)', () => {
       expect(s.records[0]?.payload.length).toBe(256 * 1024);
     });
 
+    it('cuts off a packet announcing more than it may carry while it arrives', async () => {
+      const s = instantSink();
+      const c = await connect('dev-a', await signJwt(claims(), keyA.privateKey));
+      // The bridge resets the socket mid-packet: an ECONNRESET, then the close.
+      c.on('error', () => {});
+      const closed = new Promise((resolve) => c.once('close', resolve));
+      // PUBLISH QoS 0 with a remaining length of 100 MiB (varint 0x80 0x80 0x80 0x32), then 400 KiB
+      // of it: the bridge must not wait for (and buffer) the rest.
+      const topic = Buffer.from('/devices/dev-a/events');
+      c.stream.write(Buffer.from([0x30, 0x80, 0x80, 0x80, 0x32, 0, topic.length]));
+      c.stream.write(Buffer.concat([topic, Buffer.alloc(400 * 1024, 0x63)]));
+      await closed;
+      expect(s.records).toEqual([]);
+    });
+
     it('closes the connection on a QoS 2 publish', async () => {
       const s = instantSink();
       const c = await connect('dev-a', await signJwt(claims(), keyA.privateKey));

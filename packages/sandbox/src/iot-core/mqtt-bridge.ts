@@ -13,12 +13,24 @@ export const CONNACK = {
   NOT_AUTHORIZED: 5,
 } as const;
 
+/**
+ * The largest MQTT packet the bridge reads: the telemetry limit plus room for the topic. A packet
+ * announcing more is cut off while it arrives instead of being buffered whole. @internal
+ */
+export const MAX_PACKET_BYTES = 320 * 1024;
+
 /** IoT Core's payload limits (quotas page): telemetry 256 KB, state 64 KB. @internal */
 export const MAX_TELEMETRY_BYTES = 256 * 1024;
 /** @internal */
 export const MAX_STATE_BYTES = 64 * 1024;
 
 const CLIENT_ID = /^projects\/([^/]+)\/locations\/([^/]+)\/registries\/([^/]+)\/devices\/([^/]+)$/;
+
+/** The parts of mqtt-packet's parser the bridge looks at. */
+interface MqttParser extends NodeJS.EventEmitter {
+  packet?: { length?: number };
+  _list?: { length: number };
+}
 
 /** An authenticated device connection. */
 interface Connection {
@@ -168,9 +180,15 @@ export class MqttBridge {
     this.#sockets.add(socket);
     socket.once('close', () => this.#sockets.delete(socket));
     const client = broker.handle(socket);
+    // aedes's parser (mqtt-packet, private, guarded) buffers a packet until it is complete. Runs after
+    // aedes's own 'readable' handler has fed it, so it sees the announced and the buffered length.
+    const parser = (client as unknown as { _parser?: MqttParser })._parser;
+    socket.on('readable', () => {
+      const announced = parser?.packet?.length ?? -1;
+      if (announced > MAX_PACKET_BYTES || (parser?._list?.length ?? 0) > MAX_PACKET_BYTES) socket.destroy();
+    });
     // IoT Core downgrades a QoS 2 subscription to 1; aedes reports the granted QoS as asked before
-    // authorizeSubscribe runs, so lower it as the packet is parsed (private parser, guarded).
-    const parser = (client as unknown as { _parser?: NodeJS.EventEmitter })._parser;
+    // authorizeSubscribe runs, so lower it as the packet is parsed.
     parser?.prependListener('packet', (packet: { cmd?: string; subscriptions?: Array<{ qos: number }> }) => {
       if (packet.cmd !== 'subscribe') return;
       for (const s of packet.subscriptions ?? []) if (s.qos > 1) s.qos = 1;
