@@ -39,6 +39,17 @@ function forged(alg: 'HS256' | 'none', body: Record<string, unknown>, secret = '
   return `${h}.${p}.${createHmac('sha256', secret).update(`${h}.${p}`).digest('base64url')}`;
 }
 
+/** Resolves when the client's connection closes (an error before it, e.g. ECONNRESET, is ignored). */
+function closed(c: MqttClient): Promise<void> {
+  c.on('error', () => {});
+  return new Promise((resolve) => c.once('close', () => resolve()));
+}
+
+/** Resolves with the next message the client receives. */
+function nextMessage(c: MqttClient): Promise<[string, Buffer]> {
+  return new Promise((resolve) => c.once('message', (topic, payload) => resolve([topic, payload])));
+}
+
 /** A sink whose writes the test settles by hand. */
 class HeldSink implements TelemetrySink {
   readonly records: TelemetryRecord[] = [];
@@ -185,7 +196,7 @@ describe('IoT Core MQTT bridge (aedes)', () => {
         { reason: string; deviceId: string },
       ];
       expect(disconnect).toMatchObject({ deviceId: 'dev-a', reason: 'The authorization token expired.' });
-      if (c.connected) await once(c, 'close');
+      if (c.connected) await closed(c);
       expect(c.connected).toBe(false);
       expect(iot.isConnected('dev-a')).toBe(false);
     });
@@ -195,9 +206,9 @@ describe('IoT Core MQTT bridge (aedes)', () => {
     it("closes the connection of a device that publishes to another device's topic, storing nothing", async () => {
       const s = instantSink();
       const c = await connect('dev-a', await signJwt(claims(), keyA.privateKey));
-      const closed = once(c, 'close');
+      const isClosed = closed(c);
       c.publish('/devices/dev-b/events', 'spoofed', { qos: 1 });
-      await closed;
+      await isClosed;
       expect(s.records).toEqual([]);
       expect(iot.telemetry.some((t) => t.data.toString() === 'spoofed')).toBe(false);
     });
@@ -226,7 +237,7 @@ describe('IoT Core MQTT bridge (aedes)', () => {
         json: { binaryData: Buffer.from('for b').toString('base64') },
       });
       expect(notConnected.json()).toMatchObject({ error: { status: 'FAILED_PRECONDITION' } });
-      const delivered = once(a, 'message');
+      const delivered = nextMessage(a);
       const sent = await call(iot.url, 'POST', `${P}/dev-a:sendCommandToDevice`, {
         ...admin(),
         json: { binaryData: Buffer.from('for a').toString('base64'), subfolder: 'power' },
@@ -243,16 +254,16 @@ describe('IoT Core MQTT bridge (aedes)', () => {
         json: { binaryData: Buffer.from('config-1').toString('base64') },
       });
       const a = await connect('dev-a', await signJwt(claims(), keyA.privateKey));
-      const first = once(a, 'message');
+      const first = nextMessage(a);
       await a.subscribeAsync('/devices/dev-a/config', { qos: 1 });
-      const [topic, payload] = (await first) as [string, Buffer];
+      const [topic, payload] = await first;
       expect([topic, payload.toString()]).toEqual(['/devices/dev-a/config', 'config-1']);
-      const second = once(a, 'message');
+      const second = nextMessage(a);
       await call(iot.url, 'POST', `${P}/dev-a:modifyCloudToDeviceConfig`, {
         ...admin(),
         json: { binaryData: Buffer.from('config-2').toString('base64') },
       });
-      expect(((await second) as [string, Buffer])[1].toString()).toBe('config-2');
+      expect((await second)[1].toString()).toBe('config-2');
     });
 
     it('refuses a 300 KB telemetry message and a state over 64 KB by closing the connection', async () => {
@@ -262,9 +273,9 @@ describe('IoT Core MQTT bridge (aedes)', () => {
         ['/devices/dev-a/state', 64 * 1024 + 1],
       ] as const) {
         const c = await connect('dev-a', await signJwt(claims(), keyA.privateKey));
-        const closed = once(c, 'close');
+        const isClosed = closed(c);
         c.publish(topic, Buffer.alloc(size, 0x61), { qos: 1 });
-        await closed;
+        await isClosed;
       }
       expect(s.records).toEqual([]);
       // A message at the limit goes through.
@@ -278,23 +289,22 @@ describe('IoT Core MQTT bridge (aedes)', () => {
       const s = instantSink();
       const c = await connect('dev-a', await signJwt(claims(), keyA.privateKey));
       // The bridge resets the socket mid-packet: an ECONNRESET, then the close.
-      c.on('error', () => {});
-      const closed = new Promise((resolve) => c.once('close', resolve));
+      const isClosed = closed(c);
       // PUBLISH QoS 0 with a remaining length of 100 MiB (varint 0x80 0x80 0x80 0x32), then 400 KiB
       // of it: the bridge must not wait for (and buffer) the rest.
       const topic = Buffer.from('/devices/dev-a/events');
       c.stream.write(Buffer.from([0x30, 0x80, 0x80, 0x80, 0x32, 0, topic.length]));
       c.stream.write(Buffer.concat([topic, Buffer.alloc(400 * 1024, 0x63)]));
-      await closed;
+      await isClosed;
       expect(s.records).toEqual([]);
     });
 
     it('closes the connection on a QoS 2 publish', async () => {
       const s = instantSink();
       const c = await connect('dev-a', await signJwt(claims(), keyA.privateKey));
-      const closed = once(c, 'close');
+      const isClosed = closed(c);
       c.publish('/devices/dev-a/events', 'qos2', { qos: 2 });
-      await closed;
+      await isClosed;
       expect(s.records).toEqual([]);
     });
   });
@@ -345,10 +355,10 @@ describe('IoT Core MQTT bridge (aedes)', () => {
       c.publish('/devices/dev-a/events', 'lost?', { qos: 1 }, (err) => {
         if (!err) acked = true;
       });
-      const closed = once(c, 'close');
+      const isClosed = closed(c);
       await s.until(1);
       s.held[0]?.reject(new Error('disk full'));
-      await closed;
+      await isClosed;
       expect(acked).toBe(false);
       expect(iot.telemetry.length).toBe(before);
     });
