@@ -38,6 +38,8 @@ interface Connection {
   reg: RegistryRecord;
   device: DeviceRecord;
   token: string;
+  /** The JWT's `exp`, seconds since the epoch. */
+  exp: number;
   expiryTimer: NodeJS.Timeout | undefined;
   /** Why the bridge closed it, when it did. */
   reason: string | undefined;
@@ -233,10 +235,15 @@ export class MqttBridge {
     if (device.blocked) throw refuse(CONNACK.NOT_AUTHORIZED, 'device is blocked');
     const previous = this.#connections.get(device);
     if (previous) previous.reason ??= 'another connection took over';
-    const conn: Connection = { client, reg, device, token, expiryTimer: undefined, reason: undefined };
-    // The bridge closes a connection when its token expires (MQTT cannot refresh credentials).
-    conn.expiryTimer = setTimeout(() => this.#drop(conn, TOKEN_EXPIRED), result.exp * 1000 - nowMs);
-    conn.expiryTimer.unref();
+    const conn: Connection = {
+      client,
+      reg,
+      device,
+      token,
+      exp: result.exp,
+      expiryTimer: undefined,
+      reason: undefined,
+    };
     this.#byClient.set(client, conn);
   }
 
@@ -246,6 +253,10 @@ export class MqttBridge {
     const previous = this.#connections.get(conn.device);
     if (previous && previous.client !== client) this.#drop(previous, 'another connection took over');
     this.#connections.set(conn.device, conn);
+    // The bridge closes a connection when its token expires (MQTT cannot refresh credentials).
+    const msLeft = conn.exp * 1000 - this.#world.now().getTime();
+    conn.expiryTimer = setTimeout(() => this.#drop(conn, TOKEN_EXPIRED), Math.max(0, msLeft));
+    conn.expiryTimer.unref();
     conn.device.lastHeartbeatTime = this.#world.now().toISOString();
     this.#world.events.emit('mqtt:connect', { clientId: client.id, deviceId: conn.device.id });
   }
