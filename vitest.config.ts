@@ -11,10 +11,18 @@ export default defineConfig({
       '@otakit/device-client': src('device-client'),
       '@otakit/iot-core-adapter': src('iot-core-adapter'),
       '@otakit/sandbox': src('sandbox'),
+      // Helpers shared by several packages' tests (never published).
+      '@otakit/test-support': fileURLToPath(new URL('./test-support/index.ts', import.meta.url)),
     },
   },
   test: {
-    include: ['packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts'],
+    include: [
+      'packages/*/test/**/*.test.ts',
+      'examples/*/test/**/*.test.ts',
+      'test-support/test/**/*.test.ts',
+    ],
+    // Stops the run at once, with one line, when ../shared (specs and vectors) is missing.
+    globalSetup: ['./test-support/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',

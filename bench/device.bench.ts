@@ -58,7 +58,7 @@ const client = job.mode === 'raw' ? undefined : new DeviceClient({
   serverUrl: job.server, privateKey: job.key, identity: job.identity, deviceType: 'bench-device',
   dataDir: job.dataDir,
   installers: [job.discard ? discard : new SimulatedInstaller({ dir: job.dataDir + '/device' })],
-  updatePollSeconds: 1, retryMinSeconds: 1, retryMaxSeconds: 2,
+  poll: { updateIntervalMs: 1000, retry: { baseDelayMs: 1000, maxDelayMs: 2000 } },
   download: { stage: job.stage !== false },
 });
 const start = process.hrtime.bigint();

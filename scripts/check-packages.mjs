@@ -2,7 +2,7 @@
 // Packaging gate for every publishable package:
 //   1. publint --strict
 //   2. attw --pack (are-the-types-wrong)
-//   3. pack all tarballs, install them together in a scratch folder, and load each one with
+//   3. pack all tarballs (each must hold its LICENSE), install them together in a scratch folder, and load each one with
 //      both require() and import().
 // Exits non-zero on the first failure, printing what failed.
 import { execFileSync } from 'node:child_process';
@@ -37,6 +37,14 @@ try {
     });
     const tgz = out.trim().split('\n').pop().trim();
     tarballs[p.manifest.name] = tgz.startsWith('/') ? tgz : join(scratch, tgz);
+    // Every tarball carries the license it declares.
+    const listing = execFileSync('tar', ['-tzf', tarballs[p.manifest.name]], { encoding: 'utf8' });
+    if (!listing.split('\n').includes('package/LICENSE')) {
+      throw new Error(`${p.manifest.name}: the packed tarball has no LICENSE file`);
+    }
+    if (!readFileSync(join(p.dir, 'LICENSE'), 'utf8').includes('Apache License')) {
+      throw new Error(`${p.manifest.name}: LICENSE is not the Apache-2.0 text it declares`);
+    }
   }
   // One consumer project that depends on every tarball; overrides make the internal
   // dependencies resolve to the local tarballs instead of the registry.

@@ -1,7 +1,7 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/index.ts'],
+  entry: { index: 'src/index.ts', installers: 'src/installers.ts' },
   format: ['esm', 'cjs'],
   dts: { compilerOptions: { composite: false, incremental: false } },
   clean: true,

@@ -74,9 +74,7 @@ try {
       { name: 'server', check: () => agent.authenticate() },
       { name: 'app', check: () => appHealthy, timeoutMs: 5_000 },
     ],
-    updatePollSeconds: 1,
-    retryMinSeconds: 1,
-    retryMaxSeconds: 2,
+    poll: { updateIntervalMs: 1000, retry: { baseDelayMs: 1000, maxDelayMs: 2000 } },
   });
   agent.events.on('auth:accepted', () => log('device: authenticated'));
   agent.events.on(

@@ -13,7 +13,7 @@ import { writeArtifact } from '@otakit/core';
 import { ProvidesStore, SimulatedInstaller } from '@otakit/device-client';
 import { type Sandbox, startSandbox } from '@otakit/sandbox';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseWindow } from '../src/commands/device.js';
+import { parseIdentity, parseWindow } from '../src/commands/device.js';
 import { run } from './helpers.js';
 
 const cliRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -204,6 +204,16 @@ describe('otakit device', () => {
     agent.child.kill('SIGTERM');
     expect(await agent.exit).toBe(0);
     expect(await status()).toBe('success');
+  });
+
+  it('parses --identity keys __proto__, constructor and prototype as ordinary attributes', () => {
+    const identity = parseIdentity(['__proto__=x', 'constructor=y', 'constructor=z', 'prototype=p']);
+    expect(Object.entries(identity)).toEqual([
+      ['__proto__', 'x'],
+      ['constructor', ['y', 'z']],
+      ['prototype', 'p'],
+    ]);
+    expect(Object.getPrototypeOf(identity)).toBe(Object.prototype);
   });
 
   it('parses maintenance windows and rejects bad ones', () => {

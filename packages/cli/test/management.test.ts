@@ -273,6 +273,28 @@ describe('otakit devices', () => {
     expect(noFile.stderr).toContain('cannot read --pubkey');
   });
 
+  it('preauthorizes identity attributes named __proto__, constructor and prototype as given', async () => {
+    const other = await generateDeviceKey({ type: 'ed25519' });
+    const otherFile = join(dir, 'proto-device.pub.pem');
+    await writeFile(otherFile, other.publicKeyPem);
+    const created = await runAuthed(
+      'devices',
+      'preauthorize',
+      ...['--identity', '__proto__=x', '--identity', 'constructor=y', '--identity', 'prototype=z'],
+      ...['--pubkey', otherFile],
+    );
+    expect(created.code).toBe(0);
+    const id = created.stdout.trim();
+    const json = await runAuthed('devices', 'list', '--status', 'preauthorized', '--json');
+    const devices = JSON.parse(json.stdout) as Array<{ id: string; identity_data: Record<string, string> }>;
+    const identity = devices.find((d) => d.id === id)?.identity_data ?? {};
+    expect(Object.entries(identity)).toEqual([
+      ['__proto__', 'x'],
+      ['constructor', 'y'],
+      ['prototype', 'z'],
+    ]);
+  });
+
   it('accepts, rejects and decommissions devices', async () => {
     expect((await deviceAuth({ mac: 'dd:01' })).status).toBe(401);
     const pending = JSON.parse(

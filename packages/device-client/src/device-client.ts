@@ -1,105 +1,36 @@
-import { type KeyObject, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { rename } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import {
+  Backoff,
   HttpClient,
-  type HttpClientOptions,
   type Logger,
   loadPrivateKey,
   RateLimitError,
   type RequestOptions,
+  sleep,
 } from '@otakit/core';
 import { EventEmitter } from 'eventemitter3';
-import { abortableSleep } from './abortable-sleep.js';
-import { PollBackoff } from './agent/backoff.js';
 import {
   type DeploymentInstructions,
   type DeploymentLogEntry,
   DeviceApi,
   type InventoryValue,
 } from './api/device-api.js';
-import type { IdentitySource } from './api/identity.js';
 import { DeviceError, DeviceErrorCodes } from './errors.js';
-import type { DeviceClientEvents } from './events.js';
+import { type DeviceClientEvents, safeEmit } from './events.js';
 import type { HealthCheck } from './health/health-checks.js';
-import type { Installer } from './installers/types.js';
-import { type StateScriptOptions, StateScriptRunner } from './scripts/state-scripts.js';
+import { DEFAULT_POLL_RETRY, type DeviceClientOptions, pickTransport, type RunOptions } from './options.js';
+import { StateScriptRunner } from './scripts/state-scripts.js';
 import { type InstalledArtifact, ProvidesStore } from './state/provides-store.js';
 import { StateStore } from './state/state-store.js';
-import {
-  type DownloadTuning,
-  type UpdateMachine as Machine,
-  type PauseOptions,
-  safeEmit,
-  UpdateMachine,
-  type UpdatePolicy,
-  type UpdateResult,
-} from './update/machine.js';
+import type { DeploymentChannel } from './update/channel.js';
+import { UpdateMachine, type UpdateResult } from './update/machine.js';
+import { ProceedGate } from './update/proceed-gate.js';
 import type { DeploymentStatus, UpdateRecord, UpdateSource } from './update/states.js';
 
 /** The version of @otakit/device-client (sent in the inventory as `otakit_client_version`). */
 export const DEVICE_CLIENT_VERSION = '0.1.0';
-
-/** Options of {@link DeviceClient}. */
-export interface DeviceClientOptions
-  extends Pick<
-    HttpClientOptions,
-    'dispatcher' | 'proxy' | 'tls' | 'timeout' | 'maxRetries' | 'retry' | 'userAgent'
-  > {
-  /** The Mender server (e.g. `https://hosted.mender.io`). Optional for standalone installs. */
-  serverUrl?: string;
-  /** Hosted Mender / Enterprise tenant token. */
-  tenantToken?: string;
-  /** The device's private key (PEM or KeyObject). Required with `serverUrl`. */
-  privateKey?: string | KeyObject;
-  /** The identity attributes, or an async function producing them. Required with `serverUrl`. */
-  identity?: IdentitySource;
-  /** The device type (written to `dataDir/device_type`). */
-  deviceType: string;
-  /** Where the state, provides store, staged downloads and logs live. */
-  dataDir: string;
-  /** Installers, asked in order which one supports a payload type. */
-  installers: Installer[];
-  /** Probes run after the reboot into a new image; default: the server can be reached and authenticates. */
-  healthChecks?: HealthCheck[];
-  /** Signature and version policy. */
-  policy?: UpdatePolicy;
-  /** Pause hooks, maintenance window, download-only mode. */
-  pause?: PauseOptions;
-  /** Download tuning: bandwidth cap, stall timeout, attempts, staging. */
-  download?: DownloadTuning;
-  /** Update poll interval (s). Default 1800. */
-  updatePollSeconds?: number;
-  /** Inventory interval (s). Default 28 800. */
-  inventoryPollSeconds?: number;
-  /** Smallest error backoff (s). Default 60. */
-  retryMinSeconds?: number;
-  /** Largest error backoff (s). Default 300. */
-  retryMaxSeconds?: number;
-  /** Extra inventory attributes, sent with the defaults (device type, artifact name, provides). */
-  inventory?: () => Record<string, InventoryValue> | Promise<Record<string, InventoryValue>>;
-  /** State stores of one update before it is failed as a loop. Default 28 (as Mender). */
-  maxStateStores?: number;
-  /** Attempts of the status reports that must get through. Default 5. */
-  statusAttempts?: number;
-  /** First backoff ceiling between those attempts (ms). Default 1000. */
-  statusRetryBaseMs?: number;
-  /**
-   * State scripts: the artifact's `Artifact*` scripts, and `Download_*` from `scriptsDir`.
-   * Default: enabled with Mender's timeouts; `false` turns them off.
-   */
-  stateScripts?: StateScriptOptions | false;
-  /** A logger; silent by default. */
-  logger?: Logger;
-  /** An HttpClient to use instead of building one. */
-  http?: HttpClient;
-}
-
-/** Options of {@link DeviceClient.run}. */
-export interface RunOptions {
-  /** Stops the loop (and a running update, which resumes at the next start). */
-  signal?: AbortSignal;
-}
 
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -131,10 +62,9 @@ export class DeviceClient {
   readonly #http: HttpClient;
   readonly #ownsHttp: boolean;
   readonly #api: DeviceApi | undefined;
-  readonly #machine: Machine;
+  readonly #machine: UpdateMachine;
   readonly #logger: Logger;
-  readonly #released = new Set<string>();
-  #proceed: { promise: Promise<void>; resolve: () => void } | undefined;
+  readonly #gate = new ProceedGate();
   #busy = false;
 
   constructor(options: DeviceClientOptions) {
@@ -179,35 +109,32 @@ export class DeviceClient {
       deviceType: options.deviceType,
       installers: options.installers,
       http: this.#http,
-      api,
+      channel: api ? this.#channel(api) : undefined,
+      gate: this.#gate,
       states: this.states,
       provides: this.provides,
       policy: options.policy ?? {},
       pause: options.pause ?? {},
       download: options.download ?? {},
+      statusReports: options.statusReports ?? {},
       healthChecks,
       maxStateStores: options.maxStateStores ?? 28,
-      statusAttempts: options.statusAttempts ?? 5,
-      statusRetryBaseMs: options.statusRetryBaseMs ?? 1000,
       events: this.events,
       logger: this.#logger,
       scripts: options.stateScripts === false ? undefined : new StateScriptRunner(options.stateScripts ?? {}),
-      renewUrl: async (deploymentId) => {
-        const next = await this.checkForUpdate();
-        return next?.id === deploymentId ? next.artifact.source.uri : undefined;
-      },
-      waitForProceed: () => {
-        if (!this.#proceed) {
-          let resolve!: () => void;
-          const promise = new Promise<void>((r) => {
-            resolve = r;
-          });
-          this.#proceed = { promise, resolve };
-        }
-        return this.#proceed.promise;
-      },
-      isReleased: (id) => this.#released.has(id),
     });
+  }
+
+  /** The server side of the deployments this client runs. */
+  #channel(api: DeviceApi): DeploymentChannel {
+    return {
+      reportStatus: (id, status, options) => api.reportStatus(id, status, undefined, options),
+      uploadLog: (id, entries, options) => api.uploadLog(id, entries, options),
+      refreshLink: async (id, options) => {
+        const next = await this.checkForUpdate(options);
+        return next?.id === id ? next.artifact.source.uri : undefined;
+      },
+    };
   }
 
   #ctx() {
@@ -271,7 +198,7 @@ export class DeviceClient {
     return next;
   }
 
-  /** Reports a deployment status; a 409 throws `DeviceError` `ERR_DEPLOYMENT_ABORTED`. */
+  /** Reports a deployment status; a 409 throws `DeviceError` `ERR_DEVICE_DEPLOYMENT_ABORTED`. */
   reportStatus(
     deploymentId: string,
     status: DeploymentStatus,
@@ -293,13 +220,8 @@ export class DeviceClient {
 
   /** Releases download-only holds and re-checks paused updates now. */
   proceed(): void {
-    for (const id of this.#pendingIds) this.#released.add(id);
-    const pending = this.#proceed;
-    this.#proceed = undefined;
-    pending?.resolve();
+    this.#gate.proceed();
   }
-
-  #pendingIds = new Set<string>();
 
   /** Installs a deployment from `checkForUpdate()` through the state machine. */
   installDeployment(deployment: DeploymentInstructions, options: RunOptions = {}): Promise<UpdateResult> {
@@ -353,7 +275,7 @@ export class DeviceClient {
     const existing = await this.states.load();
     if (existing) {
       throw new DeviceError(
-        DeviceErrorCodes.CORRUPT_STATE,
+        DeviceErrorCodes.UPDATE_IN_PROGRESS,
         `update ${existing.id} is in progress; call resume() first`,
       );
     }
@@ -369,22 +291,22 @@ export class DeviceClient {
   }
 
   async #exclusive(record: UpdateRecord, resumed: boolean, signal?: AbortSignal): Promise<UpdateResult> {
-    if (this.#busy) throw new DeviceError(DeviceErrorCodes.CORRUPT_STATE, 'another update is running');
+    if (this.#busy) throw new DeviceError(DeviceErrorCodes.UPDATE_IN_PROGRESS, 'another update is running');
     this.#busy = true;
-    this.#pendingIds.add(record.id);
+    this.#gate.begin(record.id);
     try {
       safeEmit(this.#ctx(), 'update:start', { updateId: record.id, source: record.source.kind, resumed });
       return await this.#machine.run(record, signal);
     } finally {
       this.#busy = false;
-      this.#pendingIds.delete(record.id);
+      this.#gate.end(record.id);
     }
   }
 
   /**
    * The daemon loop: resumes an interrupted update, then authenticates (waiting while the device
-   * is pending), sends inventory every `inventoryPollSeconds`, polls for deployments every
-   * `updatePollSeconds` and installs them; errors back off from 60 s with full jitter up to the cap
+   * is pending), sends inventory every `poll.inventoryIntervalMs`, polls for deployments every
+   * `poll.updateIntervalMs` and installs them; errors back off from 60 s with full jitter up to the cap
    * (`Retry-After` honoured). Resolves when `signal` aborts; an update stopped that way resumes at
    * the next start.
    */
@@ -392,17 +314,14 @@ export class DeviceClient {
     const signal = options.signal;
     const o = this.#o;
     const api = this.#requireApi();
-    const updatePoll = (o.updatePollSeconds ?? 1800) * 1000;
-    const inventoryPoll = (o.inventoryPollSeconds ?? 28_800) * 1000;
-    const backoff = new PollBackoff({
-      minMs: (o.retryMinSeconds ?? 60) * 1000,
-      maxMs: (o.retryMaxSeconds ?? 300) * 1000,
-    });
+    const updatePoll = o.poll?.updateIntervalMs ?? 1_800_000;
+    const inventoryPoll = o.poll?.inventoryIntervalMs ?? 28_800_000;
+    const backoff = new Backoff({ ...DEFAULT_POLL_RETRY, ...o.poll?.retry });
     let nextUpdate = 0;
     let nextInventory = 0;
     const wait = async (delayMs: number, reason: string) => {
       safeEmit(this.#ctx(), 'agent:wait', { reason, delayMs });
-      await abortableSleep(delayMs, signal);
+      await sleep(delayMs, signal);
     };
     try {
       let resumed = false;
@@ -456,12 +375,4 @@ export class DeviceClient {
   async close(): Promise<void> {
     if (this.#ownsHttp) await this.#http.close();
   }
-}
-
-function pickTransport(o: DeviceClientOptions): Partial<HttpClientOptions> {
-  const out: Partial<HttpClientOptions> = {};
-  for (const k of ['dispatcher', 'proxy', 'tls', 'timeout', 'maxRetries', 'retry', 'userAgent'] as const) {
-    if (o[k] !== undefined) (out as Record<string, unknown>)[k] = o[k];
-  }
-  return out;
 }

@@ -1,27 +1,36 @@
 import { brandErrorClass, OtakitError } from '@otakit/core';
 
-/** The codes of the errors @otakit/device-client throws. */
+/**
+ * The codes of the errors @otakit/device-client throws, in core's `ERR_<AREA>_<FAILURE>` style
+ * (installers and bootloaders throw {@link InstallerError} with `ERR_INSTALLER_*` codes).
+ */
 export const DeviceErrorCodes = {
   /** The device is not accepted by the server yet (auth request answered 401). */
   DEVICE_PENDING: 'ERR_DEVICE_PENDING',
   /** The server aborted the deployment (409 on a status report). */
-  DEPLOYMENT_ABORTED: 'ERR_DEPLOYMENT_ABORTED',
+  DEPLOYMENT_ABORTED: 'ERR_DEVICE_DEPLOYMENT_ABORTED',
   /** No installer supports a payload type of the artifact. */
-  NO_INSTALLER: 'ERR_NO_INSTALLER',
+  NO_INSTALLER: 'ERR_DEVICE_NO_INSTALLER',
   /** The artifact was refused by policy (unsigned, untrusted, below the version floor). */
-  POLICY: 'ERR_UPDATE_POLICY',
+  POLICY: 'ERR_DEVICE_POLICY',
   /** The download failed for good (404, too many attempts, the link could not be renewed). */
-  DOWNLOAD: 'ERR_DOWNLOAD',
+  DOWNLOAD: 'ERR_DEVICE_DOWNLOAD',
   /** The download made no progress within the stall timeout. */
-  DOWNLOAD_STALLED: 'ERR_DOWNLOAD_STALLED',
+  DOWNLOAD_STALLED: 'ERR_DEVICE_DOWNLOAD_STALLED',
   /** A health check failed or timed out after the reboot. */
-  HEALTH_CHECK: 'ERR_HEALTH_CHECK',
+  HEALTH_CHECK: 'ERR_DEVICE_HEALTH_CHECK',
   /** The state was stored too many times for one update (a reboot or crash loop). */
-  STATE_LOOP: 'ERR_STATE_LOOP',
+  STATE_LOOP: 'ERR_DEVICE_STATE_LOOP',
   /** A pause hook or state script failed the update. */
-  HOOK_FAILED: 'ERR_HOOK_FAILED',
-  /** A state file or data file has an unexpected content. */
-  CORRUPT_STATE: 'ERR_CORRUPT_STATE',
+  HOOK_FAILED: 'ERR_DEVICE_HOOK_FAILED',
+  /** An update is already in progress (running, or stored and waiting for `resume()`). */
+  UPDATE_IN_PROGRESS: 'ERR_DEVICE_UPDATE_IN_PROGRESS',
+  /** The server answered something the device cannot use (a deployment without id or link). */
+  BAD_RESPONSE: 'ERR_DEVICE_BAD_RESPONSE',
+  /** The artifact is well-formed but unusable by the device (a payload the header does not list). */
+  BAD_ARTIFACT: 'ERR_DEVICE_BAD_ARTIFACT',
+  /** A state file (update record, provides store, `device_type`) cannot be read or has an unexpected content. */
+  CORRUPT_STATE: 'ERR_DEVICE_CORRUPT_STATE',
 } as const;
 
 /** A code of {@link DeviceErrorCodes}. */
@@ -38,6 +47,9 @@ export type DeviceErrorCode = (typeof DeviceErrorCodes)[keyof typeof DeviceError
  * ```
  */
 export class DeviceError extends OtakitError {
+  /** Which device failure this is. */
+  declare readonly code: DeviceErrorCode;
+
   constructor(code: DeviceErrorCode, message: string, options?: { cause?: unknown }) {
     super(code, message, options);
   }

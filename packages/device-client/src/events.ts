@@ -1,3 +1,5 @@
+import type { Logger } from '@otakit/core';
+import type { EventEmitter } from 'eventemitter3';
 import type { HealthCheckResult } from './health/health-checks.js';
 import type { PausePoint } from './update/pause.js';
 import type { DeploymentStatus, UpdateOutcome, UpdateSource, UpdateStateName } from './update/states.js';
@@ -58,4 +60,28 @@ export interface DeviceClientEvents {
   'agent:wait': (e: { reason: string; delayMs: number }) => void;
   /** The daemon loop met an error and will retry. */
   'agent:error': (e: { during: string; error: unknown }) => void;
+}
+
+/** Where events go, and where a throwing listener is reported. @internal */
+export interface EventSink {
+  events: EventEmitter<DeviceClientEvents>;
+  logger: Logger;
+}
+
+/** Emits an event; a listener that throws is logged, never allowed to break the update. @internal */
+export function safeEmit<E extends keyof DeviceClientEvents>(
+  sink: EventSink,
+  event: E,
+  payload: Parameters<DeviceClientEvents[E]>[0],
+): void {
+  try {
+    (sink.events.emit as (e: E, p: unknown) => boolean)(event, payload);
+  } catch (err) {
+    sink.logger.error(`otakit device: a '${event}' listener threw`, { error: errorMessage(err) });
+  }
+}
+
+/** The message of anything thrown. @internal */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }

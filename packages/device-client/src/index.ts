@@ -1,70 +1,70 @@
 /**
- * @otakit/device-client: the device side of Mender OTA updates.
+ * @otakit/device-client: the device side of Mender OTA updates. An app builds a
+ * {@link DeviceClient} with installers and runs it; tools for writing installers (slot strategies,
+ * the A/B flow, bootloader environment helpers) are in `@otakit/device-client/installers`.
  *
  * @packageDocumentation
  */
 
-// The atomic file writes live in @otakit/core; re-exported so existing imports keep working.
-export {
-  readJsonFile,
-  VERSION as CORE_VERSION,
-  type WriteFileAtomicOptions,
-  writeFileAtomic,
-  writeJsonFileAtomic,
-} from '@otakit/core';
-export { PollBackoff, type PollBackoffOptions } from './agent/backoff.js';
-export {
-  boundLog,
-  type DeploymentInstructions,
-  type DeploymentLogEntry,
-  DeviceApi,
-  type DeviceApiOptions,
-  type InventoryValue,
-  MAX_LOG_BYTES,
-} from './api/device-api.js';
-export { type DeviceIdentity, type IdentitySource, jwtExpiry, serializeIdentity } from './api/identity.js';
-export {
-  DEVICE_CLIENT_VERSION,
-  DeviceClient,
-  type DeviceClientOptions,
-  type RunOptions,
-} from './device-client.js';
+export type { DeploymentInstructions, DeploymentLogEntry, InventoryValue } from './api/device-api.js';
+export type { DeviceIdentity, IdentitySource } from './api/identity.js';
+export { DEVICE_CLIENT_VERSION, DeviceClient } from './device-client.js';
 export {
   type DownloadProgress,
   type DownloadRetry,
-  parseContentRange,
   type ResumableDownloadOptions,
   resumableDownload,
 } from './download/resumable-download.js';
 export { DownloadStaging, type StagingMeta } from './download/staging.js';
 export { DeviceError, type DeviceErrorCode, DeviceErrorCodes } from './errors.js';
 export type { DeviceClientEvents } from './events.js';
-export { type HealthCheck, type HealthCheckResult, runHealthChecks } from './health/health-checks.js';
-export * from './installers/index.js';
+export type { HealthCheck, HealthCheckResult } from './health/health-checks.js';
 export {
-  isStateScript,
-  SCRIPT_RETRY_EXIT_CODE,
-  type ScriptAction,
-  type ScriptState,
-  type StateScriptOptions,
-  StateScriptRunner,
-} from './scripts/state-scripts.js';
+  type Bootloader,
+  DualRootfsInstaller,
+  type DualRootfsInstallerOptions,
+  FileBootloader,
+  type FileBootloaderOptions,
+  GrubBootloader,
+  type GrubBootloaderOptions,
+  type InstallContext,
+  type Installer,
+  InstallerError,
+  type InstallerErrorCode,
+  InstallerErrorCodes,
+  type PayloadFile,
+  type RebootNeed,
+  type SimulatedBootState,
+  SimulatedInstaller,
+  type SimulatedInstallerOptions,
+  type Slot,
+  UBootBootloader,
+  type UBootBootloaderOptions,
+  UpdateModuleInstaller,
+  type UpdateModuleInstallerOptions,
+} from './installers/index.js';
 export {
-  applyCommittedArtifact,
-  type CommittedArtifact,
-  globToRegExp,
-  type InstalledArtifact,
-  ProvidesStore,
-} from './state/provides-store.js';
+  DEFAULT_POLL_RETRY,
+  type DeviceClientOptions,
+  type DeviceTransportOptions,
+  type PollOptions,
+  type RunOptions,
+} from './options.js';
+export type { StateScriptOptions } from './scripts/state-scripts.js';
+export { type InstalledArtifact, ProvidesStore } from './state/provides-store.js';
 export { StateStore } from './state/state-store.js';
-export type { DownloadTuning, PauseOptions, UpdatePolicy, UpdateResult } from './update/machine.js';
+export type { DeploymentChannel } from './update/channel.js';
+export type { DownloadOptions } from './update/download-step.js';
+export type { UpdateResult } from './update/machine.js';
 export {
   inMaintenanceWindow,
   type MaintenanceWindow,
   type PauseDecision,
   type PauseHook,
+  type PauseOptions,
   type PausePoint,
 } from './update/pause.js';
+export type { UpdatePolicy } from './update/policy.js';
 export type {
   ArtifactRecord,
   DeploymentStatus,
@@ -74,4 +74,4 @@ export type {
   UpdateSource,
   UpdateStateName,
 } from './update/states.js';
-export { compareVersions } from './update/version.js';
+export { DEFAULT_STATUS_RETRY, type StatusReportOptions } from './update/status-reporter.js';

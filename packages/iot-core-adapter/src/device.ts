@@ -1,5 +1,13 @@
 import type { KeyObject } from 'node:crypto';
-import { AbortError, type Logger, loadPrivateKey, type RequestOptions, type TlsOptions } from '@otakit/core';
+import {
+  AbortError,
+  Backoff,
+  type BackoffOptions,
+  type Logger,
+  loadPrivateKey,
+  type RequestOptions,
+  type TlsOptions,
+} from '@otakit/core';
 import { EventEmitter } from 'eventemitter3';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import { IotCoreError } from './errors.js';
@@ -39,8 +47,11 @@ export interface IotCoreDeviceOptions {
   refreshMarginSeconds?: number;
   /** TLS for the bridges: `ca` (e.g. Google's roots or the LTS set, or DigiCert for ClearBlade), client cert/key. */
   tls?: TlsOptions;
-  /** MQTT reconnect backoff: first ceiling and largest ceiling in ms (full jitter). Default 1 000 / 60 000. */
-  reconnect?: { baseDelayMs?: number; maxDelayMs?: number };
+  /**
+   * MQTT reconnect backoff, core's `BackoffOptions` (full jitter by default): first ceiling and
+   * largest ceiling in ms. Default 1 000 / 60 000.
+   */
+  reconnect?: Partial<BackoffOptions>;
   /** MQTT keep-alive in seconds. Default 60 (the bridge drops connections idle 20 min). */
   keepaliveSeconds?: number;
   /** The clock, for JWT `iat`/`exp` (default `() => new Date()`). */
@@ -119,12 +130,14 @@ export class IotCoreDevice extends EventEmitter<IotCoreDeviceEvents> {
   readonly #opts: IotCoreDeviceOptions;
   readonly #now: () => Date;
   #jwt: { token: string; exp: number } | undefined;
+  #minting: Promise<string> | undefined;
   #http: HttpBridge | undefined;
   #mqtt: MqttClient | undefined;
   #connected: Promise<void> | undefined;
   #resolveConnected: (() => void) | undefined;
   #closed = false;
-  #attempt = 0;
+  readonly #reconnect: Backoff;
+  #opening = 0;
   #timer: NodeJS.Timeout | undefined;
   #configHandlers = new Set<(m: ConfigMessage) => void>();
   #commandHandlers = new Set<(m: CommandMessage) => void>();
@@ -147,22 +160,33 @@ export class IotCoreDevice extends EventEmitter<IotCoreDeviceEvents> {
         : loadPrivateKey(options.privateKey as string | Uint8Array, options.passphrase);
     iotCoreJwtAlgorithm(key);
     this.#key = key;
+    this.#reconnect = new Backoff({ baseDelayMs: 1000, maxDelayMs: 60_000, ...options.reconnect });
   }
 
-  /** A JWT valid for at least the refresh margin, minted anew when needed. */
-  currentJwt(): string {
+  /**
+   * A JWT valid for at least the refresh margin, minted anew (through core's `signJwt`) when
+   * needed; concurrent callers share one mint.
+   */
+  currentJwt(): Promise<string> {
     const nowS = this.#now().getTime() / 1000;
-    if (this.#jwt === undefined || this.#jwt.exp - nowS <= this.#margin()) {
-      const jwt = mintIotCoreJwtDetailed({
-        privateKey: this.#key,
-        projectId: this.#opts.project,
-        ttlSeconds: this.#ttl(),
-        now: this.#now(),
-      });
-      this.#jwt = { token: jwt.token, exp: jwt.exp };
-      this.emit('token', { exp: jwt.exp });
+    if (this.#jwt !== undefined && this.#jwt.exp - nowS > this.#margin()) {
+      return Promise.resolve(this.#jwt.token);
     }
-    return this.#jwt.token;
+    this.#minting ??= mintIotCoreJwtDetailed({
+      privateKey: this.#key,
+      projectId: this.#opts.project,
+      ttlSeconds: this.#ttl(),
+      now: this.#now(),
+    })
+      .then((jwt) => {
+        this.#jwt = { token: jwt.token, exp: jwt.exp };
+        this.emit('token', { exp: jwt.exp });
+        return jwt.token;
+      })
+      .finally(() => {
+        this.#minting = undefined;
+      });
+    return this.#minting;
   }
 
   #ttl(): number {
@@ -209,14 +233,29 @@ export class IotCoreDevice extends EventEmitter<IotCoreDeviceEvents> {
     return this.#mqtt?.connected === true;
   }
 
+  /** Mints the JWT, then opens the MQTT connection with it (a failed mint counts as a refused try). */
   #open(): void {
     clearTimeout(this.#timer);
+    const opening = ++this.#opening;
+    this.currentJwt().then(
+      (password) => {
+        if (!this.#closed && opening === this.#opening) this.#openWith(password);
+      },
+      (err: unknown) => {
+        if (this.#closed || opening !== this.#opening) return;
+        this.emit('error', err instanceof Error ? err : new Error(String(err)));
+        this.#scheduleReconnect();
+      },
+    );
+  }
+
+  #openWith(password: string): void {
     const url = this.#opts.mqttUrl ?? DEFAULT_MQTT_URL;
     const tls = this.#opts.tls;
     const options: IClientOptions = {
       clientId: this.path,
       username: 'unused',
-      password: this.currentJwt(),
+      password,
       protocolVersion: 4,
       clean: true,
       reconnectPeriod: 0,
@@ -233,7 +272,7 @@ export class IotCoreDevice extends EventEmitter<IotCoreDeviceEvents> {
     let refused = false;
     client.on('connect', () => {
       if (this.#mqtt !== client) return;
-      this.#attempt = 0;
+      this.#reconnect.reset();
       this.#subscribe(client);
       this.#scheduleRenewal();
       this.#resolveConnected?.();
@@ -314,12 +353,8 @@ export class IotCoreDevice extends EventEmitter<IotCoreDeviceEvents> {
   }
 
   #scheduleReconnect(): void {
-    const base = this.#opts.reconnect?.baseDelayMs ?? 1000;
-    const max = this.#opts.reconnect?.maxDelayMs ?? 60_000;
-    this.#attempt++;
-    const ceiling = Math.min(max, base * 2 ** Math.min(this.#attempt - 1, 30));
-    const delayMs = Math.floor(Math.random() * ceiling);
-    this.emit('reconnect', { attempt: this.#attempt, delayMs });
+    const delayMs = this.#reconnect.next();
+    this.emit('reconnect', { attempt: this.#reconnect.failures, delayMs });
     this.#timer = setTimeout(() => {
       if (!this.#closed) this.#open();
     }, delayMs);

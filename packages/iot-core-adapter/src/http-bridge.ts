@@ -16,7 +16,7 @@ export class HttpBridge {
   constructor(options: {
     baseUrl: string | undefined;
     devicePath: string;
-    jwt: () => string;
+    jwt: () => Promise<string>;
     tls: TlsOptions | undefined;
     logger: Logger | undefined;
   }) {

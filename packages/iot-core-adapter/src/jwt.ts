@@ -1,5 +1,5 @@
-import { type KeyObject, sign } from 'node:crypto';
-import { keyType, loadPrivateKey } from '@otakit/core';
+import type { KeyObject } from 'node:crypto';
+import { keyType, loadPrivateKey, signJwt } from '@otakit/core';
 import { IotCoreError } from './errors.js';
 
 /** The JWT algorithms Cloud IoT Core accepts. */
@@ -52,25 +52,26 @@ export function iotCoreJwtAlgorithm(key: KeyObject): IotCoreJwtAlgorithm {
 
 /**
  * Mints a device JWT for Cloud IoT Core (and compatible bridges) with the same private key the
- * Mender client uses: header `{alg, typ: 'JWT'}`, claims `{iat, exp, aud: projectId}`; RS256 for
- * RSA keys, ES256 (raw `r‖s` signature, as JWS requires) for P-256 keys. Base64url without padding.
+ * Mender client uses, through core's `signJwt` (jose): header `{alg, typ: 'JWT'}`, claims
+ * `{iat, exp, aud: projectId}`; RS256 for RSA keys, ES256 (raw `r‖s` signature, as JWS requires)
+ * for P-256 keys.
  *
- * @throws {@link IotCoreError} `ERR_IOTCORE_KEY_UNSUPPORTED` (Ed25519, P-384…), `ERR_IOTCORE_OPTIONS`
- *   (no project id, lifetime not in 1..86 400 s); `KeyError` from `@otakit/core` when the key cannot
- *   be loaded.
+ * @throws (rejects with) {@link IotCoreError} `ERR_IOTCORE_KEY_UNSUPPORTED` (Ed25519, P-384…),
+ *   `ERR_IOTCORE_OPTIONS` (no project id, lifetime not in 1..86 400 s); `KeyError` from
+ *   `@otakit/core` when the key cannot be loaded.
  *
  * @example
  * ```ts
- * const { token, exp } = mintIotCoreJwtDetailed({ privateKey: pem, projectId: 'my-project' })
- * const password = mintIotCoreJwt({ privateKey: pem, projectId: 'my-project', ttlSeconds: 1200 })
+ * const { token, exp } = await mintIotCoreJwtDetailed({ privateKey: pem, projectId: 'my-project' })
+ * const password = await mintIotCoreJwt({ privateKey: pem, projectId: 'my-project', ttlSeconds: 1200 })
  * ```
  */
-export function mintIotCoreJwt(options: MintIotCoreJwtOptions): string {
-  return mintIotCoreJwtDetailed(options).token;
+export async function mintIotCoreJwt(options: MintIotCoreJwtOptions): Promise<string> {
+  return (await mintIotCoreJwtDetailed(options)).token;
 }
 
 /** Like {@link mintIotCoreJwt}, also returning the algorithm and the `iat`/`exp` claims. */
-export function mintIotCoreJwtDetailed(options: MintIotCoreJwtOptions): IotCoreJwt {
+export async function mintIotCoreJwtDetailed(options: MintIotCoreJwtOptions): Promise<IotCoreJwt> {
   const { projectId, ttlSeconds = 3600 } = options;
   if (typeof projectId !== 'string' || projectId === '') {
     throw new IotCoreError('ERR_IOTCORE_OPTIONS', 'projectId is required (it is the JWT audience)');
@@ -91,12 +92,6 @@ export function mintIotCoreJwtDetailed(options: MintIotCoreJwtOptions): IotCoreJ
   const algorithm = iotCoreJwtAlgorithm(key);
   const iat = Math.floor((options.now ?? new Date()).getTime() / 1000);
   const exp = iat + ttlSeconds;
-  const header = Buffer.from(JSON.stringify({ alg: algorithm, typ: 'JWT' })).toString('base64url');
-  const claims = Buffer.from(JSON.stringify({ iat, exp, aud: projectId })).toString('base64url');
-  const input = Buffer.from(`${header}.${claims}`, 'ascii');
-  const signature =
-    algorithm === 'RS256'
-      ? sign('sha256', input, key)
-      : sign('sha256', input, { key, dsaEncoding: 'ieee-p1363' });
-  return { token: `${header}.${claims}.${signature.toString('base64url')}`, algorithm, iat, exp };
+  const token = await signJwt({ iat, exp, aud: projectId }, key, { algorithm });
+  return { token, algorithm, iat, exp };
 }

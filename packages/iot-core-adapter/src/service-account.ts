@@ -1,4 +1,5 @@
-import { createPrivateKey, type KeyObject, sign } from 'node:crypto';
+import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { signJwt } from '@otakit/core';
 import { IotCoreError } from './errors.js';
 
 /** The fields of a Google service-account JSON key file this package uses. */
@@ -22,8 +23,9 @@ export interface ServiceAccountAuthOptions {
 /**
  * Authenticates a {@link RegistryClient} as a Google service account without a token exchange: a
  * self-signed JWT (RS256, `kid` = `private_key_id`, `iss` = `sub` = `client_email`, `aud` = the API
- * root) sent as the bearer token, as Google's client libraries do for APIs that accept it
- * (google.aip.dev/auth/4111). The token is reused until a minute before it expires. The account
+ * root, signed with core's `signJwt`) sent as the bearer token, as Google's client libraries do for
+ * APIs that accept it (google.aip.dev/auth/4111). The token is reused until a minute before it
+ * expires; calls made while one is being signed share it. The account
  * needs an IoT role (e.g. Cloud IoT Provisioner to create devices, Viewer to list them).
  *
  * @example
@@ -35,7 +37,7 @@ export interface ServiceAccountAuthOptions {
 export function serviceAccountAuth(
   key: ServiceAccountKey,
   options: ServiceAccountAuthOptions = {},
-): () => string {
+): () => Promise<string> {
   const {
     audience = 'https://cloudiot.googleapis.com/',
     ttlSeconds = 3600,
@@ -58,11 +60,10 @@ export function serviceAccountAuth(
   if (privateKey.asymmetricKeyType !== 'rsa') {
     throw new IotCoreError('ERR_IOTCORE_KEY_UNSUPPORTED', 'service-account keys are RSA keys');
   }
-  let cached: { token: string; exp: number } | undefined;
+  let cached: { token: Promise<string>; exp: number } | undefined;
   return () => {
     const iat = Math.floor(now().getTime() / 1000);
     if (cached !== undefined && cached.exp - iat > 60) return cached.token;
-    const header = { alg: 'RS256', typ: 'JWT', ...(key.private_key_id ? { kid: key.private_key_id } : {}) };
     const claims = {
       iss: key.client_email,
       sub: key.client_email,
@@ -70,13 +71,16 @@ export function serviceAccountAuth(
       iat,
       exp: iat + ttlSeconds,
     };
-    const input = `${b64(header)}.${b64(claims)}`;
-    const token = `${input}.${sign('sha256', Buffer.from(input), privateKey).toString('base64url')}`;
-    cached = { token, exp: claims.exp };
+    const token = signJwt(claims, privateKey, {
+      algorithm: 'RS256',
+      ...(key.private_key_id ? { header: { kid: key.private_key_id } } : {}),
+    });
+    const entry = { token, exp: claims.exp };
+    cached = entry;
+    // A failed signature is not kept: the next call signs again.
+    token.catch(() => {
+      if (cached === entry) cached = undefined;
+    });
     return token;
   };
-}
-
-function b64(value: unknown): string {
-  return Buffer.from(JSON.stringify(value)).toString('base64url');
 }

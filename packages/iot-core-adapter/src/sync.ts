@@ -1,5 +1,12 @@
 import type { KeyObject } from 'node:crypto';
-import { AbortError, type Logger, loadPublicKey, publicKeysEqual, toSpkiPem } from '@otakit/core';
+import {
+  AbortError,
+  type Logger,
+  loadPublicKey,
+  mapConcurrent,
+  publicKeysEqual,
+  toSpkiPem,
+} from '@otakit/core';
 import type { MenderAdmission, MenderAuthSet, MenderDevice } from './admission.js';
 import { credentialPublicKey, isCredentialActive } from './credentials.js';
 import { IotCoreError } from './errors.js';
@@ -81,16 +88,23 @@ function samePubkey(a: KeyObject, pem: string): boolean {
   }
 }
 
-async function pool<T>(items: AsyncIterable<T>, concurrency: number, work: (item: T) => Promise<void>) {
-  const it = items[Symbol.asyncIterator]();
-  const worker = async () => {
-    for (;;) {
-      const next = await it.next();
-      if (next.done) return;
-      await work(next.value);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));
+/**
+ * Runs `work` over `items` with core's `mapConcurrent`; the first failure (an abort, which `work`
+ * rethrows) is thrown once the items in flight have settled. A failing listing rejects at once.
+ */
+async function forEachConcurrently<T>(
+  items: AsyncIterable<T>,
+  concurrency: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  let failure: { error: unknown } | undefined;
+  await mapConcurrent(items, work, {
+    concurrency,
+    onResult: (result) => {
+      if (!result.ok) failure ??= { error: result.error };
+    },
+  });
+  if (failure !== undefined) throw failure.error;
 }
 
 /**
@@ -312,7 +326,7 @@ async function runSync(options: PreauthorizeFromRegistryOptions, run: SyncRun): 
       yield d;
     }
   }
-  await pool(registryDevices(), concurrency, syncDevice);
+  await forEachConcurrently(registryDevices(), concurrency, syncDevice);
   check();
 
   const isManaged =
@@ -329,7 +343,7 @@ async function runSync(options: PreauthorizeFromRegistryOptions, run: SyncRun): 
   async function* goneDevices() {
     yield* gone.map(([, d]) => d);
   }
-  await pool(goneDevices(), concurrency, async (m) => {
+  await forEachConcurrently(goneDevices(), concurrency, async (m) => {
     check();
     const r: DeviceSyncResult = {
       deviceId: undefined,

@@ -28,7 +28,7 @@ describe('mintIotCoreJwt', () => {
   it('signs RS256 with an RSA key in the PKCS#1 PEM the Mender client writes', async () => {
     const key = await generateDeviceKey({ type: 'rsa', bits: 2048 });
     expect(key.privateKeyPem).toContain('BEGIN RSA PRIVATE KEY');
-    const token = mintIotCoreJwt({
+    const token = await mintIotCoreJwt({
       privateKey: key.privateKeyPem,
       projectId: 'proj-1',
       now,
@@ -43,7 +43,7 @@ describe('mintIotCoreJwt', () => {
 
   it('signs ES256 with a P-256 key as a 64-byte r||s signature', async () => {
     const key = await generateDeviceKey({ type: 'ecdsa-p256' });
-    const jwt = mintIotCoreJwtDetailed({ privateKey: key.privateKey, projectId: 'proj-2', now });
+    const jwt = await mintIotCoreJwtDetailed({ privateKey: key.privateKey, projectId: 'proj-2', now });
     const t = parts(jwt.token);
     expect(jwt.algorithm).toBe('ES256');
     expect(t.header.alg).toBe('ES256');
@@ -64,13 +64,10 @@ describe('mintIotCoreJwt', () => {
     const ed = await generateDeviceKey({ type: 'ed25519' });
     const p384 = generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).privateKey;
     for (const privateKey of [ed.privateKeyPem, p384]) {
-      const err = (() => {
-        try {
-          mintIotCoreJwt({ privateKey, projectId: 'p' });
-        } catch (e) {
-          return e;
-        }
-      })();
+      const err = await mintIotCoreJwt({ privateKey, projectId: 'p' }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(IotCoreError);
       expect((err as IotCoreError).code).toBe('ERR_IOTCORE_KEY_UNSUPPORTED');
     }
@@ -80,14 +77,14 @@ describe('mintIotCoreJwt', () => {
   it('refuses lifetimes over 24 hours, non-integer or zero, and a missing project', async () => {
     const key = await generateDeviceKey({ type: 'ecdsa-p256' });
     for (const ttlSeconds of [MAX_IOT_CORE_JWT_TTL_SECONDS + 1, 0, 1.5]) {
-      expect(() => mintIotCoreJwt({ privateKey: key.privateKey, projectId: 'p', ttlSeconds })).toThrow(
-        expect.objectContaining({ code: 'ERR_IOTCORE_OPTIONS' }),
-      );
+      await expect(
+        mintIotCoreJwt({ privateKey: key.privateKey, projectId: 'p', ttlSeconds }),
+      ).rejects.toThrow(expect.objectContaining({ code: 'ERR_IOTCORE_OPTIONS' }));
     }
-    expect(() => mintIotCoreJwt({ privateKey: key.privateKey, projectId: '' })).toThrow(
+    await expect(mintIotCoreJwt({ privateKey: key.privateKey, projectId: '' })).rejects.toThrow(
       expect.objectContaining({ code: 'ERR_IOTCORE_OPTIONS' }),
     );
-    const max = mintIotCoreJwtDetailed({
+    const max = await mintIotCoreJwtDetailed({
       privateKey: key.privateKey,
       projectId: 'p',
       ttlSeconds: MAX_IOT_CORE_JWT_TTL_SECONDS,

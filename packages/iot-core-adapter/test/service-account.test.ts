@@ -10,10 +10,10 @@ describe('serviceAccountAuth', () => {
     private_key_id: 'abc123',
   };
 
-  it('mints a self-signed RS256 token for the IoT Core API and reuses it until near expiry', () => {
+  it('mints a self-signed RS256 token for the IoT Core API and reuses it until near expiry', async () => {
     let clock = new Date('2026-05-01T10:00:00Z');
     const auth = serviceAccountAuth(key, { now: () => clock });
-    const token = auth();
+    const token = await auth();
     const [h, p, s] = token.split('.') as [string, string, string];
     expect(JSON.parse(Buffer.from(h, 'base64url').toString())).toEqual({
       alg: 'RS256',
@@ -30,9 +30,9 @@ describe('serviceAccountAuth', () => {
     });
     expect(verify('sha256', Buffer.from(`${h}.${p}`), publicKey, Buffer.from(s, 'base64url'))).toBe(true);
     clock = new Date(clock.getTime() + 3000_000);
-    expect(auth()).toBe(token);
+    expect(await auth()).toBe(token);
     clock = new Date(clock.getTime() + 550_000);
-    expect(auth()).not.toBe(token);
+    expect(await auth()).not.toBe(token);
   });
 
   it('refuses incomplete keys and lifetimes over an hour', () => {

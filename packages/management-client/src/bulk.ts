@@ -1,9 +1,7 @@
-import { AbortError } from '@otakit/core';
+import { type ItemResult, type MapConcurrentOptions, mapConcurrent } from '@otakit/core';
 
-/** The outcome of one item of a bulk call. */
-export type BulkItemResult<I, R> =
-  | { ok: true; index: number; item: I; value: R }
-  | { ok: false; index: number; item: I; error: unknown };
+/** The outcome of one item of a bulk call (core's `ItemResult`). */
+export type BulkItemResult<I, R> = ItemResult<I, R>;
 
 /** The outcome of a bulk call: one result per item, in input order, plus counts. */
 export interface BulkResult<I, R> {
@@ -12,19 +10,17 @@ export interface BulkResult<I, R> {
   failed: number;
 }
 
-/** Options of the `...Many` bulk helpers. */
-export interface BulkOptions<I, R> {
-  /** How many calls run at once. Default 8. */
-  concurrency?: number;
-  /** Stops starting new items when aborted; items not started fail with the abort reason. */
-  signal?: AbortSignal;
-  /** Called as each item finishes (success or failure), in completion order. */
-  onResult?: (result: BulkItemResult<I, R>) => void;
-}
+/**
+ * Options of the `...Many` bulk helpers (core's `MapConcurrentOptions`): `concurrency` (default 8),
+ * `signal` (no new item starts once aborted; items not started fail with the abort reason) and
+ * `onResult` (called as each item finishes, in completion order).
+ */
+export type BulkOptions<I, R> = MapConcurrentOptions<I, R>;
 
 /**
  * Runs `fn` over `items` with at most `concurrency` calls in flight, never stopping at a failure:
- * every item gets a result. Items can be any iterable (an array or a generator).
+ * every item gets a result. Items can be any iterable or async iterable (an array, a generator, a
+ * paged listing). Core's `mapConcurrent`, plus the counts.
  *
  * @example
  * ```ts
@@ -33,39 +29,11 @@ export interface BulkOptions<I, R> {
  * ```
  */
 export async function runBulk<I, R>(
-  items: Iterable<I>,
+  items: Iterable<I> | AsyncIterable<I>,
   fn: (item: I, index: number) => Promise<R>,
   opts: BulkOptions<I, R> = {},
 ): Promise<BulkResult<I, R>> {
-  const concurrency = Math.max(1, Math.floor(opts.concurrency ?? 8));
-  const results: BulkItemResult<I, R>[] = [];
-  let succeeded = 0;
-  let failed = 0;
-  const iterator = items[Symbol.iterator]();
-  let index = 0;
-  const record = (result: BulkItemResult<I, R>): void => {
-    results[result.index] = result;
-    if (result.ok) succeeded++;
-    else failed++;
-    opts.onResult?.(result);
-  };
-  const worker = async (): Promise<void> => {
-    for (;;) {
-      const next = iterator.next();
-      if (next.done) return;
-      const i = index++;
-      const item = next.value;
-      if (opts.signal?.aborted) {
-        record({ ok: false, index: i, item, error: opts.signal.reason ?? new AbortError() });
-        continue;
-      }
-      try {
-        record({ ok: true, index: i, item, value: await fn(item, i) });
-      } catch (error) {
-        record({ ok: false, index: i, item, error });
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  return { results, succeeded, failed };
+  const results = await mapConcurrent(items, fn, opts);
+  const succeeded = results.filter((r) => r.ok).length;
+  return { results, succeeded, failed: results.length - succeeded };
 }

@@ -1,4 +1,4 @@
-import { HttpClient, type HttpClientOptions, type HttpEvents } from '@otakit/core';
+import { HttpClient, type HttpClientOptions, type HttpEvents, type TokenSource } from '@otakit/core';
 import type { EventEmitter } from 'eventemitter3';
 import { ArtifactsResource, ReleasesResource } from './resources/artifacts.js';
 import { DeploymentsResource } from './resources/deployments.js';
@@ -6,7 +6,7 @@ import { DeviceConfigResource } from './resources/deviceconfig.js';
 import { DevicesResource } from './resources/devices.js';
 import { InventoryResource } from './resources/inventory.js';
 import { Rollout, type RolloutOptions } from './rollout/rollout.js';
-import { type ManagementAuth, Session } from './session.js';
+import { type ManagementAuth, managementTokenSource } from './session.js';
 import { Transport } from './transport.js';
 
 /** Options of a {@link ManagementClient}: the server, how to authenticate, and transport options. */
@@ -44,15 +44,13 @@ export class ManagementClient {
   readonly deviceconfig: DeviceConfigResource;
   /** The underlying HTTP client (for calls this client does not wrap). */
   readonly http: HttpClient;
-  readonly #session: Session;
+  readonly #auth: TokenSource;
 
   constructor(options: ManagementClientOptions) {
     const { serverUrl, auth, ...transport } = options;
-    this.#session = new Session(auth);
-    const session = this.#session;
-    this.http = new HttpClient({ ...transport, baseUrl: serverUrl, auth: () => session.current });
-    session.bind(this.http);
-    const t = new Transport(this.http, session);
+    this.#auth = managementTokenSource(auth, () => this.http);
+    this.http = new HttpClient({ ...transport, baseUrl: serverUrl, auth: this.#auth });
+    const t = new Transport(this.http);
     this.devices = new DevicesResource(t);
     this.inventory = new InventoryResource(t);
     this.artifacts = new ArtifactsResource(t);
@@ -71,7 +69,7 @@ export class ManagementClient {
    * Handle it like a password.
    */
   async token(): Promise<string | undefined> {
-    return this.#session.token();
+    return this.#auth.token();
   }
 
   /**

@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import type { HttpClient, RequestOptions } from '@otakit/core';
+import { type HttpClient, RefreshingToken, type RequestOptions, type TokenSource } from '@otakit/core';
 
 /** User credentials: logs in through useradm (`POST /api/management/v1/useradm/auth/login`). */
 export interface PasswordAuth {
@@ -61,62 +61,25 @@ function parseToken(body: string): string {
 }
 
 /**
- * Holds the bearer token of a client. With credentials it logs in lazily, shares one login among
- * concurrent calls, and logs in again when a call reports the token it used was refused.
+ * The token source of a {@link ManagementClient} for its `auth`: a static token (no refresh, so a
+ * 401 stands), or, for `{ email, password }`, core's {@link RefreshingToken} logging in through
+ * useradm: lazily, once for concurrent calls, and once more when a call is refused with 401 (the
+ * `HttpClient` then re-sends that call once).
  * @internal
  */
-export class Session {
-  #token: string | undefined;
-  readonly #credentials: PasswordAuth | undefined;
-  #login: Promise<string> | undefined;
-  #http: HttpClient | undefined;
-
-  constructor(auth: ManagementAuth | undefined) {
-    if (typeof auth === 'string') this.#token = auth;
-    else if (auth !== undefined && 'personalAccessToken' in auth) this.#token = auth.personalAccessToken;
-    else if (auth !== undefined) this.#credentials = { email: auth.email, password: auth.password };
+export function managementTokenSource(auth: ManagementAuth | undefined, http: () => HttpClient): TokenSource {
+  if (auth === undefined) return { token: () => undefined };
+  if (typeof auth === 'string') return { token: () => auth };
+  if ('personalAccessToken' in auth) {
+    const token = auth.personalAccessToken;
+    return { token: () => token };
   }
-
-  /** Binds the HTTP client used to log in. */
-  bind(http: HttpClient): void {
-    this.#http = http;
-  }
-
-  /** Whether a refused token can be replaced by logging in again. */
-  get canRelogin(): boolean {
-    return this.#credentials !== undefined;
-  }
-
-  /** The current token, without logging in. */
-  get current(): string | undefined {
-    return this.#token;
-  }
-
-  /** The token to use, logging in first when there are credentials and no token yet. */
-  async token(opts?: RequestOptions): Promise<string | undefined> {
-    if (this.#token !== undefined || this.#credentials === undefined) return this.#token;
-    return this.#doLogin(opts);
-  }
-
-  /** Replaces `stale` with a fresh token (one login for all callers that saw the same stale token). */
-  async relogin(stale: string | undefined, opts?: RequestOptions): Promise<string> {
-    if (this.#token !== undefined && this.#token !== stale) return this.#token;
-    this.#token = undefined;
-    return this.#doLogin(opts);
-  }
-
-  #doLogin(opts?: RequestOptions): Promise<string> {
-    const credentials = this.#credentials;
-    const http = this.#http;
-    if (credentials === undefined || http === undefined) throw new Error('no credentials to log in with');
-    this.#login ??= login(http, credentials, { signal: opts?.signal, timeout: opts?.timeout })
-      .then((token) => {
-        this.#token = token;
-        return token;
-      })
-      .finally(() => {
-        this.#login = undefined;
-      });
-    return this.#login;
-  }
+  const credentials: PasswordAuth = { email: auth.email, password: auth.password };
+  return new RefreshingToken({
+    obtain: (opts) =>
+      login(http(), credentials, {
+        ...(opts.signal === undefined ? {} : { signal: opts.signal }),
+        ...(opts.timeout === undefined ? {} : { timeout: opts.timeout }),
+      }),
+  });
 }

@@ -270,6 +270,22 @@ describe('pagination', () => {
     expect(page.items).toEqual([{ id: 'a' }]);
   });
 
+  it('sends inventory filters on attributes named __proto__, constructor and prototype', async () => {
+    agent
+      .get(ORIGIN)
+      .intercept({
+        path: '/api/management/v1/inventory/devices?__proto__=a&constructor=b&prototype=c&page=1&per_page=100',
+        method: 'GET',
+      })
+      .reply(200, [{ id: 'x' }], { headers: { 'x-total-count': '1' } });
+    const filters = JSON.parse('{"__proto__":"a","constructor":"b","prototype":"c"}') as Record<
+      string,
+      string
+    >;
+    const page = await client().inventory.list({ filters });
+    expect(page.items).toEqual([{ id: 'x' }]);
+  });
+
   it('logs in again mid-pagination and continues from the refused page', async () => {
     const pool = agent.get(ORIGIN);
     pool.intercept({ path: LOGIN, method: 'POST' }).reply(200, 'a');

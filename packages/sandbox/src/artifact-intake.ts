@@ -1,17 +1,53 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { Worker } from 'node:worker_threads';
 import type { MultipartFile, MultipartValue } from '@fastify/multipart';
-import { ArtifactError, readArtifact } from '@otakit/core';
+import type { ArtifactInfo } from '@otakit/core';
 import { nowIso, type SandboxContext } from './context.js';
 import { badRequest, HttpError } from './errors.js';
 import { isUuid } from './http.js';
 import type { ArtifactRecord } from './store.js';
 
 type Part = MultipartFile | MultipartValue;
+
+/**
+ * The worker script: beside this module in dist/, or in dist/ when this module runs from source
+ * (tests): the worker is plain JavaScript, so the package must be built.
+ */
+function workerScript(): URL {
+  const sibling = new URL('./artifact-verify-worker.js', import.meta.url);
+  return existsSync(sibling) ? sibling : new URL('../dist/artifact-verify-worker.js', import.meta.url);
+}
+
+/** The worker's answer. */
+type VerifyReply = { ok: true; info: ArtifactInfo } | { ok: false; code?: string; message: string };
+
+/**
+ * Reads and verifies an uploaded artifact in a worker thread, so that decoding a hostile upload
+ * (however long it takes) never keeps the server from answering other requests.
+ * @throws {HttpError} 400 when the artifact is refused (an ArtifactError in the worker)
+ */
+async function verifyOffThread(path: string, trustedKeys: string[] | undefined): Promise<ArtifactInfo> {
+  const worker = new Worker(workerScript(), {
+    workerData: { path, ...(trustedKeys ? { trustedKeys } : {}) },
+  });
+  try {
+    const reply = await new Promise<VerifyReply>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+      worker.once('exit', (code) => reject(new Error(`artifact verification worker exited with ${code}`)));
+    });
+    if (reply.ok) return reply.info;
+    if (reply.code !== undefined) throw badRequest(`cannot parse artifact file: ${reply.message}`);
+    throw new Error(`artifact verification failed: ${reply.message}`);
+  } finally {
+    await worker.terminate();
+  }
+}
 
 /** Upload fields the real server reads before the `artifact` part. */
 interface UploadFields {
@@ -75,16 +111,7 @@ async function storeArtifact(
     if (part.file.truncated) throw new HttpError(413, 'artifact file too large');
     if (fields.size !== undefined && fields.size !== size)
       throw badRequest('artifact size does not match the size field');
-    let info: Awaited<ReturnType<typeof readArtifact>>;
-    try {
-      info = await readArtifact(
-        createReadStream(tmp),
-        ctx.trustedKeys ? { trustedKeys: ctx.trustedKeys } : {},
-      );
-    } catch (err) {
-      if (err instanceof ArtifactError) throw badRequest(`cannot parse artifact file: ${err.message}`);
-      throw err;
-    }
+    const info = await verifyOffThread(tmp, ctx.trustedKeys);
     const deviceTypes = [...info.deviceTypes];
     const clash = Object.values(ctx.store.state.artifacts).find(
       (a) => a.name === info.artifactName && a.device_types_compatible.some((t) => deviceTypes.includes(t)),

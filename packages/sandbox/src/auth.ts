@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { nowSeconds, type SandboxContext } from './context.js';
+import type { SandboxContext } from './context.js';
 import { unauthorized } from './errors.js';
 import { verifyJwt } from './signing.js';
 
@@ -34,9 +34,12 @@ function bearer(request: FastifyRequest): string | undefined {
 }
 
 /** Checks a device token: signature, expiry, known jti, accepted auth set, device not decommissioning. @internal */
-export function authenticateDevice(ctx: SandboxContext, token: string | undefined): DeviceCaller | undefined {
+export async function authenticateDevice(
+  ctx: SandboxContext,
+  token: string | undefined,
+): Promise<DeviceCaller | undefined> {
   if (!token) return undefined;
-  const claims = verifyJwt(token, ctx.secrets.jwtPublicKey, nowSeconds(ctx));
+  const claims = await verifyJwt(token, ctx.secrets.jwtPublicKey, ctx.now());
   if (claims?.['mender.device'] !== true) return undefined;
   const record = ctx.store.state.deviceTokens[claims.jti];
   if (!record || record.device_id !== claims.sub) return undefined;
@@ -48,9 +51,12 @@ export function authenticateDevice(ctx: SandboxContext, token: string | undefine
 }
 
 /** Checks a management JWT or personal access token. @internal */
-export function authenticateUser(ctx: SandboxContext, token: string | undefined): UserCaller | undefined {
+export async function authenticateUser(
+  ctx: SandboxContext,
+  token: string | undefined,
+): Promise<UserCaller | undefined> {
   if (!token) return undefined;
-  const claims = verifyJwt(token, ctx.secrets.jwtPublicKey, nowSeconds(ctx));
+  const claims = await verifyJwt(token, ctx.secrets.jwtPublicKey, ctx.now());
   if (claims?.['mender.user'] !== true || claims.sub !== ctx.adminUserId) return undefined;
   if (ctx.store.state.revokedUserTokens[claims.jti] !== undefined) return undefined;
   if (claims['mender.pat'] === true) {
@@ -66,7 +72,7 @@ export function authenticateUser(ctx: SandboxContext, token: string | undefined)
 /** onRequest hook: only accepted devices with a live token pass. @internal */
 export function requireDevice(ctx: SandboxContext) {
   return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
-    const caller = authenticateDevice(ctx, bearer(request));
+    const caller = await authenticateDevice(ctx, bearer(request));
     if (!caller) throw unauthorized('unauthorized');
     request.device = caller;
   };
@@ -75,7 +81,7 @@ export function requireDevice(ctx: SandboxContext) {
 /** onRequest hook: only the admin's JWTs and PATs pass. @internal */
 export function requireUser(ctx: SandboxContext) {
   return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
-    const caller = authenticateUser(ctx, bearer(request));
+    const caller = await authenticateUser(ctx, bearer(request));
     if (!caller) throw unauthorized('unauthorized');
     request.user = caller;
   };

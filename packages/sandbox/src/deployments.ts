@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { nowIso, type SandboxContext } from './context.js';
 import {
   type ArtifactRecord,
@@ -175,5 +176,21 @@ export function selectArtifact(
       ([k, allowed]) =>
         k === 'device_type' || (provides[k] !== undefined && allowed.includes(String(provides[k]))),
     );
+  });
+}
+
+/** Records that `deviceId` has `deploymentId` pending (the device sees it on its next poll). */
+export function addPendingDeviceDeployment(
+  ctx: SandboxContext,
+  deploymentId: string,
+  deviceId: string,
+  created: string,
+): void {
+  ctx.store.putDeviceDeployment({
+    id: randomUUID(),
+    deployment_id: deploymentId,
+    device_id: deviceId,
+    status: 'pending',
+    created,
   });
 }

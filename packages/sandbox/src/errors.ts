@@ -1,12 +1,23 @@
 import { brandErrorClass, OtakitError } from '@otakit/core';
 
 /**
- * Thrown by the sandbox when it cannot start or its state cannot be loaded or saved.
+ * The codes a {@link SandboxError} carries (`ERR_<AREA>_<FAILURE>`, like every otakit code).
  *
- * Codes: `SANDBOX_STATE` (the data directory holds unreadable state), `SANDBOX_START` (the HTTP
- * server could not listen), `SANDBOX_ARTIFACT` (an artifact upload could not be stored).
+ * - `ERR_SANDBOX_STATE`: the data directory holds unreadable state (`state.json`, `secrets.json`).
+ * - `ERR_SANDBOX_START`: the server could not start (the port is taken, its admin token could not
+ *   be minted).
  */
-export class SandboxError extends OtakitError {}
+export type SandboxErrorCode = 'ERR_SANDBOX_STATE' | 'ERR_SANDBOX_START';
+
+/** Thrown by the sandbox when it cannot start or its state cannot be loaded or saved. */
+export class SandboxError extends OtakitError {
+  /** Which failure this is. */
+  declare readonly code: SandboxErrorCode;
+
+  constructor(code: SandboxErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
 brandErrorClass(SandboxError, 'SandboxError');
 
 /**

@@ -109,7 +109,11 @@ export function setAuthSetStatus(
 }
 
 /** Issues a device JWT for an accepted auth set (jti = auth set id, like the real server). */
-export function issueDeviceToken(ctx: SandboxContext, device: DeviceRecord, authSet: AuthSetRecord): string {
+export function issueDeviceToken(
+  ctx: SandboxContext,
+  device: DeviceRecord,
+  authSet: AuthSetRecord,
+): Promise<string> {
   const iat = nowSeconds(ctx);
   const exp = iat + ctx.deviceTokenTtl;
   ctx.store.putDeviceToken({

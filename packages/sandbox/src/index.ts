@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 
-export { SandboxError } from './errors.js';
+export { SandboxError, type SandboxErrorCode } from './errors.js';
 export type { DownloadFaults, FaultConfig, FaultScope, RequestFaults } from './faults.js';
 export { FAULTS_API_PREFIX, FaultController } from './faults.js';
 export {

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sleep } from '@otakit/core';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { nowSeconds, type SandboxContext } from './context.js';
 import { HttpError, SandboxError } from './errors.js';
@@ -117,8 +118,14 @@ export interface Sandbox {
   readonly faults: FaultController;
   /** The IoT Core plane (`url`, `mqttUrl`, `adminToken`, `registries`…), when `iotCore` was asked for. */
   readonly iotCore: IotCoreSandbox | undefined;
-  /** Issues a management JWT for the admin without an HTTP round trip. */
+  /**
+   * A management JWT for the admin without an HTTP round trip: the one minted when the sandbox
+   * started (valid `userTokenTtlSeconds` from then, default 7 days). Use
+   * {@link Sandbox.issueManagementToken} for a fresh one.
+   */
   managementToken(): string;
+  /** Mints a fresh management JWT for the admin (a new `jti`, valid from now). */
+  issueManagementToken(): Promise<string>;
   /** Stops the server (open downloads are cut), saves state, removes the temporary artifact dir. */
   close(): Promise<void>;
 }
@@ -179,12 +186,37 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     await app.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
   } catch (err) {
     if (tempDir) rmSync(tempDir, { recursive: true, force: true });
-    throw new SandboxError('SANDBOX_START', 'the sandbox could not start listening', { cause: err });
+    throw new SandboxError('ERR_SANDBOX_START', 'the sandbox could not start listening', { cause: err });
   }
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : (options.port ?? 0);
   const host = options.host ?? '127.0.0.1';
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  let closed = false;
+  const issueManagementToken = (): Promise<string> => {
+    const iat = nowSeconds(ctx);
+    return signJwt(
+      {
+        jti: randomUUID(),
+        sub: ctx.adminUserId,
+        iss: ctx.userIssuer,
+        iat,
+        nbf: iat,
+        exp: iat + ctx.userTokenTtl,
+        'mender.user': true,
+        scp: 'mender.*',
+      },
+      secrets.jwtKey,
+    );
+  };
+  let startToken: string;
+  try {
+    startToken = await issueManagementToken();
+  } catch (err) {
+    await app.close();
+    if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+    throw new SandboxError('ERR_SANDBOX_START', 'the sandbox could not mint its admin token', { cause: err });
+  }
   let iotCore: IotCoreSandbox | undefined;
   if (options.iotCore !== undefined && options.iotCore !== false) {
     const o = options.iotCore === true ? {} : options.iotCore;
@@ -211,12 +243,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       await app.close();
       if (tempDir) rmSync(tempDir, { recursive: true, force: true });
       if (err instanceof SandboxError) throw err;
-      throw new SandboxError('SANDBOX_START', 'the IoT Core sandbox could not start listening', {
+      throw new SandboxError('ERR_SANDBOX_START', 'the IoT Core sandbox could not start listening', {
         cause: err,
       });
     }
   }
-  let closed = false;
   return {
     url,
     port,
@@ -225,22 +256,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     dataDir: options.dataDir,
     faults,
     iotCore,
-    managementToken() {
-      const iat = nowSeconds(ctx);
-      return signJwt(
-        {
-          jti: randomUUID(),
-          sub: ctx.adminUserId,
-          iss: ctx.userIssuer,
-          iat,
-          nbf: iat,
-          exp: iat + ctx.userTokenTtl,
-          'mender.user': true,
-          scp: 'mender.*',
-        },
-        secrets.jwtKey,
-      );
-    },
+    managementToken: () => startToken,
+    issueManagementToken,
     async close() {
       if (closed) return;
       closed = true;
@@ -304,7 +321,7 @@ function buildApp(ctx: SandboxContext, logger: SandboxOptions['logger']): Fastif
     reply.header('X-MEN-RequestID', request.id);
     const path = request.url.split('?')[0] ?? '';
     const f = ctx.faults.forRequest(path);
-    if (f.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, f.latencyMs));
+    if (f.latencyMs > 0) await sleep(f.latencyMs);
     if (f.rateLimit) {
       if (f.rateLimit.retryAfter !== undefined) reply.header('Retry-After', String(f.rateLimit.retryAfter));
       return sendError(request, reply, 429, 'too many requests');

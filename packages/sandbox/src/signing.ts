@@ -5,13 +5,13 @@ import {
   generateKeyPairSync,
   type KeyObject,
   randomBytes,
-  sign,
   timingSafeEqual,
-  verify,
 } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SandboxError } from './errors.js';
+import { JwtError, signJwt as signCoreJwt, verifyJwt as verifyCoreJwt } from '@otakit/core';
+import type { SandboxContext } from './context.js';
+import { HttpError, SandboxError } from './errors.js';
 import { writeFileAtomic } from './store.js';
 
 /** The server's own secrets: the RS256 key that signs JWTs and the HMAC key that signs links. */
@@ -31,7 +31,7 @@ export function loadOrCreateSecrets(dataDir?: string): ServerSecrets {
       return { jwtKey, jwtPublicKey: createPublicKey(jwtKey), linkKey: Buffer.from(saved.linkKey, 'base64') };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-        throw new SandboxError('SANDBOX_STATE', `cannot read the server keys in ${path}`, { cause: err });
+        throw new SandboxError('ERR_SANDBOX_STATE', `cannot read the server keys in ${path}`, { cause: err });
       }
     }
   }
@@ -44,8 +44,6 @@ export function loadOrCreateSecrets(dataDir?: string): ServerSecrets {
   return { jwtKey: privateKey, jwtPublicKey: publicKey, linkKey };
 }
 
-const b64url = (data: Buffer | string): string => Buffer.from(data).toString('base64url');
-
 /** JWT claims the sandbox issues and reads. */
 export interface JwtClaims {
   jti: string;
@@ -57,34 +55,24 @@ export interface JwtClaims {
   [claim: string]: unknown;
 }
 
-/** Signs `claims` as an RS256 JWT. */
-export function signJwt(claims: JwtClaims, key: KeyObject): string {
-  const header = b64url(JSON.stringify({ alg: 'RS256', typ: 'JWT' }));
-  const payload = b64url(JSON.stringify(claims));
-  const signature = sign('sha256', Buffer.from(`${header}.${payload}`), key);
-  return `${header}.${payload}.${b64url(signature)}`;
+/** Signs `claims` as an RS256 JWT (header `{alg: 'RS256', typ: 'JWT'}`), through core's `signJwt`. */
+export function signJwt(claims: JwtClaims, key: KeyObject): Promise<string> {
+  return signCoreJwt(claims, key, { algorithm: 'RS256' });
 }
 
-/** Verifies an RS256 JWT's signature and expiry; returns its claims or undefined. */
-export function verifyJwt(token: string, key: KeyObject, nowSeconds: number): JwtClaims | undefined {
-  const parts = token.split('.');
-  if (parts.length !== 3) return undefined;
-  const [header, payload, signature] = parts as [string, string, string];
+/**
+ * Verifies an RS256 JWT through core's `verifyJwt`: any other algorithm (`none`, `HS256`…), a bad
+ * signature, an `exp` at or before `now`, an `nbf` or `iat` after it, or claims without a string
+ * `jti` and `sub` give undefined.
+ */
+export async function verifyJwt(token: string, key: KeyObject, now: Date): Promise<JwtClaims | undefined> {
   try {
-    const head = JSON.parse(Buffer.from(header, 'base64url').toString('utf8')) as { alg?: string };
-    if (head.alg !== 'RS256') return undefined;
-    const ok = verify(
-      'sha256',
-      Buffer.from(`${header}.${payload}`),
-      key,
-      Buffer.from(signature, 'base64url'),
-    );
-    if (!ok) return undefined;
-    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as JwtClaims;
-    if (typeof claims.exp === 'number' && claims.exp <= nowSeconds) return undefined;
-    return claims;
-  } catch {
-    return undefined;
+    const { claims } = await verifyCoreJwt(token, key, { algorithms: ['RS256'], now });
+    if (typeof claims.jti !== 'string' || typeof claims.sub !== 'string') return undefined;
+    return claims as JwtClaims;
+  } catch (err) {
+    if (err instanceof JwtError) return undefined;
+    throw err;
   }
 }
 
@@ -130,4 +118,17 @@ export function checkLink(path: string, query: URLSearchParams, key: Buffer, now
   if (!Number.isFinite(expiresAt) || expiresAt <= now.getTime()) return { ok: false, reason: 'expired' };
   delete params[LINK_EXPIRE_PARAM];
   return { ok: true, params };
+}
+
+/**
+ * Checks the signed link a download request came through (path and query of `requestUrl`); throws
+ * 403 (`the link has expired` or `invalid link signature`) when it does not hold. @internal
+ */
+export function requireSignedLink(ctx: SandboxContext, requestUrl: string): URL {
+  const url = new URL(requestUrl, 'http://sandbox.invalid');
+  const check = checkLink(url.pathname, url.searchParams, ctx.secrets.linkKey, ctx.now());
+  if (!check.ok) {
+    throw new HttpError(403, check.reason === 'expired' ? 'the link has expired' : 'invalid link signature');
+  }
+  return url;
 }

@@ -466,7 +466,7 @@ function loadState(path: string): SandboxState {
     text = readFileSync(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return emptyState();
-    throw new SandboxError('SANDBOX_STATE', `cannot read ${path}`, { cause: err });
+    throw new SandboxError('ERR_SANDBOX_STATE', `cannot read ${path}`, { cause: err });
   }
   try {
     const parsed = JSON.parse(text) as SandboxState;
@@ -479,6 +479,6 @@ function loadState(path: string): SandboxState {
     }
     return state;
   } catch (err) {
-    throw new SandboxError('SANDBOX_STATE', `cannot parse ${path}`, { cause: err });
+    throw new SandboxError('ERR_SANDBOX_STATE', `cannot parse ${path}`, { cause: err });
   }
 }

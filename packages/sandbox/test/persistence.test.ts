@@ -98,13 +98,13 @@ describe('a sandbox with a data directory', () => {
       writeFileSync(join(bad, 'state.json'), '{not json');
       await expect(startSandbox({ dataDir: bad })).rejects.toMatchObject({
         name: 'SandboxError',
-        code: 'SANDBOX_STATE',
+        code: 'ERR_SANDBOX_STATE',
       });
       writeFileSync(join(bad, 'state.json'), JSON.stringify({ version: 1 }));
       writeFileSync(join(bad, 'secrets.json'), '[]');
       await expect(startSandbox({ dataDir: bad })).rejects.toMatchObject({
         name: 'SandboxError',
-        code: 'SANDBOX_STATE',
+        code: 'ERR_SANDBOX_STATE',
       });
     } finally {
       rmSync(bad, { recursive: true, force: true });

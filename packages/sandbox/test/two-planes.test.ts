@@ -160,6 +160,6 @@ describe('startSandbox with iotCore', () => {
     const { writeFileSync } = await import('node:fs');
     writeFileSync(join(dataDir, 'iot-core.json'), '{"version": 1, "registries": "nope"');
     const err = await startSandbox({ dataDir, iotCore: true }).catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: 'SANDBOX_STATE' });
+    expect(err).toMatchObject({ code: 'ERR_SANDBOX_STATE' });
   });
 });

@@ -1,3 +1,4 @@
+import { createPublicKey } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { access, constants, readFile, rename } from 'node:fs/promises';
 import {
@@ -33,11 +34,31 @@ const USAGE_CODES = new Set([
 /** A user error of the artifact commands (bad flag value, unreadable file). */
 class CliUsageError extends OtakitError {}
 
+/**
+ * The exit code of an unsupported-key failure, as mender-artifact gives it: it loads any ECDSA
+ * public key and fails while verifying with a curve other than P-256 (exit 5, the artifact does
+ * not validate), but refuses other key types such as Ed25519 when loading them (exit 1).
+ */
+async function unsupportedKeyExit(err: unknown, keyPaths: string[]): Promise<number | undefined> {
+  if (!(err instanceof OtakitError) || err.code !== 'ERR_ARTIFACT_UNSUPPORTED_KEY') return undefined;
+  if (keyPaths.length === 0) return undefined;
+  const types = await Promise.all(
+    keyPaths.map(async (p) => {
+      try {
+        return createPublicKey(await readFile(p)).asymmetricKeyType;
+      } catch {
+        return undefined;
+      }
+    }),
+  );
+  return types.every((t) => t === 'ec') ? EXIT_INVALID : undefined;
+}
+
 /** Prints `otakit: CODE: message` and ends the command with a non-zero exit, without a stack trace. */
-function fail(command: Command, err: unknown): never {
+function fail(command: Command, err: unknown, exitOverride?: number): never {
   if (err instanceof CommanderError) throw err;
   if (err instanceof OtakitError) {
-    const exitCode = USAGE_CODES.has(err.code) ? EXIT_USAGE : EXIT_INVALID;
+    const exitCode = exitOverride ?? (USAGE_CODES.has(err.code) ? EXIT_USAGE : EXIT_INVALID);
     command.error(`otakit: ${err.code}: ${err.message}`, { exitCode, code: err.code });
   }
   const message = err instanceof Error ? err.message : String(err);
@@ -68,15 +89,17 @@ function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
-function keyValues(pairs: string[], flag: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const pair of pairs) {
-    const i = pair.indexOf(':');
-    if (i <= 0)
-      throw new CliUsageError('ERR_CLI_USAGE', `${flag} expects key:value, got ${JSON.stringify(pair)}`);
-    out[pair.slice(0, i)] = pair.slice(i + 1);
-  }
-  return out;
+/** Parses `key:value` pairs of `-p`, `-d` and similar flags into own keys. @internal */
+export function keyValues(pairs: string[], flag: string): Record<string, string> {
+  // Object.fromEntries defines own keys: `-p __proto__:x` is a provide like any other.
+  return Object.fromEntries(
+    pairs.map((pair) => {
+      const i = pair.indexOf(':');
+      if (i <= 0)
+        throw new CliUsageError('ERR_CLI_USAGE', `${flag} expects key:value, got ${JSON.stringify(pair)}`);
+      return [pair.slice(0, i), pair.slice(i + 1)];
+    }),
+  );
 }
 
 /**
@@ -286,7 +309,7 @@ export function registerArtifactCommands(program: Command): void {
             : formatArtifactInfo(info, opts.key.length > 0),
         );
       } catch (err) {
-        fail(read, err);
+        fail(read, err, await unsupportedKeyExit(err, opts.key));
       }
     });
 
@@ -306,7 +329,7 @@ export function registerArtifactCommands(program: Command): void {
         const note = info.signed && !info.signatureVerified ? ' (signature not verified: no key given)' : '';
         process.stdout.write(`Artifact file '${file}' validated successfully${note}\n`);
       } catch (err) {
-        fail(validate, err);
+        fail(validate, err, await unsupportedKeyExit(err, opts.key));
       }
     });
 

@@ -40,17 +40,16 @@ function collect(value: string, previous: string[] = []): string[] {
 
 /** Parses `k=v` pairs; a repeated key becomes an array (as Mender's identity scripts). @internal */
 export function parseIdentity(pairs: string[]): DeviceIdentity {
-  const out: DeviceIdentity = {};
+  // A Map, then Object.fromEntries: `__proto__`, `constructor` and `prototype` are ordinary keys.
+  const values = new Map<string, string[]>();
   for (const pair of pairs) {
     const i = pair.indexOf('=');
     if (i <= 0)
       throw new DeviceCliError('ERR_CLI_USAGE', `--identity expects key=value, got ${JSON.stringify(pair)}`);
     const key = pair.slice(0, i);
-    const value = pair.slice(i + 1);
-    const prev = out[key];
-    out[key] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value];
+    values.set(key, [...(values.get(key) ?? []), pair.slice(i + 1)]);
   }
-  return out;
+  return Object.fromEntries([...values].map(([k, v]) => [k, v.length === 1 ? (v[0] as string) : v]));
 }
 
 /**
@@ -260,10 +259,11 @@ async function runAgent(opts: RunFlags): Promise<void> {
     deviceType: opts.deviceType,
     dataDir,
     installers: [parseInstaller(opts.installer ?? `simulated:${join(dataDir, 'device')}`)],
-    updatePollSeconds: opts.updatePoll,
-    inventoryPollSeconds: opts.inventoryPoll,
-    retryMaxSeconds: opts.retryPoll,
-    retryMinSeconds: Math.min(60, opts.retryPoll),
+    poll: {
+      updateIntervalMs: opts.updatePoll * 1000,
+      inventoryIntervalMs: opts.inventoryPoll * 1000,
+      retry: { baseDelayMs: Math.min(60, opts.retryPoll) * 1000, maxDelayMs: opts.retryPoll * 1000 },
+    },
     ...(opts.tenantToken ? { tenantToken: opts.tenantToken } : {}),
     policy: {
       ...(keys ? { trustedKeys: keys } : {}),

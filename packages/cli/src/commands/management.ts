@@ -67,13 +67,14 @@ async function withClient<T>(cmd: Command, fn: (mgmt: ManagementClient) => Promi
 }
 
 function parseIdentity(values: string[]): Record<string, string> {
-  const identity: Record<string, string> = {};
-  for (const v of values) {
-    const at = v.indexOf('=');
-    if (at <= 0) throw new CliError(`--identity wants key=value, got "${v}"`);
-    identity[v.slice(0, at)] = v.slice(at + 1);
-  }
-  return identity;
+  // Object.fromEntries defines own keys: `--identity __proto__=x` is an attribute like any other.
+  return Object.fromEntries(
+    values.map((v) => {
+      const at = v.indexOf('=');
+      if (at <= 0) throw new CliError(`--identity wants key=value, got "${v}"`);
+      return [v.slice(0, at), v.slice(at + 1)];
+    }),
+  );
 }
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];

@@ -95,6 +95,17 @@ export class ByteReader {
     }
   }
 
+  /** Discards what is left, at most `max` bytes; false (having read `max + 1`) when more is left. */
+  async drainAtMost(max: number): Promise<boolean> {
+    let left = max;
+    for (;;) {
+      const got = await this.readSome(left + 1);
+      if (got === undefined) return true;
+      left -= got.length;
+      if (left < 0) return false;
+    }
+  }
+
   /** Stops reading: releases the underlying source. */
   async close(): Promise<void> {
     this.ended = true;

@@ -1,5 +1,5 @@
 import { CompatibilityError, type CompatibilityErrorCode } from './errors.js';
-import { mergeHeader } from './header.js';
+import { mergeHeader } from './merge.js';
 import type { ArtifactHeader, ArtifactInfo } from './types.js';
 
 /** What a device reports about itself: its device type and its provides store. */
@@ -25,8 +25,10 @@ export interface DeviceState {
  * ```
  */
 export function checkCompatibility(info: ArtifactInfo | ArtifactHeader, device: DeviceState): void {
-  const depends = 'headerInfo' in info ? mergeHeader(info).depends : info.depends;
-  const deviceTypes = toList(depends.device_type);
+  const merged = 'headerInfo' in info ? mergeHeader(info) : info;
+  const depends = merged.depends;
+  // The device types always come from the signed header-info (an augment cannot set them).
+  const deviceTypes = merged.deviceTypes;
   if (!deviceTypes.includes(device.deviceType)) {
     fail('ERR_COMPAT_DEVICE_TYPE', 'device_type', deviceTypes, device.deviceType);
   }

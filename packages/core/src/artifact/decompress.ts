@@ -1,13 +1,14 @@
 /**
  * One streaming decompressor interface for the four compressions of a Mender Artifact: none, gzip
- * (node:zlib), xz/lzma (`xz-decompress`, WebAssembly xz-embedded) and zstd (`fzstd`, pure JS).
+ * (node:zlib), xz/lzma (`xz-decompress`, WebAssembly xz-embedded) and zstd (reference libzstd
+ * as WebAssembly, see `zstd.ts`). Every decoder hands out bounded slices and lets the event loop run.
  * The compression of a member is decided by its name suffix only, as mender-artifact does.
  */
 
 import { createGunzip, type Gunzip } from 'node:zlib';
-import { Decompress as ZstdDecompress } from 'fzstd';
 import xzDecompress from 'xz-decompress';
 import { ArtifactError } from './errors.js';
+import { unzstd } from './zstd.js';
 
 /** The compression of an artifact member: none, gzip (`.gz`), xz (`.xz`, called `lzma` by Mender) or zstd (`.zst`). */
 export type ArtifactCompression = 'none' | 'gzip' | 'lzma' | 'zstd';
@@ -152,83 +153,4 @@ async function* unxz(input: AsyncIterable<Uint8Array>, member: string): AsyncGen
     if (!finished) await reader.cancel().catch(() => undefined);
     reader.releaseLock();
   }
-}
-
-/** zstd window sizes above this are refused (fzstd allocates the whole window up front). */
-const MAX_ZSTD_WINDOW = 128 * 1024 * 1024;
-/** Input is fed to fzstd in slices this big, which bounds the output of a single push. */
-const ZSTD_SLICE = 1024;
-
-async function* unzstd(input: AsyncIterable<Uint8Array>, member: string): AsyncGenerator<Uint8Array> {
-  const out: Uint8Array[] = [];
-  let ended = false;
-  const z = new ZstdDecompress((chunk, final) => {
-    if (chunk.length > 0) out.push(chunk);
-    if (final) ended = true;
-  });
-  let head: Uint8Array = new Uint8Array(0);
-  let checked = false;
-  try {
-    for await (const chunk of input) {
-      let data = chunk;
-      if (!checked) {
-        // Look at the first frame header before fzstd allocates its window.
-        head = concat(head, data);
-        if (head.length < 14) continue;
-        checkZstdWindow(head, member);
-        checked = true;
-        data = head;
-      }
-      for (let i = 0; i < data.length; i += ZSTD_SLICE) {
-        z.push(data.subarray(i, Math.min(i + ZSTD_SLICE, data.length)));
-        while (out.length > 0) yield out.shift()!;
-      }
-    }
-    if (!checked && head.length > 0) {
-      checkZstdWindow(head, member);
-      z.push(head);
-    }
-    z.push(new Uint8Array(0), true);
-    while (out.length > 0) yield out.shift()!;
-    if (!ended) throw new Error('unexpected end of zstd stream');
-  } catch (err) {
-    throw decompressionError(member, err);
-  }
-}
-
-function checkZstdWindow(head: Uint8Array, member: string): void {
-  // Zstandard frame magic 0xFD2FB528 (little endian); skippable frames are left to fzstd.
-  if (head.length < 6 || head[0] !== 0x28 || head[1] !== 0xb5 || head[2] !== 0x2f || head[3] !== 0xfd) return;
-  const flags = head[4]!;
-  const singleSegment = (flags >> 5) & 1;
-  const fcsFlag = flags >> 6;
-  let window: number;
-  if (singleSegment) {
-    const dictBytes = [0, 1, 2, 4][flags & 3]!;
-    const fcsBytes = fcsFlag === 0 ? 1 : 1 << fcsFlag;
-    let size = 0;
-    const start = 5 + dictBytes;
-    for (let i = fcsBytes - 1; i >= 0; i--) size = size * 256 + (head[start + i] ?? 0);
-    if (fcsFlag === 1) size += 256;
-    window = size;
-  } else {
-    const descriptor = head[5]!;
-    const base = 2 ** (10 + (descriptor >> 3));
-    window = base + (base / 8) * (descriptor & 7);
-  }
-  if (window > MAX_ZSTD_WINDOW) {
-    throw new ArtifactError(
-      'ERR_ARTIFACT_TOO_LARGE',
-      `zstd window of ${window} bytes exceeds the limit of ${MAX_ZSTD_WINDOW}`,
-      { member },
-    );
-  }
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  if (a.length === 0) return b;
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
-  return out;
 }

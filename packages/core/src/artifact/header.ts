@@ -105,7 +105,12 @@ function validateTypeInfo(info: unknown, type: string | null, member: string): J
     member,
     'type-info',
   );
-  if (info.type !== type) throw invalid(member, 'type in type-info does not match header-info');
+  // mender-artifact 3.9 to 4.3 wrote `"type": ""` in a rootfs-image's type-info; their readers and
+  // the Mender client accept it (the type comes from header-info).
+  const legacyRootfs = info.type === '' && type === 'rootfs-image';
+  if (info.type !== type && !legacyRootfs) {
+    throw invalid(member, 'type in type-info does not match header-info');
+  }
   if (info.artifact_provides !== undefined && info.artifact_provides !== null) {
     if (!isObject(info.artifact_provides)) throw invalid(member, 'artifact_provides must be an object');
     for (const [k, v] of Object.entries(info.artifact_provides)) {
@@ -306,81 +311,4 @@ export async function parseHeaderTar(
     }
   }
   return { headerInfo, types, scripts, payloads };
-}
-
-function setOwn<T>(target: Record<string, T>, key: string, value: T): void {
-  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
-}
-
-/**
- * Merges header-info, type-info and augmented type-info into the artifact's effective provides,
- * depends and clears (header-info keys may not be redefined by the signed type-info; the augmented
- * type-info overrides).
- *
- * @throws {ArtifactError} `ERR_ARTIFACT_INVALID_HEADER` on a key defined by both header-info and type-info
- */
-export function mergeHeader(header: ArtifactHeader): MergedHeader {
-  const info = header.headerInfo;
-  const provides: Record<string, string | string[]> = {};
-  const depends: Record<string, string | string[]> = {};
-  let artifactName: string;
-  let artifactGroup: string | null = null;
-  let deviceTypes: string[];
-  let payloadTypesList: (string | null)[];
-  if (header.formatVersion === 2) {
-    artifactName = info.artifact_name as string;
-    deviceTypes = [...(info.device_types_compatible as string[])];
-    payloadTypesList = (info.updates as { type: string | null }[]).map((u) => u.type);
-    setOwn(provides, 'artifact_name', artifactName);
-    setOwn(depends, 'device_type', deviceTypes);
-  } else {
-    const p = info.artifact_provides as { artifact_name: string; artifact_group?: string };
-    const d = info.artifact_depends as {
-      device_type: string[];
-      artifact_name?: string[];
-      artifact_group?: string[];
-    };
-    artifactName = p.artifact_name;
-    artifactGroup = p.artifact_group || null;
-    deviceTypes = [...d.device_type];
-    payloadTypesList = (info.payloads as { type: string | null }[]).map((u) => u.type);
-    for (const [k, v] of Object.entries(p)) setOwn(provides, k, v);
-    for (const k of ['artifact_name', 'device_type', 'artifact_group'] as const) {
-      const v = d[k];
-      if (v !== undefined) setOwn(depends, k, [...v]);
-    }
-  }
-  const clears: string[] = [];
-  const headerProvides = new Set(Object.keys(provides));
-  const headerDepends = new Set(Object.keys(depends));
-  const addTypeInfo = (typeInfo: JsonObject, override: boolean) => {
-    const tp = typeInfo.artifact_provides as Record<string, string> | undefined | null;
-    const td = typeInfo.artifact_depends as Record<string, string | string[]> | undefined | null;
-    for (const [k, v] of Object.entries(tp ?? {})) {
-      if (!override && headerProvides.has(k)) {
-        throw invalid('header', `conflicting provides key ${JSON.stringify(k)} in header-info and type-info`);
-      }
-      setOwn(provides, k, v);
-    }
-    for (const [k, v] of Object.entries(td ?? {})) {
-      if (!override && headerDepends.has(k)) {
-        throw invalid('header', `conflicting depends key ${JSON.stringify(k)} in header-info and type-info`);
-      }
-      setOwn(depends, k, Array.isArray(v) ? [...v] : v);
-    }
-    for (const c of (typeInfo.clears_artifact_provides as string[] | undefined | null) ?? []) {
-      if (!clears.includes(c)) clears.push(c);
-    }
-  };
-  for (const payload of header.payloads) addTypeInfo(payload.typeInfo, false);
-  for (const payload of header.augmented?.payloads ?? []) addTypeInfo(payload.typeInfo, true);
-  return {
-    artifactName,
-    artifactGroup,
-    deviceTypes,
-    provides,
-    depends,
-    clearsProvides: clears,
-    payloadTypes: payloadTypesList,
-  };
 }

@@ -30,8 +30,8 @@ export {
   type CompatibilityErrorCode,
   type CompatibilityErrorDetails,
 } from './errors.js';
-export { mergeHeader } from './header.js';
 export { type ManifestEntry, parseManifest } from './manifest.js';
+export { mergeHeader } from './merge.js';
 export { DEFAULT_ARTIFACT_LIMITS, readArtifact } from './reader.js';
 export {
   type ArtifactSigningKey,

@@ -3,8 +3,9 @@ import type { Readable } from 'node:stream';
 import { ByteReader } from './byte-reader.js';
 import { type ArtifactCompression, compressionFromSuffix, decompressor } from './decompress.js';
 import { ArtifactError } from './errors.js';
-import { boundedExpansion, type HeaderLimits, mergeHeader, parseHeaderTar } from './header.js';
+import { boundedExpansion, type HeaderLimits, parseHeaderTar } from './header.js';
 import { checkPath, type ManifestEntry, PAYLOAD_FILE_NAME, parseManifest } from './manifest.js';
+import { mergeHeader } from './merge.js';
 import { hashPayload, streamPayloadToConsumer } from './payload-stream.js';
 import { isSupportedKey, type SignatureVerdict, toPublicKey, verifyManifestSignature } from './signature.js';
 import { type TarEntry, TarReader } from './tar.js';
@@ -38,6 +39,8 @@ export interface Diagnosis {
 const HEADER = /^header\.tar(\.gz|\.xz|\.zst)?$/;
 const HEADER_AUGMENT = /^header-augment\.tar(\.gz|\.xz|\.zst)?$/;
 const DATA = /^data\/([0-9]{4})\.tar(\.gz|\.xz|\.zst)?$/;
+/** Most bytes accepted after the end-of-archive marker of a data tar (GNU tar pads to 10 KiB records). */
+const MAX_DATA_TRAILER = 1024 * 1024;
 const KNOWN_MEMBERS = ['version', 'manifest', 'manifest.sig', 'manifest-augment'];
 
 /**
@@ -399,6 +402,14 @@ class ArtifactReader {
         }
         const name = entry.name;
         checkPath(name, `${dir}/${name}`);
+        if (header.payloads[index]?.type === null) {
+          // As mender-artifact ("can not find data file"): an empty payload has no files.
+          throw new ArtifactError(
+            'ERR_ARTIFACT_UNEXPECTED_MEMBER',
+            'can not find data file: an empty-payload (bootstrap) artifact carries no payload files',
+            { member: `${dir}/${name}` },
+          );
+        }
         if (entry.kind !== 'file') {
           throw new ArtifactError(
             'ERR_ARTIFACT_UNSUPPORTED_ENTRY',
@@ -445,7 +456,15 @@ class ArtifactReader {
           augmented: listed.augmented,
         });
       }
-      await input.drain();
+      // Nothing but tar padding may follow the end of the archive: the decompressed data may not
+      // exceed what the tar headers declare (plus a tar record's worth of padding).
+      if (!(await input.drainAtMost(MAX_DATA_TRAILER))) {
+        throw new ArtifactError(
+          'ERR_ARTIFACT_COMPRESSION_BOMB',
+          `more than ${MAX_DATA_TRAILER} bytes after the end of the tar archive`,
+          { member },
+        );
+      }
     } finally {
       await input.close();
     }

@@ -252,6 +252,9 @@ function parseNumber(field: Uint8Array): number | undefined {
   return Number.isSafeInteger(value) ? value : undefined;
 }
 
+/** Most digits a PAX record length may have (a record can never be longer than the 1 MiB-bounded body anyway). */
+const PAX_LENGTH_DIGITS = 16;
+
 /** Parses PAX extended header records (`"<len> <key>=<value>\n"`). */
 function parsePax(body: Uint8Array, archive: string): { path?: string; size?: number } {
   const out: { path?: string; size?: number } = {};
@@ -260,11 +263,17 @@ function parsePax(body: Uint8Array, archive: string): { path?: string; size?: nu
     new ArtifactError('ERR_ARTIFACT_INVALID_TAR', 'malformed PAX extended header', { member: archive });
   while (pos < body.length) {
     if (body[pos] === 0) break;
-    const space = body.indexOf(0x20, pos);
-    if (space === -1) throw bad();
-    const lenText = String.fromCharCode(...body.subarray(pos, space));
-    if (!/^[0-9]+$/.test(lenText)) throw bad();
-    const len = Number.parseInt(lenText, 10);
+    // The length field is decimal digits then a space; it can never need more digits than the
+    // body is long, and is read without spreading the bytes into a call (a 130,000-digit field
+    // would overflow the stack).
+    let len = 0;
+    let space = pos;
+    for (; space < body.length && body[space] !== 0x20; space++) {
+      const digit = body[space]! - 0x30;
+      if (digit < 0 || digit > 9 || space - pos >= PAX_LENGTH_DIGITS) throw bad();
+      len = len * 10 + digit;
+    }
+    if (space === pos || space === body.length) throw bad();
     const end = pos + len;
     if (len <= space - pos + 1 || end > body.length || body[end - 1] !== 0x0a) throw bad();
     const record = decodeName(body.subarray(space + 1, end - 1), archive);
@@ -274,7 +283,7 @@ function parsePax(body: Uint8Array, archive: string): { path?: string; size?: nu
     const value = record.slice(eq + 1);
     if (key === 'path') out.path = value;
     else if (key === 'size') {
-      if (!/^[0-9]+$/.test(value)) throw bad();
+      if (value.length > PAX_LENGTH_DIGITS || !/^[0-9]+$/.test(value)) throw bad();
       const size = Number.parseInt(value, 10);
       if (!Number.isSafeInteger(size)) throw bad();
       out.size = size;

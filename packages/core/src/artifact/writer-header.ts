@@ -4,6 +4,7 @@
  * order, the same default provides and clears_artifact_provides.
  */
 
+import { copyOwn, setOwn } from './own-keys.js';
 import { ArtifactWriteError } from './writer-errors.js';
 
 /** The two payload kinds the writer produces. */
@@ -72,12 +73,6 @@ export function checkHeaderString(what: string, value: string, allowWhitespace =
     throw optionsError(`${what} must not contain whitespace: ${value}`);
 }
 
-function sortedRecord<T>(record: Record<string, T>): Record<string, T> {
-  const out: Record<string, T> = {};
-  for (const key of Object.keys(record).sort()) out[key] = record[key]!;
-  return out;
-}
-
 /** Validates the header fields of a spec; throws `ERR_ARTIFACT_WRITE_OPTIONS`. */
 export function validateHeaderSpec(spec: HeaderSpec): void {
   checkHeaderString('artifact name', spec.artifactName, false);
@@ -139,20 +134,23 @@ function softwareVersion(spec: HeaderSpec): { key: string; clears: string[] } {
 export function buildTypeInfo(spec: HeaderSpec): Record<string, unknown> {
   const provides: Record<string, string> = {};
   if (spec.imageType === 'rootfs-image' && !spec.noChecksumProvide && spec.rootfsChecksum) {
-    provides[spec.legacyRootfsImageChecksum ? 'rootfs_image_checksum' : 'rootfs-image.checksum'] =
-      spec.rootfsChecksum;
+    setOwn(
+      provides,
+      spec.legacyRootfsImageChecksum ? 'rootfs_image_checksum' : 'rootfs-image.checksum',
+      spec.rootfsChecksum,
+    );
   }
   const sw = softwareVersion(spec);
-  if (!spec.noDefaultSoftwareVersion) provides[sw.key] = spec.softwareVersion || spec.artifactName;
-  Object.assign(provides, spec.provides ?? {});
+  if (!spec.noDefaultSoftwareVersion) setOwn(provides, sw.key, spec.softwareVersion || spec.artifactName);
+  for (const [k, v] of Object.entries(spec.provides ?? {})) setOwn(provides, k, v);
   const clears = [...new Set(spec.clearsProvides ?? [])];
   if (!spec.noDefaultClearsProvides && !spec.noDefaultSoftwareVersion) {
     for (const c of sw.clears) if (!clears.includes(c)) clears.push(c);
   }
   const typeInfo: Record<string, unknown> = { type: spec.payloadType };
   if (spec.depends && Object.keys(spec.depends).length > 0)
-    typeInfo.artifact_depends = sortedRecord(spec.depends);
-  if (Object.keys(provides).length > 0) typeInfo.artifact_provides = sortedRecord(provides);
+    typeInfo.artifact_depends = copyOwn(spec.depends, true);
+  if (Object.keys(provides).length > 0) typeInfo.artifact_provides = copyOwn(provides, true);
   if (clears.length > 0) typeInfo.clears_artifact_provides = clears;
   return typeInfo;
 }
@@ -162,7 +160,7 @@ function canonicalJson(value: unknown): unknown {
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const key of Object.keys(value).sort())
-      out[key] = canonicalJson((value as Record<string, unknown>)[key]);
+      setOwn(out, key, canonicalJson((value as Record<string, unknown>)[key]));
     return out;
   }
   return value;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { type FileHandle, link, lstat, open, readFile, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { type FileHandle, link, lstat, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 
 /** Options of {@link writeFileAtomic} and {@link writeJsonFileAtomic}. */
 export interface WriteFileAtomicOptions {
@@ -57,6 +57,30 @@ export async function fsyncDir(dir: string): Promise<void> {
   } finally {
     await handle?.close();
   }
+}
+
+/**
+ * Creates a directory (and its missing parents) durably: the entry of every directory created is
+ * flushed in its parent ({@link fsyncDir}), so a power cut cannot take away a directory, and with it
+ * the files later made durable inside it. When `dir` already exists its own entry is flushed again
+ * (a process killed inside an earlier call may have left it only in the page cache).
+ *
+ * @param options.mode - the permission bits of the directories created (subject to the umask).
+ * @throws the system error (`ENOTDIR`, `EACCES`, ...).
+ */
+export async function mkdirDurable(dir: string, options: { mode?: number } = {}): Promise<void> {
+  const target = resolve(dir);
+  const first = await mkdir(target, {
+    recursive: true,
+    ...(options.mode === undefined ? {} : { mode: options.mode }),
+  });
+  const top = resolve(first ?? target);
+  const parents: string[] = [];
+  for (let d = target; ; d = dirname(d)) {
+    parents.unshift(dirname(d));
+    if (d === top || dirname(d) === d) break;
+  }
+  for (const parent of parents) await fsyncDir(parent);
 }
 
 async function publish(temp: string, path: string, overwrite: boolean): Promise<void> {

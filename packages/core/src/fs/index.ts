@@ -7,6 +7,7 @@
 
 export {
   fsyncDir,
+  mkdirDurable,
   readJsonFile,
   type WriteFileAtomicOptions,
   writeFileAtomic,

@@ -8,13 +8,17 @@ import {
   isMenderErrorBody,
   OtakitError,
   TimeoutError,
+  UnauthorizedError,
 } from '../errors.js';
-import { AttemptSignal, abortReason, sleep, throwIfAborted } from './abort.js';
+import { backoffDelay } from '../util/backoff.js';
+import { sleep } from '../util/sleep.js';
+import { AttemptSignal, abortReason, throwIfAborted } from './abort.js';
 import { isOneShotBody, prepareBody, readBody, readErrorBody } from './body.js';
 import { buildDispatcher, type DispatcherPlan, planDispatcher } from './dispatcher.js';
 import { type PagePromise, paginateByLink } from './paginate.js';
 import { redactQuery, redactUrl } from './redact.js';
 import { parseRetryAfter } from './retry-after.js';
+import { isTokenSource, type TokenSource } from './token.js';
 import type {
   HttpClientOptions,
   HttpEvents,
@@ -62,6 +66,12 @@ interface Target {
   requestPath?: string;
 }
 
+/** The token the last attempt of a call carried, when it came from the client's `auth`. */
+interface SentToken {
+  fromSource: boolean;
+  token: string | undefined;
+}
+
 /** An attempt that failed in a way another attempt may fix. */
 class RetryableFailure {
   constructor(
@@ -78,7 +88,8 @@ class RetryableFailure {
  * typed errors, streaming bodies, Mender pagination, redacted logs and events.
  *
  * The `Authorization` header from `auth` is sent only to the origin of `baseUrl`, never to other
- * hosts (signed download URLs, a foreign `Link`).
+ * hosts (signed download URLs, a foreign `Link`). With a {@link TokenSource} as `auth`, a 401 makes
+ * the client refresh the token once and re-send the call once.
  *
  * undici is loaded on the first request, not when otakit is imported, and the dispatcher the client
  * builds (when none is injected) is built then too.
@@ -160,6 +171,39 @@ export class HttpClient {
   async request<T = unknown>(req: HttpRequest): Promise<HttpResponse<T>> {
     const target = this.#resolve(req.path, req.query);
     const requestId = req.requestId ?? headerValue(req.headers, 'x-men-requestid') ?? randomUUID();
+    const sent: SentToken = { fromSource: false, token: undefined };
+    try {
+      return await this.#send<T>(req, target, requestId, sent);
+    } catch (err) {
+      const source = this.#options.auth;
+      if (
+        !(err instanceof UnauthorizedError) ||
+        !sent.fromSource ||
+        !isTokenSource(source) ||
+        source.refresh === undefined ||
+        isOneShotBody(req.body)
+      ) {
+        throw err;
+      }
+      // One re-authentication: a fresh token (shared with concurrent 401s), then one more send.
+      const fresh = await source.refresh(sent.token, { signal: req.signal, timeout: req.timeout });
+      if (fresh === undefined || fresh === '' || fresh === sent.token) throw err;
+      this.#logger.info('otakit http: token refused, re-sending with a fresh one', {
+        method: req.method,
+        url: target.safeUrl,
+        requestId,
+      });
+      return await this.#send<T>(req, target, requestId, sent);
+    }
+  }
+
+  /** {@link request} without the re-authentication: the attempts and their backoff. */
+  async #send<T>(
+    req: HttpRequest,
+    target: Target,
+    requestId: string,
+    sent: SentToken,
+  ): Promise<HttpResponse<T>> {
     const maxRetries = req.maxRetries ?? this.#options.maxRetries ?? DEFAULTS.maxRetries;
     const maxRetryAfterMs = this.#options.retry?.maxRetryAfterMs ?? DEFAULTS.maxRetryAfterMs;
     const retryAllowed =
@@ -169,7 +213,7 @@ export class HttpClient {
       throwIfAborted(req.signal);
       let failure: RetryableFailure;
       try {
-        return await this.#attempt<T>(req, target, requestId, attempt);
+        return await this.#attempt<T>(req, target, requestId, attempt, sent);
       } catch (err) {
         if (!(err instanceof RetryableFailure)) throw err;
         failure = err;
@@ -320,6 +364,7 @@ export class HttpClient {
     target: Target,
     requestId: string,
     attempt: number,
+    sent: SentToken,
   ): Promise<HttpResponse<T>> {
     const { url, safeUrl } = target;
     const headers = this.#requestHeaders(req, requestId);
@@ -330,9 +375,12 @@ export class HttpClient {
       options.auth !== undefined &&
       !('authorization' in headers)
     ) {
+      const auth = options.auth;
+      const given = isTokenSource(auth) ? auth.token({ signal: req.signal, timeout: req.timeout }) : auth();
       // Awaited only when it is a promise: a synchronous token costs no extra turn.
-      const given = options.auth();
       const token = isPromiseLike(given) ? await given : given;
+      sent.fromSource = true;
+      sent.token = token;
       if (token !== undefined && token !== '') headers.authorization = `Bearer ${token}`;
     }
     const undici = loadedUndici() ?? (await loadUndici());
@@ -495,10 +543,10 @@ export class HttpClient {
   }
 
   #backoff(attempt: number): number {
-    const base = this.#options.retry?.baseDelayMs ?? DEFAULTS.baseDelayMs;
-    const max = this.#options.retry?.maxDelayMs ?? DEFAULTS.maxDelayMs;
-    const ceiling = Math.min(max, base * 2 ** (attempt - 1));
-    return Math.round(Math.random() * ceiling);
+    return backoffDelay(attempt, {
+      baseDelayMs: this.#options.retry?.baseDelayMs ?? DEFAULTS.baseDelayMs,
+      maxDelayMs: this.#options.retry?.maxDelayMs ?? DEFAULTS.maxDelayMs,
+    });
   }
 
   /**

@@ -1,7 +1,15 @@
+import { randomUUID } from 'node:crypto';
 import { InvalidResponseError } from '../errors.js';
 import { throwIfAborted } from './abort.js';
 import { findLink } from './link.js';
-import type { HttpRequest, HttpResponse, Page, PaginateOptions, QueryValue } from './types.js';
+import type {
+  HttpRequest,
+  HttpResponse,
+  Page,
+  PaginateOptions,
+  QueryValue,
+  RequestOptions,
+} from './types.js';
 
 /** One fetched page and how to fetch the one after it (`undefined` on the last page). */
 export interface PageResult<T> {
@@ -143,13 +151,8 @@ export function paginateByLink<T>(
       status: response.status,
       requestId: response.requestId,
     };
-    const items =
-      response.data === undefined ? [] : extract === undefined ? response.data : extract(response.data);
-    if (!Array.isArray(items)) {
-      throw new InvalidResponseError({ ...context, reason: 'a body that is not a list' });
-    }
-    const total = Number(firstValue(response.headers['x-total-count']));
-    const totalCount = Number.isSafeInteger(total) && total >= 0 ? total : undefined;
+    const items = itemsOf<T>(response, 'GET', extract);
+    const totalCount = totalCountOf(response);
     const linkHeader = response.headers.link;
     const nextHref = findLink(linkHeader, 'next');
     let next: PageTarget | undefined;
@@ -181,7 +184,7 @@ export function paginateByLink<T>(
     }
     return {
       page: {
-        items: items as T[],
+        items,
         totalCount,
         page: target.page,
         perPage: target.perPage,
@@ -197,8 +200,92 @@ export function paginateByLink<T>(
   );
 }
 
-function firstValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
+/** Options of {@link paginateByBody}. */
+export interface PaginateByBodyOptions<T> extends RequestOptions {
+  /** The JSON body of every page's request; `page` and `per_page` are added to it. */
+  body?: Record<string, unknown>;
+  /** Page size (`per_page`). Default 20, like Mender. */
+  perPage?: number;
+  /** First page. Default 1. */
+  page?: number;
+  /** Extracts the items from a response body. Default: the body is the array. */
+  extract?: (body: unknown) => T[];
+}
+
+/**
+ * Lists a collection whose page is chosen in a JSON body (Mender's `POST .../filters/search`)
+ * through any {@link PaginationTransport}: sends `{...body, page, per_page}` and asks for the next
+ * page while a page is full, `X-Total-Count` (when sent) says more remain, and a `Link` header (when
+ * sent) has a `rel="next"`. The search changes nothing, so every page is retryable: it is sent with
+ * an `Idempotency-Key` (the caller's, or a fresh one per page). An empty body is an empty page; a
+ * body that is not a list (after `extract`) is an `InvalidResponseError`.
+ *
+ * @example
+ * ```ts
+ * const devices = paginateByBody<Device>(http, '/api/management/v2/inventory/filters/search', {
+ *   body: { filters: [{ scope: 'inventory', attribute: 'device_type', type: '$eq', value: 'pi4' }] },
+ *   perPage: 100,
+ * })
+ * for await (const device of devices) console.log(device.id)
+ * ```
+ */
+export function paginateByBody<T>(
+  transport: Pick<PaginationTransport, 'request'>,
+  path: string,
+  opts: PaginateByBodyOptions<T> = {},
+): PagePromise<T> {
+  const { body = {}, perPage = 20, page = 1, extract, ...requestOptions } = opts;
+  const fetchPage = async (n: number): Promise<PageResult<T>> => {
+    const response = await transport.request<unknown>({
+      ...requestOptions,
+      method: 'POST',
+      path,
+      json: { ...body, page: n, per_page: perPage },
+      idempotencyKey: requestOptions.idempotencyKey ?? randomUUID(),
+      responseType: 'json',
+    });
+    const items = itemsOf<T>(response, 'POST', extract);
+    const totalCount = totalCountOf(response);
+    const linkHeader = response.headers.link;
+    const more =
+      (linkHeader === undefined || findLink(linkHeader, 'next') !== undefined) &&
+      items.length > 0 &&
+      items.length >= perPage &&
+      (totalCount === undefined || n * perPage < totalCount);
+    return {
+      page: { items, totalCount, page: n, perPage, hasNext: more },
+      next: more ? () => fetchPage(n + 1) : undefined,
+    };
+  };
+  return new PagePromise<T>(() => fetchPage(page), opts.signal);
+}
+
+/** The items of a page's response: `[]` for an empty body, else a list or an `InvalidResponseError`. */
+function itemsOf<T>(
+  response: HttpResponse<unknown>,
+  method: string,
+  extract: ((body: unknown) => T[]) | undefined,
+): T[] {
+  const data = response.data;
+  const items = data === undefined ? [] : extract === undefined ? data : extract(data);
+  if (!Array.isArray(items)) {
+    throw new InvalidResponseError({
+      method,
+      url: response.url,
+      status: response.status,
+      requestId: response.requestId,
+      reason: 'a body that is not a list',
+    });
+  }
+  return items as T[];
+}
+
+/** `X-Total-Count` as a non-negative integer, when the server sent a usable one. */
+function totalCountOf(response: HttpResponse<unknown>): number | undefined {
+  const raw = response.headers['x-total-count'];
+  const value = Array.isArray(raw) ? raw[0] : raw;
+  const total = Number(value);
+  return value !== undefined && value !== '' && Number.isSafeInteger(total) && total >= 0 ? total : undefined;
 }
 
 function positiveInt(value: string | null): number | undefined {

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import type { RefreshingToken, TokenSource } from './token.js';
 
 /** A logger otakit writes to. Silent unless you inject one (e.g. `console` or a pino instance). */
 export interface Logger {
@@ -66,8 +67,12 @@ export interface HttpClientOptions {
   retry?: RetryPolicy;
   /** Headers sent with every request. */
   headers?: Record<string, string>;
-  /** Returns the bearer token for `Authorization` (called before every attempt). */
-  auth?: () => string | undefined | Promise<string | undefined>;
+  /**
+   * The bearer token for `Authorization`, asked before every attempt: a function, or a
+   * {@link TokenSource} whose `refresh` the client calls once when the server answers 401, re-sending
+   * the call once with the fresh token (e.g. a {@link RefreshingToken} that logs in).
+   */
+  auth?: (() => string | undefined | Promise<string | undefined>) | TokenSource;
   logger?: Logger;
   userAgent?: string;
 }

@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { writeFileAtomic } from '../fs/atomic.js';
+import { mkdirDurable, writeFileAtomic } from '../fs/atomic.js';
 import { KeyError, nodeErrorCode } from './errors.js';
 import {
   type DeviceKey,
@@ -110,7 +110,8 @@ export async function loadOrCreateDeviceKey(
   if (existing !== undefined) return { ...toDeviceKey(loadPrivateKey(existing)), created: false };
   const key = await generateDeviceKey(options);
   try {
-    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    // Durably: the key is the device's identity, and a directory lost to a power cut takes it along.
+    await mkdirDurable(dirname(path), { mode: 0o700 });
   } catch (err) {
     throw fileError('create the directory of', path, err);
   }

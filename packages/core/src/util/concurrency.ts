@@ -1,4 +1,4 @@
-import { AbortError } from '../errors.js';
+import { abortReason } from '../http/abort.js';
 
 /** The outcome of one item of {@link mapConcurrent}: its value or its error, never both. */
 export type ItemResult<I, R> =
@@ -9,7 +9,7 @@ export type ItemResult<I, R> =
 export interface MapConcurrentOptions<I, R> {
   /** How many calls run at once. Default 8; at least 1. */
   concurrency?: number;
-  /** When aborted, no new item starts; items not started fail with the signal's reason. */
+  /** When aborted, no new item starts; items not started fail with the signal's reason (an otakit `AbortError` for a plain `abort()`). */
   signal?: AbortSignal;
   /** Called as each item finishes, in completion order. */
   onResult?: (result: ItemResult<I, R>) => void;
@@ -56,7 +56,7 @@ export async function mapConcurrent<I, R>(
       const i = index++;
       const item = next.value;
       if (options.signal?.aborted) {
-        record({ ok: false, index: i, item, error: options.signal.reason ?? new AbortError() });
+        record({ ok: false, index: i, item, error: abortReason(options.signal) });
         continue;
       }
       try {

@@ -1,4 +1,4 @@
-import { AbortError } from '../errors.js';
+import { abortReason } from '../http/abort.js';
 
 /** Options of {@link sleep}. */
 export interface SleepOptions {
@@ -8,8 +8,9 @@ export interface SleepOptions {
 
 /**
  * Waits `ms` milliseconds. When `signal` aborts first, the timer is cleared and the promise rejects
- * with the signal's reason (an {@link AbortError} when the reason is undefined), so a caller's
- * `controller.abort(myError)` surfaces as `myError`.
+ * with the signal's reason, so a caller's `controller.abort(myError)` surfaces as `myError`; a
+ * plain `controller.abort()` (no reason, or the DOM's default `AbortError` DOMException) rejects with
+ * an otakit `AbortError`, as every aborted otakit call does.
  *
  * @example
  * ```ts
@@ -19,12 +20,12 @@ export interface SleepOptions {
 export function sleep(ms: number, signal?: AbortSignal, options: SleepOptions = {}): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
-      reject(signal.reason ?? new AbortError());
+      reject(abortReason(signal));
       return;
     }
     const onAbort = () => {
       clearTimeout(timer);
-      reject(signal?.reason ?? new AbortError());
+      reject(abortReason(signal as AbortSignal));
     };
     const timer = setTimeout(
       () => {

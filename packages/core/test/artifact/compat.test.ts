@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { type ArtifactInfo, CompatibilityError, checkCompatibility, readArtifact } from '@otakit/core';
+import { vectorPath } from '@otakit/test-support';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { vectorPath } from './vectors.js';
 
 function compatError(fn: () => void): CompatibilityError {
   try {

@@ -10,9 +10,9 @@ import {
   validateArtifact,
   verifyArtifactFile,
 } from '@otakit/core';
+import { vectorPath } from '@otakit/test-support';
 import { describe, expect, it } from 'vitest';
 import { type CraftEntry, chunked, craftArtifact, HEADER_INFO, sha256, tar } from './craft.js';
-import { vectorPath } from './vectors.js';
 
 async function rejection(data: Uint8Array, options?: ReadArtifactOptions): Promise<ArtifactError> {
   const err = await readArtifact(chunked(data, 4096), options).then(

@@ -9,12 +9,12 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { loadVectorManifest, readVectorKey, vectorPath } from '@otakit/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ArtifactError } from '../../src/artifact/errors.js';
 import { readArtifact } from '../../src/artifact/reader.js';
 import { signArtifact, signManifest } from '../../src/artifact/sign.js';
 import { ArtifactWriteError } from '../../src/artifact/writer-errors.js';
-import { loadVectorManifest, readVectorKey, vectorPath } from './vectors.js';
 
 let work: string;
 beforeAll(async () => {

@@ -1,6 +1,5 @@
 import { createReadStream } from 'node:fs';
 import { ArtifactError, readArtifact, validateArtifact } from '@otakit/core';
-import { describe, expect, it } from 'vitest';
 import {
   expectedOutcome,
   loadVectorManifest,
@@ -10,7 +9,8 @@ import {
   type VectorRecord,
   vectorPath,
   verifyWordOfCode,
-} from './vectors.js';
+} from '@otakit/test-support';
+import { describe, expect, it } from 'vitest';
 
 const vectors = loadVectorManifest();
 

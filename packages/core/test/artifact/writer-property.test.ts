@@ -123,6 +123,44 @@ describe('writeArtifact (property)', () => {
     );
   }, 120_000);
 
+  // Regression (issue 16): fast-check seed 145254723 drew `metaData: {"__proto__": []}` and the
+  // writer's output read back as `{}`. Kept as a fixed case; the property above keeps drawing.
+  it('round-trips keys named __proto__, constructor and prototype (seed 145254723)', async () => {
+    const metaData = JSON.parse('{"__proto__": []}') as Record<string, unknown>;
+    const keys = ['__proto__', 'constructor', 'prototype'];
+    const provides = JSON.parse(`{${keys.map((k) => `"${k}": "p-${k}"`).join(',')}}`) as Record<
+      string,
+      string
+    >;
+    const depends = JSON.parse(`{${keys.map((k) => `"${k}": ["d-${k}"]`).join(',')}}`) as Record<
+      string,
+      string[]
+    >;
+    const out = join(work, 'proto.mender');
+    await writeArtifact(
+      {
+        type: 'module-image',
+        moduleType: 'a',
+        artifactName: 'a',
+        deviceTypes: ['a'],
+        files: [{ name: 'a.', content: new Uint8Array(0) }],
+        metaData,
+        provides,
+        depends,
+      },
+      out,
+    );
+    const info = await readArtifact(createReadStream(out));
+    await rm(out);
+    const meta = info.header.payloads[0]!.metaData!;
+    expect(Object.keys(meta)).toEqual(['__proto__']);
+    expect(Object.getOwnPropertyDescriptor(meta, '__proto__')?.value).toEqual([]);
+    for (const k of keys) {
+      expect(Object.getOwnPropertyDescriptor(info.provides, k)?.value).toBe(`p-${k}`);
+      expect(Object.getOwnPropertyDescriptor(info.depends, k)?.value).toEqual([`d-${k}`]);
+    }
+  });
+
   it('stops when aborted and leaves no output file', async () => {
     const controller = new AbortController();
     const out = join(work, 'aborted.mender');

@@ -1,10 +1,27 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  constants as fsConstants,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import fsp from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { fsyncDir, readJsonFile, writeFileAtomic, writeJsonFileAtomic } from '../../src/index.js';
+import {
+  fsyncDir,
+  mkdirDurable,
+  readJsonFile,
+  writeFileAtomic,
+  writeJsonFileAtomic,
+} from '../../src/index.js';
 import { version } from './fixtures/versions.js';
 
 const root = mkdtempSync(join(tmpdir(), 'otakit-atomic-'));
@@ -257,5 +274,47 @@ describe('readJsonFile and writeJsonFileAtomic', () => {
     writeFileSync(join(dir, 'bad.json'), '{"version": 1');
     await expect(readJsonFile(join(dir, 'bad.json'))).rejects.toThrow(SyntaxError);
     await expect(readJsonFile(dir)).rejects.toMatchObject({ code: 'EISDIR' });
+  });
+});
+
+describe('mkdirDurable', () => {
+  /** The directories fsynced (opened with O_DIRECTORY and synced) while `fn` runs. */
+  async function dirsSynced(fn: () => Promise<void>): Promise<string[]> {
+    const synced: string[] = [];
+    const open = fsp.open;
+    (fsp as { open: unknown }).open = async (path: string, flags?: number | string, m?: number) => {
+      const handle = await open(path, flags, m);
+      if (typeof flags === 'number' && (flags & (fsConstants.O_DIRECTORY ?? 0)) !== 0) {
+        const sync = handle.sync.bind(handle);
+        handle.sync = async () => {
+          await sync();
+          synced.push(path);
+        };
+      }
+      return handle;
+    };
+    syncBuiltinESMExports();
+    try {
+      await fn();
+    } finally {
+      (fsp as { open: unknown }).open = open;
+      syncBuiltinESMExports();
+    }
+    return synced;
+  }
+
+  it.runIf(posix)('flushes the parent of every directory it creates, with the mode asked', async () => {
+    const base = freshDir();
+    const target = join(base, 'x', 'y', 'z');
+    const synced = await dirsSynced(() => mkdirDurable(target, { mode: 0o700 }));
+    expect(synced.sort()).toEqual([base, join(base, 'x'), join(base, 'x', 'y')].sort());
+    expect(mode(join(base, 'x'))).toBe(0o700);
+    expect(mode(target)).toBe(0o700);
+  });
+
+  it.runIf(posix)('flushes the entry of a directory that already exists', async () => {
+    const base = freshDir();
+    mkdirSync(join(base, 'x'));
+    expect(await dirsSynced(() => mkdirDurable(join(base, 'x')))).toEqual([base]);
   });
 });

@@ -2,7 +2,7 @@ import type { MockAgent } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AbortError, InvalidResponseError } from '../../src/errors.js';
 import { findLink, parseLinkHeader } from '../../src/http/link.js';
-import { paginateByLink } from '../../src/http/paginate.js';
+import { paginateByBody, paginateByLink } from '../../src/http/paginate.js';
 import type { HttpRequest, QueryValue } from '../../src/http/types.js';
 import { mockClient, mockServer } from './helpers.js';
 
@@ -214,5 +214,64 @@ describe('HttpClient.paginate', () => {
     const all = await list.toArray();
     expect(all).toEqual(first.items);
     expect(paths).toHaveLength(1);
+  });
+});
+
+describe('paginateByBody', () => {
+  let agent: MockAgent | undefined;
+  afterEach(async () => {
+    await agent?.close();
+    agent = undefined;
+  });
+  const SEARCH = '/api/management/v2/inventory/filters/search';
+
+  function setup() {
+    const server = mockServer();
+    agent = server.agent;
+    return { pool: server.pool, client: mockClient(server.agent) };
+  }
+
+  it('asks page after page in the body while pages are full and the total says more remain', async () => {
+    const { pool, client } = setup();
+    const bodies: unknown[] = [];
+    const page = (items: unknown[]) => (opts: { body?: unknown }) => {
+      bodies.push(JSON.parse(String(opts.body)));
+      return { statusCode: 200, data: items, responseOptions: { headers: { 'x-total-count': '5' } } };
+    };
+    pool.intercept({ path: SEARCH, method: 'POST' }).reply(page([{ id: 1 }, { id: 2 }]));
+    pool.intercept({ path: SEARCH, method: 'POST' }).reply(page([{ id: 3 }, { id: 4 }]));
+    pool.intercept({ path: SEARCH, method: 'POST' }).reply(page([{ id: 5 }]));
+    const filters = [{ attribute: 'device_type', value: 'pi4' }];
+    const items = await paginateByBody<{ id: number }>(client, SEARCH, {
+      body: { filters },
+      perPage: 2,
+    }).toArray();
+    expect(items.map((d) => d.id)).toEqual([1, 2, 3, 4, 5]);
+    expect(bodies).toEqual([
+      { filters, page: 1, per_page: 2 },
+      { filters, page: 2, per_page: 2 },
+      { filters, page: 3, per_page: 2 },
+    ]);
+  });
+
+  it('stops at a full page when the total is reached, and retries a page (the search is read-only)', async () => {
+    const { pool, client } = setup();
+    pool.intercept({ path: SEARCH, method: 'POST' }).reply(503, { error: 'busy' });
+    pool
+      .intercept({ path: SEARCH, method: 'POST' })
+      .reply(200, [{ id: 1 }, { id: 2 }], { headers: { 'x-total-count': '2' } });
+    const first = await paginateByBody<{ id: number }>(client, SEARCH, { perPage: 2 });
+    expect(first).toMatchObject({ page: 1, perPage: 2, totalCount: 2, hasNext: false });
+    expect(first.items).toHaveLength(2);
+  });
+
+  it('stops when a Link header has no rel="next", and refuses a body that is not a list', async () => {
+    const { pool, client } = setup();
+    pool
+      .intercept({ path: SEARCH, method: 'POST' })
+      .reply(200, [{ id: 1 }], { headers: { link: `<${SEARCH}>; rel="first"` } });
+    expect((await paginateByBody(client, SEARCH, { perPage: 1 })).hasNext).toBe(false);
+    pool.intercept({ path: SEARCH, method: 'POST' }).reply(200, { not: 'a list' });
+    await expect(paginateByBody(client, SEARCH).toArray()).rejects.toBeInstanceOf(InvalidResponseError);
   });
 });

@@ -53,10 +53,12 @@ describe('sleep', () => {
   it('rejects at once with the signal reason, or an AbortError without one', async () => {
     const reason = new Error('mine');
     await expect(sleep(10_000, AbortSignal.abort(reason))).rejects.toBe(reason);
+    // A plain abort() (the DOM's default reason) is "no reason": an otakit AbortError, as in HttpClient.
     const c = new AbortController();
     const p = sleep(10_000, c.signal);
     c.abort();
-    await expect(p).rejects.toBeInstanceOf(DOMException);
+    await expect(p).rejects.toBeInstanceOf(AbortError);
+    await expect(p).rejects.toMatchObject({ cause: expect.any(DOMException) });
     const c2 = new AbortController();
     const p2 = sleep(10_000, c2.signal);
     Object.defineProperty(c2.signal, 'reason', { value: undefined });

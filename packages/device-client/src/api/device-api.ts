@@ -10,7 +10,7 @@ import {
 } from '@otakit/core';
 import { DeviceError, DeviceErrorCodes } from '../errors.js';
 import type { DeploymentStatus } from '../update/states.js';
-import { type IdentitySource, jwtTimes, serializeIdentity } from './identity.js';
+import { type IdentitySource, serializeIdentity, tokenTimes } from './identity.js';
 
 /** What `next` answers when a deployment is waiting for the device. */
 export interface DeploymentInstructions {
@@ -111,7 +111,7 @@ export class DeviceApi {
       });
       const token = res.data.trim();
       this.#token = token;
-      const times = jwtTimes(token);
+      const times = await tokenTimes(token);
       this.#tokenExp = times.exp;
       // The lifetime comes from the token itself (the device clock may be off); `iat` is the server's.
       this.#tokenIat = times.iat ?? Date.now() / 1000;
@@ -204,10 +204,7 @@ export class DeviceApi {
       if (status === 204 || data === undefined || data === null || data === '') return undefined;
       const d = data as DeploymentInstructions;
       if (typeof d.id !== 'string' || typeof d.artifact?.source?.uri !== 'string') {
-        throw new DeviceError(
-          DeviceErrorCodes.CORRUPT_STATE,
-          'the deployment answer has no id or source uri',
-        );
+        throw new DeviceError(DeviceErrorCodes.BAD_RESPONSE, 'the deployment answer has no id or source uri');
       }
       return d;
     };
@@ -250,7 +247,7 @@ export class DeviceApi {
 
   /**
    * Reports a deployment status (`PUT .../deployments/{id}/status`). A 409 (the deployment was
-   * aborted) throws `DeviceError` `ERR_DEPLOYMENT_ABORTED`.
+   * aborted) throws `DeviceError` `ERR_DEVICE_DEPLOYMENT_ABORTED`.
    */
   async reportStatus(
     deploymentId: string,

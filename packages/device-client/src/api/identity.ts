@@ -1,3 +1,5 @@
+import { decodeJwt } from '@otakit/core';
+
 /** A device identity: attribute names to a string value, or several values (sent as an array). */
 export type DeviceIdentity = Record<string, string | string[]>;
 
@@ -9,28 +11,26 @@ export type IdentitySource = DeviceIdentity | (() => DeviceIdentity | Promise<De
  * keys, values as strings or arrays of strings.
  */
 export function serializeIdentity(identity: DeviceIdentity): string {
-  const sorted: Record<string, string | string[]> = {};
-  for (const key of Object.keys(identity).sort()) {
-    const value = identity[key]!;
-    sorted[key] = Array.isArray(value) ? value.map(String) : String(value);
-  }
+  // Object.fromEntries defines own keys, so `__proto__` is serialised like any other attribute.
+  const sorted = Object.fromEntries(
+    Object.keys(identity)
+      .sort()
+      .map((key) => {
+        const value = identity[key]!;
+        return [key, Array.isArray(value) ? value.map(String) : String(value)];
+      }),
+  );
   return JSON.stringify(sorted);
 }
 
-/** Reads the `exp` claim (seconds) of a JWT without verifying it; undefined when absent or unreadable. */
-export function jwtExpiry(token: string): number | undefined {
-  return jwtTimes(token).exp;
-}
-
-/** Reads the `iat` and `exp` claims (seconds) of a JWT without verifying it. @internal */
-export function jwtTimes(token: string): { iat?: number; exp?: number } {
-  const part = token.split('.')[1];
-  if (!part) return {};
+/**
+ * The `iat` and `exp` claims (seconds) of the device's own token, read without verifying it (core's
+ * {@link decodeJwt}); empty when the token is not a readable JWT (the server's business).
+ * @internal
+ */
+export async function tokenTimes(token: string): Promise<{ iat?: number; exp?: number }> {
   try {
-    const claims = JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as {
-      exp?: unknown;
-      iat?: unknown;
-    };
+    const { claims } = await decodeJwt(token);
     return {
       ...(typeof claims.exp === 'number' ? { exp: claims.exp } : {}),
       ...(typeof claims.iat === 'number' ? { iat: claims.iat } : {}),

@@ -1,6 +1,12 @@
 import type { Readable } from 'node:stream';
-import { ApiError, type HttpClient, RateLimitError } from '@otakit/core';
-import { abortableSleep } from '../abortable-sleep.js';
+import {
+  ApiError,
+  type BackoffOptions,
+  backoffDelay,
+  type HttpClient,
+  RateLimitError,
+  sleep,
+} from '@otakit/core';
 import { DeviceError, DeviceErrorCodes } from '../errors.js';
 import type { DownloadStaging } from './staging.js';
 
@@ -40,10 +46,11 @@ export interface ResumableDownloadOptions {
   maxAttempts?: number;
   /** Link renewals allowed. Default 3. */
   maxRenewals?: number;
-  /** Backoff between attempts: first ceiling in ms (full jitter, doubling). Default 1000. */
-  retryBaseMs?: number;
-  /** Largest backoff ceiling in ms. Default 60 000. */
-  retryMaxMs?: number;
+  /**
+   * Backoff between attempts (core's {@link BackoffOptions}; full jitter, doubling). Default
+   * `{ baseDelayMs: 1000, maxDelayMs: 60_000 }`; `Retry-After` of a 429 wins.
+   */
+  retry?: Partial<BackoffOptions>;
   /** No byte for this long (waiting for headers or for the next chunk) counts as a dropped connection. Default 60 000. */
   stallTimeoutMs?: number;
   /** Bandwidth cap in bytes per second. Default unlimited. */
@@ -54,6 +61,9 @@ export interface ResumableDownloadOptions {
   onProgress?: (p: DownloadProgress) => void;
   onRetry?: (r: DownloadRetry) => void;
 }
+
+/** The download's default backoff between attempts. */
+export const DEFAULT_DOWNLOAD_RETRY: BackoffOptions = { baseDelayMs: 1000, maxDelayMs: 60_000 };
 
 const firstHeader = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
 
@@ -81,8 +91,7 @@ export function parseContentRange(
 export async function* resumableDownload(opts: ResumableDownloadOptions): AsyncGenerator<Buffer> {
   const maxAttempts = opts.maxAttempts ?? 10;
   const maxRenewals = opts.maxRenewals ?? 3;
-  const baseMs = opts.retryBaseMs ?? 1000;
-  const maxMs = opts.retryMaxMs ?? 60_000;
+  const backoff: BackoffOptions = { ...DEFAULT_DOWNLOAD_RETRY, ...opts.retry };
   const stallMs = opts.stallTimeoutMs ?? 60_000;
   const checkpointBytes = opts.checkpointBytes ?? 16 << 20;
   const signal = opts.signal;
@@ -221,7 +230,7 @@ export async function* resumableDownload(opts: ResumableDownloadOptions): AsyncG
             if (opts.bytesPerSecond) {
               throttled += chunk.byteLength;
               const due = (throttled / opts.bytesPerSecond) * 1000 - (performance.now() - throttleStart);
-              if (due > 0) await abortableSleep(due, signal);
+              if (due > 0) await sleep(due, signal);
             }
             if (totalBytes !== undefined && offset >= totalBytes) break;
           }
@@ -286,12 +295,11 @@ export async function* resumableDownload(opts: ResumableDownloadOptions): AsyncG
             `download gave up after ${maxAttempts} attempts without progress (${failure.reason})`,
           );
         }
-        const delayMs =
-          failure.delayMs ?? Math.round(Math.random() * Math.min(maxMs, baseMs * 2 ** (failures - 1)));
+        const delayMs = failure.delayMs ?? backoffDelay(failures, backoff);
         opts.onRetry?.({ attempt: failures, delayMs, reason: failure.reason, offset });
         await staging?.checkpoint();
         lastCheckpoint = offset;
-        await abortableSleep(delayMs, signal);
+        await sleep(delayMs, signal);
       }
     }
   } finally {

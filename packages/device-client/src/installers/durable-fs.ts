@@ -1,18 +1,13 @@
 /**
- * Small durable-file primitives shared by the installers: fsync'd directory creation, payload name
- * checks and abort checks. Atomic replace (`writeFileAtomic`, `writeJsonFileAtomic`, `fsyncDir`)
+ * Small durable-file primitives shared by the installers: fsync'd directory creation (from core),
+ * payload name checks and abort checks. Atomic replace (`writeFileAtomic`, `writeJsonFileAtomic`, `fsyncDir`)
  * is in @otakit/core.
  */
-import { mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import { fsyncDir } from '@otakit/core';
-import { InstallerError, InstallerErrorCodes } from './errors.js';
+// Durable directory creation lives in core (one mechanism for the key store and the agent): it
+// flushes the entry of every level it creates, not only the last one.
+export { mkdirDurable } from '@otakit/core';
 
-/** Creates a directory (and parents) and fsyncs its parent so the entry is durable. */
-export async function mkdirDurable(dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  await fsyncDir(dirname(dir));
-}
+import { InstallerError, InstallerErrorCodes } from './errors.js';
 
 /**
  * Checks that a payload file name is a plain base name, as the artifact format requires

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { abortableSleep } from '../abortable-sleep.js';
+import { sleep } from '@otakit/core';
 import { DeviceError, DeviceErrorCodes } from '../errors.js';
 
 /** The states that have state scripts, as in Mender. */
@@ -85,7 +85,7 @@ export class StateScriptRunner {
       if (code === 0) return;
       if (code === SCRIPT_RETRY_EXIT_CODE && Date.now() < retryUntil) {
         log(`state script ${name} asked to retry later`);
-        await abortableSleep(this.#o.retryIntervalMs ?? 60_000, signal);
+        await sleep(this.#o.retryIntervalMs ?? 60_000, signal);
         continue;
       }
       throw new DeviceError(

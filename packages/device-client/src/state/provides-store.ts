@@ -60,14 +60,12 @@ export function applyCommittedArtifact(
 ): InstalledArtifact {
   const clears = next.clearsProvides ?? ['*'];
   const patterns = clears.map(globToRegExp);
-  const provides: Record<string, string> = {};
-  for (const [k, v] of Object.entries(current.provides)) {
-    if (!patterns.some((p) => p.test(k))) provides[k] = v;
-  }
-  for (const [k, v] of Object.entries(next.provides ?? {})) {
-    if (k === 'artifact_name' || k === 'artifact_group') continue;
-    provides[k] = v;
-  }
+  // Object.fromEntries defines own properties, so keys such as `__proto__` or `constructor` from
+  // an artifact are stored as ordinary keys (an assignment would drop `__proto__`).
+  const provides: Record<string, string> = Object.fromEntries([
+    ...Object.entries(current.provides).filter(([k]) => !patterns.some((p) => p.test(k))),
+    ...Object.entries(next.provides ?? {}).filter(([k]) => k !== 'artifact_name' && k !== 'artifact_group'),
+  ]);
   const group =
     next.artifactGroup ??
     (patterns.some((p) => p.test('artifact_group')) ? undefined : current.artifactGroup);

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { HttpClient } from '@otakit/core';
 import { type Sandbox, startSandbox } from '@otakit/sandbox';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DeviceApi, DeviceClient, type DeviceClientOptions, SimulatedInstaller } from '../../src/index.js';
+import { DeviceApi } from '../../src/api/device-api.js';
+import { DeviceClient, type DeviceClientOptions, SimulatedInstaller } from '../../src/index.js';
 import { deviceKey, Mgmt, makeArtifact } from './sandbox-helpers.js';
 
 let sandbox: Sandbox;

@@ -39,9 +39,9 @@ async function updateUnder(faults: FaultConfig, overrides: Partial<DeviceClientO
     deviceType: 'test-device',
     dataDir,
     installers: [new SimulatedInstaller({ dir: join(dataDir, 'device') })],
-    statusRetryBaseMs: 10,
+    statusReports: { retry: { baseDelayMs: 10 } },
     retry: { baseDelayMs: 10, maxDelayMs: 50 },
-    download: { retryBaseMs: 5, retryMaxMs: 20, stallTimeoutMs: 500 },
+    download: { retry: { baseDelayMs: 5, maxDelayMs: 20 }, stallTimeoutMs: 500 },
     ...overrides,
   });
   let networkBytes = 0;
@@ -122,7 +122,7 @@ describe('network faults from the sandbox switches', () => {
       deviceType: 'test-device',
       dataDir,
       installers: [new SimulatedInstaller({ dir: join(dataDir, 'device') })],
-      download: { retryBaseMs: 5, retryMaxMs: 20 },
+      download: { retry: { baseDelayMs: 5, maxDelayMs: 20 } },
     });
     const reasons: string[] = [];
     client.events.on('download:retry', (e) => {
@@ -153,7 +153,7 @@ describe('network faults from the sandbox switches', () => {
   it('detects a stalled download and resumes', async () => {
     const r = await updateUnder({ stall: { afterBytes: SIZE / 3, count: 1, pathPrefix: DOWNLOADS } });
     expect(r.result.outcome).toBe('success');
-    expect(r.retries).toContain('ERR_DOWNLOAD_STALLED');
+    expect(r.retries).toContain('ERR_DEVICE_DOWNLOAD_STALLED');
     expect(r.networkBytes / r.totalBytes).toBeLessThan(1.05);
   });
 

@@ -27,8 +27,7 @@ async function collect(opts: Partial<ResumableDownloadOptions> & { url?: string 
   for await (const c of resumableDownload({
     http,
     url: `${base}/artifact`,
-    retryBaseMs: 1,
-    retryMaxMs: 5,
+    retry: { baseDelayMs: 1, maxDelayMs: 5 },
     ...opts,
   })) {
     parts.push(c);
@@ -95,13 +94,13 @@ describe('resumable download', () => {
   });
 
   it('gives up on 404 at once', async () => {
-    await expect(collect({ url: `${base}/missing` })).rejects.toMatchObject({ code: 'ERR_DOWNLOAD' });
+    await expect(collect({ url: `${base}/missing` })).rejects.toMatchObject({ code: 'ERR_DEVICE_DOWNLOAD' });
     expect(server.requests).toHaveLength(1);
   });
 
   it('gives up after the attempts without progress', async () => {
     for (let i = 0; i < 10; i++) server.faults.statuses.push({ status: 503 });
-    await expect(collect({ maxAttempts: 3 })).rejects.toMatchObject({ code: 'ERR_DOWNLOAD' });
+    await expect(collect({ maxAttempts: 3 })).rejects.toMatchObject({ code: 'ERR_DEVICE_DOWNLOAD' });
     expect(server.requests).toHaveLength(4);
   });
 

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeArtifact } from '@otakit/core';
 import { describe, expect, it } from 'vitest';
-import { DeviceClient, isStateScript, SimulatedInstaller } from '../../src/index.js';
+import { DeviceClient, SimulatedInstaller } from '../../src/index.js';
+import { isStateScript } from '../../src/scripts/state-scripts.js';
 
 async function setup(scripts: Record<string, string>) {
   const dir = await mkdtemp(join(tmpdir(), 'otakit-scripts-'));

@@ -1,14 +1,10 @@
 import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Backoff, writeFileAtomic } from '@otakit/core';
 import { describe, expect, it } from 'vitest';
-import {
-  compareVersions,
-  PollBackoff,
-  StateStore,
-  type UpdateRecord,
-  writeFileAtomic,
-} from '../../src/index.js';
+import { DEFAULT_POLL_RETRY, StateStore, type UpdateRecord } from '../../src/index.js';
+import { compareVersions } from '../../src/update/version.js';
 
 const record = (n: number): UpdateRecord => ({
   version: 1,
@@ -34,7 +30,7 @@ describe('state store', () => {
   it('rejects a file that is not a state record', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'otakit-state-'));
     await writeFileAtomic(join(dir, 'update-state.json'), '{"version": 1');
-    await expect(new StateStore(dir).load()).rejects.toMatchObject({ code: 'ERR_CORRUPT_STATE' });
+    await expect(new StateStore(dir).load()).rejects.toMatchObject({ code: 'ERR_DEVICE_CORRUPT_STATE' });
   });
 
   it('replaces content atomically', async () => {
@@ -54,7 +50,7 @@ describe('versions and backoff', () => {
   });
 
   it('backs off from the minimum, each interval three times, doubling up to the cap', () => {
-    const b = new PollBackoff({ minMs: 60_000, maxMs: 300_000, random: () => 1 });
+    const b = new Backoff({ ...DEFAULT_POLL_RETRY, random: () => 1 });
     const waits = Array.from({ length: 12 }, () => b.next());
     expect(waits).toEqual([60, 60, 60, 120, 120, 120, 240, 240, 240, 300, 300, 300].map((s) => s * 1000));
     b.reset();
@@ -62,7 +58,7 @@ describe('versions and backoff', () => {
   });
 
   it('draws each wait with full jitter', () => {
-    const b = new PollBackoff({ minMs: 60_000, maxMs: 300_000, random: () => 0.25 });
+    const b = new Backoff({ ...DEFAULT_POLL_RETRY, random: () => 0.25 });
     expect(b.next()).toBe(15_000);
   });
 });

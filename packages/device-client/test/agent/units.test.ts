@@ -2,16 +2,11 @@ import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  boundLog,
-  DeviceClient,
-  inMaintenanceWindow,
-  MAX_LOG_BYTES,
-  parseContentRange,
-  runHealthChecks,
-  SimulatedInstaller,
-  serializeIdentity,
-} from '../../src/index.js';
+import { boundLog, MAX_LOG_BYTES } from '../../src/api/device-api.js';
+import { serializeIdentity } from '../../src/api/identity.js';
+import { parseContentRange } from '../../src/download/resumable-download.js';
+import { runHealthChecks } from '../../src/health/health-checks.js';
+import { DeviceClient, inMaintenanceWindow, SimulatedInstaller } from '../../src/index.js';
 import { FaultServer } from './fault-server.js';
 import { makeArtifact } from './sandbox-helpers.js';
 
@@ -67,6 +62,11 @@ describe('small parsers', () => {
     expect(serializeIdentity({ sn: '1', mac: ['b', 'a'] })).toBe('{"mac":["b","a"],"sn":"1"}');
   });
 
+  it('serialises __proto__, constructor and prototype as ordinary identity attributes', () => {
+    const identity = JSON.parse('{"prototype":"p","constructor":["b","a"],"__proto__":"x"}');
+    expect(serializeIdentity(identity)).toBe('{"__proto__":"x","constructor":["b","a"],"prototype":"p"}');
+  });
+
   it('parses Content-Range', () => {
     expect(parseContentRange('bytes 10-19/20')).toEqual({ start: 10, end: 19, size: 20 });
     expect(parseContentRange('bytes 10-19/*')).toEqual({ start: 10, end: 19, size: undefined });
@@ -94,7 +94,7 @@ describe('standalone installs', () => {
       deviceType: 'test-device',
       dataDir,
       installers: [sim],
-      download: { retryBaseMs: 1, retryMaxMs: 5 },
+      download: { retry: { baseDelayMs: 1, maxDelayMs: 5 } },
     });
     const states: string[] = [];
     client.events.on('state:enter', (e) => states.push(e.state));
@@ -135,7 +135,9 @@ describe('standalone installs', () => {
     const ac = new AbortController();
     client.events.on('update:paused', () => ac.abort());
     await expect(client.installFromFile(art.path, { signal: ac.signal })).rejects.toBeDefined();
-    await expect(client.installFromFile(art.path)).rejects.toMatchObject({ code: 'ERR_CORRUPT_STATE' });
+    await expect(client.installFromFile(art.path)).rejects.toMatchObject({
+      code: 'ERR_DEVICE_UPDATE_IN_PROGRESS',
+    });
     expect((await client.states.load())?.state).toBe('ArtifactCommit');
   });
 });

@@ -31,8 +31,8 @@ async function device(overrides: Partial<DeviceClientOptions> = {}) {
     deviceType: 'test-device',
     dataDir,
     installers: [sim],
-    statusRetryBaseMs: 10,
-    download: { retryBaseMs: 5, retryMaxMs: 20 },
+    statusReports: { retry: { baseDelayMs: 10 } },
+    download: { retry: { baseDelayMs: 5, maxDelayMs: 20 } },
     ...overrides,
   });
   const states: string[] = [];
@@ -195,9 +195,7 @@ describe('device update against the sandbox', () => {
       deviceType: 'test-device',
       dataDir,
       installers: [new SimulatedInstaller({ dir: join(dataDir, 'device') })],
-      updatePollSeconds: 0.05,
-      retryMinSeconds: 0.05,
-      retryMaxSeconds: 0.1,
+      poll: { updateIntervalMs: 50, retry: { baseDelayMs: 50, maxDelayMs: 100 } },
     });
     const seen: string[] = [];
     const ac = new AbortController();

@@ -3,10 +3,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { GRUBENV_SIGNATURE } from '../../src/installers/bootloader/grubenv.js';
 import {
   commitBootPart,
   FileBootloader,
-  GRUBENV_SIGNATURE,
   GrubBootloader,
   GrubEnvBlock,
   InstallerError,

@@ -244,3 +244,14 @@ describe('DualRootfsInstaller', () => {
     expect(await readABState(bootloader)).toEqual({ bootPart: '3', upgradeAvailable: false, bootcount: 0 });
   });
 });
+
+describe('DualRootfsInstaller options', () => {
+  it('takes the running slot from activeSlot, or from its former name currentSlot', async () => {
+    const { partitions, bootloader } = await setup();
+    const viaActive = new DualRootfsInstaller({ partitions, bootloader, activeSlot: async () => 'b' });
+    const viaCurrent = new DualRootfsInstaller({ partitions, bootloader, currentSlot: async () => 'b' });
+    expect(await viaActive.activeSlot()).toBe('b');
+    expect(await viaCurrent.activeSlot()).toBe('b');
+    expect(await viaCurrent.currentSlot()).toBe('b');
+  });
+});

@@ -154,8 +154,8 @@ export class InventoryResource {
    */
   list(opts: InventoryListOptions = {}): PagePromise<InventoryDevice> {
     const { filters, group, hasGroup, sort, ...rest } = opts;
-    const query: Record<string, QueryValue> = { group, has_group: hasGroup, sort };
-    for (const [key, value] of Object.entries(filters ?? {})) query[key] = value;
+    // Spread defines own keys, so a filter on an attribute named `__proto__` is sent like any other.
+    const query: Record<string, QueryValue> = { group, has_group: hasGroup, sort, ...filters };
     return this.#t.list<InventoryDevice>(`${V1}/devices`, query, rest);
   }
 

@@ -10,7 +10,7 @@ import type { EventEmitter } from 'node:events';
 import Fastify from 'fastify';
 import { MqttBridge } from './mqtt-bridge.js';
 import { IotCoreStateFile } from './persistence.js';
-import { createV1Handler } from './routes.js';
+import { registerV1Routes } from './routes.js';
 import { RpcError } from './status.js';
 import { SinkGate, type TelemetrySink } from './telemetry-sink.js';
 import {
@@ -172,8 +172,7 @@ export async function startIotCoreSandbox(options: IotCoreSandboxOptions = {}): 
   app.addHook('onSend', async () => {
     await stateFile?.flush();
   });
-  const handler = createV1Handler(world);
-  app.route({ method: ['GET', 'POST', 'PATCH', 'DELETE'], url: '/v1/*', handler });
+  await registerV1Routes(app, world);
   await app.listen({ port: options.port ?? 0, host });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr !== null ? addr.port : 0;

@@ -64,7 +64,7 @@ export class IotCoreStateFile {
 
   /**
    * Loads the saved registries and devices into the world (registries not saved are kept).
-   * @throws {@link SandboxError} `SANDBOX_STATE` when the file is not readable state.
+   * @throws {@link SandboxError} `ERR_SANDBOX_STATE` when the file is not readable state.
    */
   async load(): Promise<void> {
     await mkdir(this.#dir, { recursive: true });
@@ -77,8 +77,12 @@ export class IotCoreStateFile {
       for (const r of saved.registries) {
         const reg = this.#world.addRegistry(r.project, r.location, r.id);
         for (const d of r.devices) {
+          const configVersions = Array.isArray(d.configVersions) ? d.configVersions : [d.config];
           reg.devices.set(d.id, {
             ...d,
+            // `config` is the newest of `configVersions` (one object, as the world keeps it).
+            config: configVersions[0] ?? d.config,
+            configVersions,
             credentials: d.credentials.map((c) => ({
               ...c,
               parsed: credentialKey(c.publicKey.format, c.publicKey.key),
@@ -87,7 +91,7 @@ export class IotCoreStateFile {
         }
       }
     } catch (err) {
-      throw new SandboxError('SANDBOX_STATE', `cannot load the IoT Core state from ${this.path}`, {
+      throw new SandboxError('ERR_SANDBOX_STATE', `cannot load the IoT Core state from ${this.path}`, {
         cause: err,
       });
     }

@@ -1,5 +1,15 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { verifyDeviceJwt } from './keys.js';
+import {
+  DEVICE,
+  GATEWAY_TYPE,
+  MODIFY_CONFIG_REQUEST,
+  type Parsed,
+  readBytes,
+  readMessage,
+  SEND_COMMAND_REQUEST,
+  wantsNumericEnums,
+} from './proto3-json.js';
 import { RpcError } from './status.js';
 import {
   DEVICE_ID,
@@ -9,6 +19,7 @@ import {
   parseFieldMask,
   parseMetadata,
   type RegistryRecord,
+  renderConfig,
   renderDevice,
   verifyCredentials,
 } from './store.js';
@@ -16,18 +27,13 @@ import type { IotCoreWorld } from './world.js';
 
 const MAX_PAGE_SIZE = 500;
 const DEFAULT_PAGE_SIZE = 100;
-const PATCHABLE = new Set(['credentials', 'blocked', 'metadata', 'log_level']);
-const LOG_LEVELS = ['LOG_LEVEL_UNSPECIFIED', 'NONE', 'ERROR', 'INFO', 'DEBUG'];
-const DEVICE_FIELDS_ACCEPTED = new Set([
-  'id',
-  'name',
-  'numId',
+/** What `updateMask` may name: the mutable Device fields. */
+const PATCHABLE = new Set([
   'credentials',
   'blocked',
   'metadata',
-  'logLevel',
-  'config',
-  'gatewayConfig',
+  'log_level',
+  'gateway_config.gateway_auth_method',
 ]);
 
 /** A parsed `/v1/...` device path. */
@@ -48,13 +54,40 @@ function objectBody(body: unknown): Record<string, unknown> {
 
 function decodeBytes(value: unknown, field: string): Buffer {
   if (value === undefined || value === null) return Buffer.alloc(0);
-  if (typeof value !== 'string' || !/^[A-Za-z0-9+/_-]*={0,2}$/.test(value)) {
-    throw new RpcError(
-      'INVALID_ARGUMENT',
-      `Invalid value at '${field}' (TYPE_BYTES), Base64 decoding failed`,
-    );
+  return readBytes(value, field);
+}
+
+/** A non-negative int32 query parameter (`pageSize`, `numStates`, `numVersions`); 0 when absent. */
+function int32Param(value: unknown, name: string): number {
+  const raw = first(value);
+  if (raw === undefined || raw === '') return 0;
+  const n = Number(raw);
+  if (!/^-?\d+$/.test(String(raw)) || !Number.isSafeInteger(n) || n < 0 || n > 2 ** 31 - 1) {
+    throw new RpcError('INVALID_ARGUMENT', `Invalid value at '${name}' (TYPE_INT32), ${JSON.stringify(raw)}`);
   }
-  return Buffer.from(value.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+  return n;
+}
+
+/**
+ * Registers `/v1/*` in its own scope, whose JSON parser takes an empty body as no body: Google's
+ * REST clients send `Content-Type: application/json` on bodiless DELETEs.
+ * @internal
+ */
+export async function registerV1Routes(app: FastifyInstance, world: IotCoreWorld): Promise<void> {
+  const handler = createV1Handler(world);
+  await app.register(async (scope) => {
+    scope.removeContentTypeParser('application/json');
+    scope.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, text, done) => {
+      const body = String(text);
+      if (body.trim() === '') return done(null, undefined);
+      try {
+        done(null, JSON.parse(body));
+      } catch {
+        done(new RpcError('INVALID_ARGUMENT', 'Invalid JSON payload received.'), undefined);
+      }
+    });
+    scope.route({ method: ['GET', 'POST', 'PATCH', 'DELETE'], url: '/v1/*', handler });
+  });
 }
 
 function first(value: unknown): unknown {
@@ -185,14 +218,12 @@ export function createV1Handler(world: IotCoreWorld) {
     }
 
     requireAdmin(request);
+    const numeric = wantsNumericEnums(q.$alt);
 
     if (t.deviceSegment === undefined || t.deviceSegment === '') {
       if (method === 'GET') {
         const mask = parseFieldMask(first(q.fieldMask), 'field_mask');
-        const rawSize = Number(first(q.pageSize) ?? 0);
-        if (!Number.isInteger(rawSize) || rawSize < 0) {
-          throw new RpcError('INVALID_ARGUMENT', "Invalid value at 'page_size' (TYPE_INT32)");
-        }
+        const rawSize = int32Param(q.pageSize, 'page_size');
         const size = Math.min(rawSize === 0 ? DEFAULT_PAGE_SIZE : rawSize, MAX_PAGE_SIZE);
         const token = first(q.pageToken);
         let offset = 0;
@@ -205,31 +236,36 @@ export function createV1Handler(world: IotCoreWorld) {
           offset = Number(m[1]);
         }
         const ids = list(q.deviceIds);
-        const numIds = list(q.deviceNumIds);
+        const numIds = list(q.deviceNumIds).map((n) => {
+          if (!/^\d{1,20}$/.test(n)) {
+            throw new RpcError('INVALID_ARGUMENT', `Invalid value at 'device_num_ids' (TYPE_UINT64), "${n}"`);
+          }
+          return BigInt(n).toString();
+        });
+        const gatewayType = gatewayTypeFilter(first(q['gatewayListOptions.gatewayType']));
+        // Gateway bindings are not served: no device is bound to any gateway.
+        const byAssociation =
+          first(q['gatewayListOptions.associationsGatewayId']) !== undefined ||
+          first(q['gatewayListOptions.associationsDeviceId']) !== undefined;
         const all = [...reg.devices.values()]
           .filter((d) => ids.length === 0 || ids.includes(d.id))
           .filter((d) => numIds.length === 0 || numIds.includes(d.numId))
+          .filter((d) => gatewayType === undefined || d.gatewayConfig.gatewayType === gatewayType)
+          .filter(() => !byAssociation)
           .sort((a, b) => (BigInt(a.numId) < BigInt(b.numId) ? -1 : 1));
         const page = all.slice(offset, offset + size);
         const next = offset + size < all.length;
-        const out: Record<string, unknown> = {
-          devices: page.map((d) => renderDevice(reg, d, mask ?? new Set(), ['id', 'num_id'])),
-        };
+        const out: Record<string, unknown> = {};
+        if (page.length > 0) {
+          out.devices = page.map((d) => renderDevice(reg, d, mask ?? new Set(), ['id', 'num_id'], numeric));
+        }
         if (next) out.nextPageToken = Buffer.from(`offset:${offset + size}`).toString('base64url');
         return out;
       }
       if (method === 'POST') {
-        const body = objectBody(request.body);
-        for (const k of Object.keys(body)) {
-          if (!DEVICE_FIELDS_ACCEPTED.has(k)) {
-            throw new RpcError(
-              'INVALID_ARGUMENT',
-              `Invalid JSON payload received. Unknown name "${k}": Cannot find field.`,
-            );
-          }
-        }
+        const body = readMessage(objectBody(request.body), DEVICE, 'device');
         if (typeof body.id !== 'string' || !DEVICE_ID.test(body.id)) {
-          throw new RpcError('INVALID_ARGUMENT', `Invalid device ID: '${String(body.id)}'.`);
+          throw new RpcError('INVALID_ARGUMENT', `Invalid device ID: '${String(body.id ?? '')}'.`);
         }
         if (reg.devices.has(body.id)) {
           const r = reg;
@@ -238,59 +274,75 @@ export function createV1Handler(world: IotCoreWorld) {
             `The device with the name 'projects/${r.project}/locations/${r.location}/registries/${r.id}/devices/${body.id}' already exists.`,
           );
         }
+        const config = (body.config ?? Object.create(null)) as Parsed;
+        if (config.version !== undefined && config.version !== '0') {
+          throw new RpcError('INVALID_ARGUMENT', 'The config version must be 0 at creation.');
+        }
+        const gateway = (body.gatewayConfig ?? Object.create(null)) as Parsed;
+        const gatewayType =
+          typeof gateway.gatewayType === 'string' && gateway.gatewayType !== 'GATEWAY_TYPE_UNSPECIFIED'
+            ? gateway.gatewayType
+            : 'NON_GATEWAY';
+        const authMethod = gateway.gatewayAuthMethod as string | undefined;
         const d = world.createDevice(reg, {
           id: body.id,
           credentials: parseCredentials(body.credentials),
           blocked: body.blocked === true,
           metadata: parseMetadata(body.metadata),
-          logLevel: parseLogLevel(body.logLevel),
-          configData: (() => {
-            const c = body.config === undefined ? {} : objectBody(body.config);
-            if (c.version !== undefined && String(c.version) !== '0') {
-              throw new RpcError('INVALID_ARGUMENT', 'The config version must be 0 at creation.');
-            }
-            return decodeBytes(c.binaryData, 'device.config.binary_data').toString('base64');
-          })(),
+          logLevel: body.logLevel as string | undefined,
+          gatewayConfig: {
+            gatewayType,
+            ...(authMethod && authMethod !== 'GATEWAY_AUTH_METHOD_UNSPECIFIED'
+              ? { gatewayAuthMethod: authMethod }
+              : {}),
+          },
+          configData: ((config.binaryData as Buffer | undefined) ?? Buffer.alloc(0)).toString('base64'),
         });
-        return renderDevice(reg, d, undefined);
+        return renderDevice(reg, d, undefined, [], numeric);
       }
       throw new RpcError('NOT_FOUND', 'method not found');
     }
 
     const d = device(t);
     if (t.verb === 'modifyCloudToDeviceConfig' && method === 'POST') {
-      const body = objectBody(request.body);
+      const body = readMessage(objectBody(request.body), MODIFY_CONFIG_REQUEST, '');
       const want = Number(body.versionToUpdate ?? 0);
       if (want !== 0 && want !== d.config.version) {
-        throw new RpcError('FAILED_PRECONDITION', 'The config version to update does not match.');
+        throw new RpcError(
+          'FAILED_PRECONDITION',
+          `The config version to update (${want}) does not match the current version (${d.config.version}).`,
+        );
       }
-      const data = decodeBytes(body.binaryData, 'binary_data');
+      const data = (body.binaryData as Buffer | undefined) ?? Buffer.alloc(0);
       if (data.length > 64 * 1024) throw new RpcError('INVALID_ARGUMENT', 'Config payload over 64 KB.');
-      const config = world.modifyConfig(reg, d, data);
-      return {
-        version: String(config.version),
-        cloudUpdateTime: config.cloudUpdateTime,
-        binaryData: config.binaryData,
-      };
+      return renderConfig(world.modifyConfig(reg, d, data));
     }
     if (t.verb === 'sendCommandToDevice' && method === 'POST') {
-      const body = objectBody(request.body);
-      const data = decodeBytes(body.binaryData, 'binary_data');
-      const sub = body.subfolder;
-      if (sub !== undefined && (typeof sub !== 'string' || sub.length > 256 || /[+#]/.test(sub))) {
+      const body = readMessage(objectBody(request.body), SEND_COMMAND_REQUEST, '');
+      const data = (body.binaryData as Buffer | undefined) ?? Buffer.alloc(0);
+      const sub = body.subfolder as string | undefined;
+      if (sub !== undefined && (sub.length > 256 || /[+#]/.test(sub))) {
         throw new RpcError('INVALID_ARGUMENT', 'Invalid subfolder.');
       }
-      if (!world.sendCommand(reg, d, data, typeof sub === 'string' && sub !== '' ? sub : undefined)) {
+      if (!world.sendCommand(reg, d, data, sub !== undefined && sub !== '' ? sub : undefined)) {
         throw new RpcError('FAILED_PRECONDITION', `Device \`${d.numId}\` is not connected.`);
       }
       return {};
     }
-    if (t.sub === 'states' && method === 'GET') {
-      const n = Number(first(q.numStates) ?? 0) || 10;
-      return { deviceStates: d.states.slice(0, Math.min(n, 10)) };
+    if (t.sub === 'states' && method === 'GET' && t.verb === undefined) {
+      const n = int32Param(q.numStates, 'num_states');
+      const states = d.states.slice(0, n === 0 ? 10 : Math.min(n, 10));
+      return states.length > 0 ? { deviceStates: states } : {};
+    }
+    if (t.sub === 'configVersions' && method === 'GET' && t.verb === undefined) {
+      const n = int32Param(q.numVersions, 'num_versions');
+      const configs = d.configVersions.slice(0, n === 0 ? 10 : Math.min(n, 10)).map(renderConfig);
+      return configs.length > 0 ? { deviceConfigs: configs } : {};
     }
     if (t.verb !== undefined || t.sub !== undefined) throw new RpcError('NOT_FOUND', 'method not found');
-    if (method === 'GET') return renderDevice(reg, d, parseFieldMask(first(q.fieldMask), 'field_mask'));
+    if (method === 'GET') {
+      return renderDevice(reg, d, parseFieldMask(first(q.fieldMask), 'field_mask'), [], numeric);
+    }
     if (method === 'DELETE') {
       world.deleteDevice(reg, d);
       return {};
@@ -310,22 +362,41 @@ export function createV1Handler(world: IotCoreWorld) {
           throw new RpcError('INVALID_ARGUMENT', `The field '${f}' cannot be updated with update_mask.`);
         }
       }
-      const body = objectBody(request.body);
-      if (fields.includes('credentials')) d.credentials = parseCredentials(body.credentials);
+      const body = readMessage(objectBody(request.body), DEVICE, 'device');
+      // Validate every masked field before changing any, so a refused patch changes nothing.
+      const credentials = fields.includes('credentials') ? parseCredentials(body.credentials) : undefined;
+      const metadata = fields.includes('metadata') ? parseMetadata(body.metadata) : undefined;
+      if (credentials) d.credentials = credentials;
+      if (metadata) d.metadata = metadata;
       if (fields.includes('blocked')) d.blocked = body.blocked === true;
-      if (fields.includes('metadata')) d.metadata = parseMetadata(body.metadata);
-      if (fields.includes('log_level')) d.logLevel = parseLogLevel(body.logLevel);
+      if (fields.includes('log_level')) {
+        const level = body.logLevel as string | undefined;
+        if (level && level !== 'LOG_LEVEL_UNSPECIFIED') d.logLevel = level;
+        else delete d.logLevel;
+      }
+      if (fields.includes('gateway_config.gateway_auth_method')) {
+        const method = ((body.gatewayConfig ?? {}) as Parsed).gatewayAuthMethod as string | undefined;
+        if (method && method !== 'GATEWAY_AUTH_METHOD_UNSPECIFIED')
+          d.gatewayConfig.gatewayAuthMethod = method;
+        else delete d.gatewayConfig.gatewayAuthMethod;
+      }
       world.deviceChanged(reg, d);
-      return renderDevice(reg, d, undefined);
+      return renderDevice(reg, d, undefined, [], numeric);
     }
     throw new RpcError('NOT_FOUND', 'method not found');
   };
 }
 
-function parseLogLevel(value: unknown): string | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string' || !LOG_LEVELS.includes(value)) {
-    throw new RpcError('INVALID_ARGUMENT', "Invalid value at 'device.log_level'");
+/** `gatewayListOptions.gatewayType` as an enum name (name or number accepted). */
+function gatewayTypeFilter(value: unknown): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  const text = String(value);
+  const name = /^\d+$/.test(text) ? GATEWAY_TYPE[Number(text)] : text;
+  if (name === undefined || !Object.values(GATEWAY_TYPE).includes(name)) {
+    throw new RpcError(
+      'INVALID_ARGUMENT',
+      `Invalid value at 'gateway_list_options.gateway_type' (TYPE_ENUM), "${text}"`,
+    );
   }
-  return value;
+  return name === 'GATEWAY_TYPE_UNSPECIFIED' ? undefined : name;
 }

@@ -114,11 +114,13 @@ export class IotCoreWorld {
       blocked: boolean;
       metadata: Record<string, string>;
       logLevel: string | undefined;
+      gatewayConfig?: DeviceRecord['gatewayConfig'];
       configData: string;
     },
   ): DeviceRecord {
     this.#nextNum += 1n + BigInt(Math.floor(Math.random() * 1000));
     const now = this.now().toISOString();
+    const config = { version: 1, cloudUpdateTime: now, binaryData: input.configData };
     const d: DeviceRecord = {
       id: input.id,
       numId: this.#nextNum.toString(),
@@ -126,7 +128,9 @@ export class IotCoreWorld {
       blocked: input.blocked,
       metadata: input.metadata,
       ...(input.logLevel ? { logLevel: input.logLevel } : {}),
-      config: { version: 1, cloudUpdateTime: now, binaryData: input.configData },
+      gatewayConfig: input.gatewayConfig ?? { gatewayType: 'NON_GATEWAY' },
+      config,
+      configVersions: [config],
       states: [],
     };
     reg.devices.set(d.id, d);
@@ -151,6 +155,8 @@ export class IotCoreWorld {
       cloudUpdateTime: this.now().toISOString(),
       binaryData: data.toString('base64'),
     };
+    d.configVersions.unshift(d.config);
+    d.configVersions.length = Math.min(d.configVersions.length, 10);
     this.changed();
     this.hooks?.configChanged(reg, d);
     return d.config;

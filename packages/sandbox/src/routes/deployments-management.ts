@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { requireUser } from '../auth.js';
 import { nowIso, type SandboxContext } from '../context.js';
 import {
+  addPendingDeviceDeployment,
   artifactsNamed,
   deploymentStatistics,
   deploymentStatus,
@@ -75,15 +76,7 @@ export async function deploymentsManagementRoutes(app: FastifyInstance, ctx: San
       artifacts: artifacts.map((a) => a.id),
     };
     ctx.store.state.deployments[d.id] = d;
-    for (const deviceId of deviceIds) {
-      ctx.store.putDeviceDeployment({
-        id: randomUUID(),
-        deployment_id: d.id,
-        device_id: deviceId,
-        status: 'pending',
-        created,
-      });
-    }
+    for (const deviceId of deviceIds) addPendingDeviceDeployment(ctx, d.id, deviceId, created);
     ctx.store.markChanged();
     return reply.code(201).header('Location', `${v1}/${d.id}`).send();
   };

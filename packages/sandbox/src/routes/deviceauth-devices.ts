@@ -57,7 +57,7 @@ export async function deviceauthDeviceRoutes(app: FastifyInstance, ctx: SandboxC
       throw unauthorized('dev auth: unauthorized');
     }
     syncInventoryIdentity(ctx, device);
-    const token = issueDeviceToken(ctx, device, authSet);
+    const token = await issueDeviceToken(ctx, device, authSet);
     return reply.code(200).type('application/jwt').send(token);
   });
 }

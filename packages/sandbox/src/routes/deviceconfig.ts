@@ -4,9 +4,10 @@ import { writeArtifact } from '@otakit/core';
 import type { FastifyInstance } from 'fastify';
 import { requireDevice, requireUser } from '../auth.js';
 import { nowIso, type SandboxContext } from '../context.js';
+import { addPendingDeviceDeployment } from '../deployments.js';
 import { badRequest, HttpError, notFound } from '../errors.js';
 import { objectBody } from '../http.js';
-import { checkLink } from '../signing.js';
+import { requireSignedLink } from '../signing.js';
 import type { DeploymentRecord, DeviceConfigRecord } from '../store.js';
 
 const MANAGEMENT = '/api/management/v1/deviceconfig/configurations/device';
@@ -129,13 +130,7 @@ export async function deviceconfigManagementRoutes(app: FastifyInstance, ctx: Sa
     const group = ctx.store.state.inventory[deviceId]?.attributes['system/group']?.value;
     if (typeof group === 'string') d.groups = [group];
     ctx.store.state.deployments[d.id] = d;
-    ctx.store.putDeviceDeployment({
-      id: randomUUID(),
-      deployment_id: d.id,
-      device_id: deviceId,
-      status: 'pending',
-      created,
-    });
+    addPendingDeviceDeployment(ctx, d.id, deviceId, created);
     record.deployment_id = d.id;
     ctx.store.state.deviceConfigs[deviceId] = record;
     ctx.store.markChanged();
@@ -174,13 +169,7 @@ export async function configurationDownloadRoutes(app: FastifyInstance, ctx: San
   app.get<{ Params: { deploymentId: string; deviceType: string; deviceId: string } }>(
     `${CONFIGURATION_DOWNLOAD}/:deploymentId/:deviceType/:deviceId`,
     async (request, reply) => {
-      const url = new URL(request.url, 'http://sandbox.invalid');
-      const check = checkLink(url.pathname, url.searchParams, ctx.secrets.linkKey, ctx.now());
-      if (!check.ok)
-        throw new HttpError(
-          403,
-          check.reason === 'expired' ? 'the link has expired' : 'invalid link signature',
-        );
+      requireSignedLink(ctx, request.url);
       const { deploymentId, deviceType, deviceId } = request.params;
       const d = ctx.store.state.deployments[deploymentId];
       if (d?.type !== 'configuration' || !d.device_ids.includes(deviceId))

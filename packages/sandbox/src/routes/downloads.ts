@@ -1,10 +1,11 @@
 import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
+import { sleep } from '@otakit/core';
 import type { FastifyInstance } from 'fastify';
 import type { SandboxContext } from '../context.js';
 import { HttpError, notFound } from '../errors.js';
 import type { DownloadFaults } from '../faults.js';
-import { checkLink } from '../signing.js';
+import { requireSignedLink } from '../signing.js';
 import type { ArtifactRecord } from '../store.js';
 import { downloadPath } from './deployments-devices.js';
 
@@ -31,18 +32,10 @@ function ifRangeMatches(ifRange: string, etag: string, lastModified: string): bo
   return v === lastModified;
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 /** Artifact downloads through signed, time-limited links (no token needed). @internal */
 export async function downloadRoutes(app: FastifyInstance, ctx: SandboxContext): Promise<void> {
   app.get<{ Params: { id: string } }>(downloadPath(':id'), async (request, reply) => {
-    const url = new URL(request.url, 'http://sandbox.invalid');
-    const check = checkLink(url.pathname, url.searchParams, ctx.secrets.linkKey, ctx.now());
-    if (!check.ok)
-      throw new HttpError(
-        403,
-        check.reason === 'expired' ? 'the link has expired' : 'invalid link signature',
-      );
+    const url = requireSignedLink(ctx, request.url);
     const artifact = ctx.store.state.artifacts[request.params.id];
     if (!artifact) throw notFound('artifact not found');
     const faults = ctx.faults.forDownload(url.pathname);

@@ -40,7 +40,7 @@ export async function useradmRoutes(app: FastifyInstance, ctx: SandboxContext): 
       noExpiry = body.no_expiry === true;
     }
     const iat = nowSeconds(ctx);
-    const token = signJwt(
+    const token = await signJwt(
       {
         jti: randomUUID(),
         sub: ctx.adminUserId,
@@ -115,7 +115,7 @@ export async function useradmRoutes(app: FastifyInstance, ctx: SandboxContext): 
         ...(exp !== undefined ? { expiration_date: new Date(exp * 1000).toISOString() } : {}),
       };
       ctx.store.markChanged();
-      const token = signJwt(
+      const token = await signJwt(
         {
           jti: id,
           sub: ctx.adminUserId,

@@ -72,7 +72,10 @@ export class UBootBootloader implements Bootloader {
       const eq = line.indexOf('=');
       if (eq <= 0) continue;
       const key = line.slice(0, eq);
-      if (key in out) out[key] = line.slice(eq + 1);
+      // libubootenv's fw_printenv (0.3.2, Debian 12) prints `NAME=` and exits 0 for a variable that
+      // is not defined. U-Boot has no empty variables (setting one to "" deletes it): read as unset.
+      const value = line.slice(eq + 1);
+      if (key in out) out[key] = value === '' ? undefined : value;
     }
     return out;
   }

@@ -1,15 +1,16 @@
 /**
  * Shared access to the artifact test vectors in ../shared/vectors/artifacts (manifest.json), and
- * the mapping from otakit results and error codes to the vectors' outcome words. Reused by the
- * CLI tests.
+ * the mapping from otakit results and error codes to the vectors' outcome words. Used by the core
+ * and CLI tests.
  */
 
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ArtifactErrorCode, ArtifactValidation } from '@otakit/core';
+import { SHARED_DIR } from './shared.js';
 
 /** The folder of the shared artifact vectors (`shared/` lies beside the repository). */
-export const VECTORS_DIR = new URL('../../../../../shared/vectors/artifacts/', import.meta.url);
+export const VECTORS_DIR = new URL('vectors/artifacts/', SHARED_DIR);
 
 /** Parse outcome words of manifest.json. */
 export type VectorParse = 'ok' | 'error';

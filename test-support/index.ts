@@ -1,0 +1,7 @@
+/**
+ * Helpers shared by the tests of several packages (never published): the shared folder and the
+ * artifact vectors. Imported as `@otakit/test-support` (a vitest alias and a TypeScript path).
+ */
+
+export * from './shared.js';
+export * from './vectors.js';
