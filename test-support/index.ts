@@ -3,5 +3,7 @@
  * artifact vectors. Imported as `@otakit/test-support` (a vitest alias and a TypeScript path).
  */
 
+export * from './craft.js';
+export * from './hostile.js';
 export * from './shared.js';
 export * from './vectors.js';

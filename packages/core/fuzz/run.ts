@@ -34,7 +34,8 @@ function flag(name: string, env: string): number | undefined {
 
 const seconds = flag('seconds', 'FUZZ_SECONDS');
 const only = flag('case', 'FUZZ_CASE');
-const cases = only !== undefined ? 1 : (flag('cases', 'FUZZ_CASES') ?? (seconds === undefined ? 2000 : Infinity));
+const cases =
+  only !== undefined ? 1 : (flag('cases', 'FUZZ_CASES') ?? (seconds === undefined ? 2000 : Infinity));
 const runSeed = flag('seed', 'FUZZ_SEED') ?? Math.floor(Math.random() * 2 ** 31);
 const workers = Math.max(1, flag('workers', 'FUZZ_WORKERS') ?? 1);
 const deadline = seconds === undefined ? Infinity : Date.now() + seconds * 1000;
@@ -115,7 +116,17 @@ async function worker(): Promise<void> {
           current = undefined;
           clearInterval(poll);
           child.kill('SIGKILL');
-          record({ verdict: 'ok', mutations: ['(killed: see index)'], seed: '?', index: c.index, ms: KILL_AFTER_MS, rss: c.peak }, c.peak);
+          record(
+            {
+              verdict: 'ok',
+              mutations: ['(killed: see index)'],
+              seed: '?',
+              index: c.index,
+              ms: KILL_AFTER_MS,
+              rss: c.peak,
+            },
+            c.peak,
+          );
           resolve(true);
         }
       }, 20);
@@ -150,8 +161,12 @@ function progress(): void {
   );
 }
 
-console.log(`fuzz: seed ${runSeed}, ${workers} worker(s), budget ${Number.isFinite(cases) ? `${cases} cases` : `${seconds} s`}`);
+console.log(
+  `fuzz: seed ${runSeed}, ${workers} worker(s), budget ${Number.isFinite(cases) ? `${cases} cases` : `${seconds} s`}`,
+);
 await Promise.all(Array.from({ length: workers }, () => worker()));
 progress();
-console.log(`fuzz: slowest case ${Math.round(stats.maxMs)} ms, peak worker RSS ${Math.round(stats.maxRss / 2 ** 20)} MiB`);
+console.log(
+  `fuzz: slowest case ${Math.round(stats.maxMs)} ms, peak worker RSS ${Math.round(stats.maxRss / 2 ** 20)} MiB`,
+);
 if (failures.length > 0) process.exit(1);

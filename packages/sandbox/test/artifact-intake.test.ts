@@ -7,9 +7,14 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import {
+  craftArtifact,
+  tar,
+  zstdRawFrame,
+  zstdRleZerosFrame,
+  zstdSequenceBombFrame,
+} from '@otakit/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { craftArtifact, tar } from '../../core/test/artifact/craft.js';
-import { zstdRawFrame, zstdRleZerosFrame, zstdSequenceBombFrame } from '../../core/test/artifact/hostile.js';
 import { type Sandbox, startSandbox } from '../src/index.js';
 import { call, login, type Res, uploadArtifact } from './helpers.js';
 

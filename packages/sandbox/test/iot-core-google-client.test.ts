@@ -80,7 +80,8 @@ const MAJORS: Major[] = [
         protocol: 'http',
         fallback: 'rest',
         authClient,
-      } as ConstructorParameters<typeof iotV5.DeviceManagerClient>[0]);
+        // google-gax 5 names its own copy of google-auth-library's client type; they are the same class.
+      } as unknown as ConstructorParameters<typeof iotV5.DeviceManagerClient>[0]);
     },
     expectError(err, status) {
       // gax 5 fetches through the auth client (gaxios 7), which throws a GaxiosError carrying the

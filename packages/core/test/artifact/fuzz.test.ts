@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { ArtifactError, readArtifact, validateArtifact } from '@otakit/core';
-import { vectorPath } from '@otakit/test-support';
+import { chunked, tar, tarHeader, vectorPath } from '@otakit/test-support';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { chunked, tar, tarHeader } from './craft.js';
 
 const FILES = [
   'module-small-rsa2048.mender',

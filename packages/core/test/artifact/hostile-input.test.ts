@@ -14,15 +14,20 @@ import {
   type ReadArtifactOptions,
   readArtifact,
 } from '@otakit/core';
-import { describe, expect, it } from 'vitest';
-import { type CraftEntry, chunked, craftArtifact, HEADER_INFO, sha256, tar } from './craft.js';
 import {
+  type CraftEntry,
+  chunked,
+  craftArtifact,
+  HEADER_INFO,
   paxLengthBomb,
+  sha256,
+  tar,
   zstdRawFrame,
   zstdRleZerosFrame,
   zstdSequenceBombFrame,
   zstdSkippableFrame,
-} from './hostile.js';
+} from '@otakit/test-support';
+import { describe, expect, it } from 'vitest';
 
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const trusted: ReadArtifactOptions = { trustedKeys: [rsa.publicKey] };

@@ -10,9 +10,16 @@ import {
   validateArtifact,
   verifyArtifactFile,
 } from '@otakit/core';
-import { vectorPath } from '@otakit/test-support';
+import {
+  type CraftEntry,
+  chunked,
+  craftArtifact,
+  HEADER_INFO,
+  sha256,
+  tar,
+  vectorPath,
+} from '@otakit/test-support';
 import { describe, expect, it } from 'vitest';
-import { type CraftEntry, chunked, craftArtifact, HEADER_INFO, sha256, tar } from './craft.js';
 
 async function rejection(data: Uint8Array, options?: ReadArtifactOptions): Promise<ArtifactError> {
   const err = await readArtifact(chunked(data, 4096), options).then(

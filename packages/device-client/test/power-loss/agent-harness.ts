@@ -38,12 +38,10 @@ export async function runAgent(
     deviceType: 'test-device',
     dataDir,
     installers: [new SimulatedInstaller({ dir: deviceDir })],
-    updatePollSeconds: 0.05,
-    retryMinSeconds: 0.02,
-    retryMaxSeconds: 0.1,
-    statusRetryBaseMs: 5,
+    poll: { updateIntervalMs: 50, retry: { baseDelayMs: 20, maxDelayMs: 100 } },
+    statusReports: { retry: { baseDelayMs: 5 } },
     stateScripts: false,
-    download: { retryBaseMs: 5, retryMaxMs: 20, checkpointBytes: 16 * 1024 },
+    download: { retry: { baseDelayMs: 5, maxDelayMs: 20 }, checkpointBytes: 16 * 1024 },
     ...(opts.healthFail ? { healthChecks: [{ name: 'always-fails', check: () => false }] } : {}),
   });
   const run: AgentRun = { outcome: 'timeout', states: [] };
