@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerArtifactCommands } from './commands/artifact.js';
 import { registerDeviceCommands } from './commands/device.js';
+import { registerIotCommands } from './commands/iot.js';
 import { registerManagementCommands } from './commands/management.js';
 import { registerSandboxCommands } from './commands/sandbox.js';
 
@@ -24,6 +25,7 @@ export function createProgram(): Command {
   registerManagementCommands(program);
   registerDeviceCommands(program);
   registerSandboxCommands(program);
+  registerIotCommands(program);
   return program;
 }
 

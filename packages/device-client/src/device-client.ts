@@ -65,6 +65,9 @@ export class DeviceClient {
   readonly #machine: UpdateMachine;
   readonly #logger: Logger;
   readonly #gate = new ProceedGate();
+  /** Aborted by {@link DeviceClient.checkNow} to cut the daemon's current wait short. */
+  #wake = new AbortController();
+  #checkRequested = false;
   #busy = false;
 
   constructor(options: DeviceClientOptions) {
@@ -223,6 +226,16 @@ export class DeviceClient {
     this.#gate.proceed();
   }
 
+  /**
+   * Asks the daemon ({@link DeviceClient.run}) to check for a deployment now instead of at its next
+   * poll, e.g. when a command from the cloud says a deployment is waiting. An update already
+   * running is not disturbed; the check happens when the daemon next waits.
+   */
+  checkNow(): void {
+    this.#checkRequested = true;
+    this.#wake.abort();
+  }
+
   /** Installs a deployment from `checkForUpdate()` through the state machine. */
   installDeployment(deployment: DeploymentInstructions, options: RunOptions = {}): Promise<UpdateResult> {
     return this.#start(
@@ -320,8 +333,15 @@ export class DeviceClient {
     let nextUpdate = 0;
     let nextInventory = 0;
     const wait = async (delayMs: number, reason: string) => {
+      if (this.#checkRequested) return;
       safeEmit(this.#ctx(), 'agent:wait', { reason, delayMs });
-      await sleep(delayMs, signal);
+      const wake = this.#wake.signal;
+      try {
+        await sleep(delayMs, signal ? AbortSignal.any([signal, wake]) : wake);
+      } catch (err) {
+        if (signal?.aborted || !wake.aborted) throw err;
+        this.#wake = new AbortController(); // woken by checkNow()
+      }
     };
     try {
       let resumed = false;
@@ -333,6 +353,11 @@ export class DeviceClient {
             resumed = true;
           }
           if (api.token === undefined) await api.authenticate(signal ? { signal } : {});
+          if (this.#checkRequested) {
+            this.#checkRequested = false;
+            if (this.#wake.signal.aborted) this.#wake = new AbortController();
+            nextUpdate = 0;
+          }
           const now = Date.now();
           if (now >= nextInventory) {
             await this.sendInventory({}, signal ? { signal } : {});

@@ -17,6 +17,16 @@ export {
   menderAdmission,
 } from './admission.js';
 export {
+  type AgentEvent,
+  CHECK_UPDATE_COMMAND,
+  DeviceTelemetry,
+  type DeviceTelemetryEvents,
+  type DeviceTelemetryOptions,
+  type MetricValue,
+  TELEMETRY_KEYS,
+  type TelemetryAgent,
+} from './agent-telemetry.js';
+export {
   credentialPublicKey,
   credentialSpkiPem,
   isCredentialActive,

@@ -1,4 +1,10 @@
-import { HttpClient, type HttpClientOptions, type HttpEvents, type TokenSource } from '@otakit/core';
+import {
+  HttpClient,
+  type HttpClientOptions,
+  type HttpEvents,
+  mapConcurrent,
+  type TokenSource,
+} from '@otakit/core';
 import type { EventEmitter } from 'eventemitter3';
 import { ArtifactsResource, ReleasesResource } from './resources/artifacts.js';
 import { DeploymentsResource } from './resources/deployments.js';
@@ -96,6 +102,27 @@ export class ManagementClient {
         statistics: (id, opts) => this.deployments.statistics(id, opts),
         abortDeployment: (id, opts) => this.deployments.abort(id, opts),
         groupDevices: (group, opts) => this.inventory.groups.devices(group, opts),
+        deviceStatuses: async (id, opts) => {
+          const out: Array<{ id: string; status?: string }> = [];
+          for await (const d of this.deployments.devices(id, { ...opts, perPage: 500 })) {
+            if (d.id !== undefined) out.push({ id: d.id, ...(d.status ? { status: d.status } : {}) });
+          }
+          return out;
+        },
+        installedArtifacts: async (devices, opts) => {
+          const releases: Record<string, string> = Object.create(null);
+          const results = await mapConcurrent(devices, (id) => this.inventory.get(id, opts), {
+            concurrency: 8,
+          });
+          for (const r of results) {
+            if (!r.ok) throw r.error;
+            const name = r.value.attributes?.find(
+              (a) => a.name === 'artifact_name' && a.scope === 'inventory',
+            );
+            if (typeof name?.value === 'string') releases[r.item] = name.value;
+          }
+          return releases;
+        },
       },
       options,
     );

@@ -70,6 +70,17 @@ export {
   type InventorySearch,
 } from './resources/inventory.js';
 export {
+  type CohortQuery,
+  type CohortValue,
+  type GateDecision,
+  type GateStat,
+  gateLabel,
+  judgeGate,
+  parseGate,
+  type ReleaseGate,
+  type ReleaseHealthSource,
+} from './rollout/gates.js';
+export {
   type AbortCondition,
   planPhases,
   Rollout,
@@ -81,6 +92,8 @@ export {
 export {
   type PhaseState,
   type PhaseStatus,
+  type RollbackDeployment,
+  type RollbackState,
   type RolloutAbortReason,
   type RolloutState,
   readRolloutState,

@@ -375,8 +375,10 @@ export class HttpClient {
       options.auth !== undefined &&
       !('authorization' in headers)
     ) {
-      const auth = options.auth;
-      const given = isTokenSource(auth) ? auth.token({ signal: req.signal, timeout: req.timeout }) : auth();
+      // A token function is called on the options object, as it always was (it may use `this`).
+      const given = isTokenSource(options.auth)
+        ? options.auth.token({ signal: req.signal, timeout: req.timeout })
+        : options.auth();
       // Awaited only when it is a promise: a synchronous token costs no extra turn.
       const token = isPromiseLike(given) ? await given : given;
       sent.fromSource = true;

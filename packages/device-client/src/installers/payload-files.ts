@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { throwIfAborted } from './durable-fs.js';
+import { assertSafeFileName, throwIfAborted } from './durable-fs.js';
+import type { PayloadFile } from './types.js';
 
 /**
  * Keeps a payload stream that fails before anyone reads it (the connection drops while the module
@@ -51,4 +53,25 @@ export async function writeStreamToFile(
     await fh.close();
   }
   return { size, sha256: hash.digest('hex') };
+}
+
+/**
+ * Stores one payload file as `dir/<name>` ({@link writeStreamToFile}), after checking the name is a
+ * plain base name and the context is not aborted; on a refusal the stream is destroyed, so the
+ * producer is released.
+ */
+export async function storePayloadFile(
+  dir: string,
+  file: PayloadFile,
+  signal?: AbortSignal,
+): Promise<WrittenFile> {
+  guardStream(file.stream);
+  try {
+    throwIfAborted(signal);
+    assertSafeFileName(file.name);
+  } catch (err) {
+    file.stream.destroy();
+    throw err;
+  }
+  return writeStreamToFile(join(dir, file.name), file.stream, signal);
 }

@@ -93,6 +93,35 @@ describe('device API behaviour', () => {
     sandbox.faults.set({ disableV2Next: true });
     expect((await d.client.checkForUpdate())?.id).toBe(dep);
   });
+
+  it('checkNow() cuts the hour-long poll wait short and installs the waiting deployment', async () => {
+    const d = await device({ poll: { updateIntervalMs: 3_600_000, inventoryIntervalMs: 3_600_000 } });
+    const stop = new AbortController();
+    const waits: string[] = [];
+    const firstWait = new Promise<void>((resolve) =>
+      d.client.events.on('agent:wait', (e) => {
+        waits.push(e.reason);
+        if (e.reason === 'poll' && e.delayMs > 60_000) resolve();
+      }),
+    );
+    const done = new Promise<string>((resolve) =>
+      d.client.events.on('update:done', (e) => resolve(e.outcome)),
+    );
+    const running = d.client.run({ signal: stop.signal });
+    try {
+      await firstWait; // polled once, found nothing, now waits an hour
+      const art = await makeArtifact({ name: 'now-please' });
+      await mgmt.upload(art.path);
+      const dep = await mgmt.deploy('now-please', [d.deviceId]);
+      d.client.checkNow();
+      expect(await done).toBe('success');
+      expect(await mgmt.deviceStatus(dep, d.deviceId)).toBe('success');
+      expect((await d.client.installed()).artifactName).toBe('now-please');
+    } finally {
+      stop.abort();
+      await running;
+    }
+  });
 });
 
 describe('pause points, maintenance window and download-only mode', () => {

@@ -114,7 +114,7 @@ export class CrashModel {
         let node = dir.vol.get(name);
         if (node === undefined) {
           if (!op.create) throw new Error(`crash-model: open of missing ${op.path}`);
-          node = { kind: 'file', vol: Buffer.alloc(0), dur: Buffer.alloc(0), dirty: [], mode: 0o644 };
+          node = { kind: 'file', vol: Buffer.alloc(0), dur: Buffer.alloc(0), dirty: [], mode: op.mode };
           dir.vol.set(name, node);
         }
         if (node.kind !== 'file') throw new Error(`crash-model: ${op.path} is a directory`);

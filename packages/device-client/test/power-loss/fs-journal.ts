@@ -13,7 +13,16 @@ import { resolve, sep } from 'node:path';
 /** One recorded operation. Paths are absolute; `handle` numbers the open() that made a handle. */
 export type FsOp =
   | { kind: 'mkdir'; path: string }
-  | { kind: 'open'; path: string; handle: number; create: boolean; exclusive: boolean; trunc: boolean }
+  /** `mode`: the file's permission bits right after the open (what a create gave it, umask applied). */
+  | {
+      kind: 'open';
+      path: string;
+      handle: number;
+      create: boolean;
+      exclusive: boolean;
+      trunc: boolean;
+      mode: number;
+    }
   | { kind: 'write'; path: string; handle: number; offset: number; data: Buffer }
   | { kind: 'truncate'; path: string; size: number }
   | { kind: 'fsync'; path: string; handle: number }
@@ -123,7 +132,8 @@ export class FsJournal {
           const abs = self.#inside(path);
           if (abs === undefined) return handle;
           const f = flagsOf(flags);
-          const dir = statSync(abs).isDirectory();
+          const st = statSync(abs);
+          const dir = st.isDirectory();
           const info: HandleInfo = { id: self.#nextHandle++, path: abs, dir, append: f.append, pos: 0 };
           self.#handles.set(handle, info);
           if (!dir && f.write) {
@@ -134,6 +144,7 @@ export class FsJournal {
               create: f.create,
               exclusive: f.exclusive,
               trunc: f.trunc,
+              mode: st.mode & 0o7777,
             });
           }
           return handle;
@@ -188,23 +199,42 @@ export class FsJournal {
       if (abs !== undefined) ops.push({ kind: 'chmod', path: abs, mode });
     });
     // writeFile and appendFile on a path: an open, a write and a close.
+    // Whole-file writes to one path are serialized while recording, so each append's offset is the
+    // size the file had just before it (concurrent appends to a log would otherwise race).
+    const queues = new Map<string, Promise<unknown>>();
     const whole =
       (append: boolean) =>
       (orig: AnyFn) =>
       async (path: string, data: string | Uint8Array, options?: unknown) => {
         const abs = self.#inside(path);
-        const before = abs !== undefined && existsSync(abs) ? statSync(abs).size : 0;
-        await (orig as (...a: unknown[]) => Promise<void>)(path, data, options);
-        if (abs === undefined) return;
-        const encoding =
-          typeof options === 'string'
-            ? (options as BufferEncoding)
-            : (options as { encoding?: BufferEncoding } | undefined)?.encoding;
-        const bytes = typeof data === 'string' ? Buffer.from(data, encoding ?? 'utf8') : Buffer.from(data);
-        const id = self.#nextHandle++;
-        ops.push({ kind: 'open', path: abs, handle: id, create: true, exclusive: false, trunc: !append });
-        ops.push({ kind: 'write', path: abs, handle: id, offset: append ? before : 0, data: bytes });
-        ops.push({ kind: 'close', path: abs, handle: id });
+        if (abs === undefined) return (orig as (...a: unknown[]) => Promise<void>)(path, data, options);
+        const task = (queues.get(abs) ?? Promise.resolve()).then(async () => {
+          const before = existsSync(abs) ? statSync(abs).size : 0;
+          await (orig as (...a: unknown[]) => Promise<void>)(path, data, options);
+          const encoding =
+            typeof options === 'string'
+              ? (options as BufferEncoding)
+              : (options as { encoding?: BufferEncoding } | undefined)?.encoding;
+          const bytes = typeof data === 'string' ? Buffer.from(data, encoding ?? 'utf8') : Buffer.from(data);
+          const id = self.#nextHandle++;
+          const mode = statSync(abs).mode & 0o7777;
+          ops.push({
+            kind: 'open',
+            path: abs,
+            handle: id,
+            create: true,
+            exclusive: false,
+            trunc: !append,
+            mode,
+          });
+          ops.push({ kind: 'write', path: abs, handle: id, offset: append ? before : 0, data: bytes });
+          ops.push({ kind: 'close', path: abs, handle: id });
+        });
+        queues.set(
+          abs,
+          task.catch(() => undefined),
+        );
+        return task;
       };
     this.#patch(fsp, 'writeFile', whole(false));
     this.#patch(fsp, 'appendFile', whole(true));

@@ -7,7 +7,18 @@ import type { CreateDeploymentInput } from '../resources/deployments.js';
 import type { ListOptions } from '../transport.js';
 import type { Deployment, DeploymentStatistics } from '../types.js';
 import {
+  type CohortValue,
+  type GateDecision,
+  gateLabel,
+  judgeGate,
+  needsBaseline,
+  type ReleaseGate,
+  type ReleaseHealthSource,
+  validateGate,
+} from './gates.js';
+import {
   type PhaseState,
+  type RollbackState,
   type RolloutAbortReason,
   type RolloutState,
   readRolloutState,
@@ -53,6 +64,29 @@ export interface RolloutOptions {
   pollInterval?: number;
   /** Persist the state to this JSON file after every step, and resume from it when it exists. */
   stateFile?: string;
+  /**
+   * Release health gates, judged on each phase over its soak window (which then must be > 0): the
+   * devices updated so far against the baseline cohort. Needs `health`.
+   */
+  gates?: ReleaseGate[];
+  /** Where the gates read telemetry (Mender device ids in, a statistic and its sample count out). */
+  health?: ReleaseHealthSource;
+  /**
+   * The baseline cohort the gates compare with: by default the rollout's devices not updated yet;
+   * or these devices (a control group that does not take the release).
+   */
+  baselineDevices?: string[];
+  /**
+   * What a regression does: `'abort'` (default) stops the rollout; `'abort-and-rollback'` also
+   * deploys to every device that took the new release the release it ran when the rollout started,
+   * and waits for it.
+   */
+  onRegression?: 'abort' | 'abort-and-rollback';
+  /**
+   * How long a phase is held past its soak while a gate lacks samples, in ms; then the rollout stops
+   * with `insufficient-data` (never passes). Default 300 000.
+   */
+  gateTimeout?: number;
   /** Stops watching (the current deployment keeps running; resume later from `stateFile`). */
   signal?: AbortSignal;
   /** Forwarded to the management calls. */
@@ -66,6 +100,10 @@ export interface RolloutApi {
   statistics(id: string, opts?: RequestOptions): Promise<DeploymentStatistics>;
   abortDeployment(id: string, opts?: RequestOptions): Promise<void>;
   groupDevices(group: string, opts?: ListOptions): PagePromise<string>;
+  /** Per-device statuses of a deployment (for the rollback). */
+  deviceStatuses?(id: string, opts?: RequestOptions): Promise<Array<{ id: string; status?: string }>>;
+  /** The `artifact_name` each device reports in its inventory (for the rollback). */
+  installedArtifacts?(devices: readonly string[], opts?: RequestOptions): Promise<Record<string, string>>;
 }
 
 /** Events of a {@link Rollout}. */
@@ -87,6 +125,18 @@ export interface RolloutEvents {
     statistics: DeploymentStatistics;
     failureRate: number;
   }) => void;
+  /** The release health gates judged a phase: every decision with its numbers. */
+  'gate:decision': (e: {
+    phase: number;
+    verdict: GateDecision['verdict'];
+    decisions: GateDecision[];
+  }) => void;
+  /** A fleet rollback started (one deployment per previous release). */
+  'rollback:start': (e: {
+    deployments: Array<{ artifactName: string; deploymentId: string; devices: number }>;
+  }) => void;
+  /** The fleet rollback ended. */
+  'rollback:complete': (e: { status: RollbackState['status']; state: RollbackState }) => void;
   /** After every change of the state (and after it was persisted, with `stateFile`). */
   state: (state: RolloutState) => void;
 }
@@ -134,6 +184,11 @@ export class Rollout extends EventEmitter<RolloutEvents> implements PromiseLike<
       const devices =
         opts.devices ?? (await collect(api.groupDevices(opts.group as string, { ...call, perPage: 500 })));
       state = initialState(opts, devices);
+      if (opts.onRegression === 'abort-and-rollback') {
+        if (api.installedArtifacts === undefined)
+          throw new TypeError('this client cannot read installed releases');
+        state.previousReleases = await api.installedArtifacts(devices, call);
+      }
     }
     this.#state = state;
     await this.#save(opts, state);
@@ -154,7 +209,8 @@ export class Rollout extends EventEmitter<RolloutEvents> implements PromiseLike<
         }
         if (state.status !== 'running') break;
         const soak = opts.phases[phase.index]?.soak ?? 0;
-        if (soak > 0 && state.currentPhase < state.phases.length - 1) {
+        const judged = gatesFor(opts, state, phase.index).length > 0;
+        if (soak > 0 && (judged || state.currentPhase < state.phases.length - 1)) {
           phase.status = 'soaking';
           phase.soakUntil = new Date(Date.now() + soak).toISOString();
           await this.#save(opts, state);
@@ -164,6 +220,10 @@ export class Rollout extends EventEmitter<RolloutEvents> implements PromiseLike<
       if (phase.status === 'soaking') {
         const left = Date.parse(phase.soakUntil ?? '') - Date.now();
         if (left > 0) await pause(left, opts.signal);
+        if (gatesFor(opts, state, phase.index).length > 0) {
+          await this.#judge(api, opts, state, phase, call);
+          if (state.status !== 'running') break;
+        }
         phase.status = 'succeeded';
       }
       state.currentPhase++;
@@ -258,6 +318,132 @@ export class Rollout extends EventEmitter<RolloutEvents> implements PromiseLike<
     }
   }
 
+  /**
+   * Judges the gates on a phase over `[finishedAt, soakUntil]`, extended to now while a gate lacks
+   * samples, until `gateTimeout` past the soak. A resumed rollout judges the same window again.
+   */
+  async #judge(
+    api: RolloutApi,
+    opts: RolloutOptions,
+    state: RolloutState,
+    phase: PhaseState,
+    call: RequestOptions,
+  ): Promise<void> {
+    const health = opts.health as ReleaseHealthSource;
+    const gates = gatesFor(opts, state, phase.index);
+    const updatedDevices = state.phases.slice(0, phase.index + 1).flatMap((p) => p.devices);
+    const baselineDevices =
+      opts.baselineDevices ?? state.phases.slice(phase.index + 1).flatMap((p) => p.devices);
+    const from = new Date(phase.finishedAt ?? phase.startedAt ?? state.createdAt);
+    const soakEnd = Date.parse(phase.soakUntil ?? '') || Date.now();
+    const deadline = soakEnd + (opts.gateTimeout ?? 300_000);
+    for (;;) {
+      const to = new Date(Math.max(soakEnd, Math.min(Date.now(), deadline)));
+      const decisions: GateDecision[] = [];
+      for (const gate of gates) {
+        const query = { metric: gate.metric, stat: gate.stat, from, to };
+        const updated = await health.aggregate({ ...query, devices: updatedDevices }, call);
+        let baseline: CohortValue | undefined;
+        if (needsBaseline(gate) && baselineDevices.length > 0) {
+          baseline = await health.aggregate({ ...query, devices: baselineDevices }, call);
+        }
+        decisions.push({
+          gate: gateLabel(gate),
+          ...judgeGate(gate, updated, baseline),
+          updated,
+          ...(baseline === undefined ? {} : { baseline }),
+          window: { from: from.toISOString(), to: to.toISOString() },
+          at: now(),
+        });
+      }
+      const verdict = decisions.some((d) => d.verdict === 'regression')
+        ? 'regression'
+        : decisions.some((d) => d.verdict === 'insufficient-data')
+          ? 'insufficient-data'
+          : 'pass';
+      phase.gates = decisions;
+      await this.#save(opts, state);
+      this.emit('gate:decision', { phase: phase.index, verdict, decisions });
+      if (verdict === 'pass') return;
+      if (verdict === 'insufficient-data' && Date.now() < deadline) {
+        await pause(Math.min(opts.pollInterval ?? 2_000, Math.max(1, deadline - Date.now())), opts.signal);
+        continue;
+      }
+      phase.status = 'aborted';
+      phase.reason = verdict;
+      phase.finishedAt = now();
+      state.status = 'aborted';
+      state.reason = verdict;
+      await this.#save(opts, state);
+      if (verdict === 'regression' && opts.onRegression === 'abort-and-rollback') {
+        await this.#rollback(api, opts, state, call);
+      }
+      return;
+    }
+  }
+
+  /** Deploys each device that took the release the release it ran before, and waits for it. */
+  async #rollback(api: RolloutApi, opts: RolloutOptions, state: RolloutState, call: RequestOptions) {
+    if (api.deviceStatuses === undefined) throw new TypeError('this client cannot list deployment devices');
+    let rollback = state.rollback;
+    if (rollback === undefined) {
+      const took: string[] = [];
+      for (const p of state.phases) {
+        if (p.deploymentId === undefined) continue;
+        for (const d of await api.deviceStatuses(p.deploymentId, call))
+          if (d.status === 'success') took.push(d.id);
+      }
+      const byRelease = new Map<string, string[]>();
+      const skipped: string[] = [];
+      for (const id of took) {
+        const previous = state.previousReleases?.[id];
+        if (previous === undefined || previous === state.artifactName) skipped.push(id);
+        else byRelease.set(previous, [...(byRelease.get(previous) ?? []), id]);
+      }
+      rollback = {
+        status: 'running',
+        deployments: [...byRelease].map(([artifactName, devices]) => ({ artifactName, devices })),
+        skipped,
+      };
+      state.rollback = rollback;
+      await this.#save(opts, state);
+    }
+    for (const d of rollback.deployments) {
+      if (d.deploymentId !== undefined) continue;
+      d.deploymentId = await api.createDeployment(
+        {
+          name: `${state.name} rollback to ${d.artifactName}`,
+          artifactName: d.artifactName,
+          devices: d.devices,
+        },
+        call,
+      );
+      await this.#save(opts, state);
+    }
+    this.emit('rollback:start', {
+      deployments: rollback.deployments.map((d) => ({
+        artifactName: d.artifactName,
+        deploymentId: d.deploymentId as string,
+        devices: d.devices.length,
+      })),
+    });
+    for (const d of rollback.deployments) {
+      for (;;) {
+        const [deployment, statistics] = await Promise.all([
+          api.getDeployment(d.deploymentId as string, call),
+          api.statistics(d.deploymentId as string, call),
+        ]);
+        d.statistics = statistics;
+        if (deployment.status === 'finished') break;
+        await pause(opts.pollInterval ?? 2_000, opts.signal);
+      }
+    }
+    const allBack = rollback.deployments.every((d) => (d.statistics?.success ?? 0) === d.devices.length);
+    rollback.status = allBack ? 'succeeded' : 'failed';
+    await this.#save(opts, state);
+    this.emit('rollback:complete', { status: rollback.status, state: rollback });
+  }
+
   async #save(opts: RolloutOptions, state: RolloutState): Promise<void> {
     state.updatedAt = now();
     if (opts.stateFile !== undefined) await writeRolloutState(opts.stateFile, state);
@@ -286,9 +472,34 @@ function validate(opts: RolloutOptions): void {
       throw new TypeError(`phase count must be a positive integer, got ${p.count}`);
     }
   }
+  if (opts.gates !== undefined && opts.gates.length > 0) {
+    if (opts.health === undefined) throw new TypeError('gates need a health source (options.health)');
+    for (const g of opts.gates) validateGate(g);
+    const judged = opts.phases.slice(0, opts.baselineDevices === undefined ? -1 : undefined);
+    for (const [i, p] of judged.entries()) {
+      if (!(p.soak !== undefined && p.soak > 0)) {
+        throw new TypeError(`phase ${i + 1} is judged by gates and needs a soak window (soak > 0)`);
+      }
+    }
+  }
+  if (opts.onRegression !== undefined && !['abort', 'abort-and-rollback'].includes(opts.onRegression)) {
+    throw new TypeError(`onRegression must be 'abort' or 'abort-and-rollback'`);
+  }
   const rate = opts.abortWhen?.failureRate;
   if (rate !== undefined && (rate < 0 || rate > 1))
     throw new TypeError('abortWhen.failureRate must be in [0, 1]');
+}
+
+/**
+ * The gates that apply to a phase: all of them on a phase followed by another (or with a control
+ * group); on the last phase without one, only those that need no baseline.
+ */
+function gatesFor(opts: RolloutOptions, state: RolloutState, index: number): ReleaseGate[] {
+  const gates = opts.gates ?? [];
+  if (gates.length === 0 || opts.health === undefined) return [];
+  const last = index >= state.phases.length - 1;
+  if (!last || opts.baselineDevices !== undefined) return gates;
+  return gates.filter((g) => !needsBaseline(g));
 }
 
 /** Splits the devices over the phases, in order; the last phase takes whatever remains. */

@@ -1,11 +1,19 @@
 import { readJsonFile, writeJsonFileAtomic } from '@otakit/core';
 import type { DeploymentStatistics } from '../types.js';
+import type { GateDecision } from './gates.js';
 
 /** Where one phase of a rollout stands. */
 export type PhaseStatus = 'pending' | 'running' | 'soaking' | 'succeeded' | 'aborted';
 
 /** Why a rollout stopped early. */
-export type RolloutAbortReason = 'failure-rate' | 'silent' | 'deployment-aborted';
+export type RolloutAbortReason =
+  | 'failure-rate'
+  | 'silent'
+  | 'deployment-aborted'
+  /** A release health gate found the updated cohort's telemetry worse than allowed. */
+  | 'regression'
+  /** The gates never had enough samples before `gateTimeout`. */
+  | 'insufficient-data';
 
 /** The persisted state of one phase. */
 export interface PhaseState {
@@ -20,6 +28,24 @@ export interface PhaseState {
   finishedAt?: string;
   statistics?: DeploymentStatistics;
   reason?: RolloutAbortReason;
+  /** The latest decisions of the release health gates on this phase, with their numbers. */
+  gates?: GateDecision[];
+}
+
+/** One deployment of a fleet rollback: the devices that ran `artifactName` before the rollout. */
+export interface RollbackDeployment {
+  artifactName: string;
+  devices: string[];
+  deploymentId?: string;
+  statistics?: DeploymentStatistics;
+}
+
+/** The rollback of the devices that took a regressing release. */
+export interface RollbackState {
+  status: 'running' | 'succeeded' | 'failed';
+  deployments: RollbackDeployment[];
+  /** Devices that took the release but whose previous release is unknown: not rolled back. */
+  skipped: string[];
 }
 
 /** The persisted state of a rollout: enough to resume it after a restart. */
@@ -33,6 +59,10 @@ export interface RolloutState {
   /** The phase being run (or the last one run). */
   currentPhase: number;
   phases: PhaseState[];
+  /** The release each device ran when the rollout started (recorded for a rollback). */
+  previousReleases?: Record<string, string>;
+  /** The fleet rollback after a regression, when one was asked for. */
+  rollback?: RollbackState;
   createdAt: string;
   updatedAt: string;
 }

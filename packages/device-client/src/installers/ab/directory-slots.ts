@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { fsyncDir, readJsonFile, writeJsonFileAtomic } from '@otakit/core';
 import { readABState, type Slot } from '../bootloader/bootloader.js';
 import { FileBootloader } from '../bootloader/file.js';
-import { assertSafeFileName, mkdirDurable, throwIfAborted } from '../durable-fs.js';
-import { guardStream, writeStreamToFile } from '../payload-files.js';
+import { mkdirDurable } from '../durable-fs.js';
+import { storePayloadFile } from '../payload-files.js';
 import type { InstallContext, PayloadFile } from '../types.js';
 import type { SlotStrategy, WrittenImage } from './slots.js';
 
@@ -70,15 +70,7 @@ export class DirectorySlots implements SlotStrategy {
     ctx.log(`simulated: writing payload into slot ${slot}`);
     const image: WrittenImage = { files: [] };
     for await (const file of files) {
-      guardStream(file.stream);
-      try {
-        throwIfAborted(ctx.signal);
-        assertSafeFileName(file.name);
-      } catch (err) {
-        file.stream.destroy();
-        throw err;
-      }
-      const written = await writeStreamToFile(join(slotDir, file.name), file.stream, ctx.signal);
+      const written = await storePayloadFile(slotDir, file, ctx.signal);
       image.files.push({ name: file.name, ...written });
       ctx.log(`simulated: wrote ${file.name} (${written.size} bytes, sha256 ${written.sha256})`);
     }

@@ -2,31 +2,18 @@ import { constants, statSync } from 'node:fs';
 import { access, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fsyncDir, readJsonFile, writeJsonFileAtomic } from '@otakit/core';
-import { assertSafeFileName, mkdirDurable, throwIfAborted } from '../durable-fs.js';
+import { mkdirDurable } from '../durable-fs.js';
 import { InstallerError, InstallerErrorCodes } from '../errors.js';
-import { guardStream, writeStreamToFile } from '../payload-files.js';
-import { type CommandResult, runCommand } from '../run-command.js';
+import { storePayloadFile } from '../payload-files.js';
+import type { CommandResult } from '../run-command.js';
 import type { InstallContext, Installer, PayloadFile, RebootNeed } from '../types.js';
-import { mkfifo, openFifoWriter, writeAndClose } from './fifo.js';
+import { mkfifo } from './fifo.js';
 import { type CurrentArtifact, writeFileTree } from './file-tree.js';
-import { clearRunning, reapOrphan, recordRunning } from './orphans.js';
+import { invokeModule, type ModuleState } from './invoke.js';
+import { reapOrphan } from './orphans.js';
+import { feedStreams } from './stream-feed.js';
 
-/** The states of the update module protocol v3, as passed in the first argument. */
-export type ModuleState =
-  | 'ProvidePayloadFileSizes'
-  | 'Download'
-  | 'DownloadWithFileSizes'
-  | 'ArtifactInstall'
-  | 'NeedsArtifactReboot'
-  | 'ArtifactReboot'
-  | 'ArtifactVerifyReboot'
-  | 'ArtifactCommit'
-  | 'SupportsRollback'
-  | 'ArtifactRollback'
-  | 'ArtifactRollbackReboot'
-  | 'ArtifactVerifyRollbackReboot'
-  | 'ArtifactFailure'
-  | 'Cleanup';
+export type { ModuleState } from './invoke.js';
 
 /** Options of {@link UpdateModuleInstaller}. */
 export interface UpdateModuleInstallerOptions {
@@ -154,19 +141,17 @@ export class UpdateModuleInstaller implements Installer {
     // A module that asked for file sizes is called with DownloadWithFileSizes (Mender 4+), and reads
     // `streams/NAME SIZE` lines from stream-next.
     const downloadState = sizes === 'Yes' ? 'DownloadWithFileSizes' : 'Download';
-    const run = this.#invoke(ctx, module, downloadState, tree, signal).finally(() => {
+    const run = invokeModule(ctx, module, downloadState, tree, this.#limits(ctx), signal).finally(() => {
       exited = true;
     });
     let stoppedModule = false;
-    const feed = this.#feedStreams(ctx, tree, iterator, sizes === 'Yes', () => exited).catch(
-      (err: unknown) => {
-        if (!exited) {
-          stoppedModule = true;
-          stop.abort();
-        }
-        throw err;
-      },
-    );
+    const feed = feedStreams(ctx, tree, iterator, sizes === 'Yes', () => exited).catch((err: unknown) => {
+      if (!exited) {
+        stoppedModule = true;
+        stop.abort();
+      }
+      throw err;
+    });
     const [runResult, feedResult] = await Promise.allSettled([run, feed]);
     if (runResult.status === 'rejected' || feedResult.status === 'rejected') {
       await drain(iterator);
@@ -188,18 +173,13 @@ export class UpdateModuleInstaller implements Installer {
       for (;;) {
         const next = await iterator.next();
         if (next.done) break;
-        const file = next.value;
-        guardStream(file.stream);
-        try {
-          throwIfAborted(ctx.signal);
-          assertSafeFileName(file.name);
-        } catch (err) {
-          file.stream.destroy();
-          await drain(iterator);
-          throw err;
-        }
-        const written = await writeStreamToFile(join(filesDir, file.name), file.stream, ctx.signal);
-        ctx.log(`${ctx.payloadType}: stored ${file.name} (${written.size} bytes) in files/`);
+        const written = await storePayloadFile(filesDir, next.value, ctx.signal).catch(
+          async (err: unknown) => {
+            await drain(iterator);
+            throw err;
+          },
+        );
+        ctx.log(`${ctx.payloadType}: stored ${next.value.name} (${written.size} bytes) in files/`);
       }
       await fsyncDir(filesDir);
     }
@@ -298,76 +278,6 @@ export class UpdateModuleInstaller implements Installer {
 
   // -------------------------------------------------------------------------------------------------
 
-  /**
-   * Streams the payload files while the module runs Download. Resolves true when the module read
-   * `stream-next` (streaming mode), false when it exited without opening it (file-tree mode).
-   */
-  async #feedStreams(
-    ctx: InstallContext,
-    tree: string,
-    iterator: AsyncIterator<PayloadFile>,
-    withSizes: boolean,
-    exited: () => boolean,
-  ): Promise<boolean> {
-    const streamNext = join(tree, 'stream-next');
-    let first = true;
-    for (;;) {
-      const opened = await openFifoWriter(streamNext, exited);
-      if (opened === undefined) {
-        if (first) return false;
-        throw new InstallerError(
-          InstallerErrorCodes.MODULE_FAILED,
-          `${ctx.payloadType}: the module stopped reading stream-next before the last payload file`,
-        );
-      }
-      first = false;
-      let next: IteratorResult<PayloadFile>;
-      try {
-        throwIfAborted(ctx.signal);
-        next = await iterator.next();
-      } catch (err) {
-        opened.destroy();
-        throw err;
-      }
-      if (next.done) {
-        // The end: stream-next opens and closes without a line (an empty read), as Mender does it.
-        await writeAndClose(opened, '');
-        return true;
-      }
-      const file = next.value;
-      guardStream(file.stream);
-      try {
-        assertSafeFileName(file.name);
-      } catch (err) {
-        opened.destroy();
-        file.stream.destroy();
-        throw err;
-      }
-      const rel = `streams/${file.name}`;
-      await mkfifo(join(tree, rel));
-      await writeAndClose(opened, withSizes ? `${rel} ${file.size}\n` : `${rel}\n`);
-      const fifo = await openFifoWriter(join(tree, rel), exited);
-      if (fifo === undefined) {
-        file.stream.destroy();
-        throw new InstallerError(
-          InstallerErrorCodes.MODULE_FAILED,
-          `${ctx.payloadType}: the module exited without reading ${rel}`,
-        );
-      }
-      try {
-        await writeAndClose(fifo, file.stream);
-      } catch (err) {
-        file.stream.destroy();
-        throw new InstallerError(
-          InstallerErrorCodes.MODULE_FAILED,
-          `${ctx.payloadType}: the module did not read all of ${rel}: ${(err as Error).message}`,
-          { cause: err },
-        );
-      }
-      ctx.log(`${ctx.payloadType}: streamed ${file.name} (${file.size} bytes)`);
-    }
-  }
-
   /** Runs a state, rebuilding the tree first if it is gone (e.g. Cleanup after a failed start). */
   async #state(ctx: InstallContext, state: ModuleState): Promise<CommandResult> {
     const module = this.#modulePath(ctx);
@@ -376,7 +286,7 @@ export class UpdateModuleInstaller implements Installer {
       await mkdir(this.#payloadDir(ctx), { recursive: true });
       await writeFileTree(tree, ctx, await this.#current(ctx));
     }
-    return this.#invoke(ctx, module, state, tree);
+    return invokeModule(ctx, module, state, tree, this.#limits(ctx));
   }
 
   /** Runs a query state and maps its one-word answer; empty output means `fallback`. */
@@ -401,50 +311,12 @@ export class UpdateModuleInstaller implements Installer {
     return answer;
   }
 
-  async #invoke(
-    ctx: InstallContext,
-    module: string,
-    state: ModuleState,
-    tree: string,
-    signal: AbortSignal | undefined = ctx.signal,
-  ): Promise<CommandResult> {
-    throwIfAborted(signal);
-    const prefix = `${ctx.payloadType} ${state}`;
-    const running = this.#runningPath(ctx);
-    await reapOrphan(running, ctx.log);
-    let result: CommandResult;
-    try {
-      result = await runCommand([module, state, tree], {
-        cwd: tree,
-        timeoutMs: this.#timeoutMs,
-        killGraceMs: this.#killGraceMs,
-        signal,
-        onSpawn: (pid) => {
-          try {
-            recordRunning(running, pid, state);
-          } catch (err) {
-            ctx.log(`${prefix}: could not record the module's pid: ${(err as Error).message}`);
-          }
-        },
-        onLine: (stream, line) => ctx.log(`${prefix}${stream === 'stderr' ? ' (stderr)' : ''}: ${line}`),
-      });
-    } finally {
-      clearRunning(running);
-    }
-    if (result.timedOut) {
-      throw new InstallerError(
-        InstallerErrorCodes.MODULE_TIMEOUT,
-        `${prefix}: no result within ${this.#timeoutMs / 1000} s, killed`,
-      );
-    }
-    if (result.aborted) throw new InstallerError(InstallerErrorCodes.ABORTED, `${prefix}: aborted`);
-    if (result.code !== 0) {
-      throw new InstallerError(
-        InstallerErrorCodes.MODULE_FAILED,
-        `${prefix} failed (exit ${result.code ?? result.signal})${result.stderr.trim() === '' ? '' : `: ${lastLine(result.stderr)}`}`,
-      );
-    }
-    return result;
+  #limits(ctx: InstallContext): { timeoutMs: number; killGraceMs: number; runningPath: string } {
+    return {
+      timeoutMs: this.#timeoutMs,
+      killGraceMs: this.#killGraceMs,
+      runningPath: this.#runningPath(ctx),
+    };
   }
 
   #modulePath(ctx: InstallContext): string {
@@ -497,10 +369,6 @@ async function exists(path: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-function lastLine(text: string): string {
-  return text.trim().split('\n').at(-1) ?? '';
 }
 
 /** Releases the producer after a failure: destroys the remaining files' streams. */
