@@ -6,10 +6,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { type AddressInfo, createServer } from 'node:net';
+import { type AddressInfo, createServer, connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { generateDeviceKey } from '@otakit/core';
+import { IotCoreDevice, toDeviceCredential } from '@otakit/iot-core-adapter';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { run } from './helpers.js';
@@ -28,6 +30,41 @@ function banner(child: ChildProcess): Promise<string> {
   });
 }
 
+/** Waits for the first stdout line of the child (the `--json` object). */
+function firstLine(child: ChildProcess): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    let text = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      const nl = text.indexOf('\n');
+      if (nl >= 0) resolvePromise(text.slice(0, nl));
+    });
+    child.once('exit', (code) => reject(new Error(`exited early with ${code}: ${text}`)));
+  });
+}
+
+/** Sends an MQTT 3.1.1 CONNECT with a client id that is not a device path; resolves with the CONNACK. */
+function mqttConnack(url: string): Promise<number[]> {
+  const { hostname, port } = new URL(url);
+  const id = Buffer.from('not-a-device');
+  const body = Buffer.concat([
+    Buffer.from([0, 4]),
+    Buffer.from('MQTT'),
+    Buffer.from([4, 0x02, 0, 60, 0, id.length]),
+    id,
+  ]);
+  return new Promise((resolvePromise, reject) => {
+    const socket = netConnect(Number(port), hostname, () => {
+      socket.write(Buffer.concat([Buffer.from([0x10, body.length]), body]));
+    });
+    socket.once('data', (d: Buffer) => {
+      resolvePromise([...d.subarray(0, 4)]);
+      socket.destroy();
+    });
+    socket.once('error', reject);
+  });
+}
+
 describe('otakit sandbox start', () => {
   const children: ChildProcess[] = [];
   afterEach(() => {
@@ -37,10 +74,123 @@ describe('otakit sandbox start', () => {
   it('documents its options', async () => {
     const res = await run('sandbox', 'start', '--help');
     expect(res.code).toBe(0);
-    for (const flag of ['--port', '--host', '--data-dir', '--admin-email', '--admin-password']) {
+    for (const flag of [
+      '--port',
+      '--host',
+      '--data-dir',
+      '--admin-email',
+      '--admin-password',
+      '--iot-registry',
+      '--iot-port',
+      '--mqtt-port',
+      '--json',
+    ]) {
       expect(res.stdout).toContain(flag);
     }
     expect(res.stdout).toContain('admin@otakit.local');
+  });
+
+  it('refuses a registry that is not a full registry name', async () => {
+    const res = await run('sandbox', 'start', '--iot-registry', 'devices');
+    expect(res.code).not.toBe(0);
+    expect(res.stderr).toMatch(/--iot-registry/);
+  });
+
+  it('prints one JSON object with both planes, serves them, and keeps IoT Core devices in --data-dir', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'otakit-cli-sandbox-'));
+    const registry = 'projects/cli-p/locations/europe-west1/registries/cli-r';
+    const startOnce = async () => {
+      const child = spawn(
+        process.execPath,
+        [
+          join(cliRoot, 'bin', 'otakit.js'),
+          'sandbox',
+          'start',
+          '--json',
+          '--data-dir',
+          dataDir,
+          '--iot-registry',
+          registry,
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      children.push(child);
+      return { child, doc: JSON.parse(await firstLine(child)) };
+    };
+    const stop = async (child: ChildProcess) => {
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    };
+    try {
+      const { child, doc } = await startOnce();
+      expect(Object.keys(doc).sort()).toEqual(['dataDir', 'iotCore', 'mender', 'telemetry']);
+      expect(doc.telemetry.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(doc.telemetry.store).toBe(join(dataDir, 'telemetry.duckdb'));
+      expect(Object.keys(doc.mender).sort()).toEqual(['adminEmail', 'adminPassword', 'url']);
+      expect(Object.keys(doc.iotCore).sort()).toEqual(['adminToken', 'mqttUrl', 'registry', 'url']);
+      expect(doc.mender).toMatchObject({ adminEmail: 'admin@otakit.local', adminPassword: 'otakit-sandbox' });
+      expect(doc.iotCore.registry).toBe(registry);
+      expect(doc.iotCore.mqttUrl).toMatch(/^mqtt:\/\/127\.0\.0\.1:\d+$/);
+      const login = await request(`${doc.mender.url}/api/management/v1/useradm/auth/login`, {
+        method: 'POST',
+        headers: {
+          authorization: `Basic ${Buffer.from(`${doc.mender.adminEmail}:${doc.mender.adminPassword}`).toString('base64')}`,
+        },
+      });
+      expect(login.statusCode).toBe(200);
+      await login.body.dump();
+      const devices = `${doc.iotCore.url}/v1/${doc.iotCore.registry}/devices`;
+      const auth = { authorization: `Bearer ${doc.iotCore.adminToken}`, 'content-type': 'application/json' };
+      const key = await generateDeviceKey();
+      const created = await request(devices, {
+        method: 'POST',
+        headers: auth,
+        body: JSON.stringify({ id: 'cli-dev', credentials: [toDeviceCredential(key.publicKeyPem)] }),
+      });
+      expect(created.statusCode).toBe(200);
+      await created.body.dump();
+      expect(await mqttConnack(doc.iotCore.mqttUrl)).toEqual([0x20, 2, 0, 2]);
+      // A message the broker accepted is in the telemetry store, tagged with its release.
+      const [project, , location, , registryId] = registry.split('/').slice(1);
+      const device = new IotCoreDevice({
+        project: project as string,
+        location: location as string,
+        registry: registryId as string,
+        deviceId: 'cli-dev',
+        privateKey: key.privateKeyPem,
+        mqttUrl: doc.iotCore.mqttUrl,
+      });
+      await device.publishTelemetry(JSON.stringify({ artifact_name: 'release-7', cpu_temp: 41.5 }));
+      await device.close();
+      const latest = async (url: string) => {
+        const res = await request(`${url}/v1/telemetry/latest`);
+        expect(res.statusCode).toBe(200);
+        return (
+          (await res.body.json()) as Array<{ deviceId: string; artifactName: string; metrics: object }>
+        )[0];
+      };
+      expect(await latest(doc.telemetry.url)).toMatchObject({
+        deviceId: 'cli-dev',
+        artifactName: 'release-7',
+        metrics: { cpu_temp: 41.5 },
+      });
+      await stop(child);
+
+      const restarted = await startOnce();
+      const listed = await request(`${restarted.doc.iotCore.url}/v1/${registry}/devices`, { headers: auth });
+      expect(listed.statusCode).toBe(200);
+      const body = (await listed.body.json()) as { devices: Array<{ id: string }> };
+      expect(body.devices.map((d) => d.id)).toEqual(['cli-dev']);
+      // the telemetry store kept the message across the restart
+      expect(await latest(restarted.doc.telemetry.url)).toMatchObject({
+        deviceId: 'cli-dev',
+        artifactName: 'release-7',
+      });
+      await stop(restarted.child);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   it('refuses a bad port', async () => {

@@ -8,6 +8,12 @@ import { nowSeconds, type SandboxContext } from './context.js';
 import { HttpError, SandboxError } from './errors.js';
 import { type FaultConfig, FaultController } from './faults.js';
 import { sendError } from './http.js';
+import {
+  DEFAULT_IOT_CORE_REGISTRY,
+  type IotCoreSandbox,
+  type IotCoreSandboxOptions,
+  startIotCoreSandbox,
+} from './iot-core/index.js';
 import { artifactRoutes } from './routes/artifacts.js';
 import { deploymentsDeviceRoutes } from './routes/deployments-devices.js';
 import { deploymentsManagementRoutes } from './routes/deployments-management.js';
@@ -73,6 +79,27 @@ export interface SandboxOptions {
   faults?: FaultConfig;
   /** The clock (default `() => new Date()`); lets tests move time forward. */
   now?: () => Date;
+  /**
+   * Serve the IoT Core plane from the same process too: the device manager API and HTTP bridge on
+   * their own port, and the MQTT bridge. `true` uses the defaults. With `dataDir` its registries
+   * and devices persist there as well (`iot-core.json`). Off when omitted.
+   */
+  iotCore?: boolean | SandboxIotCoreOptions;
+}
+
+/** The IoT Core plane of {@link startSandbox}: one registry, its ports, token and telemetry sink. */
+export interface SandboxIotCoreOptions
+  extends Pick<IotCoreSandboxOptions, 'adminToken' | 'telemetrySink' | 'maxInFlightWrites' | 'mqtt'> {
+  /** Project id (default `otakit-sandbox`); also the `aud` device JWTs must carry. */
+  project?: string;
+  /** Region (default `us-central1`). */
+  location?: string;
+  /** Registry id (default `devices`). */
+  registry?: string;
+  /** Port of the device manager API and HTTP bridge; 0 (default) picks a free one. */
+  port?: number;
+  /** MQTT bridge port; 0 (default) picks a free one. */
+  mqttPort?: number;
 }
 
 /** A running sandbox. */
@@ -89,6 +116,8 @@ export interface Sandbox {
   readonly dataDir: string | undefined;
   /** Fault switches; see {@link FaultController}. */
   readonly faults: FaultController;
+  /** The IoT Core plane (`url`, `mqttUrl`, `adminToken`, `registries`…), when `iotCore` was asked for. */
+  readonly iotCore: IotCoreSandbox | undefined;
   /**
    * A management JWT for the admin without an HTTP round trip: the one minted when the sandbox
    * started (valid `userTokenTtlSeconds` from then, default 7 days). Use
@@ -188,6 +217,37 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     if (tempDir) rmSync(tempDir, { recursive: true, force: true });
     throw new SandboxError('ERR_SANDBOX_START', 'the sandbox could not mint its admin token', { cause: err });
   }
+  let iotCore: IotCoreSandbox | undefined;
+  if (options.iotCore !== undefined && options.iotCore !== false) {
+    const o = options.iotCore === true ? {} : options.iotCore;
+    try {
+      iotCore = await startIotCoreSandbox({
+        host,
+        port: o.port ?? 0,
+        mqttPort: o.mqttPort ?? 0,
+        registries: [
+          {
+            project: o.project ?? DEFAULT_IOT_CORE_REGISTRY.project,
+            location: o.location ?? DEFAULT_IOT_CORE_REGISTRY.location,
+            registry: o.registry ?? DEFAULT_IOT_CORE_REGISTRY.registry,
+          },
+        ],
+        now,
+        ...(o.adminToken !== undefined ? { adminToken: o.adminToken } : {}),
+        ...(o.mqtt !== undefined ? { mqtt: o.mqtt } : {}),
+        ...(o.telemetrySink ? { telemetrySink: o.telemetrySink } : {}),
+        ...(o.maxInFlightWrites !== undefined ? { maxInFlightWrites: o.maxInFlightWrites } : {}),
+        ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+      });
+    } catch (err) {
+      await app.close();
+      if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+      if (err instanceof SandboxError) throw err;
+      throw new SandboxError('ERR_SANDBOX_START', 'the IoT Core sandbox could not start listening', {
+        cause: err,
+      });
+    }
+  }
   return {
     url,
     port,
@@ -195,12 +255,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     adminPassword,
     dataDir: options.dataDir,
     faults,
+    iotCore,
     managementToken: () => startToken,
     issueManagementToken,
     async close() {
       if (closed) return;
       closed = true;
-      await app.close();
+      await Promise.all([app.close(), iotCore?.close()]);
       store.markChanged();
       store.flush();
       if (tempDir) rmSync(tempDir, { recursive: true, force: true });

@@ -10,17 +10,22 @@ const creds = [{ format: 'ES256_PEM', key: ec.publicKey, expiresAtMs: 0 }];
 const b64 = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
 
 describe('IoT Core sandbox parsers (properties)', () => {
-  it('verifyDeviceJwt refuses any string that is not a signed JWT, without throwing', () => {
-    fc.assert(
-      fc.property(fc.string({ maxLength: 300 }), (token) => {
-        expect(verifyDeviceJwt(token, creds, 'p', Date.now()).ok).toBe(false);
+  it('verifyDeviceJwt refuses any string that is not a signed JWT, without throwing', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.string({ maxLength: 300 }), async (token) => {
+        expect((await verifyDeviceJwt(token, creds, 'p', Date.now())).ok).toBe(false);
       }),
     );
-    fc.assert(
-      fc.property(fc.jsonValue(), fc.jsonValue(), fc.uint8Array({ maxLength: 80 }), (header, claims, sig) => {
-        const token = `${b64(header)}.${b64(claims)}.${Buffer.from(sig).toString('base64url')}`;
-        expect(verifyDeviceJwt(token, creds, 'p', Date.now()).ok).toBe(false);
-      }),
+    await fc.assert(
+      fc.asyncProperty(
+        fc.jsonValue(),
+        fc.jsonValue(),
+        fc.uint8Array({ maxLength: 80 }),
+        async (header, claims, sig) => {
+          const token = `${b64(header)}.${b64(claims)}.${Buffer.from(sig).toString('base64url')}`;
+          expect((await verifyDeviceJwt(token, creds, 'p', Date.now())).ok).toBe(false);
+        },
+      ),
     );
   });
 

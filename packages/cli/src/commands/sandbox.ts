@@ -1,9 +1,10 @@
 import { constants } from 'node:fs';
 import { access, mkdir, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { Sandbox } from '@otakit/sandbox';
+import type { Sandbox, TelemetryRecord, TelemetrySink } from '@otakit/sandbox';
+import type { TelemetryServer, TelemetryStore } from '@otakit/telemetry';
 import type { Command } from 'commander';
-import { CliError } from '../shared/errors.js';
+import { CliError, usageError } from '../shared/errors.js';
 import { EXIT } from '../shared/exit-codes.js';
 import { action } from '../shared/failure.js';
 import { parsePort } from '../shared/flags.js';
@@ -21,6 +22,39 @@ interface StartOptions {
   adminPassword?: string;
   log?: boolean;
   json?: boolean;
+  iotRegistry: string;
+  iotPort: number;
+  mqttPort: number;
+  telemetryDb?: string;
+  telemetryPort: number;
+}
+
+const REGISTRY_NAME = /^projects\/([^/]+)\/locations\/([^/]+)\/registries\/([^/]+)$/;
+const DEFAULT_REGISTRY_NAME = 'projects/otakit-sandbox/locations/us-central1/registries/devices';
+
+function parseRegistryName(value: string): { project: string; location: string; registry: string } {
+  const m = REGISTRY_NAME.exec(value);
+  if (!m) throw usageError(`--iot-registry must be projects/P/locations/L/registries/R, got "${value}"`);
+  return { project: m[1] ?? '', location: m[2] ?? '', registry: m[3] ?? '' };
+}
+
+/**
+ * The sink the sandbox's IoT Core bridges hand every accepted message to: the telemetry store. The
+ * bridge acknowledges (PUBACK, HTTP 200) only once `append` resolved, i.e. once the row is durable.
+ */
+export function storeSink(store: Pick<TelemetryStore, 'append'>): TelemetrySink {
+  return {
+    async write(record: TelemetryRecord): Promise<void> {
+      await store.append({
+        deviceId: record.deviceId,
+        registry: `projects/${record.projectId}/locations/${record.location}/registries/${record.registryId}`,
+        kind: record.kind,
+        payload: record.payload,
+        receivedAt: record.receivedAt,
+        ...(record.subfolder ? { subfolder: record.subfolder } : {}),
+      });
+    },
+  };
 }
 
 /** Resolves on the first SIGINT or SIGTERM. */
@@ -36,24 +70,52 @@ function untilInterrupted(): Promise<NodeJS.Signals> {
   });
 }
 
+/** What `otakit sandbox start --json` prints: every URL and credential of both planes. */
+export interface SandboxStartJson {
+  mender: { url: string; adminEmail: string; adminPassword: string };
+  iotCore: { url: string; mqttUrl: string | null; registry: string; adminToken: string | null };
+  telemetry: { url: string | null; store: string | null };
+  dataDir: string | null;
+}
+
+/** The URLs and credentials of a running sandbox, as `--json` prints them. */
+export function sandboxJson(
+  sandbox: Sandbox,
+  telemetry?: { api: TelemetryServer; store: TelemetryStore },
+): SandboxStartJson {
+  const iot = sandbox.iotCore;
+  const r = iot?.registries[0];
+  return {
+    mender: { url: sandbox.url, adminEmail: sandbox.adminEmail, adminPassword: sandbox.adminPassword },
+    iotCore: {
+      url: iot?.url ?? '',
+      mqttUrl: iot?.mqttUrl ?? null,
+      registry: r ? `projects/${r.project}/locations/${r.location}/registries/${r.registry}` : '',
+      adminToken: iot?.adminToken ?? null,
+    },
+    telemetry: { url: telemetry?.api.url ?? null, store: telemetry?.store.target ?? null },
+    dataDir: sandbox.dataDir ?? null,
+  };
+}
+
 /** The banner `otakit sandbox start` prints once listening. */
-export function sandboxBanner(sandbox: Sandbox): string {
+export function sandboxBanner(doc: SandboxStartJson): string {
   return [
-    `otakit sandbox listening on ${sandbox.url}`,
-    `  admin email:    ${sandbox.adminEmail}`,
-    `  admin password: ${sandbox.adminPassword}`,
-    `  data dir:       ${sandbox.dataDir ?? '(in memory)'}`,
+    `otakit sandbox listening on ${doc.mender.url}`,
+    `  admin email:    ${doc.mender.adminEmail}`,
+    `  admin password: ${doc.mender.adminPassword}`,
+    `  data dir:       ${doc.dataDir ?? '(in memory)'}`,
+    'IoT Core:',
+    `  device manager and HTTP bridge: ${doc.iotCore.url}`,
+    `  MQTT bridge:    ${doc.iotCore.mqttUrl ?? '(off)'}`,
+    `  registry:       ${doc.iotCore.registry}`,
+    `  admin token:    ${doc.iotCore.adminToken ?? '(none)'}`,
+    'Telemetry:',
+    `  read API:       ${doc.telemetry.url ?? '(off)'}`,
+    `  store:          ${doc.telemetry.store ?? '(off)'}`,
     'Press Ctrl+C to stop.',
     '',
   ].join('\n');
-}
-
-/** The document `otakit sandbox start --json` prints once listening (one line). */
-export function sandboxDocument(sandbox: Sandbox): Record<string, unknown> {
-  return {
-    mender: { url: sandbox.url, adminEmail: sandbox.adminEmail, adminPassword: sandbox.adminPassword },
-    dataDir: sandbox.dataDir ?? null,
-  };
 }
 
 /**
@@ -87,35 +149,61 @@ export async function checkDataDir(dir: string): Promise<void> {
 
 /**
  * Registers `otakit sandbox start [--port 0|N] [--host H] [--data-dir DIR] [--admin-email E]
- * [--admin-password P] [--json]`: starts a local Mender-compatible server, prints its base URL and
- * admin credentials, and runs until SIGINT or SIGTERM. A port in use or an unusable data dir fails
- * at once (exit 2) with the reason.
+ * [--admin-password P] [--iot-registry NAME] [--iot-port N] [--mqtt-port N] [--telemetry-db TARGET]
+ * [--telemetry-port N] [--json]`: starts, in one process, a local Mender-compatible server, an IoT
+ * Core-compatible one (device manager, HTTP and MQTT bridges) whose accepted messages go into a
+ * telemetry store, and that store's read API; prints every URL and credential (`--json`: one
+ * object); runs until SIGINT or SIGTERM. A port in use or an unusable data dir fails at once (exit
+ * 2) with the reason.
  */
 export function register(program: Command): void {
   const sandbox = program
     .command('sandbox')
-    .description('a local Mender-compatible server for trying things out');
+    .description(
+      'local Mender- and IoT Core-compatible servers and a telemetry store, for trying things out',
+    );
   sandbox
     .command('start')
-    .description('start the sandbox server and run until interrupted')
-    .option('--port <port>', 'port to listen on (0 picks a free one)', parsePort, 0)
+    .description('start the sandbox (Mender and IoT Core planes, telemetry store) and run until interrupted')
+    .option('--port <port>', 'Mender API port (0 picks a free one)', parsePort, 0)
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option(
       '--data-dir <dir>',
-      'keep devices, tokens, inventory, deployments and artifacts here across restarts',
+      'keep devices, tokens, inventory, deployments, artifacts, IoT Core registries and telemetry here across restarts',
     )
     .option('--admin-email <email>', 'admin e-mail for basic-auth login', DEFAULT_ADMIN_EMAIL)
     .option('--admin-password <password>', 'admin password (default: otakit-sandbox)')
     .option('--log', 'log requests (as JSON lines, without tokens or link signatures) to stderr')
-    .option('--json', 'once listening, print {mender: {url, adminEmail, adminPassword}, dataDir} on one line')
+    .option(
+      '--iot-registry <name>',
+      'the IoT Core registry served, projects/P/locations/L/registries/R',
+      DEFAULT_REGISTRY_NAME,
+    )
+    .option('--iot-port <port>', 'IoT Core device manager and HTTP bridge port (0 picks one)', parsePort, 0)
+    .option('--mqtt-port <port>', 'IoT Core MQTT bridge port (0 picks one)', parsePort, 0)
+    .option(
+      '--telemetry-db <target>',
+      "where telemetry is stored: ':memory:', a directory or .duckdb file, or postgres://… (default: the data dir, else memory)",
+    )
+    .option('--telemetry-port <port>', 'telemetry read API port (0 picks one)', parsePort, 0)
+    .option('--json', 'once listening, print one JSON object with every URL and credential of both planes')
     .action(
       action(async (opts: StartOptions) => {
         const dataDir = opts.dataDir === undefined ? undefined : resolve(opts.dataDir);
         if (dataDir !== undefined) await checkDataDir(dataDir);
+        const iotRegistry = parseRegistryName(opts.iotRegistry);
         const { DEFAULT_ADMIN_PASSWORD, startSandbox } = await import('@otakit/sandbox');
+        const { openTelemetryStore, startTelemetryApi } = await import('@otakit/telemetry');
+        const store = await openTelemetryStore(opts.telemetryDb ?? dataDir ?? ':memory:');
         let running: Sandbox;
         try {
           running = await startSandbox({
+            iotCore: {
+              ...iotRegistry,
+              port: opts.iotPort,
+              mqttPort: opts.mqttPort,
+              telemetrySink: storeSink(store),
+            },
             port: opts.port,
             host: opts.host,
             adminEmail: opts.adminEmail,
@@ -124,6 +212,7 @@ export function register(program: Command): void {
             ...(opts.log ? { logger: { level: 'info' as const, stream: process.stderr } } : {}),
           });
         } catch (cause) {
+          await store.close();
           // The sandbox wraps the listen error (SANDBOX_START); the system code is on its cause.
           const listenError = (cause as { cause?: unknown }).cause ?? cause;
           const code = (listenError as NodeJS.ErrnoException).code;
@@ -155,12 +244,18 @@ export function register(program: Command): void {
           }
           throw cause;
         }
+        const api = await startTelemetryApi({ store, port: opts.telemetryPort, host: opts.host });
         const stopped = untilInterrupted();
-        if (opts.json) out(JSON.stringify(sandboxDocument(running)));
-        else process.stdout.write(sandboxBanner(running));
+        const doc = sandboxJson(running, { api, store });
+        if (opts.json) {
+          out(JSON.stringify(doc));
+          process.stderr.write('otakit sandbox running; press Ctrl+C to stop.\n');
+        } else process.stdout.write(sandboxBanner(doc));
         const signal = await stopped;
         process.stderr.write(`otakit sandbox: ${signal}, stopping\n`);
         await running.close();
+        await api.close();
+        await store.close();
       }),
     );
 }

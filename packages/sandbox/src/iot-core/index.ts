@@ -1,15 +1,18 @@
 /**
  * A local Cloud IoT Core-compatible server: the v1 device manager subset (devices list/get/create/
  * patch/delete, config and commands), the device HTTP bridge (publishEvent/setState/config) and an
- * MQTT 3.1.1 bridge, all verifying device JWTs against the registered keys.
+ * MQTT 3.1.1 bridge on aedes, all verifying device JWTs (core's `verifyJwt`, jose) against the
+ * registered keys, handing accepted telemetry and state to an optional {@link TelemetrySink}.
  *
  * @module
  */
 import type { EventEmitter } from 'node:events';
 import Fastify from 'fastify';
 import { MqttBridge } from './mqtt-bridge.js';
+import { IotCoreStateFile } from './persistence.js';
 import { registerV1Routes } from './routes.js';
 import { RpcError } from './status.js';
+import { SinkGate, type TelemetrySink } from './telemetry-sink.js';
 import {
   type IotCoreSandboxEvents,
   type IotCoreStateReport,
@@ -17,6 +20,11 @@ import {
   IotCoreWorld,
 } from './world.js';
 
+export {
+  DEFAULT_MAX_IN_FLIGHT_WRITES,
+  type TelemetryRecord,
+  type TelemetrySink,
+} from './telemetry-sink.js';
 export type { IotCoreSandboxEvents, IotCoreStateReport, IotCoreTelemetry } from './world.js';
 
 /** A registry the sandbox serves. */
@@ -58,6 +66,22 @@ export interface IotCoreSandboxOptions {
   adminToken?: string | null;
   /** The clock (default `() => new Date()`), for JWT `iat`/`exp` checks and timestamps. */
   now?: () => Date;
+  /**
+   * Where every accepted telemetry event and state message goes (MQTT and HTTP bridges). A message
+   * is acknowledged (QoS 1 PUBACK, HTTP 200) only after `write` resolved; a rejection is reported to
+   * the publisher (HTTP 503 `UNAVAILABLE`; the MQTT connection is closed without PUBACK).
+   */
+  telemetrySink?: TelemetrySink;
+  /**
+   * Most sink writes in flight at once (default {@link DEFAULT_MAX_IN_FLIGHT_WRITES}); further
+   * messages wait, and their connections stop being read, instead of piling up in memory.
+   */
+  maxInFlightWrites?: number;
+  /**
+   * Keep the registries and devices (credentials, metadata, blocked, config versions, states) in
+   * `<dataDir>/iot-core.json` so they survive a restart; in memory when omitted.
+   */
+  dataDir?: string;
 }
 
 /** A running IoT Core sandbox. */
@@ -68,6 +92,8 @@ export interface IotCoreSandbox {
   readonly mqttUrl: string | undefined;
   /** The admin bearer token (undefined when the API is open). */
   readonly adminToken: string | undefined;
+  /** The data directory, when the registries are persisted. */
+  readonly dataDir: string | undefined;
   /** The registries served. */
   readonly registries: readonly IotCoreSandboxRegistry[];
   /** Every telemetry event accepted, oldest first. */
@@ -80,7 +106,7 @@ export interface IotCoreSandbox {
   addRegistry(registry: IotCoreSandboxRegistry): void;
   /** Whether a device (string id) of a registry has an open MQTT connection. */
   isConnected(deviceId: string, registry?: IotCoreSandboxRegistry): boolean;
-  /** Stops both servers and drops every connection. */
+  /** Stops both servers, drops every connection and writes the registries (with a data dir). */
   close(): Promise<void>;
 }
 
@@ -89,7 +115,8 @@ export interface IotCoreSandbox {
  * manager subset under `/v1/projects/…/devices` (list with `fieldMask`/`pageToken`, get, create,
  * patch with `updateMask`, delete, `:modifyCloudToDeviceConfig`, `:sendCommandToDevice`,
  * `/states`), the device HTTP bridge (`:publishEvent`, `:setState`, `/config`) and an MQTT bridge.
- * Errors are Google error bodies (`{error: {code, message, status}}`). State is in memory.
+ * Errors are Google error bodies (`{error: {code, message, status}}`). State is in memory unless
+ * `dataDir` is given; accepted telemetry and state go to `telemetrySink` before they are acknowledged.
  *
  * @example
  * ```ts
@@ -104,12 +131,24 @@ export async function startIotCoreSandbox(options: IotCoreSandboxOptions = {}): 
   const adminToken =
     options.adminToken === null ? undefined : (options.adminToken ?? DEFAULT_IOT_CORE_ADMIN_TOKEN);
   const world = new IotCoreWorld(adminToken, options.now ?? (() => new Date()));
+  if (options.telemetrySink) world.sink = new SinkGate(options.telemetrySink, options.maxInFlightWrites);
+  let stateFile: IotCoreStateFile | undefined;
+  if (options.dataDir !== undefined) {
+    stateFile = new IotCoreStateFile(options.dataDir, world);
+    await stateFile.load();
+    const file = stateFile;
+    world.onChange = () => file.save();
+  }
   const registries: IotCoreSandboxRegistry[] = [];
   const addRegistry = (r: IotCoreSandboxRegistry) => {
     world.addRegistry(r.project, r.location, r.registry);
     if (!registries.some((x) => registryKey(x) === registryKey(r))) registries.push({ ...r });
+    world.changed();
   };
   for (const r of options.registries ?? [DEFAULT_IOT_CORE_REGISTRY]) addRegistry(r);
+  for (const r of world.registries.values()) {
+    addRegistry({ project: r.project, location: r.location, registry: r.id });
+  }
 
   const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
   app.setErrorHandler((err, _request, reply) => {
@@ -128,6 +167,10 @@ export async function startIotCoreSandbox(options: IotCoreSandboxOptions = {}): 
       `The requested URL ${request.url.split('?')[0]} was not found on this server.`,
     );
     void reply.code(404).send(rpc.toJSON());
+  });
+  // An admin change is on disk before its response goes out.
+  app.addHook('onSend', async () => {
+    await stateFile?.flush();
   });
   await registerV1Routes(app, world);
   await app.listen({ port: options.port ?? 0, host });
@@ -151,6 +194,7 @@ export async function startIotCoreSandbox(options: IotCoreSandboxOptions = {}): 
     url: `http://${host}:${port}`,
     mqttUrl,
     adminToken,
+    dataDir: options.dataDir,
     registries,
     telemetry: world.telemetry,
     states: world.states,
@@ -163,6 +207,7 @@ export async function startIotCoreSandbox(options: IotCoreSandboxOptions = {}): 
     },
     async close() {
       await Promise.all([app.close(), bridge?.close()]);
+      await stateFile?.flush();
     },
   };
 }

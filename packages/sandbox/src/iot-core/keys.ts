@@ -1,4 +1,5 @@
-import { createPublicKey, type KeyObject, verify, X509Certificate } from 'node:crypto';
+import { createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
+import { JwtError, type JwtErrorCode, verifyJwt } from '@otakit/core';
 import { RpcError } from './status.js';
 
 /** The `PublicKeyFormat` enum names of the v1 API. */
@@ -67,68 +68,58 @@ export type JwtRefusal = string;
 
 /** Largest `exp - iat`: 24 h. @internal */
 export const MAX_JWT_LIFETIME_S = 24 * 3600;
-/** Clock skew allowed on `iat` and `exp`: 10 min. @internal */
+/** Clock skew allowed on `iat` (and on the lifetime): 10 min. @internal */
 export const JWT_SKEW_S = 600;
+/** The refusal message of an expired token, as IoT Core words it. @internal */
+export const TOKEN_EXPIRED = 'The authorization token expired.';
 
-function b64urlJson(part: string): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
-    return typeof value === 'object' && value !== null && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : undefined;
-  } catch {
-    return undefined;
-  }
-}
+const REFUSALS: Readonly<Record<JwtErrorCode, JwtRefusal>> = {
+  ERR_JWT_MALFORMED: 'malformed JWT',
+  ERR_JWT_ALGORITHM: 'unsupported JWT alg (RS256 or ES256 only)',
+  ERR_JWT_SIGNATURE: 'JWT signature does not match any of the device credentials',
+  ERR_JWT_EXPIRED: TOKEN_EXPIRED,
+  ERR_JWT_CLAIM: 'JWT claims refused',
+};
 
 /**
- * Verifies a device JWT as the IoT Core bridges do: `alg` RS256 or ES256 (P1363 signature), signed by
- * one of the device's unexpired credentials of the matching family, `aud` = project, `iat` not in
- * the future beyond the skew, `exp` in the future and at most 24 h after `iat`. Returns the claims,
- * or a refusal message.
+ * Verifies a device JWT as the IoT Core bridges do, through core's {@link verifyJwt} (jose): `alg`
+ * RS256 or ES256 only (`none`, `HS256`… refused), signed by one of the device's unexpired
+ * credentials, `aud` = project, `iat` and `exp` present, `iat` not in the future beyond the 10 min
+ * skew, `exp` in the future (no tolerance: an expired token is refused at once) and at most 24 h
+ * (plus the skew) after `iat`. Never throws for a bad token.
+ *
+ * @returns `exp` (seconds since the epoch), or the refusal message (never containing the token).
  * @internal
  */
-export function verifyDeviceJwt(
+export async function verifyDeviceJwt(
   token: string,
   credentials: readonly VerifyCredential[],
   project: string,
   nowMs: number,
-): { ok: true; exp: number } | { ok: false; reason: JwtRefusal } {
-  const parts = token.split('.');
-  if (parts.length !== 3) return { ok: false, reason: 'malformed JWT' };
-  const [h, p, s] = parts as [string, string, string];
-  if (!/^[A-Za-z0-9_-]*$/.test(h + p + s)) return { ok: false, reason: 'JWT is not base64url' };
-  const header = b64urlJson(h);
-  const claims = b64urlJson(p);
-  if (!header || !claims) return { ok: false, reason: 'malformed JWT' };
-  const alg = header.alg;
-  if (alg !== 'RS256' && alg !== 'ES256') return { ok: false, reason: `unsupported JWT alg ${String(alg)}` };
-  const signed = Buffer.from(`${h}.${p}`, 'ascii');
-  const signature = Buffer.from(s, 'base64url');
-  const family = alg === 'RS256' ? 'RSA' : 'ES256';
-  const candidates = credentials.filter(
-    (c) => c.format.startsWith(family) && (c.expiresAtMs === 0 || c.expiresAtMs > nowMs),
-  );
-  const valid = candidates.some((c) => {
-    try {
-      return alg === 'RS256'
-        ? verify('sha256', signed, c.key, signature)
-        : verify('sha256', signed, { key: c.key, dsaEncoding: 'ieee-p1363' }, signature);
-    } catch {
-      return false;
+): Promise<{ ok: true; exp: number } | { ok: false; reason: JwtRefusal }> {
+  const keys = credentials.filter((c) => c.expiresAtMs === 0 || c.expiresAtMs > nowMs).map((c) => c.key);
+  if (keys.length === 0) return { ok: false, reason: REFUSALS.ERR_JWT_SIGNATURE };
+  try {
+    const { claims } = await verifyJwt(token, keys, {
+      algorithms: ['RS256', 'ES256'],
+      audience: project,
+      requiredClaims: ['iat', 'exp'],
+      clockToleranceSeconds: JWT_SKEW_S,
+      maxLifetimeSeconds: MAX_JWT_LIFETIME_S + JWT_SKEW_S,
+      now: new Date(nowMs),
+    });
+    const exp = claims.exp as number;
+    if (exp * 1000 <= nowMs) return { ok: false, reason: TOKEN_EXPIRED };
+    if (claims.aud !== project) return { ok: false, reason: 'JWT audience does not match the project' };
+    return { ok: true, exp };
+  } catch (err) {
+    if (!(err instanceof JwtError)) return { ok: false, reason: REFUSALS.ERR_JWT_MALFORMED };
+    if (err.code === 'ERR_JWT_CLAIM') {
+      return {
+        ok: false,
+        reason: /aud/.test(err.message) ? 'JWT audience does not match the project' : err.message,
+      };
     }
-  });
-  if (!valid) return { ok: false, reason: 'JWT signature does not match any of the device credentials' };
-  const now = Math.floor(nowMs / 1000);
-  const { iat, exp, aud } = claims;
-  if (typeof iat !== 'number' || typeof exp !== 'number') {
-    return { ok: false, reason: 'JWT lacks iat or exp' };
+    return { ok: false, reason: REFUSALS[err.code] };
   }
-  if (aud !== project) return { ok: false, reason: 'JWT audience does not match the project' };
-  if (iat > now + JWT_SKEW_S) return { ok: false, reason: 'JWT issued in the future' };
-  if (exp <= now) return { ok: false, reason: 'The authorization token expired.' };
-  if (exp - iat > MAX_JWT_LIFETIME_S + JWT_SKEW_S) {
-    return { ok: false, reason: 'JWT lifetime exceeds 24 hours' };
-  }
-  return { ok: true, exp };
 }

@@ -1,5 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { verifyDeviceJwt } from './keys.js';
+import type { Aedes, AuthenticateError, Client, ConnectPacket, PublishPacket, Subscription } from 'aedes';
+import { TOKEN_EXPIRED, verifyDeviceJwt } from './keys.js';
 import { type DeviceRecord, findDevice, type RegistryRecord, verifyCredentials } from './store.js';
 import type { IotCoreWorld } from './world.js';
 
@@ -12,86 +13,69 @@ export const CONNACK = {
   NOT_AUTHORIZED: 5,
 } as const;
 
-const MAX_PACKET = 512 * 1024;
+/**
+ * The largest MQTT packet the bridge reads: the telemetry limit plus room for the topic. A packet
+ * announcing more is cut off while it arrives instead of being buffered whole. @internal
+ */
+export const MAX_PACKET_BYTES = 320 * 1024;
 
-interface Connection {
-  socket: Socket;
-  clientId: string;
-  reg: RegistryRecord;
-  device: DeviceRecord;
-  token: string;
-  configQos: 0 | 1 | undefined;
-  commandsQos: 0 | 1 | undefined;
-  nextPacketId: number;
-  expiryTimer: NodeJS.Timeout | undefined;
-}
-
-function encodeLength(n: number): Buffer {
-  const out: number[] = [];
-  do {
-    let byte = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) byte |= 0x80;
-    out.push(byte);
-  } while (n > 0);
-  return Buffer.from(out);
-}
-
-function packet(firstByte: number, body: Buffer): Buffer {
-  return Buffer.concat([Buffer.from([firstByte]), encodeLength(body.length), body]);
-}
-
-function mqttString(s: string): Buffer {
-  const b = Buffer.from(s, 'utf8');
-  const len = Buffer.alloc(2);
-  len.writeUInt16BE(b.length);
-  return Buffer.concat([len, b]);
-}
-
-class Reader {
-  #pos = 0;
-  constructor(readonly buf: Buffer) {}
-  get remaining(): number {
-    return this.buf.length - this.#pos;
-  }
-  byte(): number {
-    if (this.#pos >= this.buf.length) throw new Error('truncated packet');
-    return this.buf[this.#pos++] as number;
-  }
-  u16(): number {
-    return (this.byte() << 8) | this.byte();
-  }
-  bytes(): Buffer {
-    const n = this.u16();
-    if (this.#pos + n > this.buf.length) throw new Error('truncated packet');
-    const out = this.buf.subarray(this.#pos, this.#pos + n);
-    this.#pos += n;
-    return out;
-  }
-  string(): string {
-    return this.bytes().toString('utf8');
-  }
-  rest(): Buffer {
-    const out = this.buf.subarray(this.#pos);
-    this.#pos = this.buf.length;
-    return out;
-  }
-}
+/** IoT Core's payload limits (quotas page): telemetry 256 KB, state 64 KB. @internal */
+export const MAX_TELEMETRY_BYTES = 256 * 1024;
+/** @internal */
+export const MAX_STATE_BYTES = 64 * 1024;
 
 const CLIENT_ID = /^projects\/([^/]+)\/locations\/([^/]+)\/registries\/([^/]+)\/devices\/([^/]+)$/;
 
+/** The parts of mqtt-packet's parser the bridge looks at. */
+interface MqttParser extends NodeJS.EventEmitter {
+  packet?: { length?: number };
+  _list?: { length: number };
+}
+
+/** An authenticated device connection. */
+interface Connection {
+  client: Client;
+  reg: RegistryRecord;
+  device: DeviceRecord;
+  token: string;
+  /** The JWT's `exp`, seconds since the epoch. */
+  exp: number;
+  expiryTimer: NodeJS.Timeout | undefined;
+  /** Why the bridge closed it, when it did. */
+  reason: string | undefined;
+}
+
+/** A publish the device may make: telemetry (with its subfolder) or state. */
+type Route = { kind: 'event'; subfolder: string | undefined } | { kind: 'state' };
+
+function refusal(returnCode: 2 | 4 | 5, message: string): AuthenticateError {
+  return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
+}
+
 /**
- * A minimal MQTT 3.1.1 bridge with IoT Core's rules: client id = device path, password = device JWT
- * (username ignored), topics `/devices/{id}/events[/…]`, `/devices/{id}/state` (publish),
- * `/devices/{id}/config` and `/devices/{id}/commands/#` (subscribe), QoS 0/1 only, the connection
- * closed when the JWT expires, one connection per device (a new one takes over).
+ * The IoT Core MQTT bridge on an aedes broker, with IoT Core's rules (research/iot-core.md §2.2):
+ * MQTT 3.1.1 only; client id = device path (`projects/P/locations/L/registries/R/devices/D`, D the
+ * string or numeric id), password = device JWT (username ignored), verified with core's
+ * `verifyJwt`; a blocked device, an unknown one or a bad JWT gets CONNACK 5. A device publishes
+ * only to its own `/devices/{id}/events[/subfolder]` (≤ 256 KB) and `/devices/{id}/state`
+ * (≤ 64 KB), QoS 0 or 1; it subscribes only to its own `/devices/{id}/config` (the current config
+ * is delivered at once) and `/devices/{id}/commands/#` (QoS 2 downgraded to 1, anything else granted
+ * 128). Anything else a device publishes (another topic, QoS 2, an oversized payload) closes the
+ * connection without PUBACK, as does a telemetry store that fails. No retained messages, no wills,
+ * no persistent sessions. The connection is closed when its JWT expires; one connection per
+ * device (a new one takes over).
+ *
+ * Each accepted message is handed to the world (and its sink) before aedes acknowledges it, so a
+ * QoS 1 PUBACK means the message is stored.
  * @internal
  */
 export class MqttBridge {
   readonly server: Server;
   readonly #world: IotCoreWorld;
   readonly #connections = new Map<DeviceRecord, Connection>();
+  readonly #byClient = new WeakMap<Client, Connection>();
   readonly #sockets = new Set<Socket>();
+  #broker: Aedes | undefined;
 
   constructor(world: IotCoreWorld) {
     this.#world = world;
@@ -99,28 +83,71 @@ export class MqttBridge {
     world.hooks = {
       configChanged: (_reg, d) => {
         const c = this.#connections.get(d);
-        if (c?.configQos !== undefined) this.#sendConfig(c);
+        if (c) this.#sendConfig(c);
       },
       command: (_reg, d, data, sub) => {
         const c = this.#connections.get(d);
-        if (c?.commandsQos === undefined) return false;
-        this.#publish(c, `/devices/${d.id}/commands${sub ? `/${sub}` : ''}`, data, c.commandsQos);
+        const subscription = c ? this.#subscription(c, `/devices/${d.id}/commands/#`) : undefined;
+        if (!c || subscription === undefined) return false;
+        this.#publish(c, `/devices/${d.id}/commands${sub ? `/${sub}` : ''}`, data, subscription);
         return true;
       },
       deviceChanged: (reg, d) => {
         const c = this.#connections.get(d);
         if (!c) return;
-        const gone = !reg.devices.has(d.id) || d.blocked;
-        const ok =
-          !gone &&
-          verifyDeviceJwt(c.token, verifyCredentials(d), reg.project, this.#world.now().getTime()).ok;
-        if (!ok) this.#drop(c, gone ? 'device deleted or blocked' : 'credentials changed');
+        if (!reg.devices.has(d.id) || d.blocked) {
+          this.#drop(c, 'device deleted or blocked');
+          return;
+        }
+        void verifyDeviceJwt(c.token, verifyCredentials(d), reg.project, world.now().getTime()).then((r) => {
+          if (!r.ok) this.#drop(c, 'credentials changed');
+        });
       },
     };
   }
 
-  /** Starts listening; resolves with the port. */
-  listen(port: number, host: string): Promise<number> {
+  /** Starts the broker and listens; resolves with the port. */
+  async listen(port: number, host: string): Promise<number> {
+    // aedes is ESM-only: a dynamic import loads it from the CJS build too.
+    const { Aedes } = await import('aedes');
+    this.#broker = await Aedes.createBroker({
+      preConnect: (client, packet, done) => this.#preConnect(client, packet, done),
+      authenticate: (client, _username, password, done) => {
+        void this.#authenticate(client, password).then(
+          () => done(null, true),
+          (err: AuthenticateError) => done(err, false),
+        );
+      },
+      authorizePublish: (client, packet, done) => {
+        // Policy refusals close the connection at once; the store is awaited before the PUBACK.
+        let accepted: () => Promise<void>;
+        try {
+          accepted = this.#authorizePublish(client, packet);
+        } catch (err) {
+          done(err as Error);
+          return;
+        }
+        accepted().then(
+          () => done(null),
+          (err: Error) => done(err),
+        );
+      },
+      authorizeSubscribe: (client, sub, done) => done(null, this.#authorizeSubscribe(client, sub)),
+    });
+    this.#broker.on('clientReady', (client) => this.#ready(client));
+    this.#broker.on('clientDisconnect', (client) => this.#gone(client));
+    this.#broker.on('subscribe', (subs, client) => {
+      const c = this.#byClient.get(client);
+      if (c && subs.some((s) => s.topic === `/devices/${c.device.id}/config`)) this.#sendConfig(c);
+    });
+    this.#broker.on('ack', (_packet, client) => {
+      const c = this.#byClient.get(client);
+      if (c) c.device.lastConfigAckTime = this.#world.now().toISOString();
+    });
+    this.#broker.on('ping', (_packet, client) => {
+      const c = this.#byClient.get(client);
+      if (c) c.device.lastHeartbeatTime = this.#world.now().toISOString();
+    });
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(port, host, () => {
@@ -130,10 +157,15 @@ export class MqttBridge {
     });
   }
 
-  /** Closes every connection and the listener. */
-  close(): Promise<void> {
+  /** Closes every connection, the broker and the listener. */
+  async close(): Promise<void> {
+    for (const c of this.#connections.values()) clearTimeout(c.expiryTimer);
     for (const s of this.#sockets) s.destroy();
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    const broker = this.#broker;
+    await Promise.all([
+      new Promise<void>((resolve) => this.server.close(() => resolve())),
+      broker ? new Promise<void>((resolve) => broker.close(() => resolve())) : undefined,
+    ]);
   }
 
   /** Whether a device has an open connection. */
@@ -142,214 +174,171 @@ export class MqttBridge {
   }
 
   #accept(socket: Socket): void {
+    const broker = this.#broker;
+    if (!broker) {
+      socket.destroy();
+      return;
+    }
     this.#sockets.add(socket);
-    let buffered: Buffer = Buffer.alloc(0);
-    let conn: Connection | undefined;
-    socket.on('close', () => {
-      this.#sockets.delete(socket);
-      if (conn) {
-        clearTimeout(conn.expiryTimer);
-        if (this.#connections.get(conn.device) === conn) {
-          this.#connections.delete(conn.device);
-          this.#world.events.emit('mqtt:disconnect', {
-            clientId: conn.clientId,
-            deviceId: conn.device.id,
-            reason: 'closed',
-          });
-        }
-      }
+    socket.once('close', () => this.#sockets.delete(socket));
+    const client = broker.handle(socket);
+    // aedes's parser (mqtt-packet, private, guarded) buffers a packet until it is complete. Runs after
+    // aedes's own 'readable' handler has fed it, so it sees the announced and the buffered length.
+    const parser = (client as unknown as { _parser?: MqttParser })._parser;
+    socket.on('readable', () => {
+      const announced = parser?.packet?.length ?? -1;
+      if (announced > MAX_PACKET_BYTES || (parser?._list?.length ?? 0) > MAX_PACKET_BYTES) socket.destroy();
     });
-    socket.on('error', () => socket.destroy());
-    socket.on('data', (chunk: Buffer) => {
-      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
-      try {
-        for (;;) {
-          if (buffered.length < 2) return;
-          let len = 0;
-          let mult = 1;
-          let i = 1;
-          for (;;) {
-            if (i >= buffered.length) return;
-            const b = buffered[i] as number;
-            len += (b & 0x7f) * mult;
-            mult *= 128;
-            i++;
-            if ((b & 0x80) === 0) break;
-            if (i > 4) throw new Error('malformed remaining length');
-          }
-          if (len > MAX_PACKET) throw new Error('packet too large');
-          if (buffered.length < i + len) return;
-          const first = buffered[0] as number;
-          const body = buffered.subarray(i, i + len);
-          buffered = buffered.subarray(i + len);
-          const type = first >> 4;
-          if (conn === undefined) {
-            if (type !== 1) throw new Error('first packet must be CONNECT');
-            conn = this.#connect(socket, new Reader(body));
-            if (!conn) return;
-          } else {
-            this.#handle(conn, type, first & 0x0f, new Reader(body));
-          }
-        }
-      } catch {
-        socket.destroy();
-      }
+    // IoT Core downgrades a QoS 2 subscription to 1; aedes reports the granted QoS as asked before
+    // authorizeSubscribe runs, so lower it as the packet is parsed.
+    parser?.prependListener('packet', (packet: { cmd?: string; subscriptions?: Array<{ qos: number }> }) => {
+      if (packet.cmd !== 'subscribe') return;
+      for (const s of packet.subscriptions ?? []) if (s.qos > 1) s.qos = 1;
     });
   }
 
-  #connect(socket: Socket, r: Reader): Connection | undefined {
-    const protocol = r.string();
-    const level = r.byte();
-    const flags = r.byte();
-    r.u16(); // keep alive
-    const clientId = r.string();
-    const refuse = (code: number, reason: string) => {
-      this.#world.events.emit('mqtt:refused', { clientId, returnCode: code, reason });
-      socket.end(packet(0x20, Buffer.from([0, code])));
-      return undefined;
-    };
-    if (protocol !== 'MQTT' || level !== 4) return refuse(CONNACK.UNACCEPTABLE_PROTOCOL, 'MQTT 3.1.1 only');
-    if (flags & 0x04) {
-      r.string();
-      r.bytes();
+  #preConnect(client: Client, packet: ConnectPacket, done: (err: Error | null, ok: boolean) => void): void {
+    if (packet.protocolVersion !== 4) {
+      const reason = 'MQTT 3.1.1 only';
+      this.#world.events.emit('mqtt:refused', {
+        clientId: packet.clientId,
+        returnCode: CONNACK.UNACCEPTABLE_PROTOCOL,
+        reason,
+      });
+      client.conn.write(Buffer.from([0x20, 2, 0, CONNACK.UNACCEPTABLE_PROTOCOL]));
+      done(new Error(reason), false);
+      return;
     }
-    if (flags & 0x80) r.string();
-    const password = flags & 0x40 ? r.bytes().toString('utf8') : undefined;
+    // IoT Core supports neither wills nor persistent sessions.
+    packet.will = undefined;
+    packet.clean = true;
+    done(null, true);
+  }
+
+  async #authenticate(client: Client, password: Buffer | undefined): Promise<void> {
+    const clientId = client.id;
+    const refuse = (code: 2 | 4 | 5, reason: string) => {
+      this.#world.events.emit('mqtt:refused', { clientId, returnCode: code, reason });
+      return refusal(code, reason);
+    };
     const m = CLIENT_ID.exec(clientId);
-    if (!m) return refuse(CONNACK.IDENTIFIER_REJECTED, 'client id is not a device path');
+    if (!m) throw refuse(CONNACK.IDENTIFIER_REJECTED, 'client id is not a device path');
     const [, project = '', location = '', regId = '', devSeg = ''] = m;
     const reg = this.#world.registry(project, location, regId);
     const device = reg ? findDevice(reg, devSeg) : undefined;
-    if (!reg || !device) return refuse(CONNACK.NOT_AUTHORIZED, 'no such device');
-    if (password === undefined) return refuse(CONNACK.NOT_AUTHORIZED, 'no JWT in the password');
+    if (!reg || !device) throw refuse(CONNACK.NOT_AUTHORIZED, 'no such device');
+    if (password === undefined) throw refuse(CONNACK.NOT_AUTHORIZED, 'no JWT in the password');
+    const token = password.toString('utf8');
     const nowMs = this.#world.now().getTime();
-    const result = verifyDeviceJwt(password, verifyCredentials(device), project, nowMs);
-    if (!result.ok) return refuse(CONNACK.NOT_AUTHORIZED, result.reason);
-    if (device.blocked) return refuse(CONNACK.NOT_AUTHORIZED, 'device is blocked');
+    const result = await verifyDeviceJwt(token, verifyCredentials(device), project, nowMs);
+    if (!result.ok) throw refuse(CONNACK.NOT_AUTHORIZED, result.reason);
+    if (device.blocked) throw refuse(CONNACK.NOT_AUTHORIZED, 'device is blocked');
     const previous = this.#connections.get(device);
-    if (previous) this.#drop(previous, 'another connection took over');
+    if (previous) previous.reason ??= 'another connection took over';
     const conn: Connection = {
-      socket,
-      clientId,
+      client,
       reg,
       device,
-      token: password,
-      configQos: undefined,
-      commandsQos: undefined,
-      nextPacketId: 1,
+      token,
+      exp: result.exp,
       expiryTimer: undefined,
+      reason: undefined,
     };
-    const msLeft = result.exp * 1000 - nowMs;
-    conn.expiryTimer = setTimeout(() => this.#drop(conn, 'The authorization token expired.'), msLeft);
-    conn.expiryTimer.unref();
-    this.#connections.set(device, conn);
-    device.lastHeartbeatTime = this.#world.now().toISOString();
-    socket.write(packet(0x20, Buffer.from([0, CONNACK.ACCEPTED])));
-    this.#world.events.emit('mqtt:connect', { clientId, deviceId: device.id });
-    return conn;
+    this.#byClient.set(client, conn);
   }
 
-  #handle(c: Connection, type: number, flags: number, r: Reader): void {
-    const id = c.device.id;
-    switch (type) {
-      case 3: {
-        const qos = (flags >> 1) & 0x03;
-        if (qos > 1) throw new Error('QoS 2 is not supported');
-        const topic = r.string();
-        const packetId = qos > 0 ? r.u16() : undefined;
-        const payload = Buffer.from(r.rest());
-        const events = `/devices/${id}/events`;
-        if (topic === events || topic.startsWith(`${events}/`)) {
-          if (payload.length > 256 * 1024) throw new Error('telemetry over 256 KB');
-          const sub = topic.length > events.length ? topic.slice(events.length + 1) : undefined;
-          this.#world.recordTelemetry(c.reg, c.device, payload, sub, 'mqtt');
-        } else if (topic === `/devices/${id}/state`) {
-          if (payload.length > 64 * 1024) throw new Error('state over 64 KB');
-          this.#world.recordState(c.reg, c.device, payload, 'mqtt');
-        } else {
-          throw new Error(`topic not allowed: ${topic}`);
-        }
-        if (packetId !== undefined) {
-          c.socket.write(packet(0x40, Buffer.from([packetId >> 8, packetId & 0xff])));
-        }
-        return;
-      }
-      case 4: // PUBACK of a config or command delivery
-        if (c.device.config && c.configQos === 1)
-          c.device.lastConfigAckTime = this.#world.now().toISOString();
-        return;
-      case 8: {
-        const packetId = r.u16();
-        const granted: number[] = [];
-        let deliverConfig = false;
-        while (r.remaining > 0) {
-          const topic = r.string();
-          const qos = Math.min(r.byte() & 0x03, 1) as 0 | 1;
-          if (topic === `/devices/${id}/config`) {
-            c.configQos = qos;
-            granted.push(qos);
-            deliverConfig = true;
-          } else if (topic === `/devices/${id}/commands/#`) {
-            c.commandsQos = qos;
-            granted.push(qos);
-          } else {
-            granted.push(0x80);
-          }
-        }
-        c.socket.write(packet(0x90, Buffer.from([packetId >> 8, packetId & 0xff, ...granted])));
-        if (deliverConfig) this.#sendConfig(c);
-        return;
-      }
-      case 10: {
-        const packetId = r.u16();
-        while (r.remaining > 0) {
-          const topic = r.string();
-          if (topic === `/devices/${id}/config`) c.configQos = undefined;
-          if (topic === `/devices/${id}/commands/#`) c.commandsQos = undefined;
-        }
-        c.socket.write(packet(0xb0, Buffer.from([packetId >> 8, packetId & 0xff])));
-        return;
-      }
-      case 12:
-        c.device.lastHeartbeatTime = this.#world.now().toISOString();
-        c.socket.write(Buffer.from([0xd0, 0]));
-        return;
-      case 14:
-        c.socket.end();
-        return;
-      default:
-        throw new Error(`unexpected packet type ${type}`);
+  #ready(client: Client): void {
+    const conn = this.#byClient.get(client);
+    if (!conn) return;
+    const previous = this.#connections.get(conn.device);
+    if (previous && previous.client !== client) this.#drop(previous, 'another connection took over');
+    this.#connections.set(conn.device, conn);
+    // The bridge closes a connection when its token expires (MQTT cannot refresh credentials).
+    const msLeft = conn.exp * 1000 - this.#world.now().getTime();
+    conn.expiryTimer = setTimeout(() => this.#drop(conn, TOKEN_EXPIRED), Math.max(0, msLeft));
+    conn.expiryTimer.unref();
+    conn.device.lastHeartbeatTime = this.#world.now().toISOString();
+    this.#world.events.emit('mqtt:connect', { clientId: client.id, deviceId: conn.device.id });
+  }
+
+  #gone(client: Client): void {
+    const conn = this.#byClient.get(client);
+    if (!conn) return;
+    clearTimeout(conn.expiryTimer);
+    if (this.#connections.get(conn.device) === conn) this.#connections.delete(conn.device);
+    this.#world.events.emit('mqtt:disconnect', {
+      clientId: client.id,
+      deviceId: conn.device.id,
+      reason: conn.reason ?? 'closed',
+    });
+  }
+
+  #route(c: Connection, topic: string): Route | undefined {
+    const base = `/devices/${c.device.id}`;
+    if (topic === `${base}/state`) return { kind: 'state' };
+    if (topic === `${base}/events`) return { kind: 'event', subfolder: undefined };
+    if (topic.startsWith(`${base}/events/`)) {
+      const subfolder = topic.slice(base.length + '/events/'.length);
+      return subfolder === '' ? undefined : { kind: 'event', subfolder };
     }
+    return undefined;
+  }
+
+  /**
+   * Checks a device's publish against IoT Core's rules (throws when refused) and returns the step
+   * that stores it.
+   */
+  #authorizePublish(client: Client | null, packet: PublishPacket): () => Promise<void> {
+    const c = client ? this.#byClient.get(client) : undefined;
+    if (!c) throw new Error('not a device connection');
+    if (packet.qos > 1) throw new Error('QoS 2 is not supported');
+    const route = this.#route(c, packet.topic);
+    if (!route) throw new Error('topic not allowed for this device');
+    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    const limit = route.kind === 'state' ? MAX_STATE_BYTES : MAX_TELEMETRY_BYTES;
+    if (payload.length > limit) throw new Error(`${route.kind} payload over ${limit / 1024} KB`);
+    packet.retain = false;
+    // Stored before aedes sends the PUBACK; a rejection closes the connection without one.
+    return route.kind === 'state'
+      ? () => this.#world.recordState(c.reg, c.device, payload, 'mqtt')
+      : () => this.#world.recordTelemetry(c.reg, c.device, payload, route.subfolder, 'mqtt');
+  }
+
+  #authorizeSubscribe(client: Client, sub: Subscription): Subscription | null {
+    const c = this.#byClient.get(client);
+    if (!c) return null;
+    const base = `/devices/${c.device.id}`;
+    if (sub.topic !== `${base}/config` && sub.topic !== `${base}/commands/#`) return null;
+    return { ...sub, qos: Math.min(sub.qos, 1) as 0 | 1 };
+  }
+
+  #subscription(c: Connection, topic: string): 0 | 1 | undefined {
+    const subs = (c.client as unknown as { subscriptions: Record<string, { qos: number } | undefined> })
+      .subscriptions;
+    const qos = subs[topic]?.qos;
+    return qos === undefined ? undefined : (Math.min(qos, 1) as 0 | 1);
   }
 
   #sendConfig(c: Connection): void {
-    const config = c.device.config;
+    const qos = this.#subscription(c, `/devices/${c.device.id}/config`);
+    if (qos === undefined) return;
     c.device.lastConfigSendTime = this.#world.now().toISOString();
     this.#publish(
       c,
       `/devices/${c.device.id}/config`,
-      Buffer.from(config.binaryData, 'base64'),
-      c.configQos ?? 0,
+      Buffer.from(c.device.config.binaryData, 'base64'),
+      qos,
     );
   }
 
   #publish(c: Connection, topic: string, payload: Buffer, qos: 0 | 1): void {
-    const parts = [mqttString(topic)];
-    if (qos === 1) {
-      const id = c.nextPacketId;
-      c.nextPacketId = (c.nextPacketId % 0xffff) + 1;
-      parts.push(Buffer.from([id >> 8, id & 0xff]));
-    }
-    parts.push(payload);
-    c.socket.write(packet(0x30 | (qos << 1), Buffer.concat(parts)));
+    const packet = { cmd: 'publish', topic, payload, qos, retain: false, dup: false };
+    c.client.publish(packet as unknown as PublishPacket, () => {});
   }
 
   #drop(c: Connection, reason: string): void {
     clearTimeout(c.expiryTimer);
-    if (this.#connections.get(c.device) === c) {
-      this.#connections.delete(c.device);
-      this.#world.events.emit('mqtt:disconnect', { clientId: c.clientId, deviceId: c.device.id, reason });
-    }
-    c.socket.destroy();
+    c.reason ??= reason;
+    c.client.close();
   }
 }

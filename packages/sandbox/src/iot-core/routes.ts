@@ -162,12 +162,17 @@ export function createV1Handler(world: IotCoreWorld) {
     }
   };
 
-  const requireDevice = (request: FastifyRequest, t: Target): DeviceRecord => {
+  const requireDevice = async (request: FastifyRequest, t: Target): Promise<DeviceRecord> => {
     const d = device(t);
     const auth = request.headers.authorization;
     const token = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
     if (!token) throw new RpcError('UNAUTHENTICATED', 'Missing device JWT in the authorization header.');
-    const result = verifyDeviceJwt(token, verifyCredentials(d), t.registry.project, world.now().getTime());
+    const result = await verifyDeviceJwt(
+      token,
+      verifyCredentials(d),
+      t.registry.project,
+      world.now().getTime(),
+    );
     if (!result.ok) throw new RpcError('UNAUTHENTICATED', result.reason);
     if (d.blocked) throw new RpcError('PERMISSION_DENIED', 'The device is blocked.');
     return d;
@@ -183,8 +188,7 @@ export function createV1Handler(world: IotCoreWorld) {
 
     // Device HTTP bridge.
     if (t.verb === 'publishEvent' || t.verb === 'setState' || (t.sub === 'config' && method === 'GET')) {
-      const d = requireDevice(request, t);
-      const now = world.now().toISOString();
+      const d = await requireDevice(request, t);
       if (t.sub === 'config') {
         const local = Number(first(q.local_version ?? q.localVersion) ?? 0);
         if (!Number.isInteger(local) || local < 0 || local > d.config.version) {
@@ -203,14 +207,13 @@ export function createV1Handler(world: IotCoreWorld) {
         if (sub !== undefined && typeof sub !== 'string') {
           throw new RpcError('INVALID_ARGUMENT', "Invalid value at 'sub_folder'");
         }
-        world.recordTelemetry(reg, d, data, sub === '' ? undefined : sub, 'http');
-        d.lastEventTime = now;
+        await world.recordTelemetry(reg, d, data, sub === '' ? undefined : sub, 'http');
         return {};
       }
       const state = objectBody(body.state);
       const data = decodeBytes(state.binaryData ?? state.binary_data, 'state.binary_data');
       if (data.length > 64 * 1024) throw new RpcError('INVALID_ARGUMENT', 'State payload over 64 KB.');
-      world.recordState(reg, d, data, 'http');
+      await world.recordState(reg, d, data, 'http');
       return {};
     }
 

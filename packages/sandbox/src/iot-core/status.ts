@@ -13,6 +13,7 @@ export const RPC_STATUS = {
   ALREADY_EXISTS: 409,
   RESOURCE_EXHAUSTED: 429,
   INTERNAL: 500,
+  UNAVAILABLE: 503,
 } as const;
 
 /** A canonical status name. @internal */
@@ -21,8 +22,8 @@ export type RpcStatus = keyof typeof RPC_STATUS;
 /** An error a route throws; rendered as a Google error body. @internal */
 export class RpcError extends Error {
   readonly status: RpcStatus;
-  constructor(status: RpcStatus, message: string) {
-    super(message);
+  constructor(status: RpcStatus, message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.status = status;
   }
 

@@ -1,5 +1,7 @@
 import { EventEmitter } from 'node:events';
+import { RpcError } from './status.js';
 import type { DeviceRecord, RegistryRecord, StoredCredential } from './store.js';
+import type { SinkGate, TelemetryRecord } from './telemetry-sink.js';
 
 /** One telemetry event the sandbox accepted. */
 export interface IotCoreTelemetry {
@@ -65,11 +67,29 @@ export class IotCoreWorld {
   readonly adminToken: string | undefined;
   readonly now: () => Date;
   hooks: BridgeHooks | undefined;
+  /** Where accepted telemetry and state go before they are acknowledged. */
+  sink: SinkGate | undefined;
+  /** Called after every change of registries or devices (persistence). */
+  onChange: (() => void) | undefined;
   #nextNum = 2_800_000_000_000_000n;
 
   constructor(adminToken: string | undefined, now: () => Date) {
     this.adminToken = adminToken;
     this.now = now;
+  }
+
+  /** The last numeric id handed out (persisted so ids never repeat across restarts). */
+  get lastNumId(): bigint {
+    return this.#nextNum;
+  }
+
+  set lastNumId(value: bigint) {
+    if (value > this.#nextNum) this.#nextNum = value;
+  }
+
+  /** Records that registries or devices changed. */
+  changed(): void {
+    this.onChange?.();
   }
 
   addRegistry(project: string, location: string, id: string): RegistryRecord {
@@ -114,15 +134,18 @@ export class IotCoreWorld {
       states: [],
     };
     reg.devices.set(d.id, d);
+    this.changed();
     return d;
   }
 
   deleteDevice(reg: RegistryRecord, d: DeviceRecord): void {
     reg.devices.delete(d.id);
+    this.changed();
     this.hooks?.deviceChanged(reg, d);
   }
 
   deviceChanged(reg: RegistryRecord, d: DeviceRecord): void {
+    this.changed();
     this.hooks?.deviceChanged(reg, d);
   }
 
@@ -134,6 +157,7 @@ export class IotCoreWorld {
     };
     d.configVersions.unshift(d.config);
     d.configVersions.length = Math.min(d.configVersions.length, 10);
+    this.changed();
     this.hooks?.configChanged(reg, d);
     return d.config;
   }
@@ -142,14 +166,20 @@ export class IotCoreWorld {
     return this.hooks?.command(reg, d, data, subfolder) ?? false;
   }
 
-  recordTelemetry(
+  /**
+   * Accepts a telemetry event: hands it to the sink (waiting for a slot when too many writes are in
+   * flight) and records it once the sink stored it.
+   * @throws RpcError `UNAVAILABLE` when the sink refused it (nothing is recorded).
+   */
+  async recordTelemetry(
     reg: RegistryRecord,
     d: DeviceRecord,
     data: Buffer,
     subFolder: string | undefined,
     transport: 'http' | 'mqtt',
-  ): void {
+  ): Promise<void> {
     const receivedAt = this.now();
+    await this.#store(reg, d, 'event', data, subFolder, receivedAt);
     d.lastEventTime = receivedAt.toISOString();
     const event: IotCoreTelemetry = {
       registry: registryPath(reg),
@@ -164,13 +194,24 @@ export class IotCoreWorld {
     this.events.emit('telemetry', event);
   }
 
-  recordState(reg: RegistryRecord, d: DeviceRecord, data: Buffer, transport: 'http' | 'mqtt'): void {
+  /**
+   * Accepts a state report: hands it to the sink, then keeps it as the device's state (last 10).
+   * @throws RpcError `UNAVAILABLE` when the sink refused it (the device's state is unchanged).
+   */
+  async recordState(
+    reg: RegistryRecord,
+    d: DeviceRecord,
+    data: Buffer,
+    transport: 'http' | 'mqtt',
+  ): Promise<void> {
     const receivedAt = this.now();
+    await this.#store(reg, d, 'state', data, undefined, receivedAt);
     const state = { updateTime: receivedAt.toISOString(), binaryData: data.toString('base64') };
     d.state = state;
     d.lastStateTime = state.updateTime;
     d.states.unshift(state);
     d.states.length = Math.min(d.states.length, 10);
+    this.changed();
     const report: IotCoreStateReport = {
       registry: registryPath(reg),
       deviceId: d.id,
@@ -181,6 +222,35 @@ export class IotCoreWorld {
     };
     this.states.push(report);
     this.events.emit('state', report);
+  }
+
+  async #store(
+    reg: RegistryRecord,
+    d: DeviceRecord,
+    kind: 'event' | 'state',
+    payload: Buffer,
+    subfolder: string | undefined,
+    receivedAt: Date,
+  ): Promise<void> {
+    if (!this.sink) return;
+    const record: TelemetryRecord = {
+      projectId: reg.project,
+      location: reg.location,
+      registryId: reg.id,
+      deviceId: d.id,
+      deviceNumId: d.numId,
+      kind,
+      ...(subfolder !== undefined ? { subfolder } : {}),
+      receivedAt,
+      payload,
+    };
+    try {
+      await this.sink.write(record);
+    } catch (err) {
+      throw new RpcError('UNAVAILABLE', 'The telemetry store did not accept the message; retry later.', {
+        cause: err,
+      });
+    }
   }
 }
 
