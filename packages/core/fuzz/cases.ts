@@ -18,7 +18,7 @@ import {
 import { archive, type Member, members, type Seed, signedView } from './seeds.js';
 
 /** What a case ended as. */
-export type Verdict = 'ok' | 'untyped' | 'false-accept';
+export type Verdict = 'ok' | 'untyped' | 'false-accept' | 'harness-error';
 
 /** The result of one case. */
 export interface CaseResult {
@@ -90,7 +90,16 @@ function rewriteTarHeader(bytes: Uint8Array, r: Rand): { bytes: Uint8Array; what
     h.write(flag, 156, 'latin1');
     what = `type=${flag}`;
   } else if (field === 3) {
-    const name = pick(r, ['../evil', '/abs', 'data/0001.tar', 'header.tar.bz2', 'manifest', 'version', 'a/b/c', '']);
+    const name = pick(r, [
+      '../evil',
+      '/abs',
+      'data/0001.tar',
+      'header.tar.bz2',
+      'manifest',
+      'version',
+      'a/b/c',
+      '',
+    ]);
     h.fill(0, 0, 100);
     h.write(name, 0, 'latin1');
     what = `name=${name}`;
@@ -118,7 +127,10 @@ function paxHeader(r: Rand): Uint8Array {
   const text = Buffer.from(` ${record}\n`);
   const len = text.length + String(text.length + 2).length;
   const body = Buffer.concat([Buffer.from(String(kind === 1 ? len : len + int(r, 5) - 2)), text]);
-  return archive([{ name: 'PaxHeaders/x', data: body }]).subarray(0, 512 + Math.ceil(body.length / 512) * 512);
+  return archive([{ name: 'PaxHeaders/x', data: body }]).subarray(
+    0,
+    512 + Math.ceil(body.length / 512) * 512,
+  );
 }
 
 /** Replaces the 'x' typeflag of a PAX header block built by {@link archive}. */
@@ -146,7 +158,10 @@ function bombMember(r: Rand, plainTar: Uint8Array): { data: Uint8Array; suffix: 
       };
     case 2:
       return {
-        data: Buffer.concat([zstdRawFrame(plainTar.subarray(0, 512)), zstdRawFrame(plainTar.subarray(512), 30)]),
+        data: Buffer.concat([
+          zstdRawFrame(plainTar.subarray(0, 512)),
+          zstdRawFrame(plainTar.subarray(512), 30),
+        ]),
         suffix: '.zst',
         what: 'zstd-second-frame-window',
       };
@@ -157,7 +172,11 @@ function bombMember(r: Rand, plainTar: Uint8Array): { data: Uint8Array; suffix: 
         what: 'zstd-trailing-zeros',
       };
     case 4:
-      return { data: Buffer.concat([gzipSync(plainTar), zerosGzip()]), suffix: '.gz', what: 'gzip-trailing-zeros' };
+      return {
+        data: Buffer.concat([gzipSync(plainTar), zerosGzip()]),
+        suffix: '.gz',
+        what: 'gzip-trailing-zeros',
+      };
     default:
       return { data: zstdRleZerosFrame(32 * 1024 * 1024), suffix: '.zst', what: 'zstd-all-zeros' };
   }
@@ -180,7 +199,10 @@ function mutate(bytes: Uint8Array, r: Rand): { bytes: Uint8Array; what: string }
     const at = int(r, buf.length);
     const insert = Buffer.alloc(1 + int(r, 600));
     for (let i = 0; i < insert.length; i++) insert[i] = r() < 0.5 ? 0 : int(r, 256);
-    return { bytes: Buffer.concat([buf.subarray(0, at), insert, buf.subarray(at)]), what: `insert@${at}+${insert.length}` };
+    return {
+      bytes: Buffer.concat([buf.subarray(0, at), insert, buf.subarray(at)]),
+      what: `insert@${at}+${insert.length}`,
+    };
   }
   if (kind === 4) {
     const at = int(r, buf.length);
@@ -214,7 +236,10 @@ function mutate(bytes: Uint8Array, r: Rand): { bytes: Uint8Array; what: string }
     const outer = Buffer.from(archive(list));
     let pos = 0;
     for (let k = 0; k < i; k++) pos += 512 + Math.ceil(list[k]!.data.length / 512) * 512;
-    return { bytes: Buffer.concat([outer.subarray(0, pos), pax, outer.subarray(pos)]), what: `pax-outer@${i}` };
+    return {
+      bytes: Buffer.concat([outer.subarray(0, pos), pax, outer.subarray(pos)]),
+      what: `pax-outer@${i}`,
+    };
   }
   if (kind === 8) {
     // Crafted decompressor input in place of the data or header member (renamed to its suffix).
@@ -231,6 +256,7 @@ function mutate(bytes: Uint8Array, r: Rand): { bytes: Uint8Array; what: string }
   const header = list.find((m) => m.name === 'header.tar');
   if (!manifest || !header) return mutate(bytes, r);
   const inner = members(header.data);
+  if (inner.length === 0) return mutate(bytes, r);
   const doc = int(r, inner.length);
   const replacement = pick(r, [
     '{"__proto__":{"polluted":1},"constructor":{"prototype":{}}}',
@@ -249,7 +275,7 @@ function mutate(bytes: Uint8Array, r: Rand): { bytes: Uint8Array; what: string }
   manifest.data = Buffer.from(
     Buffer.from(manifest.data)
       .toString('latin1')
-      .replace(/^[0-9a-f]{64}(?=  header\.tar\n)/m, sha256(newHeader)),
+      .replace(/^[0-9a-f]{64}(?= {2}header\.tar\n)/m, sha256(newHeader)),
     'latin1',
   );
   return { bytes: archive(list as Member[]), what: `json:${inner[doc]!.name}` };
@@ -294,7 +320,9 @@ export async function runCase(seeds: Seed[], runSeed: number, index: number): Pr
       return { ...base, verdict: 'false-accept', detail: signedView(keyed.value).slice(0, 500) };
     }
   }
-  const diag = await settle(validateArtifact(chunked(bytes, chunk), { keys: seed.publicKey ? [seed.publicKey] : [] }));
+  const diag = await settle(
+    validateArtifact(chunked(bytes, chunk), { keys: seed.publicKey ? [seed.publicKey] : [] }),
+  );
   if (diag.error !== undefined) {
     return { ...base, verdict: 'untyped', detail: `validateArtifact: ${describeError(diag.error)}` };
   }

@@ -34,7 +34,8 @@ function flag(name: string, env: string): number | undefined {
 
 const seconds = flag('seconds', 'FUZZ_SECONDS');
 const only = flag('case', 'FUZZ_CASE');
-const cases = only !== undefined ? 1 : (flag('cases', 'FUZZ_CASES') ?? (seconds === undefined ? 2000 : Infinity));
+const cases =
+  only !== undefined ? 1 : (flag('cases', 'FUZZ_CASES') ?? (seconds === undefined ? 2000 : Infinity));
 const runSeed = flag('seed', 'FUZZ_SEED') ?? Math.floor(Math.random() * 2 ** 31);
 const workers = Math.max(1, flag('workers', 'FUZZ_WORKERS') ?? 1);
 const deadline = seconds === undefined ? Infinity : Date.now() + seconds * 1000;
@@ -47,7 +48,7 @@ interface Failure {
   detail?: string | undefined;
 }
 
-const stats = { cases: 0, untyped: 0, slow: 0, big: 0, falseAccept: 0, maxMs: 0, maxRss: 0 };
+const stats = { cases: 0, harness: 0, untyped: 0, slow: 0, big: 0, falseAccept: 0, maxMs: 0, maxRss: 0 };
 const failures: Failure[] = [];
 let next = only ?? 0;
 const started = Date.now();
@@ -74,6 +75,9 @@ function record(reply: CaseReply, peakRss: number): void {
   if (reply.verdict === 'untyped') {
     stats.untyped++;
     fail('untyped error', reply.detail);
+  } else if (reply.verdict === 'harness-error') {
+    stats.harness++;
+    fail('harness error (a bug in the mutator, not the reader)', reply.detail);
   } else if (reply.verdict === 'false-accept') {
     stats.falseAccept++;
     fail('false accept', reply.detail);
@@ -115,7 +119,17 @@ async function worker(): Promise<void> {
           current = undefined;
           clearInterval(poll);
           child.kill('SIGKILL');
-          record({ verdict: 'ok', mutations: ['(killed: see index)'], seed: '?', index: c.index, ms: KILL_AFTER_MS, rss: c.peak }, c.peak);
+          record(
+            {
+              verdict: 'ok',
+              mutations: ['(killed: see index)'],
+              seed: '?',
+              index: c.index,
+              ms: KILL_AFTER_MS,
+              rss: c.peak,
+            },
+            c.peak,
+          );
           resolve(true);
         }
       }, 20);
@@ -146,12 +160,16 @@ async function worker(): Promise<void> {
 function progress(): void {
   const secs = (Date.now() - started) / 1000;
   console.log(
-    `fuzz: ${stats.cases} cases in ${secs.toFixed(0)} s (${(stats.cases / secs).toFixed(1)}/s); untyped ${stats.untyped}, over 2 s ${stats.slow}, over 256 MiB ${stats.big}, false accepts ${stats.falseAccept}`,
+    `fuzz: ${stats.cases} cases in ${secs.toFixed(0)} s (${(stats.cases / secs).toFixed(1)}/s); untyped ${stats.untyped}, over 2 s ${stats.slow}, over 256 MiB ${stats.big}, false accepts ${stats.falseAccept}, harness errors ${stats.harness}`,
   );
 }
 
-console.log(`fuzz: seed ${runSeed}, ${workers} worker(s), budget ${Number.isFinite(cases) ? `${cases} cases` : `${seconds} s`}`);
+console.log(
+  `fuzz: seed ${runSeed}, ${workers} worker(s), budget ${Number.isFinite(cases) ? `${cases} cases` : `${seconds} s`}`,
+);
 await Promise.all(Array.from({ length: workers }, () => worker()));
 progress();
-console.log(`fuzz: slowest case ${Math.round(stats.maxMs)} ms, peak worker RSS ${Math.round(stats.maxRss / 2 ** 20)} MiB`);
+console.log(
+  `fuzz: slowest case ${Math.round(stats.maxMs)} ms, peak worker RSS ${Math.round(stats.maxRss / 2 ** 20)} MiB`,
+);
 if (failures.length > 0) process.exit(1);

@@ -113,7 +113,10 @@ function augment(bytes: Uint8Array, gzip: boolean): Uint8Array {
       continue;
     }
     out.push(m);
-    if (m.name === 'manifest.sig' || (m.name === 'manifest' && !list.some((x) => x.name === 'manifest.sig'))) {
+    if (
+      m.name === 'manifest.sig' ||
+      (m.name === 'manifest' && !list.some((x) => x.name === 'manifest.sig'))
+    ) {
       out.push({
         name: 'manifest-augment',
         data: Buffer.from(
@@ -147,8 +150,14 @@ function multiPayload(key: KeyObject | undefined, gzip: boolean): Uint8Array {
           artifact_depends: { device_type: ['fuzz-board'] },
         }),
       },
-      { name: 'headers/0000/type-info', data: JSON.stringify({ type: 'alpha', artifact_provides: { 'a.v': '1' } }) },
-      { name: 'headers/0001/type-info', data: JSON.stringify({ type: 'beta', artifact_depends: { 'b.dep': ['x'] } }) },
+      {
+        name: 'headers/0000/type-info',
+        data: JSON.stringify({ type: 'alpha', artifact_provides: { 'a.v': '1' } }),
+      },
+      {
+        name: 'headers/0001/type-info',
+        data: JSON.stringify({ type: 'beta', artifact_depends: { 'b.dep': ['x'] } }),
+      },
       { name: 'headers/0001/meta-data', data: '{"k":"v"}' },
     ]),
   );
@@ -190,7 +199,10 @@ export async function buildSeeds(): Promise<Seed[]> {
             artifactName: `fuzz-${n}`,
             deviceTypes: ['fuzz-board', 'other-board'],
             artifactGroup: 'g',
-            provides: JSON.parse('{"fuzz.key":"v","__proto__":"p","constructor":"c"}') as Record<string, string>,
+            provides: JSON.parse('{"fuzz.key":"v","__proto__":"p","constructor":"c"}') as Record<
+              string,
+              string
+            >,
             depends: { 'fuzz.dep': ['a', 'b'] },
             clearsProvides: ['fuzz.*'],
             ...(rootfs ? {} : { metaData: { a: 1, b: ['x', 2] } }),
@@ -222,14 +234,25 @@ export async function buildSeeds(): Promise<Seed[]> {
     ['gzip', true],
   ] as const) {
     const signed = base(c, 'rsa');
-    raw.push({ label: `augmented-${c}-rsa`, bytes: augment(signed.bytes, gzip), publicKey: signed.publicKey! });
+    raw.push({
+      label: `augmented-${c}-rsa`,
+      bytes: augment(signed.bytes, gzip),
+      publicKey: signed.publicKey!,
+    });
     raw.push({ label: `augmented-${c}-unsigned`, bytes: augment(base(c, 'unsigned').bytes, gzip) });
-    raw.push({ label: `multi-${c}-rsa`, bytes: multiPayload(rsa.privateKey, gzip), publicKey: rsa.publicKey });
+    raw.push({
+      label: `multi-${c}-rsa`,
+      bytes: multiPayload(rsa.privateKey, gzip),
+      publicKey: rsa.publicKey,
+    });
     raw.push({ label: `multi-${c}-unsigned`, bytes: multiPayload(undefined, gzip) });
   }
   const seeds: Seed[] = [];
   for (const r of raw) {
-    const info = await readArtifact(chunked(r.bytes, 65536), r.publicKey ? { trustedKeys: [r.publicKey] } : {});
+    const info = await readArtifact(
+      chunked(r.bytes, 65536),
+      r.publicKey ? { trustedKeys: [r.publicKey] } : {},
+    );
     seeds.push({ ...r, view: signedView(info) });
   }
   return seeds;

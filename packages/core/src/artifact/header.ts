@@ -3,11 +3,9 @@ import { ArtifactError } from './errors.js';
 import { checkPath } from './manifest.js';
 import { TarReader } from './tar.js';
 import type {
-  ArtifactHeader,
   ArtifactPayloadHeader,
   ArtifactScript,
   JsonObject,
-  MergedHeader,
 } from './types.js';
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
