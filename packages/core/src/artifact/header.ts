@@ -2,11 +2,7 @@ import { ByteReader } from './byte-reader.js';
 import { ArtifactError } from './errors.js';
 import { checkPath } from './manifest.js';
 import { TarReader } from './tar.js';
-import type {
-  ArtifactPayloadHeader,
-  ArtifactScript,
-  JsonObject,
-} from './types.js';
+import type { ArtifactPayloadHeader, ArtifactScript, JsonObject } from './types.js';
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
