@@ -18,7 +18,7 @@ import { validateArtifact } from '../src/artifact/validate.js';
 import { archive, type Member, members, type Seed, signedView } from './seeds.js';
 
 /** What a case ended as. */
-export type Verdict = 'ok' | 'untyped' | 'false-accept';
+export type Verdict = 'ok' | 'untyped' | 'false-accept' | 'harness-error';
 
 /** The result of one case. */
 export interface CaseResult {
@@ -256,6 +256,7 @@ function mutate(bytes: Uint8Array, r: Rand): { bytes: Uint8Array; what: string }
   const header = list.find((m) => m.name === 'header.tar');
   if (!manifest || !header) return mutate(bytes, r);
   const inner = members(header.data);
+  if (inner.length === 0) return mutate(bytes, r);
   const doc = int(r, inner.length);
   const replacement = pick(r, [
     '{"__proto__":{"polluted":1},"constructor":{"prototype":{}}}',

@@ -36,10 +36,10 @@ process.on('message', (msg: CaseRequest) => {
     },
     (err: unknown) => {
       process.send?.({
-        verdict: 'untyped',
+        verdict: 'harness-error',
         mutations: [],
         seed: '?',
-        detail: `harness: ${String(err)}`,
+        detail: err instanceof Error ? (err.stack ?? err.message) : String(err),
         index: msg.index,
         ms: performance.now() - start,
         rss: process.memoryUsage.rss(),

@@ -48,7 +48,7 @@ interface Failure {
   detail?: string | undefined;
 }
 
-const stats = { cases: 0, untyped: 0, slow: 0, big: 0, falseAccept: 0, maxMs: 0, maxRss: 0 };
+const stats = { cases: 0, harness: 0, untyped: 0, slow: 0, big: 0, falseAccept: 0, maxMs: 0, maxRss: 0 };
 const failures: Failure[] = [];
 let next = only ?? 0;
 const started = Date.now();
@@ -75,6 +75,9 @@ function record(reply: CaseReply, peakRss: number): void {
   if (reply.verdict === 'untyped') {
     stats.untyped++;
     fail('untyped error', reply.detail);
+  } else if (reply.verdict === 'harness-error') {
+    stats.harness++;
+    fail('harness error (a bug in the mutator, not the reader)', reply.detail);
   } else if (reply.verdict === 'false-accept') {
     stats.falseAccept++;
     fail('false accept', reply.detail);
@@ -157,7 +160,7 @@ async function worker(): Promise<void> {
 function progress(): void {
   const secs = (Date.now() - started) / 1000;
   console.log(
-    `fuzz: ${stats.cases} cases in ${secs.toFixed(0)} s (${(stats.cases / secs).toFixed(1)}/s); untyped ${stats.untyped}, over 2 s ${stats.slow}, over 256 MiB ${stats.big}, false accepts ${stats.falseAccept}`,
+    `fuzz: ${stats.cases} cases in ${secs.toFixed(0)} s (${(stats.cases / secs).toFixed(1)}/s); untyped ${stats.untyped}, over 2 s ${stats.slow}, over 256 MiB ${stats.big}, false accepts ${stats.falseAccept}, harness errors ${stats.harness}`,
   );
 }
 

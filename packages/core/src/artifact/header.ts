@@ -2,18 +2,38 @@ import { ByteReader } from './byte-reader.js';
 import { ArtifactError } from './errors.js';
 import { checkPath } from './manifest.js';
 import { TarReader } from './tar.js';
-import type {
-  ArtifactHeader,
-  ArtifactPayloadHeader,
-  ArtifactScript,
-  JsonObject,
-  MergedHeader,
-} from './types.js';
+import type { ArtifactPayloadHeader, ArtifactScript, JsonObject } from './types.js';
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
-/** Parses a JSON document of the artifact (UTF-8, any JSON value). @internal */
+/** Deepest nesting accepted in an artifact JSON document (Mender's documents nest 3 levels). */
+const MAX_JSON_DEPTH = 32;
+
+/** The nesting depth of a JSON text, counting brackets outside strings (one linear pass). */
+function jsonDepth(raw: Uint8Array): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < raw.length; i++) {
+    const b = raw[i]!;
+    if (inString) {
+      if (b === 0x5c) i++;
+      else if (b === 0x22) inString = false;
+    } else if (b === 0x22) inString = true;
+    else if (b === 0x5b || b === 0x7b) {
+      if (++depth > max) max = depth;
+    } else if (b === 0x5d || b === 0x7d) depth--;
+  }
+  return max;
+}
+
+/** Parses a JSON document of the artifact (UTF-8, any JSON value, at most 32 levels deep). @internal */
 export function parseJson(raw: Uint8Array, member: string): unknown {
+  if (jsonDepth(raw) > MAX_JSON_DEPTH) {
+    throw new ArtifactError('ERR_ARTIFACT_INVALID_JSON', `nested deeper than ${MAX_JSON_DEPTH} levels`, {
+      member,
+    });
+  }
   try {
     return JSON.parse(decoder.decode(raw));
   } catch (cause) {

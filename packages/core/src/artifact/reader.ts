@@ -39,8 +39,11 @@ export interface Diagnosis {
 const HEADER = /^header\.tar(\.gz|\.xz|\.zst)?$/;
 const HEADER_AUGMENT = /^header-augment\.tar(\.gz|\.xz|\.zst)?$/;
 const DATA = /^data\/([0-9]{4})\.tar(\.gz|\.xz|\.zst)?$/;
-/** Most bytes accepted after the end-of-archive marker of a data tar (GNU tar pads to 10 KiB records). */
-const MAX_DATA_TRAILER = 1024 * 1024;
+/**
+ * Most bytes accepted after the end-of-archive marker of a data tar: Go's archive/tar (mender-artifact)
+ * writes none, GNU tar pads to its record size (10 KiB by default, 64 KiB at blocking factor 128).
+ */
+const MAX_DATA_TRAILER = 64 * 1024;
 const KNOWN_MEMBERS = ['version', 'manifest', 'manifest.sig', 'manifest-augment'];
 
 /**

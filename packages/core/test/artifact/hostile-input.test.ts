@@ -167,6 +167,21 @@ describe('length fields are bounded before use', () => {
   }
 });
 
+describe('JSON documents are bounded before they are parsed', () => {
+  it('refuses meta-data nested 100,000 levels deep with a typed error, before parsing it', async () => {
+    const deep = `{"a":${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
+    const err = await expectCode(craftArtifact({ metaData: deep }), 'ERR_ARTIFACT_INVALID_JSON', {});
+    expect(err.message).toMatch(/nested deeper than 32 levels/);
+  });
+
+  it('still reads JSON with brackets inside strings', async () => {
+    const meta = JSON.stringify({ a: '[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["', b: ['x'] });
+    const { info, error } = await outcome(craftArtifact({ metaData: meta }), {});
+    expect(error).toBeUndefined();
+    expect(info!.header.payloads[0]!.metaData).toEqual(JSON.parse(meta));
+  });
+});
+
 /** A signed artifact plus an unsigned augment (manifest-augment + header-augment.tar.gz). */
 function augmented(augmentHeaderInfo: unknown, augmentTypeInfo: unknown): Uint8Array {
   const augmentHeader = gzipSync(
