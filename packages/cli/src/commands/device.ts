@@ -101,6 +101,28 @@ export function register(program: Command): void {
         'install, reboot and commit only in this daily window (UTC)',
       )
       .option('--download-only', 'download and verify, then hold before install until SIGUSR1')
+      .option(
+        '--registry <name>',
+        'IoT Core registry for telemetry, projects/P/locations/L/registries/R (or OTAKIT_IOT_REGISTRY)',
+      )
+      .option(
+        '--iot-device-id <id>',
+        'publish telemetry as this registry device, with the same key (identity defaults to device_id=ID)',
+      )
+      .option(
+        '--iot-mqtt <url>',
+        'IoT Core MQTT bridge, e.g. mqtts://mqtt.googleapis.com:8883 (or OTAKIT_IOT_MQTT)',
+      )
+      .option('--iot-http <url>', 'IoT Core HTTP bridge, used when an MQTT publish fails')
+      .option(
+        '--telemetry-interval <duration>',
+        'how often telemetry is published (default 60s)',
+        (v: string) => parseDuration(v, '--telemetry-interval'),
+      )
+      .option(
+        '--telemetry-command <cmd>',
+        'a command printing a JSON object of metrics, run for every message',
+      )
       .option('--json', 'print each event as one JSON object per line'),
   ).action(
     action(async (opts: RunFlags & { updatePoll?: number }) => {
