@@ -9,6 +9,12 @@
 
 export * from './errors.js';
 export {
+  type HealthQuery,
+  type HealthStat,
+  type ReleaseHealthSourceOptions,
+  releaseHealthSource,
+} from './health.js';
+export {
   startTelemetryApi,
   TELEMETRY_API_PATHS,
   type TelemetryApiOptions,

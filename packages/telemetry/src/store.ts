@@ -30,12 +30,14 @@ import {
   type FilterSpec,
   latestPerDeviceQuery,
   messagesQuery,
+  metricAggregateQuery,
   releaseAggregatesQuery,
 } from './sql/queries.js';
 import type {
   AppendResult,
   LatestQuery,
   MessagesQuery,
+  MetricAggregate,
   ReleaseAggregate,
   ReleaseAggregatesQuery,
   TelemetryFilter,
@@ -353,6 +355,22 @@ export class TelemetryStore {
         max: Number(r.max),
       };
     });
+  }
+
+  /**
+   * Count, mean, p50, p95, max and rate of `query.metric` over every message the filter matches,
+   * across releases: the figures of a cohort of devices over a window (what release gates compare).
+   */
+  async aggregate(query: ReleaseAggregatesQuery): Promise<MetricAggregate> {
+    if (typeof query?.metric !== 'string' || query.metric === '') {
+      throw new TelemetryValidationError('metric must be a non-empty string');
+    }
+    const q = metricAggregateQuery(query.metric, filterSpec(query));
+    const r = (await this.#query(q.text, q.params))[0] ?? {};
+    const count = Number(r.count ?? 0);
+    const num = (v: unknown) => (count === 0 || v === null || v === undefined ? null : Number(v));
+    const [p50, p95] = (Array.isArray(r.percentiles) ? r.percentiles : [null, null]) as [unknown, unknown];
+    return { count, mean: num(r.mean), p50: num(p50), p95: num(p95), max: num(r.max), rate: num(r.rate) };
   }
 
   /** How many messages are stored. */

@@ -68,6 +68,18 @@ export interface ReleaseAggregate {
   max: number;
 }
 
+/** A numeric field's figures over a set of messages (a cohort); all but `count` are null without samples. */
+export interface MetricAggregate {
+  /** Messages that carried the field. */
+  count: number;
+  mean: number | null;
+  p50: number | null;
+  p95: number | null;
+  max: number | null;
+  /** The share of samples whose value is above 0 (e.g. messages that reported errors). */
+  rate: number | null;
+}
+
 /** What {@link TelemetryStore.append} resolves to once the message is durable. */
 export interface AppendResult {
   id: string;

@@ -54,6 +54,14 @@ describe('telemetry read API and its client', () => {
     ]);
   });
 
+  it('serves a cohort aggregate as the store answers it', async () => {
+    const query = { metric: 'cpu', deviceIds: ['d-0', 'd-1'], from: T0 - 1, to: T0 + 3_600_000 };
+    const remote = await client.aggregate(query);
+    expect(remote).toEqual(await store.aggregate(query));
+    expect(remote.count).toBeGreaterThan(0);
+    await expect(client.aggregate({ metric: '' })).rejects.toBeInstanceOf(BadRequestError);
+  });
+
   it('serves the newest messages of a device', async () => {
     const remote = await client.messages({ deviceIds: ['d-1'], limit: 2 });
     expect(remote.map((r) => r.id)).toEqual(['m-10', 'm-7']);

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   openTelemetryStore,
+  releaseHealthSource,
   TelemetryBackpressureError,
   TelemetryClosedError,
   type TelemetryMessage,
@@ -213,6 +214,61 @@ for (const backend of backendsUnderTest()) {
         max: 9.5,
       });
       expect(await store.releaseAggregates({ metric: 'absent' })).toEqual([]);
+    });
+
+    it('aggregates a field over a cohort across releases, with the share of samples above 0', async () => {
+      const values = { 'pi-1': [1, 0, 3], 'pi-2': [0, 0, 8], 'pi-3': [100] } as Record<string, number[]>;
+      let i = 0;
+      for (const [deviceId, xs] of Object.entries(values)) {
+        for (const x of xs) {
+          await store.append(
+            msg({
+              deviceId,
+              receivedAt: T0 + 1000 * i++,
+              payload: JSON.stringify({ artifact_name: `r-${i % 2}`, errors: x }),
+            }),
+          );
+        }
+      }
+      await store.append(msg({ deviceId: 'pi-1', receivedAt: T0 - 60_000, payload: '{"errors": 50}' }));
+      const cohort = [1, 0, 3, 0, 0, 8];
+      const a = await store.aggregate({
+        metric: 'errors',
+        deviceIds: ['pi-1', 'pi-2'],
+        from: T0,
+        to: T0 + 3_600_000,
+      });
+      expect(a.count).toBe(6);
+      expect(a.mean).toBeCloseTo(2);
+      expect(a.p50 as number).toBeCloseTo(percentileCont(cohort, 0.5));
+      expect(a.p95 as number).toBeCloseTo(percentileCont(cohort, 0.95));
+      expect(a.max).toBe(8);
+      expect(a.rate).toBeCloseTo(3 / 6);
+      expect(await store.aggregate({ metric: 'errors', deviceIds: ['nobody'] })).toEqual({
+        count: 0,
+        mean: null,
+        p50: null,
+        p95: null,
+        max: null,
+        rate: null,
+      });
+      // as a release gate reads it, through the health source
+      const health = releaseHealthSource(store, {
+        deviceIdsOf: async (ids) => ids.map((id) => id.replace('mender-', '')),
+      });
+      const q = {
+        metric: 'errors',
+        devices: ['mender-pi-1', 'mender-pi-2'],
+        from: new Date(T0),
+        to: new Date(T0 + 3_600_000),
+      };
+      expect(await health.aggregate({ ...q, stat: 'max' })).toEqual({ value: 8, samples: 6 });
+      expect((await health.aggregate({ ...q, stat: 'rate' })).value).toBeCloseTo(0.5);
+      expect(await health.aggregate({ ...q, devices: [], stat: 'mean' })).toEqual({
+        value: undefined,
+        samples: 0,
+      });
+      await expect(store.aggregate({ metric: '' })).rejects.toBeInstanceOf(TelemetryValidationError);
     });
 
     it('refuses a batch beyond its queue at once (backpressure) and stores none of it', async () => {

@@ -20,6 +20,7 @@ export const TELEMETRY_API_PATHS = {
   latest: '/v1/telemetry/latest',
   messages: '/v1/telemetry/messages',
   releases: '/v1/telemetry/releases',
+  aggregate: '/v1/telemetry/aggregate',
 } as const;
 
 /** Options of {@link telemetryApiPlugin}. */
@@ -102,6 +103,11 @@ export const telemetryApiPlugin: FastifyPluginAsync<TelemetryApiPluginOptions> =
     const metric = one(q, 'metric');
     if (metric === undefined) throw new TelemetryValidationError('metric is required');
     return { metric, releases: await store.releaseAggregates({ ...filterOf(q), metric }) };
+  });
+  route(TELEMETRY_API_PATHS.aggregate, async (q) => {
+    const metric = one(q, 'metric');
+    if (metric === undefined) throw new TelemetryValidationError('metric is required');
+    return { metric, aggregate: await store.aggregate({ ...filterOf(q), metric }) };
   });
 };
 

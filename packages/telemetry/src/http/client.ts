@@ -5,6 +5,7 @@ import { toEpochMs } from '../message.js';
 import type {
   LatestQuery,
   MessagesQuery,
+  MetricAggregate,
   ReleaseAggregate,
   ReleaseAggregatesQuery,
   TelemetryFilter,
@@ -83,6 +84,17 @@ export class TelemetryHttpClient {
       query: queryOf(query),
     });
     return res.data.releases;
+  }
+
+  /** Count, mean, p50, p95, max and rate of `query.metric` over every matching message. */
+  async aggregate(query: ReleaseAggregatesQuery, options: RequestOptions = {}): Promise<MetricAggregate> {
+    const res = await this.#http.request<{ aggregate: MetricAggregate }>({
+      ...options,
+      method: 'GET',
+      path: TELEMETRY_API_PATHS.aggregate,
+      query: queryOf(query),
+    });
+    return res.data.aggregate;
   }
 
   /** Closes the connections the client opened (an injected dispatcher is left open). */

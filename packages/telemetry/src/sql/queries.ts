@@ -93,5 +93,21 @@ export function releaseAggregatesQuery(metric: string, f: FilterSpec): SqlQuery 
   return { text, params: p.values };
 }
 
+/**
+ * Count, mean, p50, p95, max and rate (the share of samples above 0) of one numeric field over all
+ * the messages matching `f`, whatever their release: the figures of a cohort of devices.
+ */
+export function metricAggregateQuery(metric: string, f: FilterSpec): SqlQuery {
+  const p = new Params();
+  const filter = where(p, f, [`name = ${p.add(metric)}`]);
+  const text = `select cast(count(*) as integer) as count,
+      avg(value) as mean,
+      percentile_cont(array[0.5, 0.95]) within group (order by value) as percentiles,
+      max(value) as max,
+      avg(case when value > 0 then 1.0 else 0.0 end) as rate
+    from telemetry_metrics ${filter}`;
+  return { text, params: p.values };
+}
+
 /** How many messages the store holds. */
 export const COUNT_MESSAGES = 'select cast(count(*) as integer) as n from telemetry_messages';
