@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import type { RolloutPhase } from '@otakit/management-client';
+import type { GateDecision, ManagementClient, ReleaseGate, RolloutPhase } from '@otakit/management-client';
 import type { Command } from 'commander';
 import { clientFor, withConnection } from '../shared/connection.js';
 import { CliError, usageError } from '../shared/errors.js';
@@ -27,6 +27,55 @@ export function parsePhase(text: string): RolloutPhase {
   return phase;
 }
 
+/**
+ * The gate decisions as a table: one row per gate with the cohorts' numbers.
+ * @internal
+ */
+export function gateTable(phase: number, decisions: readonly GateDecision[]): string {
+  const n = (v: number | undefined) =>
+    v === undefined ? '-' : Number.isInteger(v) ? String(v) : v.toFixed(3);
+  const rows = decisions.map((d) => [
+    `phase ${phase + 1}`,
+    d.gate,
+    d.verdict,
+    `${n(d.updated.value)} (${d.updated.samples})`,
+    d.baseline ? `${n(d.baseline.value)} (${d.baseline.samples})` : '-',
+    n(d.limit),
+  ]);
+  const head = ['PHASE', 'GATE', 'VERDICT', 'UPDATED (N)', 'BASELINE (N)', 'LIMIT'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  return [head, ...rows]
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+/**
+ * Maps Mender device ids to the ids their telemetry carries: the identity's `device_id` (what
+ * `otakit iot sync` gives a registry device), else the Mender id itself. Cached.
+ */
+function telemetryIds(mgmt: ManagementClient): (ids: readonly string[]) => Promise<string[]> {
+  const cache = new Map<string, string>();
+  return async (ids) => {
+    const out: string[] = [];
+    for (const id of ids) {
+      let t = cache.get(id);
+      if (t === undefined) {
+        const device = await mgmt.devices.get(id);
+        const deviceId = (device.identity_data as Record<string, unknown> | undefined)?.device_id;
+        t = typeof deviceId === 'string' ? deviceId : id;
+        cache.set(id, t);
+      }
+      out.push(t);
+    }
+    return out;
+  };
+}
+
 /** Registers `otakit rollout`. */
 export function register(program: Command): void {
   withConnection(
@@ -49,6 +98,22 @@ export function register(program: Command): void {
       .option('--min-finished <n>', 'judge the failure rate only after this many devices finished', '1')
       .option('--silent-after <duration>', 'abort when a phase makes no progress for this long (e.g. 30m)')
       .option('--poll-interval <duration>', 'how often to poll a phase', '5s')
+      .option(
+        '--gate <spec>',
+        "a release health gate metric:stat:rule, e.g. 'cpu_temp:p95:+10%' or 'errors:rate:<0.01' (optionally @minSamples); repeatable",
+        collect,
+      )
+      .option('--telemetry-url <url>', "the telemetry read API the gates read (e.g. the sandbox's)")
+      .option(
+        '--telemetry-token <token>',
+        'bearer token of the telemetry read API (or OTAKIT_TELEMETRY_TOKEN)',
+      )
+      .option(
+        '--baseline-group <group>',
+        'compare with this static group (a control group) instead of the devices not yet updated',
+      )
+      .option('--rollback', 'on a regression, deploy back to each updated device the release it ran before')
+      .option('--gate-timeout <duration>', 'how long a phase may wait for enough samples past its soak', '5m')
       .option('--state <file>', 'persist the rollout state here and resume from it')
       .option('--json', 'print the final state as a JSON object'),
   ).action(
@@ -67,6 +132,12 @@ export function register(program: Command): void {
           pollInterval: string;
           state?: string;
           json?: boolean;
+          gate?: string[];
+          telemetryUrl?: string;
+          telemetryToken?: string;
+          baselineGroup?: string;
+          rollback?: boolean;
+          gateTimeout: string;
         },
         cmd: Command,
       ) => {
@@ -100,7 +171,45 @@ export function register(program: Command): void {
             throw usageError('--min-finished wants a positive integer');
           abortWhen = { failureRate: rate, minFinished };
         }
+        let gates: ReleaseGate[] | undefined;
+        if (opts.gate !== undefined && opts.gate.length > 0) {
+          const { parseGate } = await import('@otakit/management-client');
+          gates = opts.gate.map((g) => {
+            try {
+              return parseGate(g);
+            } catch (err) {
+              throw usageError(`--gate: ${(err as Error).message}`);
+            }
+          });
+          if (opts.telemetryUrl === undefined)
+            throw usageError('--gate needs --telemetry-url (where the telemetry is read)');
+          if (phases.slice(0, -1).some((p) => !(p.soak && p.soak > 0))) {
+            throw usageError(
+              'with --gate every phase but the last needs a soak window, e.g. --phase 10%:10m',
+            );
+          }
+        } else if (opts.rollback) {
+          throw usageError('--rollback needs at least one --gate');
+        }
         const mgmt = await clientFor(cmd);
+        let telemetry: { close(): Promise<void> } | undefined;
+        let health: import('@otakit/management-client').ReleaseHealthSource | undefined;
+        let baselineDevices: string[] | undefined;
+        if (gates) {
+          const { TelemetryHttpClient, releaseHealthSource } = await import('@otakit/telemetry');
+          const token = opts.telemetryToken ?? process.env.OTAKIT_TELEMETRY_TOKEN;
+          const client = new TelemetryHttpClient({
+            baseUrl: opts.telemetryUrl as string,
+            ...(token ? { auth: () => token } : {}),
+          });
+          telemetry = client;
+          health = releaseHealthSource(client, { deviceIdsOf: telemetryIds(mgmt) });
+          if (opts.baselineGroup) {
+            baselineDevices = [];
+            for await (const id of mgmt.inventory.groups.devices(opts.baselineGroup))
+              baselineDevices.push(id);
+          }
+        }
         const controller = new AbortController();
         const onSigint = () =>
           controller.abort(
@@ -120,6 +229,15 @@ export function register(program: Command): void {
             ...(opts.silentAfter ? { silentAfter: parseDuration(opts.silentAfter, '--silent-after') } : {}),
             pollInterval: parseDuration(opts.pollInterval, '--poll-interval'),
             ...(opts.state ? { stateFile: opts.state } : {}),
+            ...(gates && health
+              ? {
+                  gates,
+                  health,
+                  onRegression: opts.rollback ? ('abort-and-rollback' as const) : ('abort' as const),
+                  gateTimeout: parseDuration(opts.gateTimeout, '--gate-timeout'),
+                  ...(baselineDevices ? { baselineDevices } : {}),
+                }
+              : {}),
             signal: controller.signal,
           });
           const log = (line: string) => {
@@ -145,6 +263,16 @@ export function register(program: Command): void {
               `phase ${e.phase + 1}: aborted (${e.reason}, failure rate ${(e.failureRate * 100).toFixed(1)}%)`,
             );
           });
+          rollout.on('gate:decision', (e) => {
+            log(`phase ${e.phase + 1}: gates say ${e.verdict}`);
+            log(gateTable(e.phase, e.decisions));
+          });
+          rollout.on('rollback:start', (e) =>
+            log(
+              `rollback: ${e.deployments.map((d) => `${d.devices} devices back to ${d.artifactName} (deployment ${d.deploymentId})`).join('; ')}`,
+            ),
+          );
+          rollout.on('rollback:complete', (e) => log(`rollback ${e.status}`));
           const result = await rollout;
           if (opts.json) printJson(result.state);
           else out(`rollout ${result.status}${result.reason ? ` (${result.reason})` : ''}`);
@@ -153,6 +281,7 @@ export function register(program: Command): void {
           bar.stop();
           process.removeListener('SIGINT', onSigint);
           await mgmt.close();
+          await telemetry?.close();
         }
       },
     ),
