@@ -11,6 +11,7 @@ export default defineConfig({
       '@otakit/device-client': src('device-client'),
       '@otakit/iot-core-adapter': src('iot-core-adapter'),
       '@otakit/sandbox': src('sandbox'),
+      '@otakit/telemetry': src('telemetry'),
       // Helpers shared by several packages' tests (never published).
       '@otakit/test-support': fileURLToPath(new URL('./test-support/index.ts', import.meta.url)),
     },

@@ -1,0 +1,296 @@
+/**
+ * Telemetry store benchmark, for DuckDB (a file store) and PostgreSQL, each in its own child
+ * process so that its peak RSS is its own:
+ *
+ * 1. Ingest: 1,000 simulated devices publish at once, each awaiting every `store.append` (as a
+ *    broker awaits it before its PUBACK), against the fastest honest baseline measured in the same
+ *    run: the same rows written raw in 1,000-row transactions (DuckDB appender / PostgreSQL
+ *    `unnest` insert) into a table with no id check and no metrics. Rounds alternate; medians.
+ * 2. Query: the store filled to OTAKIT_BENCH_ROWS messages (default 1,000,000) over 24 h from
+ *    1,000 devices on 3 releases; p50/p95 latency of `releaseAggregates` (count, devices, mean, p50,
+ *    p95, max of one field per release) over the whole day and over 1 hour of 100 devices, against
+ *    a plain scan (`count`, `avg`) of the same rows.
+ *
+ * Targets (issue 13): >= 10,000 messages/s ingest, p95 < 100 ms.
+ * Run after `pnpm build`: `pnpm bench telemetry`. PostgreSQL runs when OTAKIT_BENCH_PG_URL (or
+ * OTAKIT_TEST_PG_URL) names a server whose user may create databases; a database is created for
+ * the run and dropped after. Sizes: OTAKIT_BENCH_ROWS, OTAKIT_BENCH_MESSAGES (ingest, default 60,000).
+ */
+
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const root = resolve(import.meta.dirname, '..');
+const ROWS = Number(process.env.OTAKIT_BENCH_ROWS ?? 1_000_000);
+const MESSAGES = Number(process.env.OTAKIT_BENCH_MESSAGES ?? 60_000);
+const DEVICES = 1000;
+const ROUNDS = 3;
+const QUERY_RUNS = 40;
+const REGISTRY = 'projects/bench/locations/europe-west1/registries/fleet';
+const RELEASES = ['release-1', 'release-2', 'release-3'];
+const PG_URL = process.env.OTAKIT_BENCH_PG_URL ?? process.env.OTAKIT_TEST_PG_URL;
+const backendOfChild = process.env.OTAKIT_BENCH_TELEMETRY_BACKEND;
+
+if (backendOfChild === undefined) {
+  // Parent: one child per backend.
+  const backends = PG_URL ? ['duckdb', 'postgres'] : ['duckdb'];
+  if (!PG_URL) console.log('PostgreSQL: not run (set OTAKIT_BENCH_PG_URL to a server URL)');
+  let failed = false;
+  for (const backend of backends) {
+    const res = spawnSync(join(root, 'node_modules', '.bin', 'tsx'), [fileURLToPath(import.meta.url)], {
+      stdio: 'inherit',
+      env: { ...process.env, OTAKIT_BENCH_TELEMETRY_BACKEND: backend },
+    });
+    if (res.status !== 0) failed = true;
+  }
+  process.exit(failed ? 1 : 0);
+}
+
+const telemetry = await import(pathToFileURL(join(root, 'packages/telemetry/dist/index.js')).href);
+const requireFromTelemetry = createRequire(join(root, 'packages/telemetry/package.json'));
+
+/** Peak RSS of this process (VmHWM), MiB. */
+function peakRssMiB(): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+  return m ? Number(m[1]) / 1024 : process.resourceUsage().maxRSS / 1024;
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
+};
+const quantile = (xs: number[], q: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)] as number;
+};
+
+function payloadOf(device: number, seq: number): string {
+  return JSON.stringify({
+    artifact_name: RELEASES[device % 3],
+    software_version: `1.${device % 3}.0`,
+    cpu: ((device * 7 + seq * 13) % 1000) / 1000,
+    temp: 40 + ((device + seq) % 300) / 10,
+    seq,
+  });
+}
+
+// ---- the backend's target and its raw baseline writer ----------------------------------------
+let target: string;
+let cleanup: () => Promise<void>;
+let rawWriter: { write(rows: string[][]): Promise<void>; close(): Promise<void> };
+
+if (backendOfChild === 'duckdb') {
+  const dir = mkdtempSync(join(tmpdir(), 'otakit-telemetry-bench-'));
+  target = join(dir, 'telemetry.duckdb');
+  cleanup = async () => rmSync(dir, { recursive: true, force: true });
+  const { DuckDBInstance } = requireFromTelemetry('@duckdb/node-api');
+  const raw = await DuckDBInstance.create(join(dir, 'raw.duckdb'));
+  const c = await raw.connect();
+  await c.run(`create table raw_messages (id varchar, device_id varchar, registry varchar,
+    received_at timestamptz, kind varchar, payload varchar)`);
+  rawWriter = {
+    async write(rows) {
+      const a = await c.createAppender('raw_messages');
+      for (const r of rows) {
+        for (const v of r) a.appendVarchar(v);
+        a.endRow();
+      }
+      a.flushSync();
+      a.closeSync();
+    },
+    async close() {
+      c.closeSync();
+      raw.closeSync();
+    },
+  };
+} else {
+  const pg = requireFromTelemetry('pg');
+  const name = `otakit_bench_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: PG_URL });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  const url = new URL(PG_URL as string);
+  url.pathname = `/${name}`;
+  target = url.href;
+  const pool = new pg.Pool({ connectionString: target, max: 2 });
+  await pool.query(`create table raw_messages (id varchar, device_id varchar, registry varchar,
+    received_at timestamptz, kind varchar, payload jsonb)`);
+  rawWriter = {
+    async write(rows) {
+      const cols = rows[0]?.map((_, i) => rows.map((r) => r[i])) ?? [];
+      await pool.query(
+        `insert into raw_messages select * from unnest($1::varchar[], $2::varchar[], $3::varchar[],
+          $4::timestamptz[], $5::varchar[], $6::jsonb[])`,
+        cols,
+      );
+    },
+    close: () => pool.end(),
+  };
+  cleanup = async () => {
+    await admin.query(`drop database if exists ${name} with (force)`);
+    await admin.end();
+  };
+}
+
+const store = await telemetry.openTelemetryStore(target);
+let seq = 0;
+
+// ---- 1. ingest ----------------------------------------------------------------------------------
+async function ingestThroughStore(n: number): Promise<number> {
+  const perDevice = Math.ceil(n / DEVICES);
+  const t = performance.now();
+  await Promise.all(
+    Array.from({ length: DEVICES }, async (_, device) => {
+      for (let i = 0; i < perDevice; i++) {
+        const s = seq++;
+        await store.append({
+          id: `d${device}:${s}`,
+          deviceId: `dev-${device}`,
+          registry: REGISTRY,
+          kind: 'event',
+          payload: payloadOf(device, s),
+        });
+      }
+    }),
+  );
+  return (perDevice * DEVICES) / ((performance.now() - t) / 1000);
+}
+
+async function ingestRaw(n: number): Promise<number> {
+  const t = performance.now();
+  for (let done = 0; done < n; done += 1000) {
+    const rows: string[][] = [];
+    for (let i = 0; i < 1000; i++) {
+      const s = seq++;
+      const device = s % DEVICES;
+      rows.push([
+        `raw${s}`,
+        `dev-${device}`,
+        REGISTRY,
+        new Date().toISOString(),
+        'event',
+        payloadOf(device, s),
+      ]);
+    }
+    await rawWriter.write(rows);
+  }
+  return n / ((performance.now() - t) / 1000);
+}
+
+const perRound = Math.ceil(MESSAGES / ROUNDS);
+await ingestThroughStore(DEVICES * 2); // warm-up
+await ingestRaw(2000);
+const storeRates: number[] = [];
+const rawRates: number[] = [];
+for (let round = 0; round < ROUNDS; round++) {
+  if (round % 2 === 0) {
+    storeRates.push(await ingestThroughStore(perRound));
+    rawRates.push(await ingestRaw(perRound));
+  } else {
+    rawRates.push(await ingestRaw(perRound));
+    storeRates.push(await ingestThroughStore(perRound));
+  }
+}
+await rawWriter.close();
+
+// ---- 2. query over ROWS stored messages ------------------------------------------------------
+const already = await store.count();
+const now = Date.now();
+const DAY = 86_400_000;
+const fillStart = performance.now();
+let filled = already;
+const inFlight: Promise<unknown>[] = [];
+while (filled < ROWS) {
+  const batch = [];
+  const n = Math.min(1000, ROWS - filled);
+  for (let i = 0; i < n; i++) {
+    const s = seq++;
+    const device = s % DEVICES;
+    batch.push({
+      id: `fill${s}`,
+      deviceId: `dev-${device}`,
+      registry: REGISTRY,
+      kind: 'event',
+      receivedAt: now - Math.floor(((s * 7919) % ROWS) * (DAY / ROWS)),
+      payload: payloadOf(device, s),
+    });
+  }
+  filled += n;
+  inFlight.push(store.appendBatch(batch));
+  if (inFlight.length >= 4) await inFlight.shift();
+}
+await Promise.all(inFlight);
+const fillRate = (ROWS - already) / ((performance.now() - fillStart) / 1000);
+const stored = await store.count();
+
+async function timeQuery(run: () => Promise<unknown>): Promise<{ p50: number; p95: number }> {
+  for (let i = 0; i < 3; i++) await run();
+  const times: number[] = [];
+  for (let i = 0; i < QUERY_RUNS; i++) {
+    const t = performance.now();
+    await run();
+    times.push(performance.now() - t);
+  }
+  return { p50: quantile(times, 0.5), p95: quantile(times, 0.95) };
+}
+
+const hundred = Array.from({ length: 100 }, (_, i) => `dev-${i * 10}`);
+const dayQuery = { metric: 'cpu', from: now - DAY - 60_000, to: now + 60_000 };
+const hourQuery = { metric: 'cpu', from: now - 3_600_000, to: now + 60_000, deviceIds: hundred };
+const scan = `select count(*) as n, avg(value) as mean from telemetry_metrics
+  where name = $1 and received_at >= cast($2 as timestamptz) and received_at < cast($3 as timestamptz)`;
+const dayStats = await timeQuery(() => store.releaseAggregates(dayQuery));
+const hourStats = await timeQuery(() => store.releaseAggregates(hourQuery));
+const sample = await store.releaseAggregates(dayQuery);
+await store.close();
+
+// Baseline: a plain scan (count, avg) of the same rows through the raw driver, store closed.
+const scanParams = ['cpu', new Date(dayQuery.from).toISOString(), new Date(dayQuery.to).toISOString()];
+let scanStats: { p50: number; p95: number };
+if (backendOfChild === 'duckdb') {
+  const { DuckDBInstance } = requireFromTelemetry('@duckdb/node-api');
+  const db = await DuckDBInstance.create(target);
+  const c = await db.connect();
+  scanStats = await timeQuery(() => c.runAndReadAll(scan, scanParams));
+  c.closeSync();
+  db.closeSync();
+} else {
+  const pg = requireFromTelemetry('pg');
+  const c = new pg.Client({ connectionString: target });
+  await c.connect();
+  scanStats = await timeQuery(() => c.query(scan, scanParams));
+  await c.end();
+}
+await cleanup();
+
+const fmt = (n: number) => n.toFixed(0).padStart(8);
+console.log(`\ntelemetry store on ${backendOfChild}:`);
+console.log(
+  `  ingest, ${DEVICES} devices each awaiting every append (${perRound * ROUNDS} messages, medians of ${ROUNDS} rounds):`,
+);
+console.log(`    store.append (id check, metrics)  ${fmt(median(storeRates))} msg/s`);
+console.log(`    raw 1000-row inserts (baseline)   ${fmt(median(rawRates))} msg/s`);
+console.log(`    ratio store/raw                   ${(median(storeRates) / median(rawRates)).toFixed(3)}`);
+console.log(`  bulk fill with appendBatch           ${fmt(fillRate)} msg/s (${stored} rows stored)`);
+console.log(`  releaseAggregates over ${stored} rows (${QUERY_RUNS} runs):`);
+console.log(
+  `    whole day, all devices            p50 ${dayStats.p50.toFixed(1)} ms, p95 ${dayStats.p95.toFixed(1)} ms`,
+);
+console.log(
+  `    last hour, 100 devices            p50 ${hourStats.p50.toFixed(1)} ms, p95 ${hourStats.p95.toFixed(1)} ms`,
+);
+console.log(
+  `    baseline: raw count+avg scan      p50 ${scanStats.p50.toFixed(1)} ms, p95 ${scanStats.p95.toFixed(1)} ms`,
+);
+console.log(`    ratio day p95 / baseline p95      ${(dayStats.p95 / scanStats.p95).toFixed(2)}`);
+console.log(`    sample: ${JSON.stringify(sample[0])}`);
+console.log(`  peak RSS                             ${peakRssMiB().toFixed(1)} MiB`);
+console.log(
+  `  targets: ingest >= 10000 msg/s ${median(storeRates) >= 10_000 ? 'met' : 'NOT met'}; ` +
+    `p95 < 100 ms (whole day) ${dayStats.p95 < 100 ? 'met' : 'NOT met'}, (hour) ${hourStats.p95 < 100 ? 'met' : 'NOT met'}`,
+);

@@ -1,0 +1,161 @@
+/**
+ * The embedded backend: DuckDB through `@duckdb/node-api`, in memory or in one file. Writes append
+ * to per-connection staging tables with DuckDB's appender (its fast path), then move the rows into
+ * the store in one transaction: `on conflict (id) do nothing returning id` says which were new, and
+ * only their numeric fields are kept.
+ */
+
+import type { DuckDBConnection, DuckDBInstance, DuckDBType, DuckDBValue } from '@duckdb/node-api';
+import type { StoredRow } from '../message.js';
+import { messageColumnValues } from '../message.js';
+import { CREATE_VERSION_TABLE, MIGRATIONS, migrationStatements } from '../sql/migrations.js';
+import type { Backend } from './backend.js';
+
+type DuckDB = typeof import('@duckdb/node-api');
+
+const STAGE = `
+  create temp table if not exists stage_messages (
+    id varchar, device_id varchar, registry varchar, received_at timestamptz, kind varchar,
+    subfolder varchar, artifact_name varchar, software_version varchar, deployment_id varchar,
+    payload varchar, payload_raw varchar, payload_encoding varchar, metrics varchar
+  );
+  create temp table if not exists stage_metrics (
+    message_id varchar, device_id varchar, registry varchar, received_at timestamptz, kind varchar,
+    artifact_name varchar, name varchar, value double
+  );`;
+
+/** Rows per data chunk (DuckDB's vector size). */
+const CHUNK_ROWS = 2048;
+
+/** @internal */
+export class DuckDbBackend implements Backend {
+  readonly dialect = 'duckdb' as const;
+  readonly #duckdb: DuckDB;
+  readonly #instance: DuckDBInstance;
+  readonly #writer: DuckDBConnection;
+  readonly #reader: DuckDBConnection;
+  /** Column types of stage_messages and stage_metrics, in order. */
+  readonly #messageTypes: DuckDBType[];
+  readonly #metricTypes: DuckDBType[];
+
+  private constructor(
+    duckdb: DuckDB,
+    instance: DuckDBInstance,
+    writer: DuckDBConnection,
+    reader: DuckDBConnection,
+  ) {
+    this.#duckdb = duckdb;
+    this.#instance = instance;
+    this.#writer = writer;
+    this.#reader = reader;
+    const { VARCHAR, TIMESTAMPTZ, DOUBLE } = duckdb;
+    this.#messageTypes = [VARCHAR, VARCHAR, VARCHAR, TIMESTAMPTZ, ...new Array<DuckDBType>(9).fill(VARCHAR)];
+    this.#metricTypes = [VARCHAR, VARCHAR, VARCHAR, TIMESTAMPTZ, VARCHAR, VARCHAR, VARCHAR, DOUBLE];
+  }
+
+  /** Opens `path` (':memory:' or a file). */
+  static async open(path: string): Promise<DuckDbBackend> {
+    const duckdb = await import('@duckdb/node-api');
+    const instance = await duckdb.DuckDBInstance.create(path);
+    try {
+      const writer = await instance.connect();
+      const reader = await instance.connect();
+      await writer.run(STAGE);
+      return new DuckDbBackend(duckdb, instance, writer, reader);
+    } catch (err) {
+      instance.closeSync();
+      throw err;
+    }
+  }
+
+  async migrate(): Promise<void> {
+    const c = this.#writer;
+    await c.run(CREATE_VERSION_TABLE);
+    const done = await c.runAndReadAll('select version from telemetry_schema_version');
+    const applied = new Set(done.getRowObjectsJS().map((r) => Number(r.version)));
+    for (const m of MIGRATIONS) {
+      if (applied.has(m.version)) continue;
+      await c.run('begin transaction');
+      try {
+        for (const s of migrationStatements(m, 'duckdb')) await c.run(s);
+        await c.run('insert into telemetry_schema_version values ($1, now())', [m.version]);
+        await c.run('commit');
+      } catch (err) {
+        await c.run('rollback');
+        throw err;
+      }
+    }
+  }
+
+  async write(rows: readonly StoredRow[]): Promise<Set<string>> {
+    const c = this.#writer;
+    await c.run('delete from stage_messages; delete from stage_metrics;');
+    const { DuckDBTimestampTZValue } = this.#duckdb;
+    const messages: DuckDBValue[][] = Array.from({ length: this.#messageTypes.length }, () => []);
+    const metrics: DuckDBValue[][] = Array.from({ length: this.#metricTypes.length }, () => []);
+    for (const r of rows) {
+      const at = new DuckDBTimestampTZValue(BigInt(Math.round(r.receivedAt * 1000)));
+      const values = messageColumnValues<DuckDBValue>(r, at);
+      for (let i = 0; i < values.length; i++) (messages[i] as DuckDBValue[]).push(values[i] as DuckDBValue);
+      for (const [name, value] of r.metrics) {
+        const m = [r.id, r.deviceId, r.registry, at, r.kind, r.artifactName, name, value];
+        for (let i = 0; i < m.length; i++) (metrics[i] as DuckDBValue[]).push(m[i] as DuckDBValue);
+      }
+    }
+    await this.#appendColumns('stage_messages', this.#messageTypes, messages);
+    await this.#appendColumns('stage_metrics', this.#metricTypes, metrics);
+    await c.run('begin transaction');
+    try {
+      // The primary key's index finds the ids already stored, without scanning the table.
+      const res = await c.runAndReadAll(`insert into telemetry_messages
+        select id, device_id, registry, received_at, kind, subfolder, artifact_name, software_version,
+          deployment_id, cast(payload as json), payload_raw, payload_encoding, cast(metrics as json)
+        from stage_messages
+        on conflict (id) do nothing
+        returning id`);
+      const inserted = new Set(res.getRowObjectsJS().map((r) => String(r.id)));
+      if (inserted.size < rows.length) {
+        const skipped = rows.filter((r) => !inserted.has(r.id)).map((r) => r.id);
+        await c.run(
+          `delete from stage_metrics where message_id in (${skipped.map((_, i) => `$${i + 1}`).join(', ')})`,
+          skipped,
+        );
+      }
+      await c.run('insert into telemetry_metrics select * from stage_metrics');
+      await c.run('commit');
+      return inserted;
+    } catch (err) {
+      await c.run('rollback').catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Appends column arrays to a staging table in data chunks (one native call per column and chunk). */
+  async #appendColumns(table: string, types: readonly DuckDBType[], columns: DuckDBValue[][]): Promise<void> {
+    const total = columns[0]?.length ?? 0;
+    if (total === 0) return;
+    const appender = await this.#writer.createAppender(table);
+    try {
+      for (let start = 0; start < total; start += CHUNK_ROWS) {
+        const end = Math.min(total, start + CHUNK_ROWS);
+        const chunk = this.#duckdb.DuckDBDataChunk.create(types, end - start);
+        chunk.setColumns(columns.map((c) => c.slice(start, end)));
+        appender.appendDataChunk(chunk);
+      }
+      appender.flushSync();
+    } finally {
+      appender.closeSync();
+    }
+  }
+
+  async query(text: string, params: readonly unknown[]): Promise<Record<string, unknown>[]> {
+    const reader = await this.#reader.runAndReadAll(text, params as never);
+    return reader.getRowObjectsJS() as Record<string, unknown>[];
+  }
+
+  async close(): Promise<void> {
+    this.#writer.closeSync();
+    this.#reader.closeSync();
+    this.#instance.closeSync();
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * The server backend: PostgreSQL through `pg`. A batch is one statement: the messages are inserted
+ * from arrays (`unnest`) with `on conflict (id) do nothing`, and the numeric fields of the rows
+ * actually inserted are written from their `metrics` in the same statement.
+ */
+
+import type { Pool } from 'pg';
+import type { StoredRow } from '../message.js';
+import { messageColumnValues } from '../message.js';
+import { CREATE_VERSION_TABLE, MIGRATIONS, migrationStatements } from '../sql/migrations.js';
+import type { Backend } from './backend.js';
+
+const INSERT = `with ins as (
+    insert into telemetry_messages (id, device_id, registry, received_at, kind, subfolder,
+      artifact_name, software_version, deployment_id, payload, payload_raw, payload_encoding, metrics)
+    select * from unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::timestamptz[], $5::varchar[],
+      $6::varchar[], $7::varchar[], $8::varchar[], $9::varchar[], $10::jsonb[], $11::varchar[],
+      $12::varchar[], $13::jsonb[])
+    on conflict (id) do nothing
+    returning id, device_id, registry, received_at, kind, artifact_name, metrics
+  ), metrics as (
+    insert into telemetry_metrics (message_id, device_id, registry, received_at, kind, artifact_name, name, value)
+    select ins.id, ins.device_id, ins.registry, ins.received_at, ins.kind, ins.artifact_name, kv.key,
+      cast(kv.value as double precision)
+    from ins cross join lateral jsonb_each_text(ins.metrics) as kv
+  )
+  select id from ins`;
+
+/** An arbitrary constant that serialises concurrent migrations of one database. */
+const MIGRATION_LOCK = 0x07a4_1e1e;
+
+/** @internal */
+export class PostgresBackend implements Backend {
+  readonly dialect = 'postgres' as const;
+  readonly #pool: Pool;
+
+  private constructor(pool: Pool) {
+    this.#pool = pool;
+  }
+
+  /** Connects to `url` (a `postgres://` URL) and checks the connection. */
+  static async open(url: string, maxConnections = 4): Promise<PostgresBackend> {
+    const pg = await import('pg');
+    const PoolClass = (pg.default?.Pool ?? (pg as unknown as { Pool: typeof Pool }).Pool) as typeof Pool;
+    const pool = new PoolClass({ connectionString: url, max: maxConnections });
+    // An idle client's error (server restart) must not crash the process; the next query fails instead.
+    pool.on('error', () => undefined);
+    try {
+      await pool.query('select 1');
+    } catch (err) {
+      await pool.end().catch(() => undefined);
+      throw err;
+    }
+    return new PostgresBackend(pool);
+  }
+
+  async migrate(): Promise<void> {
+    const client = await this.#pool.connect();
+    try {
+      await client.query('begin');
+      await client.query('select pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+      await client.query(CREATE_VERSION_TABLE);
+      const done = await client.query<{ version: number }>('select version from telemetry_schema_version');
+      const applied = new Set(done.rows.map((r) => Number(r.version)));
+      for (const m of MIGRATIONS) {
+        if (applied.has(m.version)) continue;
+        for (const s of migrationStatements(m, 'postgres')) await client.query(s);
+        await client.query('insert into telemetry_schema_version values ($1, now())', [m.version]);
+      }
+      await client.query('commit');
+    } catch (err) {
+      await client.query('rollback').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  async write(rows: readonly StoredRow[]): Promise<Set<string>> {
+    const cols: unknown[][] = Array.from({ length: 13 }, () => new Array(rows.length));
+    rows.forEach((r, i) => {
+      const values = messageColumnValues(r, new Date(r.receivedAt).toISOString());
+      for (let c = 0; c < values.length; c++) (cols[c] as unknown[])[i] = values[c];
+    });
+    const res = await this.#pool.query<{ id: string }>(INSERT, cols);
+    return new Set(res.rows.map((r) => r.id));
+  }
+
+  async query(text: string, params: readonly unknown[]): Promise<Record<string, unknown>[]> {
+    const res = await this.#pool.query(text, params as unknown[]);
+    return res.rows as Record<string, unknown>[];
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.end();
+  }
+}

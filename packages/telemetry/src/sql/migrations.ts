@@ -1,0 +1,75 @@
+/**
+ * The store's schema, as versioned migrations. Each runs once, in order, recorded in
+ * `telemetry_schema_version`. Statements are written in the SQL DuckDB and PostgreSQL both accept;
+ * `{{json}}` is `json` on DuckDB and `jsonb` on PostgreSQL, and `indexes` are created on PostgreSQL
+ * only (DuckDB prunes scans with its own min-max zone maps, and an index would slow its appends).
+ *
+ * Never edit a released migration: add the next one.
+ */
+
+/** A SQL dialect the store speaks. */
+export type Dialect = 'duckdb' | 'postgres';
+
+/** One schema version. */
+export interface Migration {
+  version: number;
+  /** What it does, for the log. */
+  description: string;
+  /** Statements for both databases. */
+  statements: readonly string[];
+  /** Statements for PostgreSQL only (B-tree indexes). */
+  postgresOnly?: readonly string[];
+}
+
+/** Every migration, oldest first. */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'messages (one row per message) and their numeric fields',
+    statements: [
+      `create table if not exists telemetry_messages (
+        id varchar primary key,
+        device_id varchar not null,
+        registry varchar not null,
+        received_at timestamptz not null,
+        kind varchar not null,
+        subfolder varchar not null,
+        artifact_name varchar,
+        software_version varchar,
+        deployment_id varchar,
+        payload {{json}},
+        payload_raw varchar,
+        payload_encoding varchar not null,
+        metrics {{json}} not null
+      )`,
+      `create table if not exists telemetry_metrics (
+        message_id varchar not null,
+        device_id varchar not null,
+        registry varchar not null,
+        received_at timestamptz not null,
+        kind varchar not null,
+        artifact_name varchar,
+        name varchar not null,
+        value double precision not null
+      )`,
+    ],
+    postgresOnly: [
+      'create index if not exists telemetry_messages_device_time on telemetry_messages (device_id, received_at)',
+      'create index if not exists telemetry_metrics_name_time on telemetry_metrics (name, received_at)',
+      'create index if not exists telemetry_metrics_message on telemetry_metrics (message_id)',
+    ],
+  },
+];
+
+/** The statements of `migration` for `dialect`, with types filled in. */
+export function migrationStatements(migration: Migration, dialect: Dialect): string[] {
+  const json = dialect === 'postgres' ? 'jsonb' : 'json';
+  const all = [...migration.statements, ...(dialect === 'postgres' ? (migration.postgresOnly ?? []) : [])];
+  return all.map((s) => s.replaceAll('{{json}}', json));
+}
+
+/** Creates the version table (both dialects). */
+export const CREATE_VERSION_TABLE = `create table if not exists telemetry_schema_version (
+  version integer primary key,
+  applied_at timestamptz not null
+)`;

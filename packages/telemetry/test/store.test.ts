@@ -1,0 +1,327 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  openTelemetryStore,
+  TelemetryBackpressureError,
+  TelemetryClosedError,
+  type TelemetryMessage,
+  TelemetryOpenError,
+  type TelemetryStore,
+  TelemetryValidationError,
+  TelemetryWriteError,
+} from '@otakit/telemetry';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { backendsUnderTest, onDatabase, type TestTarget } from './backends.js';
+
+const REGISTRY = 'projects/demo/locations/europe-west1/registries/fleet';
+const T0 = Date.parse('2026-06-01T12:00:00.000Z');
+
+function msg(
+  over: Partial<TelemetryMessage> & { payload?: TelemetryMessage['payload'] } = {},
+): TelemetryMessage {
+  return {
+    deviceId: 'pi-1',
+    registry: REGISTRY,
+    kind: 'event',
+    receivedAt: T0,
+    payload: '{"cpu":0.5}',
+    ...over,
+  };
+}
+
+/** The p-th percentile with linear interpolation, as percentile_cont computes it. */
+function percentileCont(values: number[], p: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  const rank = p * (s.length - 1);
+  const lo = Math.floor(rank);
+  const hi = Math.ceil(rank);
+  return (s[lo] as number) + ((s[hi] as number) - (s[lo] as number)) * (rank - lo);
+}
+
+for (const backend of backendsUnderTest()) {
+  describe(`telemetry store on ${backend.name}`, () => {
+    let target: TestTarget;
+    let store: TelemetryStore;
+    beforeEach(async () => {
+      target = await backend.fresh();
+      store = await openTelemetryStore(target.url);
+    });
+    afterEach(async () => {
+      await store.close();
+      await target.drop();
+    });
+
+    it('stores a message once it resolves, with the release fields taken from its payload', async () => {
+      const payload = JSON.stringify({
+        artifact_name: 'release-1',
+        software_version: '1.0.0',
+        deployment_id: 'dep-7',
+        cpu: 0.25,
+        mem: { free: 1024, total: 4096 },
+        label: 'x',
+      });
+      const result = await store.append(msg({ id: 'm-1', subfolder: 'metrics', payload }));
+      expect(result).toEqual({ id: 'm-1', duplicate: false });
+      const [row] = await store.latest();
+      expect(row).toEqual({
+        id: 'm-1',
+        deviceId: 'pi-1',
+        registry: REGISTRY,
+        receivedAt: new Date(T0).toISOString(),
+        kind: 'event',
+        subfolder: 'metrics',
+        artifactName: 'release-1',
+        softwareVersion: '1.0.0',
+        deploymentId: 'dep-7',
+        payload: JSON.parse(payload),
+        payloadRaw: null,
+        payloadEncoding: 'json',
+        metrics: { cpu: 0.25, 'mem.free': 1024, 'mem.total': 4096 },
+      });
+    });
+
+    it('lets explicit release fields win over the payload', async () => {
+      await store.append(
+        msg({
+          artifactName: 'release-2',
+          softwareVersion: '2.0',
+          payload: { artifact_name: 'release-1', cpu: 1 },
+        }),
+      );
+      const [row] = await store.latest();
+      expect(row?.artifactName).toBe('release-2');
+      expect(row?.softwareVersion).toBe('2.0');
+      expect(row?.deploymentId).toBeNull();
+    });
+
+    it('stores malformed JSON raw instead of dropping it, and bytes that are not UTF-8 as base64', async () => {
+      await store.append(msg({ id: 'bad-json', deviceId: 'a', payload: '{"cpu": 0.5,' }));
+      await store.append(
+        msg({ id: 'bad-utf8', deviceId: 'b', payload: new Uint8Array([0xff, 0xfe, 0x00, 0x41]) }),
+      );
+      await store.append(msg({ id: 'nul-escape', deviceId: 'c', payload: '{"s":"a\\u0000b"}' }));
+      const rows = await store.latest();
+      expect(rows.map((r) => [r.deviceId, r.payloadEncoding, r.payload, r.payloadRaw, r.metrics])).toEqual([
+        ['a', 'utf8', null, '{"cpu": 0.5,', {}],
+        ['b', 'base64', null, Buffer.from([0xff, 0xfe, 0x00, 0x41]).toString('base64'), {}],
+        // PostgreSQL's jsonb refuses \u0000, so both backends keep such a payload raw.
+        ['c', 'utf8', null, '{"s":"a\\u0000b"}', {}],
+      ]);
+    });
+
+    it('keeps __proto__, constructor and prototype as ordinary keys of payloads and metrics', async () => {
+      const payload = '{"__proto__":{"polluted":1},"constructor":2,"prototype":{"x":3},"cpu":4}';
+      await store.append(msg({ artifactName: 'r1', payload }));
+      const [row] = await store.latest();
+      const stored = row?.payload as Record<string, unknown>;
+      expect(Object.getPrototypeOf(stored)).toBe(Object.prototype);
+      expect(Object.hasOwn(stored, '__proto__')).toBe(true);
+      expect(Object.getOwnPropertyDescriptor(stored, '__proto__')?.value).toEqual({ polluted: 1 });
+      expect(stored.constructor).toBe(2);
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+      const metrics = row?.metrics as Record<string, number>;
+      expect(Object.keys(metrics).sort()).toEqual([
+        '__proto__.polluted',
+        'constructor',
+        'cpu',
+        'prototype.x',
+      ]);
+      const [agg] = await store.releaseAggregates({ metric: '__proto__.polluted' });
+      expect(agg).toMatchObject({ release: 'r1', count: 1, max: 1 });
+    });
+
+    it('stores each message id once, across appends and within one batch', async () => {
+      const first = await store.append(msg({ id: 'dup', payload: '{"cpu":1}' }));
+      const again = await store.append(msg({ id: 'dup', payload: '{"cpu":100}' }));
+      const batch = await store.appendBatch([
+        msg({ id: 'b1', payload: '{"cpu":2}' }),
+        msg({ id: 'b1', payload: '{"cpu":200}' }),
+        msg({ id: 'dup', payload: '{"cpu":300}' }),
+      ]);
+      expect(first.duplicate).toBe(false);
+      expect(again.duplicate).toBe(true);
+      expect(batch.map((r) => r.duplicate)).toEqual([false, true, true]);
+      expect(await store.count()).toBe(2);
+      const [agg] = await store.releaseAggregates({ metric: 'cpu' });
+      expect(agg).toMatchObject({ count: 2, max: 2, mean: 1.5 });
+    });
+
+    it('returns the latest message per device, filtered by device set, registry and kind', async () => {
+      const other = 'projects/demo/locations/europe-west1/registries/lab';
+      await store.appendBatch([
+        msg({ id: '1', deviceId: 'a', receivedAt: T0, payload: '{"n":1}' }),
+        msg({ id: '2', deviceId: 'a', receivedAt: T0 + 2000, payload: '{"n":2}' }),
+        msg({ id: '3', deviceId: 'a', receivedAt: T0 + 4000, kind: 'state', payload: '{"n":3}' }),
+        msg({ id: '4', deviceId: 'b', receivedAt: T0 + 1000, payload: '{"n":4}' }),
+        msg({ id: '5', deviceId: 'c', receivedAt: T0 + 9000, registry: other, payload: '{"n":5}' }),
+      ]);
+      const ids = async (q: Parameters<TelemetryStore['latest']>[0]) =>
+        (await store.latest(q)).map((r) => r.id);
+      expect(await ids({})).toEqual(['3', '4', '5']);
+      expect(await ids({ kind: 'event' })).toEqual(['2', '4', '5']);
+      expect(await ids({ deviceIds: ['a', 'c'], kind: 'event' })).toEqual(['2', '5']);
+      expect(await ids({ registry: REGISTRY })).toEqual(['3', '4']);
+      expect(await ids({ deviceIds: [] })).toEqual([]);
+      expect(await ids({ to: T0 + 1500 })).toEqual(['1', '4']);
+      expect((await store.messages({ deviceIds: ['a'], limit: 2 })).map((r) => r.id)).toEqual(['3', '2']);
+    });
+
+    it('aggregates a numeric field per release over a time window and a device set', async () => {
+      const messages: TelemetryMessage[] = [];
+      const expected: Record<string, number[]> = { 'release-1': [], 'release-2': [] };
+      for (let i = 0; i < 40; i++) {
+        const release = i % 2 === 0 ? 'release-1' : 'release-2';
+        const device = `d-${i % 5}`;
+        const cpu = ((i * 37) % 101) / 10;
+        const inWindow = i < 30;
+        messages.push(
+          msg({
+            id: `m-${i}`,
+            deviceId: device,
+            artifactName: release,
+            receivedAt: inWindow ? T0 + i * 1000 : T0 + 3_600_000 + i,
+            payload: { cpu, uptime: i },
+          }),
+        );
+        if (inWindow && device !== 'd-4') expected[release]?.push(cpu);
+      }
+      messages.push(msg({ id: 'no-cpu', deviceId: 'd-1', artifactName: 'release-1', payload: { mem: 1 } }));
+      messages.push(msg({ id: 'no-release', deviceId: 'd-2', receivedAt: T0 + 5, payload: { cpu: 9.5 } }));
+      await store.appendBatch(messages);
+      const result = await store.releaseAggregates({
+        metric: 'cpu',
+        from: new Date(T0),
+        to: new Date(T0 + 60_000).toISOString(),
+        deviceIds: ['d-0', 'd-1', 'd-2', 'd-3'],
+      });
+      expect(result.map((r) => r.release)).toEqual(['release-1', 'release-2', null]);
+      for (const r of result.slice(0, 2)) {
+        const values = expected[r.release as string] as number[];
+        expect(r.count).toBe(values.length);
+        expect(r.mean).toBeCloseTo(values.reduce((a, b) => a + b, 0) / values.length, 9);
+        expect(r.p50).toBeCloseTo(percentileCont(values, 0.5), 9);
+        expect(r.p95).toBeCloseTo(percentileCont(values, 0.95), 9);
+        expect(r.max).toBe(Math.max(...values));
+      }
+      expect(result[2]).toEqual({
+        release: null,
+        count: 1,
+        mean: 9.5,
+        p50: 9.5,
+        p95: 9.5,
+        max: 9.5,
+      });
+      expect(await store.releaseAggregates({ metric: 'absent' })).toEqual([]);
+    });
+
+    it('refuses a batch beyond its queue at once (backpressure) and stores none of it', async () => {
+      await store.close();
+      store = await openTelemetryStore(target.url, { maxQueued: 3 });
+      const admitted = store.appendBatch([msg({ id: 'q1' }), msg({ id: 'q2' }), msg({ id: 'q3' })]);
+      expect(store.pending).toBe(3);
+      const refused = store.append(msg({ id: 'q4' }));
+      await expect(refused).rejects.toBeInstanceOf(TelemetryBackpressureError);
+      await expect(
+        store.appendBatch([msg({ id: 'x1' }), msg({ id: 'x2' }), msg({ id: 'x3' }), msg({ id: 'x4' })]),
+      ).rejects.toMatchObject({ code: 'ERR_TELEMETRY_BACKPRESSURE' });
+      const writable = store.whenWritable(3);
+      await admitted;
+      await writable;
+      expect(store.pending).toBe(0);
+      await store.append(msg({ id: 'q4' }));
+      expect((await store.messages()).map((r) => r.id).sort()).toEqual(['q1', 'q2', 'q3', 'q4']);
+    });
+
+    it('refuses an invalid message with a typed error and queues nothing of its batch', async () => {
+      const bad: Array<[Partial<TelemetryMessage>, RegExp]> = [
+        [{ deviceId: '' }, /deviceId/],
+        [{ kind: 'config' as never }, /kind/],
+        [{ registry: undefined as never }, /registry/],
+        [{ payload: 'x'.repeat(256 * 1024 + 1) }, /over the limit/],
+        [{ receivedAt: 'yesterday' }, /receivedAt/],
+        [{ payload: 42 as never }, /payload/],
+      ];
+      for (const [over, pattern] of bad) {
+        const err = await store.appendBatch([msg({ id: 'fine' }), msg(over)]).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(TelemetryValidationError);
+        expect((err as Error).message).toMatch(pattern);
+      }
+      expect(store.pending).toBe(0);
+      expect(await store.count()).toBe(0);
+    });
+
+    it('stores what was accepted when closed, then refuses appends', async () => {
+      const pending = Promise.all(Array.from({ length: 50 }, (_, i) => store.append(msg({ id: `c-${i}` }))));
+      await store.close();
+      expect((await pending).length).toBe(50);
+      await expect(store.append(msg())).rejects.toBeInstanceOf(TelemetryClosedError);
+      await expect(store.latest()).rejects.toBeInstanceOf(TelemetryClosedError);
+      store = await openTelemetryStore(target.url);
+      if (backend.name === 'postgres') expect(await store.count()).toBe(50);
+    });
+
+    it('survives a close and a reopen', async () => {
+      if (backend.name === 'duckdb') {
+        // A file store: the in-memory one is gone by design.
+        const dir = mkdtempSync(join(tmpdir(), 'otakit-telemetry-'));
+        try {
+          const file = await openTelemetryStore(join(dir, 'data'));
+          await file.appendBatch([
+            msg({ id: 'p1', payload: '{"cpu":1}' }),
+            msg({ id: 'p2', deviceId: 'pi-2' }),
+          ]);
+          await file.close();
+          const reopened = await openTelemetryStore(join(dir, 'data'));
+          try {
+            expect(await reopened.count()).toBe(2);
+            expect((await reopened.latest()).map((r) => r.id)).toEqual(['p1', 'p2']);
+            expect((await reopened.append(msg({ id: 'p1' }))).duplicate).toBe(true);
+          } finally {
+            await reopened.close();
+          }
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      } else {
+        await store.appendBatch([msg({ id: 'p1' }), msg({ id: 'p2', deviceId: 'pi-2' })]);
+        await store.close();
+        store = await openTelemetryStore(target.url);
+        expect(await store.count()).toBe(2);
+        expect((await store.append(msg({ id: 'p2' }))).duplicate).toBe(true);
+      }
+    });
+
+    if (backend.name === 'postgres') {
+      it('tells the publisher when the database fails the write', async () => {
+        await onDatabase(target.url, 'drop table telemetry_messages cascade');
+        const err = await store.append(msg({ id: 'lost' })).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(TelemetryWriteError);
+        expect((err as Error).message).toMatch(/lost was not stored/);
+      });
+    }
+  });
+}
+
+describe('opening a store', () => {
+  it('refuses a server it cannot reach with a typed error that does not print the password', async () => {
+    const err = await openTelemetryStore('postgres://fleet:hunter2@127.0.0.1:1/telemetry').catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(TelemetryOpenError);
+    expect((err as Error).message).toContain('127.0.0.1:1');
+    expect((err as Error).message).not.toContain('hunter2');
+  });
+
+  it('refuses a file path under a regular file with a typed error', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'otakit-telemetry-'));
+    try {
+      writeFileSync(join(dir, 'file'), 'x');
+      await expect(openTelemetryStore(join(dir, 'file', 'telemetry.duckdb'))).rejects.toBeInstanceOf(
+        TelemetryOpenError,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
