@@ -12,6 +12,7 @@ export default defineConfig({
       '@otakit/iot-core-adapter': src('iot-core-adapter'),
       '@otakit/sandbox': src('sandbox'),
       '@otakit/telemetry': src('telemetry'),
+      '@otakit/dashboard': src('dashboard'),
       // Helpers shared by several packages' tests (never published).
       '@otakit/test-support': fileURLToPath(new URL('./test-support/index.ts', import.meta.url)),
     },
