@@ -367,7 +367,14 @@ function start(): void {
   for (const id of ['filters', 'chart-controls']) $(id).addEventListener('submit', (e) => e.preventDefault());
   window.addEventListener('hashchange', () => void showRoute().catch(report));
   void showRoute().catch(report);
-  const events = new EventSource('/api/events');
+  const initial = document.getElementById('initial-snapshot')?.textContent;
+  let since = '';
+  if (initial) {
+    const s = JSON.parse(initial) as FleetSnapshot;
+    render(s);
+    since = s.generatedAt;
+  }
+  const events = new EventSource(`/api/events?${new URLSearchParams({ since })}`);
   events.addEventListener('fleet', (e) => render(JSON.parse((e as MessageEvent<string>).data) as FleetSnapshot));
   events.addEventListener('error', () => {
     $('status').textContent = 'Reconnecting…';

@@ -12,9 +12,14 @@ export const CONTENT_SECURITY_POLICY = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-/** The page: semantic landmarks, labelled controls, empty tables the script fills from `/api/fleet`. */
-export function renderPage(title: string): string {
+/**
+ * The page: semantic landmarks, labelled controls, empty tables the script fills. The current
+ * snapshot rides along as a JSON data block (not executed, so the CSP allows it) so that the first
+ * paint needs no second round trip; `<` is escaped so no value can close the block.
+ */
+export function renderPage(title: string, snapshotJson: string): string {
   const t = title.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+  const data = snapshotJson.replace(/</g, '\\u003c');
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -23,6 +28,7 @@ export function renderPage(title: string): string {
 <title>${t}</title>
 <link rel="icon" href="data:,">
 <link rel="stylesheet" href="/assets/app.css">
+<script type="application/json" id="initial-snapshot">${data}</script>
 <script type="module" src="/assets/app.js"></script>
 </head>
 <body>

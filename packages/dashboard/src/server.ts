@@ -92,7 +92,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   const dir = assetsDir();
   const assets = new Map<string, Buffer>();
   for (const name of Object.keys(ASSET_TYPES)) assets.set(name, await readFile(`${dir}${name}`));
-  const page = renderPage(options.title ?? 'otakit fleet');
+  const title = options.title ?? 'otakit fleet';
   const sources = {
     management: options.management,
     telemetry: options.telemetry,
@@ -142,7 +142,13 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     return payload;
   });
 
-  app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(page));
+  app.get('/', async (_req, reply) => {
+    const snap = current ?? (await refresh());
+    return reply
+      .type('text/html; charset=utf-8')
+      .header('cache-control', 'no-store')
+      .send(renderPage(title, JSON.stringify(snap)));
+  });
   app.get<{ Params: { name: string } }>('/assets/:name', async (req, reply) => {
     const body = assets.get(req.params.name);
     const type = ASSET_TYPES[req.params.name];
@@ -208,7 +214,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       })),
     };
   });
-  app.get('/api/events', (req, reply) => {
+  app.get<{ Querystring: { since?: string } }>('/api/events', (req, reply) => {
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, {
@@ -219,7 +225,8 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       'x-content-type-options': 'nosniff',
     });
     res.write('retry: 2000\n\n');
-    if (currentEvent) res.write(currentEvent);
+    // A page that already holds the current snapshot (embedded in it) says so with `since`.
+    if (currentEvent && req.query.since !== current?.generatedAt) res.write(currentEvent);
     streams.add(res);
     const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
     req.raw.on('close', () => {

@@ -227,6 +227,9 @@ describe('the dashboard API over a real sandbox and telemetry store', () => {
     expect(page.headers['content-security-policy']).toBe(CONTENT_SECURITY_POLICY);
     expect(CONTENT_SECURITY_POLICY).toContain("default-src 'none'");
     expect(page.text).toContain('<script type="module" src="/assets/app.js">');
+    // The current snapshot rides in the page as a JSON data block, so the first paint needs no round trip.
+    const embedded = /<script type="application\/json" id="initial-snapshot">(.*?)<\/script>/s.exec(page.text);
+    expect((JSON.parse(embedded![1]!) as FleetSnapshot).devices.map((d) => d.id)).toContain('dev-0001');
     const js = await get(`${dash.url}/assets/app.js`);
     expect(js.headers['content-type']).toMatch(/^text\/javascript/);
     expect((await get(`${dash.url}/assets/../package.json`)).status).toBe(404);
