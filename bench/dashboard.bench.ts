@@ -50,7 +50,9 @@ await fleet.telemetry.appendBatch(
     10,
   ),
 );
-console.log(`seeded ${DEVICES} devices and ${DEVICES * 10} messages in ${((performance.now() - seedStart) / 1000).toFixed(1)} s`);
+console.log(
+  `seeded ${DEVICES} devices and ${DEVICES * 10} messages in ${((performance.now() - seedStart) / 1000).toFixed(1)} s`,
+);
 
 const dash = await startDashboard({ management: fleet.management, telemetry: fleet.telemetry });
 const snap = await dash.refresh();
@@ -97,8 +99,12 @@ for (let i = 0; i < ROUNDS; i++) {
   ours.push(await paint(dash.url));
 }
 console.log('\nfirst meaningful paint (1,000-row fleet table filled), ms');
-console.log(`  dashboard            median ${median(ours).toFixed(0)}  (runs ${ours.map((x) => x.toFixed(0)).join(', ')})  goal < 1000`);
-console.log(`  static HTML baseline median ${median(base).toFixed(0)}  (runs ${base.map((x) => x.toFixed(0)).join(', ')})`);
+console.log(
+  `  dashboard            median ${median(ours).toFixed(0)}  (runs ${ours.map((x) => x.toFixed(0)).join(', ')})  goal < 1000`,
+);
+console.log(
+  `  static HTML baseline median ${median(base).toFixed(0)}  (runs ${base.map((x) => x.toFixed(0)).join(', ')})`,
+);
 console.log(`  ratio dashboard/static ${(median(ours) / median(base)).toFixed(2)}`);
 
 // SSE update latency.
@@ -121,7 +127,9 @@ for (let i = 0; i < UPDATES; i++) {
   });
   const handle = await page.waitForFunction(
     ([id, rel]) =>
-      document.querySelector(`#fleet-table tr[data-device="${id}"] .release`)?.textContent === rel ? Date.now() : false,
+      document.querySelector(`#fleet-table tr[data-device="${id}"] .release`)?.textContent === rel
+        ? Date.now()
+        : false,
     [target, release] as const,
     { polling: 'raf', timeout: 30_000 },
   );
@@ -132,8 +140,12 @@ for (let i = 0; i < UPDATES; i++) {
 }
 await page.screenshot({ path: join(SCREENSHOTS, 'dashboard-bench-1000.png') });
 console.log('\nSSE update latency (telemetry append until the row shows it), ms, poll every 1000 ms');
-console.log(`  dashboard            median ${median(latencies).toFixed(0)}  p95 ${p95(latencies).toFixed(0)}  goal < 2000`);
-console.log(`  snapshot build (baseline: one poll of both planes) median ${median(builds).toFixed(0)}  p95 ${p95(builds).toFixed(0)}`);
+console.log(
+  `  dashboard            median ${median(latencies).toFixed(0)}  p95 ${p95(latencies).toFixed(0)}  goal < 2000`,
+);
+console.log(
+  `  snapshot build (baseline: one poll of both planes) median ${median(builds).toFixed(0)}  p95 ${p95(builds).toFixed(0)}`,
+);
 console.log(`  ratio latency/build (medians) ${(median(latencies) / median(builds)).toFixed(2)}`);
 
 await browser.close();
@@ -141,4 +153,6 @@ await dash.close();
 staticServer.close();
 await fleet.close();
 clearInterval(sampler);
-console.log(`\npeak RSS ${(peak / 1024 / 1024).toFixed(0)} MiB (sandbox, telemetry store and dashboard in this process)`);
+console.log(
+  `\npeak RSS ${(peak / 1024 / 1024).toFixed(0)} MiB (sandbox, telemetry store and dashboard in this process)`,
+);

@@ -67,7 +67,11 @@ function renderFleet(s: FleetSnapshot): void {
   const release = $('filter-release') as HTMLSelectElement;
   const group = $('filter-group') as HTMLSelectElement;
   const status = $('filter-status') as HTMLSelectElement;
-  setOptions(release, s.releases.map((r) => r.name), true);
+  setOptions(
+    release,
+    s.releases.map((r) => r.name),
+    true,
+  );
   setOptions(group, s.groups, true);
   setOptions(status, [...new Set(s.devices.map(statusOf))].sort(), true);
   const rows = s.devices.filter(
@@ -125,7 +129,11 @@ function deploymentCard(d: DeploymentView): HTMLElement {
         .map(([k, v]) => `${k} ${v}`)
         .join(', ') || 'no devices',
     ),
-    h('progress', { max: String(Math.max(total, 1)), value: String(done), 'aria-label': `${label}: ${done} of ${total} finished` }),
+    h('progress', {
+      max: String(Math.max(total, 1)),
+      value: String(done),
+      'aria-label': `${label}: ${done} of ${total} finished`,
+    }),
     d.devices.length > 0 &&
       h(
         'details',
@@ -151,14 +159,22 @@ function rolloutCard(r: RolloutView): HTMLElement {
     'article',
     { class: 'rollout' },
     h('h3', {}, `${r.name || r.id} → ${r.artifactName}`),
-    h('p', {}, `${r.status}${r.reason ? ` (${r.reason})` : ''} · phase ${r.currentPhase + 1} of ${r.phases.length}`),
+    h(
+      'p',
+      {},
+      `${r.status}${r.reason ? ` (${r.reason})` : ''} · phase ${r.currentPhase + 1} of ${r.phases.length}`,
+    ),
     h(
       'table',
       {},
       h(
         'thead',
         {},
-        h('tr', {}, ...['Phase', 'Cohort', 'Status', 'Gate decisions'].map((c) => h('th', { scope: 'col' }, c))),
+        h(
+          'tr',
+          {},
+          ...['Phase', 'Cohort', 'Status', 'Gate decisions'].map((c) => h('th', { scope: 'col' }, c)),
+        ),
       ),
       h(
         'tbody',
@@ -198,7 +214,9 @@ function rolloutCard(r: RolloutView): HTMLElement {
 
 function renderRollouts(s: FleetSnapshot): void {
   const list = $('rollouts').querySelector('.list') as HTMLElement;
-  list.replaceChildren(...(s.rollouts.length ? s.rollouts.map(rolloutCard) : [h('p', {}, 'No gated rollout')]));
+  list.replaceChildren(
+    ...(s.rollouts.length ? s.rollouts.map(rolloutCard) : [h('p', {}, 'No gated rollout')]),
+  );
 }
 
 // ---- chart ----------------------------------------------------------------------------------
@@ -234,7 +252,10 @@ async function renderChart(force = false): Promise<void> {
   const data = (await res.json()) as SeriesResponse;
   const marks = markers(data);
   const samples = data.count.reduce((a, b) => a + b, 0);
-  el.setAttribute('aria-label', `${metric} of ${release}: mean per ${data.bucketSeconds} s, ${samples} samples`);
+  el.setAttribute(
+    'aria-label',
+    `${metric} of ${release}: mean per ${data.bucketSeconds} s, ${samples} samples`,
+  );
   $('chart-note').textContent =
     `${samples} samples · ${marks.length ? marks.map((m) => m.label).join(', ') : 'no deployment of this release in view'}`;
   const width = Math.max(320, el.clientWidth || 640);
@@ -274,7 +295,11 @@ async function renderChart(force = false): Promise<void> {
 function renderChartControls(s: FleetSnapshot): void {
   const release = $('chart-release') as HTMLSelectElement;
   const metric = $('chart-metric') as HTMLSelectElement;
-  setOptions(release, s.releases.map((r) => r.name), false);
+  setOptions(
+    release,
+    s.releases.map((r) => r.name),
+    false,
+  );
   setOptions(metric, s.metrics, false);
   void renderChart().catch(report);
 }
@@ -323,7 +348,14 @@ async function showRoute(): Promise<void> {
   ($('device-deployments').querySelector('tbody') as HTMLElement).replaceChildren(
     ...(data.deployments.length
       ? data.deployments.map((x) =>
-          h('tr', {}, h('td', {}, x.name), h('td', {}, x.artifactName), h('td', {}, x.status), h('td', {}, when(x.created))),
+          h(
+            'tr',
+            {},
+            h('td', {}, x.name),
+            h('td', {}, x.artifactName),
+            h('td', {}, x.status),
+            h('td', {}, when(x.created)),
+          ),
         )
       : [h('tr', {}, h('td', { colspan: '4' }, 'No deployment'))]),
   );
@@ -332,7 +364,13 @@ async function showRoute(): Promise<void> {
       ? data.telemetry
           .slice(0, 50)
           .map((t) =>
-            h('tr', {}, h('td', {}, new Date(t.receivedAt).toLocaleString()), h('td', {}, t.artifactName ?? '—'), h('td', {}, metricsText(t.metrics))),
+            h(
+              'tr',
+              {},
+              h('td', {}, new Date(t.receivedAt).toLocaleString()),
+              h('td', {}, t.artifactName ?? '—'),
+              h('td', {}, metricsText(t.metrics)),
+            ),
           )
       : [h('tr', {}, h('td', { colspan: '3' }, 'No telemetry'))]),
   );
@@ -353,7 +391,8 @@ function render(s: FleetSnapshot): void {
   renderRollouts(s);
   renderChartControls(s);
   const problems = s.errors.map((e) => `${e.source}: ${e.message}`).join('; ');
-  $('status').textContent = `Live · updated ${new Date(s.generatedAt).toLocaleTimeString()}${problems ? ` · unavailable: ${problems}` : ''}`;
+  $('status').textContent =
+    `Live · updated ${new Date(s.generatedAt).toLocaleTimeString()}${problems ? ` · unavailable: ${problems}` : ''}`;
   document.body.dataset.generatedAt = s.generatedAt;
 }
 
@@ -375,7 +414,9 @@ function start(): void {
     since = s.generatedAt;
   }
   const events = new EventSource(`/api/events?${new URLSearchParams({ since })}`);
-  events.addEventListener('fleet', (e) => render(JSON.parse((e as MessageEvent<string>).data) as FleetSnapshot));
+  events.addEventListener('fleet', (e) =>
+    render(JSON.parse((e as MessageEvent<string>).data) as FleetSnapshot),
+  );
   events.addEventListener('error', () => {
     $('status').textContent = 'Reconnecting…';
   });

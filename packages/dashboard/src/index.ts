@@ -11,7 +11,13 @@ export * from './errors.js';
 export { CONTENT_SECURITY_POLICY } from './html.js';
 export type { GateDecisionView, RolloutPhaseView, RolloutView } from './rollouts.js';
 export { readRollouts, rolloutViewOf } from './rollouts.js';
-export { bucketSeries, type ReleaseSeries, releaseSeries, SERIES_MESSAGE_LIMIT, type SeriesOptions } from './series.js';
+export {
+  bucketSeries,
+  type ReleaseSeries,
+  releaseSeries,
+  SERIES_MESSAGE_LIMIT,
+  type SeriesOptions,
+} from './series.js';
 export { type Dashboard, type DashboardOptions, startDashboard } from './server.js';
 export {
   buildSnapshot,

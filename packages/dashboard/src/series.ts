@@ -72,6 +72,9 @@ export async function releaseSeries(
 ): Promise<ReleaseSeries> {
   const now = options.now ?? Date.now();
   const windowSeconds = options.windowSeconds ?? 3600;
-  const rows = await telemetry.messages({ from: new Date(now - windowSeconds * 1000), limit: SERIES_MESSAGE_LIMIT });
+  const rows = await telemetry.messages({
+    from: new Date(now - windowSeconds * 1000),
+    limit: SERIES_MESSAGE_LIMIT,
+  });
   return bucketSeries(rows, release, metric, { ...options, now });
 }

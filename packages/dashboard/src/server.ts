@@ -186,7 +186,8 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
           : finishedDevices.get(dep.id);
         if (devices === undefined) {
           devices = [];
-          for await (const d of options.management.deployments.devices(dep.id, { perPage: 500 })) devices.push(d);
+          for await (const d of options.management.deployments.devices(dep.id, { perPage: 500 }))
+            devices.push(d);
           if (dep.finished) finishedDevices.set(dep.id, devices);
         }
         const mine = devices.find((d) => d.id === device.menderId);

@@ -12,7 +12,14 @@ import {
   type RegistrySource,
   startDashboard,
 } from '../src/index.js';
-import { connectDevice, nextDeployment, reportStatus, startTestFleet, type TestFleet, telemetryFor } from './fleet.js';
+import {
+  connectDevice,
+  nextDeployment,
+  reportStatus,
+  startTestFleet,
+  type TestFleet,
+  telemetryFor,
+} from './fleet.js';
 
 const ARTIFACT = 'shared-rootfs-1';
 
@@ -22,7 +29,11 @@ async function get(url: string): Promise<{ status: number; headers: Record<strin
 }
 
 /** Reads server-sent events from `/api/events` until `until` accepts a snapshot. */
-async function nextSnapshot(url: string, until: (s: FleetSnapshot) => boolean, trigger?: () => Promise<void>): Promise<FleetSnapshot> {
+async function nextSnapshot(
+  url: string,
+  until: (s: FleetSnapshot) => boolean,
+  trigger?: () => Promise<void>,
+): Promise<FleetSnapshot> {
   const ac = new AbortController();
   const res = await request(`${url}/api/events`, { signal: ac.signal });
   expect(res.headers['content-type']).toMatch(/^text\/event-stream/);
@@ -109,7 +120,16 @@ describe('the dashboard API over a real sandbox and telemetry store', () => {
             index: 0,
             status: 'aborted',
             devices: ['a', 'b'],
-            gates: [{ metric: 'cpu_temp', stat: 'p95', baseline: 54.5, candidate: 62.25, increase: 0.142, passed: false }],
+            gates: [
+              {
+                metric: 'cpu_temp',
+                stat: 'p95',
+                baseline: 54.5,
+                candidate: 62.25,
+                increase: 0.142,
+                passed: false,
+              },
+            ],
           },
           { index: 1, status: 'pending', devices: ['c', 'd', 'e'] },
         ],
@@ -149,7 +169,12 @@ describe('the dashboard API over a real sandbox and telemetry store', () => {
     expect(d2!.registryStatus).toBe('blocked');
     // telemetry's artifact name wins over the inventory's: dev-0003 reports release-2
     expect(d3!.release).toBe('release-2');
-    expect(d4).toMatchObject({ menderStatus: 'preauthorized', release: null, telemetryLastSeen: null, registryStatus: null });
+    expect(d4).toMatchObject({
+      menderStatus: 'preauthorized',
+      release: null,
+      telemetryLastSeen: null,
+      registryStatus: null,
+    });
     expect(snap.releases).toEqual([
       { name: 'release-1', devices: 2 },
       { name: 'release-2', devices: 1 },
@@ -171,7 +196,12 @@ describe('the dashboard API over a real sandbox and telemetry store', () => {
   it('shows the gated rollout with its gate numbers, skipping a state file not written yet', async () => {
     const snap = JSON.parse((await get(`${dash.url}/api/fleet`)).text) as FleetSnapshot;
     expect(snap.rollouts).toHaveLength(1);
-    expect(snap.rollouts[0]).toMatchObject({ file: 'rollout.json', name: 'gated', status: 'aborted', reason: 'regression' });
+    expect(snap.rollouts[0]).toMatchObject({
+      file: 'rollout.json',
+      name: 'gated',
+      status: 'aborted',
+      reason: 'regression',
+    });
     expect(snap.rollouts[0]!.phases[0]).toMatchObject({ devices: 2, status: 'aborted' });
     expect(snap.rollouts[0]!.phases[0]!.gates).toEqual([
       { metric: 'cpu_temp', stat: 'p95', baseline: 54.5, candidate: 62.25, increase: 0.142, passed: false },
@@ -185,7 +215,10 @@ describe('the dashboard API over a real sandbox and telemetry store', () => {
       dash.url,
       (s) => s.devices[0]?.deployment?.status === 'downloading',
       async () => {
-        expect(await nextDeployment(fleet, d1, 'release-1')).toEqual({ id: deploymentId, artifactName: ARTIFACT });
+        expect(await nextDeployment(fleet, d1, 'release-1')).toEqual({
+          id: deploymentId,
+          artifactName: ARTIFACT,
+        });
         await reportStatus(fleet, d1, deploymentId, 'downloading');
       },
     );
@@ -216,7 +249,12 @@ describe('the dashboard API over a real sandbox and telemetry store', () => {
     expect(body.telemetry).toHaveLength(20);
     expect(body.telemetry[0].artifactName).toBe('release-1');
     expect(body.deployments).toEqual([
-      expect.objectContaining({ id: deploymentId, name: 'canary', artifactName: ARTIFACT, status: 'downloading' }),
+      expect.objectContaining({
+        id: deploymentId,
+        name: 'canary',
+        artifactName: ARTIFACT,
+        status: 'downloading',
+      }),
     ]);
     expect((await get(`${dash.url}/api/devices/nope`)).status).toBe(404);
   });
@@ -228,13 +266,20 @@ describe('the dashboard API over a real sandbox and telemetry store', () => {
     expect(CONTENT_SECURITY_POLICY).toContain("default-src 'none'");
     expect(page.text).toContain('<script type="module" src="/assets/app.js">');
     // The current snapshot rides in the page as a JSON data block, so the first paint needs no round trip.
-    const embedded = /<script type="application\/json" id="initial-snapshot">(.*?)<\/script>/s.exec(page.text);
+    const embedded = /<script type="application\/json" id="initial-snapshot">(.*?)<\/script>/s.exec(
+      page.text,
+    );
     expect((JSON.parse(embedded![1]!) as FleetSnapshot).devices.map((d) => d.id)).toContain('dev-0001');
     const js = await get(`${dash.url}/assets/app.js`);
     expect(js.headers['content-type']).toMatch(/^text\/javascript/);
     expect((await get(`${dash.url}/assets/../package.json`)).status).toBe(404);
     const token = fleet.sandbox.managementToken();
-    for (const path of ['/', '/api/fleet', '/api/devices/dev-0001', '/api/series?release=release-1&metric=cpu_temp']) {
+    for (const path of [
+      '/',
+      '/api/fleet',
+      '/api/devices/dev-0001',
+      '/api/series?release=release-1&metric=cpu_temp',
+    ]) {
       expect((await get(`${dash.url}${path}`)).text).not.toContain(token);
     }
   });

@@ -51,9 +51,7 @@ export async function startTestFleet(count: number, prefix = 'dev'): Promise<Tes
   const management = new ManagementClient({ serverUrl: sandbox.url, auth: sandbox.managementToken() });
   const telemetry = await openTelemetryStore(':memory:');
   const devices: FleetTestDevice[] = [];
-  const keys = await Promise.all(
-    Array.from({ length: count }, () => generateDeviceKey({ type: 'ed25519' })),
-  );
+  const keys = await Promise.all(Array.from({ length: count }, () => generateDeviceKey({ type: 'ed25519' })));
   for (let i = 0; i < count; i += 50) {
     const batch = keys.slice(i, i + 50).map(async (key, j) => {
       const deviceId = `${prefix}-${String(i + j + 1).padStart(4, '0')}`;
@@ -79,8 +77,15 @@ export async function startTestFleet(count: number, prefix = 'dev'): Promise<Tes
 }
 
 /** The device authenticates (signed auth request) and reports its inventory. */
-export async function connectDevice(fleet: TestFleet, device: FleetTestDevice, artifactName: string): Promise<void> {
-  const body = JSON.stringify({ id_data: JSON.stringify({ device_id: device.deviceId }), pubkey: device.key.publicKeyPem });
+export async function connectDevice(
+  fleet: TestFleet,
+  device: FleetTestDevice,
+  artifactName: string,
+): Promise<void> {
+  const body = JSON.stringify({
+    id_data: JSON.stringify({ device_id: device.deviceId }),
+    pubkey: device.key.publicKeyPem,
+  });
   const auth = await call(fleet.sandbox.url, 'POST', '/api/devices/v1/authentication/auth_requests', {
     body,
     headers: { 'x-men-signature': signMenderRequest(body, device.key.privateKey) },
@@ -91,7 +96,11 @@ export async function connectDevice(fleet: TestFleet, device: FleetTestDevice, a
 }
 
 /** The device reports the artifact it runs. */
-export async function reportInventory(fleet: TestFleet, device: FleetTestDevice, artifactName: string): Promise<void> {
+export async function reportInventory(
+  fleet: TestFleet,
+  device: FleetTestDevice,
+  artifactName: string,
+): Promise<void> {
   const res = await call(fleet.sandbox.url, 'PUT', '/api/devices/v1/inventory/device/attributes', {
     jwt: device.jwt,
     body: JSON.stringify([
@@ -109,9 +118,14 @@ export async function nextDeployment(
   running: string,
 ): Promise<{ id: string; artifactName: string } | undefined> {
   const q = new URLSearchParams({ artifact_name: running, device_type: DEVICE_TYPE });
-  const res = await call(fleet.sandbox.url, 'GET', `/api/devices/v1/deployments/device/deployments/next?${q}`, {
-    jwt: device.jwt,
-  });
+  const res = await call(
+    fleet.sandbox.url,
+    'GET',
+    `/api/devices/v1/deployments/device/deployments/next?${q}`,
+    {
+      jwt: device.jwt,
+    },
+  );
   if (res.status === 204) return undefined;
   if (res.status !== 200) throw new Error(`next of ${device.deviceId}: ${res.status} ${res.text}`);
   const body = JSON.parse(res.text) as { id: string; artifact: { artifact_name: string } };

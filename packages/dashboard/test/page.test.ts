@@ -4,7 +4,14 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Dashboard, startDashboard } from '../src/index.js';
 import { launchChromium, SCREENSHOTS } from './browser.js';
-import { connectDevice, nextDeployment, reportStatus, startTestFleet, type TestFleet, telemetryFor } from './fleet.js';
+import {
+  connectDevice,
+  nextDeployment,
+  reportStatus,
+  startTestFleet,
+  type TestFleet,
+  telemetryFor,
+} from './fleet.js';
 
 const ARTIFACT = 'shared-rootfs-1';
 
@@ -67,7 +74,9 @@ describe('the fleet page in Chromium', () => {
       ['dev-0004', 'release-2'],
       ['dev-0005', '—'],
     ]);
-    await expect.poll(() => page.locator('#releases tbody tr').allTextContents()).toEqual(['release-13', 'release-21']);
+    await expect
+      .poll(() => page.locator('#releases tbody tr').allTextContents())
+      .toEqual(['release-13', 'release-21']);
   });
 
   it('filters the fleet by release and status', async () => {
@@ -90,20 +99,28 @@ describe('the fleet page in Chromium', () => {
     const d1 = fleet.devices[0]!;
     expect((await nextDeployment(fleet, d1, 'release-1'))?.id).toBe(deploymentId);
     await reportStatus(fleet, d1, deploymentId, 'downloading');
-    await expect.poll(() => card.locator('li[data-device="dev-0001"] strong').textContent()).toBe('downloading');
+    await expect
+      .poll(() => card.locator('li[data-device="dev-0001"] strong').textContent())
+      .toBe('downloading');
     await reportStatus(fleet, d1, deploymentId, 'installing');
     await reportStatus(fleet, d1, deploymentId, 'success');
     await expect.poll(() => card.locator('li[data-device="dev-0001"] strong').textContent()).toBe('success');
     expect(await card.locator('progress').getAttribute('value')).toBe('1');
-    expect(await page.locator('#fleet-table tr[data-device="dev-0001"] td').nth(4).textContent()).toBe('success');
-    expect(await page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument)).toBe(true);
+    expect(await page.locator('#fleet-table tr[data-device="dev-0001"] td').nth(4).textContent()).toBe(
+      'success',
+    );
+    expect(await page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument)).toBe(
+      true,
+    );
   });
 
   it('draws the chosen metric of a release with uPlot', async () => {
     await page.selectOption('#chart-release', 'release-1');
     await page.selectOption('#chart-metric', 'cpu_temp');
     const plot = page.locator('#chart-plot');
-    await expect.poll(() => plot.getAttribute('aria-label')).toMatch(/^cpu_temp of release-1: mean per 60 s, 90 samples$/);
+    await expect
+      .poll(() => plot.getAttribute('aria-label'))
+      .toMatch(/^cpu_temp of release-1: mean per 60 s, 90 samples$/);
     // The series line is drawn: the canvas holds pixels of the line's colour (#1d4ed8).
     const blue = await page.locator('#chart-plot canvas').evaluate((c) => {
       const canvas = c as HTMLCanvasElement;
