@@ -14,6 +14,7 @@ import {
 } from '../src/index.js';
 import {
   connectDevice,
+  deployArtifact,
   nextDeployment,
   reportStatus,
   startTestFleet,
@@ -96,12 +97,10 @@ describe('the dashboard API over a real sandbox and telemetry store', () => {
         20,
       ),
     );
-    await fleet.management.artifacts.upload(vectorPath('rootfs-gzip-unsigned.mender'));
-    deploymentId = await fleet.management.deployments.create({
-      name: 'canary',
-      artifactName: ARTIFACT,
-      devices: [d1!.menderId, d2!.menderId],
-    });
+    deploymentId = await deployArtifact(fleet, vectorPath('rootfs-gzip-unsigned.mender'), ARTIFACT, [
+      d1!,
+      d2!,
+    ]);
     dir = mkdtempSync(join(tmpdir(), 'otakit-dash-'));
     writeFileSync(
       join(dir, 'rollout.json'),

@@ -175,3 +175,15 @@ export function telemetryFor(
   });
   return out;
 }
+
+/** Uploads an artifact file and deploys it, as deployment `name`, to these devices; returns its id. */
+export async function deployArtifact(
+  fleet: TestFleet,
+  file: string,
+  artifactName: string,
+  devices: readonly FleetTestDevice[],
+  name = 'canary',
+): Promise<string> {
+  await fleet.management.artifacts.upload(file);
+  return fleet.management.deployments.create({ name, artifactName, devices: devices.map((d) => d.menderId) });
+}

@@ -6,6 +6,7 @@ import { type Dashboard, startDashboard } from '../src/index.js';
 import { launchChromium, SCREENSHOTS } from './browser.js';
 import {
   connectDevice,
+  deployArtifact,
   nextDeployment,
   reportStatus,
   startTestFleet,
@@ -37,12 +38,12 @@ describe('the fleet page in Chromium', () => {
         30,
       ),
     );
-    await fleet.management.artifacts.upload(vectorPath('rootfs-gzip-unsigned.mender'));
-    deploymentId = await fleet.management.deployments.create({
-      name: 'canary',
-      artifactName: ARTIFACT,
-      devices: [fleet.devices[0]!.menderId, fleet.devices[1]!.menderId],
-    });
+    deploymentId = await deployArtifact(
+      fleet,
+      vectorPath('rootfs-gzip-unsigned.mender'),
+      ARTIFACT,
+      fleet.devices.slice(0, 2),
+    );
     dash = await startDashboard({ management: fleet.management, telemetry: fleet.telemetry, refreshMs: 200 });
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
