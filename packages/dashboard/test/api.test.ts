@@ -1,6 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { RegistryClient } from '@otakit/iot-core-adapter';
+import { type IotCoreSandbox, startIotCoreSandbox } from '@otakit/sandbox';
 import { vectorPath } from '@otakit/test-support';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +11,6 @@ import {
   type Dashboard,
   DashboardOptionsError,
   type FleetSnapshot,
-  type RegistrySource,
   startDashboard,
 } from '../src/index.js';
 import {
@@ -70,18 +71,22 @@ describe('the dashboard API over a real sandbox and telemetry store', () => {
   let dash: Dashboard;
   let dir: string;
   let deploymentId: string;
-  const blocked = new Set(['dev-0002']);
-  const registry: RegistrySource = {
-    devices: {
-      async *list() {
-        for (const id of ['dev-0001', 'dev-0002', 'dev-0003']) {
-          yield { id, blocked: blocked.has(id), lastEventTime: '2026-12-05T00:00:00Z' };
-        }
-      },
-    },
-  };
+  let iot: IotCoreSandbox;
+  let registry: RegistryClient;
 
   beforeAll(async () => {
+    // The registry plane: the sandbox's Cloud IoT Core-compatible registry, read with the adapter's client.
+    iot = await startIotCoreSandbox({ port: 0 });
+    registry = new RegistryClient({
+      project: 'otakit-sandbox',
+      location: 'us-central1',
+      registry: 'devices',
+      baseUrl: iot.url,
+      auth: iot.adminToken ?? '',
+    });
+    for (const id of ['dev-0001', 'dev-0002', 'dev-0003']) {
+      await registry.devices.create({ id, blocked: id === 'dev-0002' });
+    }
     fleet = await startTestFleet(4);
     const [d1, d2, d3] = fleet.devices;
     await connectDevice(fleet, d1!, 'release-1');
@@ -145,6 +150,7 @@ describe('the dashboard API over a real sandbox and telemetry store', () => {
   afterAll(async () => {
     await dash?.close();
     await fleet?.close();
+    await iot?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -160,7 +166,7 @@ describe('the dashboard API over a real sandbox and telemetry store', () => {
       menderStatus: 'accepted',
       registryStatus: 'active',
       release: 'release-1',
-      registryLastEvent: '2026-12-05T00:00:00Z',
+      registryLastEvent: null,
     });
     expect(d1!.telemetryLastSeen).not.toBeNull();
     expect(d1!.menderLastSeen).not.toBeNull();
