@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RegistryClient } from '@otakit/iot-core-adapter';
 import { type IotCoreSandbox, startIotCoreSandbox } from '@otakit/sandbox';
+import { startTelemetryApi, TelemetryHttpClient } from '@otakit/telemetry';
 import { vectorPath } from '@otakit/test-support';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -306,6 +307,27 @@ describe('the dashboard API over a real sandbox and telemetry store', () => {
       expect(snap.devices[2]!.release).toBe('release-1');
     } finally {
       await broken.close();
+    }
+  });
+
+  it('reads telemetry over HTTP through TelemetryHttpClient, the token staying on the server', async () => {
+    const api = await startTelemetryApi({ store: fleet.telemetry, token: 'telemetry-secret', port: 0 });
+    const client = new TelemetryHttpClient({ baseUrl: api.url, auth: () => 'telemetry-secret' });
+    const remote = await startDashboard({ management: fleet.management, telemetry: client });
+    try {
+      const fleetRes = await get(`${remote.url}/api/fleet`);
+      const snap = JSON.parse(fleetRes.text) as FleetSnapshot;
+      expect(snap.errors).toEqual([]);
+      expect(snap.devices.find((d) => d.id === 'dev-0003')!.release).toBe('release-2');
+      const series = JSON.parse(
+        (await get(`${remote.url}/api/series?release=release-1&metric=cpu_temp`)).text,
+      );
+      expect(series.count.reduce((a: number, b: number) => a + b, 0)).toBe(40);
+      expect(fleetRes.text).not.toContain('telemetry-secret');
+    } finally {
+      await remote.close();
+      await client.close();
+      await api.close();
     }
   });
 
