@@ -312,7 +312,8 @@ interface DeviceResponse {
   telemetry: { receivedAt: string; artifactName: string | null; metrics: Record<string, number> }[];
 }
 
-async function showRoute(): Promise<void> {
+/** Shows the route of `location.hash`; `focus` moves the focus to the device's heading (on navigation only). */
+async function showRoute(focus = true): Promise<void> {
   const m = /^#\/device\/(.+)$/.exec(location.hash);
   const deviceView = $('device-view');
   const fleetView = $('fleet-view');
@@ -328,7 +329,7 @@ async function showRoute(): Promise<void> {
   const title = $('device-title');
   if (!res.ok) {
     title.textContent = `Device ${id}: not found`;
-    title.focus();
+    if (focus) title.focus();
     return;
   }
   const data = (await res.json()) as DeviceResponse;
@@ -374,7 +375,7 @@ async function showRoute(): Promise<void> {
           )
       : [h('tr', {}, h('td', { colspan: '3' }, 'No telemetry'))]),
   );
-  title.focus();
+  if (focus) title.focus();
 }
 
 // ---- wiring -------------------------------------------------------------------------------------
@@ -394,6 +395,8 @@ function render(s: FleetSnapshot): void {
   $('status').textContent =
     `Live · updated ${new Date(s.generatedAt).toLocaleTimeString()}${problems ? ` · unavailable: ${problems}` : ''}`;
   document.body.dataset.generatedAt = s.generatedAt;
+  // An open device view follows the fleet too, without taking the focus.
+  if (!$('device-view').hidden) void showRoute(false).catch(report);
 }
 
 function start(): void {

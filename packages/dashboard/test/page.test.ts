@@ -8,6 +8,7 @@ import {
   connectDevice,
   deployArtifact,
   nextDeployment,
+  REGISTRY,
   reportStatus,
   startTestFleet,
   type TestFleet,
@@ -178,6 +179,16 @@ describe('the fleet page in Chromium', () => {
       'success',
       expect.stringMatching(/ago$/),
     ]);
+    // The open device view follows new telemetry without a reload.
+    await fleet.telemetry.append({
+      deviceId: 'dev-0001',
+      registry: REGISTRY,
+      kind: 'event',
+      payload: { artifact_name: ARTIFACT, cpu_temp: 49 },
+    });
+    await expect.poll(() => page.locator('#device-telemetry tbody tr').count()).toBe(31);
+    expect(await page.locator('#device-telemetry tbody tr td').nth(1).textContent()).toBe(ARTIFACT);
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('device-title');
     await page.screenshot({ path: join(SCREENSHOTS, 'dashboard-device.png'), fullPage: true });
     await page.goBack();
     await expect.poll(() => page.locator('#fleet-view').isVisible()).toBe(true);
