@@ -154,6 +154,31 @@ function renderDeployments(s: FleetSnapshot): void {
   list.replaceChildren(...(shown.length ? shown.map(deploymentCard) : [h('p', {}, 'No deployment')]));
 }
 
+interface CohortValue {
+  value?: number;
+  samples?: number;
+}
+
+const cohort = (c: unknown): string => {
+  const v = c as CohortValue | undefined;
+  if (!v || typeof v !== 'object') return '—';
+  return `${typeof v.value === 'number' ? fmt(v.value) : 'n/a'} (${v.samples ?? 0} samples)`;
+};
+
+/** A gate decision in words: `cpu_temp:p95:+10% regression: updated 62.25 (40 samples) · baseline …`. */
+function gateText(g: Record<string, unknown>): string {
+  if (typeof g.gate !== 'string') {
+    return Object.entries(g)
+      .map(([k, v]) => `${k}: ${typeof v === 'number' ? fmt(v) : JSON.stringify(v)}`)
+      .join(' · ');
+  }
+  const parts = [`${g.gate} ${String(g.verdict ?? '')}: updated ${cohort(g.updated)}`];
+  if (g.baseline) parts.push(`baseline ${cohort(g.baseline)}`);
+  if (typeof g.limit === 'number') parts.push(`limit ${fmt(g.limit)}`);
+  if (typeof g.reason === 'string') parts.push(g.reason);
+  return parts.join(' · ');
+}
+
 function rolloutCard(r: RolloutView): HTMLElement {
   return h(
     'article',
@@ -164,6 +189,15 @@ function rolloutCard(r: RolloutView): HTMLElement {
       {},
       `${r.status}${r.reason ? ` (${r.reason})` : ''} · phase ${r.currentPhase + 1} of ${r.phases.length}`,
     ),
+    r.rollback &&
+      h(
+        'p',
+        { class: 'rollback' },
+        `Rollback ${r.rollback.status}: `,
+        r.rollback.deployments.map((d) => `${d.devices} devices back to ${d.artifactName}`).join(', ') ||
+          'nothing to deploy',
+        r.rollback.skipped ? ` · ${r.rollback.skipped} skipped (previous release unknown)` : '',
+      ),
     h(
       'table',
       {},
@@ -193,15 +227,7 @@ function rolloutCard(r: RolloutView): HTMLElement {
                 ? h(
                     'ul',
                     { class: 'gates' },
-                    ...p.gates.map((g) =>
-                      h(
-                        'li',
-                        {},
-                        Object.entries(g)
-                          .map(([k, v]) => `${k}: ${typeof v === 'number' ? fmt(v) : JSON.stringify(v)}`)
-                          .join(' · '),
-                      ),
-                    ),
+                    ...p.gates.map((g) => h('li', { 'data-verdict': String(g.verdict ?? '') }, gateText(g))),
                   )
                 : '—',
             ),

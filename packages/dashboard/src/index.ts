@@ -9,7 +9,7 @@
 
 export * from './errors.js';
 export { CONTENT_SECURITY_POLICY } from './html.js';
-export type { GateDecisionView, RolloutPhaseView, RolloutView } from './rollouts.js';
+export type { GateDecisionView, RollbackView, RolloutPhaseView, RolloutView } from './rollouts.js';
 export { readRollouts, rolloutViewOf } from './rollouts.js';
 export {
   bucketSeries,

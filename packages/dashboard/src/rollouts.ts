@@ -7,8 +7,21 @@
 import { basename } from 'node:path';
 import { readJsonFile } from '@otakit/core';
 
-/** One gate decision of a phase, as the rollout persisted it (metric, stat, the numbers, the verdict). */
+/**
+ * One gate decision of a phase, as `rollout()` persists it (management-client's `GateDecision`):
+ * `{ gate: 'cpu_temp:p95:+10%', verdict: 'pass' | 'regression' | 'insufficient-data', reason,
+ * updated: { value, samples }, baseline?: { value, samples }, limit?, window: { from, to }, at }`.
+ * Passed through as persisted, so fields added later reach the page too.
+ */
 export type GateDecisionView = Record<string, unknown>;
+
+/** The fleet rollback after a regression: one deployment per previous release. */
+export interface RollbackView {
+  status: string;
+  deployments: { artifactName: string; devices: number; deploymentId: string | null }[];
+  /** Devices not rolled back (their previous release was unknown). */
+  skipped: number;
+}
 
 /** One phase of a rollout. */
 export interface RolloutPhaseView {
@@ -37,9 +50,26 @@ export interface RolloutView {
   currentPhase: number;
   updatedAt: string | null;
   phases: RolloutPhaseView[];
+  /** The fleet rollback, when the rollout asked for one and a gate found a regression. */
+  rollback: RollbackView | null;
 }
 
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+
+function rollbackOf(value: unknown): RollbackView | null {
+  if (value === null || typeof value !== 'object') return null;
+  const r = value as Record<string, unknown>;
+  const deployments = Array.isArray(r.deployments) ? (r.deployments as Record<string, unknown>[]) : [];
+  return {
+    status: str(r.status) ?? '',
+    deployments: deployments.map((d) => ({
+      artifactName: str(d.artifactName) ?? '',
+      devices: Array.isArray(d.devices) ? d.devices.length : 0,
+      deploymentId: str(d.deploymentId),
+    })),
+    skipped: Array.isArray(r.skipped) ? r.skipped.length : 0,
+  };
+}
 
 /** Turns one parsed state file into a {@link RolloutView}; throws a TypeError when it is not one. */
 export function rolloutViewOf(file: string, state: unknown): RolloutView {
@@ -69,6 +99,7 @@ export function rolloutViewOf(file: string, state: unknown): RolloutView {
         ? (p.gates as unknown[]).filter((g): g is GateDecisionView => g !== null && typeof g === 'object')
         : [],
     })),
+    rollback: rollbackOf(s.rollback),
   };
 }
 

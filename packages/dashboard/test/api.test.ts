@@ -17,6 +17,8 @@ import {
 import {
   connectDevice,
   deployArtifact,
+  GATE_DECISION,
+  gatedRolloutState,
   nextDeployment,
   reportStatus,
   startTestFleet,
@@ -108,38 +110,7 @@ describe('the dashboard API over a real sandbox and telemetry store', () => {
       d2!,
     ]);
     dir = mkdtempSync(join(tmpdir(), 'otakit-dash-'));
-    writeFileSync(
-      join(dir, 'rollout.json'),
-      JSON.stringify({
-        version: 1,
-        id: 'r1',
-        name: 'gated',
-        artifactName: ARTIFACT,
-        status: 'aborted',
-        reason: 'regression',
-        currentPhase: 0,
-        createdAt: '2026-12-05T00:00:00Z',
-        updatedAt: '2026-12-05T00:10:00Z',
-        phases: [
-          {
-            index: 0,
-            status: 'aborted',
-            devices: ['a', 'b'],
-            gates: [
-              {
-                metric: 'cpu_temp',
-                stat: 'p95',
-                baseline: 54.5,
-                candidate: 62.25,
-                increase: 0.142,
-                passed: false,
-              },
-            ],
-          },
-          { index: 1, status: 'pending', devices: ['c', 'd', 'e'] },
-        ],
-      }),
-    );
+    writeFileSync(join(dir, 'rollout.json'), JSON.stringify(gatedRolloutState(ARTIFACT)));
     dash = await startDashboard({
       management: fleet.management,
       telemetry: fleet.telemetry,
@@ -209,9 +180,12 @@ describe('the dashboard API over a real sandbox and telemetry store', () => {
       reason: 'regression',
     });
     expect(snap.rollouts[0]!.phases[0]).toMatchObject({ devices: 2, status: 'aborted' });
-    expect(snap.rollouts[0]!.phases[0]!.gates).toEqual([
-      { metric: 'cpu_temp', stat: 'p95', baseline: 54.5, candidate: 62.25, increase: 0.142, passed: false },
-    ]);
+    expect(snap.rollouts[0]!.phases[0]!.gates).toEqual([GATE_DECISION]);
+    expect(snap.rollouts[0]!.rollback).toEqual({
+      status: 'succeeded',
+      deployments: [{ artifactName: 'release-1', devices: 2, deploymentId: 'd-back' }],
+      skipped: 0,
+    });
     expect(snap.rollouts[0]!.phases[1]!.gates).toEqual([]);
   });
 

@@ -187,3 +187,44 @@ export async function deployArtifact(
   await fleet.management.artifacts.upload(file);
   return fleet.management.deployments.create({ name, artifactName, devices: devices.map((d) => d.menderId) });
 }
+
+/** A gate decision as management-client's gated `rollout()` persists it. */
+export const GATE_DECISION = {
+  gate: 'cpu_temp:p95:+10%',
+  verdict: 'regression',
+  reason: 'p95 62.25 is over the limit 59.95',
+  updated: { value: 62.25, samples: 40 },
+  baseline: { value: 54.5, samples: 120 },
+  limit: 59.95,
+  window: { from: '2026-12-05T00:00:00Z', to: '2026-12-05T00:10:00Z' },
+  at: '2026-12-05T00:10:00Z',
+};
+
+/** A rollout state file's content: a gated rollout of `artifactName` that halted on a regression and rolled back. */
+export function gatedRolloutState(artifactName: string): Record<string, unknown> {
+  return {
+    version: 1,
+    id: 'r1',
+    name: 'gated',
+    artifactName,
+    status: 'aborted',
+    reason: 'regression',
+    currentPhase: 0,
+    createdAt: '2026-12-05T00:00:00Z',
+    updatedAt: '2026-12-05T00:10:00Z',
+    rollback: {
+      status: 'succeeded',
+      deployments: [{ artifactName: 'release-1', devices: ['a', 'b'], deploymentId: 'd-back' }],
+      skipped: [],
+    },
+    phases: [
+      {
+        index: 0,
+        status: 'aborted',
+        devices: ['a', 'b'],
+        gates: [GATE_DECISION],
+      },
+      { index: 1, status: 'pending', devices: ['c', 'd', 'e'] },
+    ],
+  };
+}

@@ -1,3 +1,5 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { vectorPath } from '@otakit/test-support';
 import type { Browser, Page } from 'playwright-core';
@@ -7,6 +9,7 @@ import { launchChromium, SCREENSHOTS } from './browser.js';
 import {
   connectDevice,
   deployArtifact,
+  gatedRolloutState,
   nextDeployment,
   REGISTRY,
   reportStatus,
@@ -23,6 +26,7 @@ describe('the fleet page in Chromium', () => {
   let browser: Browser;
   let page: Page;
   let deploymentId: string;
+  let dir: string;
   const consoleErrors: string[] = [];
 
   beforeAll(async () => {
@@ -45,7 +49,14 @@ describe('the fleet page in Chromium', () => {
       ARTIFACT,
       fleet.devices.slice(0, 2),
     );
-    dash = await startDashboard({ management: fleet.management, telemetry: fleet.telemetry, refreshMs: 200 });
+    dir = mkdtempSync(join(tmpdir(), 'otakit-dash-page-'));
+    writeFileSync(join(dir, 'rollout.json'), JSON.stringify(gatedRolloutState(ARTIFACT)));
+    dash = await startDashboard({
+      management: fleet.management,
+      telemetry: fleet.telemetry,
+      rolloutStateFiles: [join(dir, 'rollout.json')],
+      refreshMs: 200,
+    });
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
     page.on('console', (m) => {
@@ -61,6 +72,7 @@ describe('the fleet page in Chromium', () => {
     await browser?.close();
     await dash?.close();
     await fleet?.close();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('lists every device with the release it runs', async () => {
@@ -79,6 +91,19 @@ describe('the fleet page in Chromium', () => {
     await expect
       .poll(() => page.locator('#releases tbody tr').allTextContents())
       .toEqual(['release-13', 'release-21']);
+  });
+
+  it('shows the gated rollout with the numbers behind each gate decision and its rollback', async () => {
+    const panel = page.locator('#rollouts');
+    await expect
+      .poll(() => panel.locator('li[data-verdict="regression"]').textContent())
+      .toBe(
+        'cpu_temp:p95:+10% regression: updated 62.25 (40 samples) · baseline 54.50 (120 samples) · limit 59.95 · p95 62.25 is over the limit 59.95',
+      );
+    expect(await panel.locator('.rollback').textContent()).toBe(
+      'Rollback succeeded: 2 devices back to release-1',
+    );
+    expect(await panel.locator('h3').textContent()).toBe(`gated → ${ARTIFACT}`);
   });
 
   it('filters the fleet by release and status', async () => {
