@@ -13,6 +13,7 @@ export default defineConfig({
       '@otakit/sandbox': src('sandbox'),
       '@otakit/telemetry': src('telemetry'),
       '@otakit/simulator': src('simulator'),
+      '@otakit/dashboard': src('dashboard'),
       // Helpers shared by several packages' tests (never published).
       '@otakit/test-support': fileURLToPath(new URL('./test-support/index.ts', import.meta.url)),
     },
