@@ -124,9 +124,19 @@ describe('otakit sandbox start', () => {
     };
     try {
       const { child, doc } = await startOnce();
-      expect(Object.keys(doc).sort()).toEqual(['dataDir', 'iotCore', 'mender', 'telemetry']);
+      expect(Object.keys(doc).sort()).toEqual([
+        'dashboard',
+        'dataDir',
+        'fleet',
+        'iotCore',
+        'mender',
+        'telemetry',
+      ]);
+      const page = await request(doc.dashboard.url);
+      expect(page.statusCode).toBe(200);
+      expect(await page.body.text()).toMatch(/<html/i);
       expect(doc.telemetry.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-      expect(doc.telemetry.store).toBe(join(dataDir, 'telemetry.duckdb'));
+      expect(doc.telemetry.store).toBe(dataDir);
       expect(Object.keys(doc.mender).sort()).toEqual(['adminEmail', 'adminPassword', 'url']);
       expect(Object.keys(doc.iotCore).sort()).toEqual(['adminToken', 'mqttUrl', 'registry', 'url']);
       expect(doc.mender).toMatchObject({ adminEmail: 'admin@otakit.local', adminPassword: 'otakit-sandbox' });
@@ -166,9 +176,10 @@ describe('otakit sandbox start', () => {
       const latest = async (url: string) => {
         const res = await request(`${url}/v1/telemetry/latest`);
         expect(res.statusCode).toBe(200);
-        return (
-          (await res.body.json()) as Array<{ deviceId: string; artifactName: string; metrics: object }>
-        )[0];
+        const body = (await res.body.json()) as {
+          devices: Array<{ deviceId: string; artifactName: string; metrics: object }>;
+        };
+        return body.devices[0];
       };
       expect(await latest(doc.telemetry.url)).toMatchObject({
         deviceId: 'cli-dev',
@@ -182,7 +193,8 @@ describe('otakit sandbox start', () => {
       expect(listed.statusCode).toBe(200);
       const body = (await listed.body.json()) as { devices: Array<{ id: string }> };
       expect(body.devices.map((d) => d.id)).toEqual(['cli-dev']);
-      // the telemetry store kept the message across the restart
+      // the telemetry store kept the message across the restart, in the data dir
+      expect(readdirSync(dataDir)).toContain('telemetry.duckdb');
       expect(await latest(restarted.doc.telemetry.url)).toMatchObject({
         deviceId: 'cli-dev',
         artifactName: 'release-7',
@@ -191,6 +203,49 @@ describe('otakit sandbox start', () => {
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
+  });
+
+  it('runs a simulated fleet with --devices: registered, synced, updating and on the fleet page', {
+    timeout: 90_000,
+  }, async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        join(cliRoot, 'bin', 'otakit.js'),
+        'sandbox',
+        'start',
+        '--json',
+        '--devices',
+        '3',
+        '--regress',
+        'r2:cpu_temp:+30%',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    children.push(child);
+    const doc = JSON.parse(await firstLine(child));
+    expect(doc.fleet).toEqual({ devices: 3 });
+    // the page's API joins both planes: three accepted devices, each publishing telemetry
+    const end = Date.now() + 60_000;
+    let devices: Array<{
+      id: string;
+      menderStatus: string | null;
+      registryStatus: string | null;
+      release: string | null;
+    }> = [];
+    while (Date.now() < end) {
+      const res = await request(`${doc.dashboard.url}/api/fleet`);
+      devices = ((await res.body.json()) as { devices: typeof devices }).devices;
+      if (devices.length === 3 && devices.every((d) => d.menderStatus === 'accepted' && d.release !== null))
+        break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(devices.map((d) => d.id).sort()).toEqual(['sim-1', 'sim-2', 'sim-3']);
+    expect(devices.every((d) => d.menderStatus === 'accepted' && d.registryStatus === 'active')).toBe(true);
+    expect(devices.every((d) => d.release === 'unknown')).toBe(true);
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
   });
 
   it('refuses a bad port', async () => {

@@ -219,7 +219,15 @@ export async function startFleetSimulator(options: FleetSimulatorOptions): Promi
       async (id) => {
         const key = await generateDeviceKey({ type: 'ecdsa-p256' });
         keys.set(id, key);
-        await registry.devices.create({ id, credentials: [toDeviceCredential(key.publicKeyPem)] });
+        const credentials = [toDeviceCredential(key.publicKeyPem)];
+        try {
+          await registry.devices.create({ id, credentials });
+        } catch (err) {
+          // Already registered (a sandbox restarted with its data dir): rotate to the new key; the
+          // registry sync follows the rotation into Mender.
+          if ((err as { status?: number }).status !== 409) throw err;
+          await registry.devices.patch(id, { credentials, blocked: false });
+        }
       },
       { concurrency },
     );

@@ -73,6 +73,11 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
     load: () => import('./telemetry.js'),
   },
   {
+    name: 'dashboard',
+    summary: 'the live fleet page over both planes (devices, releases, deployments, telemetry, rollouts)',
+    load: () => import('./dashboard.js'),
+  },
+  {
     name: 'sandbox',
     summary: 'a local Mender-compatible server for trying things out',
     load: () => import('./sandbox.js'),

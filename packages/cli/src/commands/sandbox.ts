@@ -1,13 +1,14 @@
 import { constants } from 'node:fs';
-import { access, mkdir, stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { access, mkdir, mkdtemp, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import type { Sandbox, TelemetryRecord, TelemetrySink } from '@otakit/sandbox';
 import type { TelemetryServer, TelemetryStore } from '@otakit/telemetry';
 import type { Command } from 'commander';
 import { CliError, usageError } from '../shared/errors.js';
 import { EXIT } from '../shared/exit-codes.js';
 import { action } from '../shared/failure.js';
-import { parsePort } from '../shared/flags.js';
+import { collect, parsePort } from '../shared/flags.js';
 import { out } from '../shared/output.js';
 
 /** The sandbox's defaults (as `@otakit/sandbox` exports them; repeated here so `--help` does not load it). */
@@ -27,6 +28,9 @@ interface StartOptions {
   mqttPort: number;
   telemetryDb?: string;
   telemetryPort: number;
+  dashboardPort: number;
+  devices: number;
+  regress?: string[];
 }
 
 const REGISTRY_NAME = /^projects\/([^/]+)\/locations\/([^/]+)\/registries\/([^/]+)$/;
@@ -75,6 +79,8 @@ export interface SandboxStartJson {
   mender: { url: string; adminEmail: string; adminPassword: string };
   iotCore: { url: string; mqttUrl: string | null; registry: string; adminToken: string | null };
   telemetry: { url: string | null; store: string | null };
+  dashboard: { url: string | null };
+  fleet: { devices: number };
   dataDir: string | null;
 }
 
@@ -82,6 +88,7 @@ export interface SandboxStartJson {
 export function sandboxJson(
   sandbox: Sandbox,
   telemetry?: { api: TelemetryServer; store: TelemetryStore },
+  extra: { dashboardUrl?: string; devices?: number } = {},
 ): SandboxStartJson {
   const iot = sandbox.iotCore;
   const r = iot?.registries[0];
@@ -94,6 +101,8 @@ export function sandboxJson(
       adminToken: iot?.adminToken ?? null,
     },
     telemetry: { url: telemetry?.api.url ?? null, store: telemetry?.store.target ?? null },
+    dashboard: { url: extra.dashboardUrl ?? null },
+    fleet: { devices: extra.devices ?? 0 },
     dataDir: sandbox.dataDir ?? null,
   };
 }
@@ -113,6 +122,8 @@ export function sandboxBanner(doc: SandboxStartJson): string {
     'Telemetry:',
     `  read API:       ${doc.telemetry.url ?? '(off)'}`,
     `  store:          ${doc.telemetry.store ?? '(off)'}`,
+    `Fleet page:       ${doc.dashboard.url ?? '(off)'}`,
+    ...(doc.fleet.devices > 0 ? [`Simulated devices: ${doc.fleet.devices}`] : []),
     'Press Ctrl+C to stop.',
     '',
   ].join('\n');
@@ -186,6 +197,22 @@ export function register(program: Command): void {
       "where telemetry is stored: ':memory:', a directory or .duckdb file, or postgres://… (default: the data dir, else memory)",
     )
     .option('--telemetry-port <port>', 'telemetry read API port (0 picks one)', parsePort, 0)
+    .option('--dashboard-port <port>', 'fleet page port (0 picks one)', parsePort, 0)
+    .option(
+      '--devices <n>',
+      'run this many simulated devices (real agent, own keys, registered and synced, publishing telemetry)',
+      (v: string) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 0) throw usageError(`--devices wants a whole number, got "${v}"`);
+        return n;
+      },
+      0,
+    )
+    .option(
+      '--regress <spec>',
+      "make a release's metric regress on the simulated devices: release:metric:+30% (repeatable)",
+      collect,
+    )
     .option('--json', 'once listening, print one JSON object with every URL and credential of both planes')
     .action(
       action(async (opts: StartOptions) => {
@@ -245,14 +272,61 @@ export function register(program: Command): void {
           throw cause;
         }
         const api = await startTelemetryApi({ store, port: opts.telemetryPort, host: opts.host });
+        // The fleet page and the simulated fleet see the sandbox as any Mender server and IoT Core
+        // registry: through the management client and the registry client.
+        const { ManagementClient } = await import('@otakit/management-client');
+        const { RegistryClient } = await import('@otakit/iot-core-adapter');
+        const { startDashboard } = await import('@otakit/dashboard');
+        const iot = running.iotCore;
+        const mgmt = new ManagementClient({ serverUrl: running.url, auth: running.managementToken() });
+        const registry = new RegistryClient({
+          ...iotRegistry,
+          baseUrl: iot?.url ?? '',
+          auth: iot?.adminToken ?? '',
+        });
+        const dash = await startDashboard({
+          management: mgmt,
+          telemetry: store,
+          registry,
+          port: opts.dashboardPort,
+          host: opts.host,
+        });
+        let fleet: { stop(): Promise<void> } | undefined;
+        if (opts.devices > 0) {
+          const { parseRegression, startFleetSimulator } = await import('@otakit/simulator');
+          const regress = (opts.regress ?? []).map((r) => {
+            try {
+              return parseRegression(r);
+            } catch (err) {
+              throw usageError(`--regress: ${(err as Error).message}`);
+            }
+          });
+          fleet = await startFleetSimulator({
+            menderUrl: running.url,
+            management: mgmt,
+            iot: {
+              ...iotRegistry,
+              apiUrl: iot?.url ?? '',
+              mqttUrl: iot?.mqttUrl ?? '',
+              token: iot?.adminToken ?? '',
+            },
+            devices: opts.devices,
+            dataDir: join(dataDir ?? (await mkdtemp(join(tmpdir(), 'otakit-fleet-'))), 'fleet'),
+            regress,
+          });
+        }
         const stopped = untilInterrupted();
-        const doc = sandboxJson(running, { api, store });
+        const doc = sandboxJson(running, { api, store }, { dashboardUrl: dash.url, devices: opts.devices });
         if (opts.json) {
           out(JSON.stringify(doc));
           process.stderr.write('otakit sandbox running; press Ctrl+C to stop.\n');
         } else process.stdout.write(sandboxBanner(doc));
         const signal = await stopped;
         process.stderr.write(`otakit sandbox: ${signal}, stopping\n`);
+        await fleet?.stop();
+        await dash.close();
+        await registry.close();
+        await mgmt.close();
         await running.close();
         await api.close();
         await store.close();
