@@ -77,7 +77,8 @@ export function checkVersionPolicy(
 
 /** The string-valued entries of a provides map (the provides store holds strings, as Mender's). @internal */
 export function stringProvides(provides: Record<string, string | string[]>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(provides)) if (typeof v === 'string') out[k] = v;
-  return out;
+  // Built from entries, so a key `__proto__` stays an ordinary own key (an assignment would drop it).
+  return Object.fromEntries(
+    Object.entries(provides).filter((e): e is [string, string] => typeof e[1] === 'string'),
+  );
 }
