@@ -9,15 +9,19 @@
  * 4. each device runs the OTA agent and publishes telemetry tagged with the release it runs;
  * 5. release 2 is deployed and the telemetry shows it; release 3 fails its health check on the
  *    devices, which roll back, and the telemetry shows release 2 again;
- * 6. a per-release summary of the telemetry closes the story.
+ * 6. release 2.2 runs hot: a rollout gated on the telemetry halts it on the canary and rolls the
+ *    canary back to the release it ran, while the fleet page (URL printed) shows it all;
+ * 7. a per-release summary read from the telemetry store closes the story.
  *
- * Exits 0 when the whole story happened as told. Run it with `pnpm demo` (after `pnpm build`).
+ * Exits 0 when the whole story happened as told. Run it with `pnpm demo` (after `pnpm build`);
+ * `pnpm demo --keep` keeps everything running (and the page up) until Ctrl+C.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateDeviceKey, writeArtifact } from '@otakit/core';
+import { startDashboard } from '@otakit/dashboard';
 import { DeviceClient, SimulatedInstaller, type UpdateOutcome } from '@otakit/device-client';
 import {
   DeviceTelemetry,
@@ -27,8 +31,9 @@ import {
   RegistryClient,
   toDeviceCredential,
 } from '@otakit/iot-core-adapter';
-import { ManagementClient } from '@otakit/management-client';
-import { startIotCoreSandbox, startSandbox } from '@otakit/sandbox';
+import { ManagementClient, parseGate } from '@otakit/management-client';
+import { startSandbox } from '@otakit/sandbox';
+import { openTelemetryStore, releaseHealthSource, storeSink } from '@otakit/telemetry';
 
 const DEVICES = 3;
 const DEVICE_TYPE = 'demo-board';
@@ -36,8 +41,11 @@ const REGISTRY = { project: 'otakit-sandbox', location: 'us-central1', registry:
 
 const log = (line: string) => console.log(`${new Date().toISOString().slice(11, 23)}  ${line}`);
 
-const mender = await startSandbox({ port: 0 });
-const iot = await startIotCoreSandbox({ port: 0, ...REGISTRY });
+const keep = process.argv.includes('--keep');
+// One sandbox process serves both planes; every message its bridges accept lands in the store.
+const store = await openTelemetryStore(':memory:');
+const mender = await startSandbox({ port: 0, iotCore: { ...REGISTRY, telemetrySink: storeSink(store) } });
+const iot = mender.iotCore as NonNullable<typeof mender.iotCore>;
 const work = await mkdtemp(join(tmpdir(), 'otakit-two-planes-'));
 const cleanups: Array<() => Promise<unknown>> = [];
 let ok = false;
@@ -52,6 +60,11 @@ try {
     () => mgmt.close(),
     () => registry.close(),
   );
+  // The fleet page reads both planes as it would read real servers: the management client, the
+  // telemetry store, the registry client.
+  const dashboard = await startDashboard({ management: mgmt, telemetry: store, registry, refreshMs: 500 });
+  cleanups.push(() => dashboard.close());
+  log(`fleet page: ${dashboard.url}`);
 
   // --- one key per device, registered once, in the registry --------------------------------
   const signingKey = await generateDeviceKey({ type: 'ecdsa-p256' });
@@ -105,11 +118,11 @@ try {
       outcomes.set(id, [...(outcomes.get(id) ?? []), e.outcome]);
       log(`${id}: update ${e.outcome}${e.error ? ` (${e.error.split('\n')[0]})` : ''}`);
     });
-    const device = new IotCoreDevice({ ...REGISTRY, deviceId: id, privateKey, mqttUrl: iot.mqttUrl });
+    const device = new IotCoreDevice({ ...REGISTRY, deviceId: id, privateKey, mqttUrl: iot.mqttUrl ?? '' });
     // Each release runs a little differently: the telemetry is what tells them apart.
     const temperature = async () => {
       const release = (await agent.installed()).artifactName;
-      const base = release === 'release-2.0' ? 46 : 52;
+      const base = release === 'release-2.0' ? 46 : release === 'release-2.2' ? 62 : 52;
       return { cpu_temp: Math.round((base + n + Math.random() * 2) * 10) / 10 };
     };
     const telemetry = new DeviceTelemetry({ device, agent, intervalMs: 300, metrics: temperature, dataDir });
@@ -138,7 +151,7 @@ try {
     return false;
   };
 
-  async function deploy(name: string, version: string): Promise<{ success: number; failure: number }> {
+  async function upload(name: string, version: string): Promise<void> {
     const image = join(work, `${name}.img`);
     await writeFile(image, randomBytes(512 * 1024));
     const path = join(work, `${name}.mender`);
@@ -154,6 +167,10 @@ try {
       path,
     );
     await mgmt.artifacts.upload(path);
+  }
+
+  async function deploy(name: string, version: string): Promise<{ success: number; failure: number }> {
+    await upload(name, version);
     const menderIds: string[] = [];
     for await (const d of mgmt.devices.list({ status: 'accepted' })) if (d.id) menderIds.push(d.id);
     const id = await mgmt.deployments.create({
@@ -202,26 +219,64 @@ try {
   const seenStatuses = statuses();
   log(`telemetry: ${ids[0]}'s state reports followed its deployments: ${seenStatuses.join(' -> ')}`);
 
+  log('--- act 4: release-2.2 runs hot; the rollout is gated on the telemetry ---');
+  appHealthy = true;
+  await upload('release-2.2', '2.2.0');
+  const menderIds: string[] = [];
+  for await (const d of mgmt.devices.list({ status: 'accepted' })) if (d.id) menderIds.push(d.id);
+  menderIds.sort();
+  // Telemetry knows a device by its registry id: the Mender identity's device_id.
+  const registryIdOf = new Map<string, string>();
+  for (const id of menderIds) {
+    const d = await mgmt.devices.get(id);
+    registryIdOf.set(id, String((d.identity_data as Record<string, unknown> | undefined)?.device_id ?? id));
+  }
+  const rollout = mgmt.rollout({
+    artifactName: 'release-2.2',
+    devices: menderIds,
+    phases: [{ count: 1, soak: 3_000 }, {}],
+    gates: [parseGate('cpu_temp:mean:+10%@3')],
+    health: releaseHealthSource(store, {
+      deviceIdsOf: async (ids) => ids.map((id) => registryIdOf.get(id) ?? id),
+    }),
+    onRegression: 'abort-and-rollback',
+    pollInterval: 250,
+  });
+  rollout.on('phase:start', (e) => log(`rollout: phase ${e.phase + 1} on ${e.devices} device(s)`));
+  rollout.on('gate:decision', (e) => {
+    for (const d of e.decisions) {
+      log(
+        `rollout: gate ${d.gate}: ${d.verdict}: canary ${d.updated.value?.toFixed(1)} (${d.updated.samples} samples) vs rest ${d.baseline?.value?.toFixed(1)} (${d.baseline?.samples} samples), limit ${d.limit?.toFixed(1)}`,
+      );
+    }
+  });
+  rollout.on('rollback:start', (e) =>
+    log(
+      `rollout: rolling back ${e.deployments.map((d) => `${d.devices} device(s) to ${d.artifactName}`).join(', ')}`,
+    ),
+  );
+  const gated = await rollout;
+  log(
+    `rollout: ${gated.status}${gated.reason ? ` (${gated.reason})` : ''}; rollback ${gated.state.rollback?.status}`,
+  );
+  const releasesAfter = await Promise.all(agents.map(async (a) => (await a.installed()).artifactName));
+  log(`devices now run: ${releasesAfter.join(', ')}`);
+  const saw4 = await seenRelease('release-2.0');
+
+  if (keep) {
+    log(`--keep: everything stays up; the fleet page is ${dashboard.url}. Ctrl+C to stop.`);
+    await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+  }
   stop.abort();
   await Promise.all(running);
 
-  // --- what the data plane saw, per release ------------------------------------------------
-  const perRelease = new Map<string, number[]>();
-  for (const m of iot.telemetry) {
-    const body = JSON.parse(m.data.toString('utf8')) as { artifact_name?: string; cpu_temp?: number };
-    if (body.artifact_name === undefined || typeof body.cpu_temp !== 'number') continue;
-    perRelease.set(body.artifact_name, [...(perRelease.get(body.artifact_name) ?? []), body.cpu_temp]);
-  }
-  log('telemetry summary (cpu_temp by release):');
-  log('  release        messages   mean    max');
-  for (const [release, values] of [...perRelease].sort()) {
-    const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  // --- what the data plane saw, per release: read from the telemetry store ---------------
+  const summary = await store.releaseAggregates({ metric: 'cpu_temp', kind: 'event' });
+  log('telemetry summary (cpu_temp by release, from the store):');
+  log('  release        messages   mean    p95    max');
+  for (const r of summary) {
     log(
-      `  ${release.padEnd(14)} ${String(values.length).padStart(8)} ${mean.toFixed(1).padStart(6)} ${Math.max(
-        ...values,
-      )
-        .toFixed(1)
-        .padStart(6)}`,
+      `  ${String(r.release).padEnd(14)} ${String(r.count).padStart(8)} ${r.mean.toFixed(1).padStart(6)} ${r.p95.toFixed(1).padStart(6)} ${r.max.toFixed(1).padStart(6)}`,
     );
   }
 
@@ -234,7 +289,13 @@ try {
     saw2 &&
     saw3 &&
     seenStatuses.includes('failure') &&
-    ids.every((id) => (outcomes.get(id) ?? []).join(',') === 'success,success,failure');
+    gated.status === 'aborted' &&
+    gated.reason === 'regression' &&
+    gated.state.rollback?.status === 'succeeded' &&
+    releasesAfter.every((r) => r === 'release-2.0') &&
+    saw4 &&
+    summary.some((r) => r.release === 'release-2.2') &&
+    ids.every((id) => (outcomes.get(id) ?? []).slice(0, 3).join(',') === 'success,success,failure');
   log(
     ok
       ? 'demo complete: one key per device for both planes; telemetry followed every update and the rollback'
@@ -242,8 +303,8 @@ try {
   );
 } finally {
   for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
-  await iot.close();
   await mender.close();
+  await store.close();
   await rm(work, { recursive: true, force: true });
 }
 process.exitCode = ok ? 0 : 1;

@@ -8,7 +8,7 @@ const exampleDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const tsx = join(exampleDir, '..', '..', 'node_modules', '.bin', 'tsx');
 
 describe('examples/two-planes', () => {
-  it('registers devices once, syncs them into Mender, and the telemetry follows updates and a rollback', {
+  it('registers devices once, syncs them into Mender, the telemetry follows updates and a rollback, and a gated rollout halts a hot release', {
     timeout: 180_000,
   }, async () => {
     const { code, output } = await new Promise<{ code: number | null; output: string }>((done, reject) => {
@@ -30,7 +30,12 @@ describe('examples/two-planes', () => {
     expect(output).toMatch(/every device reports release-2\.0: true/);
     expect(output).toMatch(/update failure \(health check app failed/);
     expect(output).toMatch(/every device is back on release-2\.0: true/);
-    expect(output).toMatch(/release-2\.0\s+\d+\s+\d+\.\d/);
+    expect(output).toMatch(/fleet page: http:\/\/127\.0\.0\.1:\d+/);
+    expect(output).toMatch(/rollout: gate cpu_temp:mean:\+10%: regression: canary/);
+    expect(output).toMatch(/rollout: aborted \(regression\); rollback succeeded/);
+    expect(output).toMatch(/devices now run: release-2\.0, release-2\.0, release-2\.0/);
+    expect(output).toMatch(/release-2\.2\s+\d+\s+6\d\.\d/);
+    expect(output).toMatch(/release-2\.0\s+\d+\s+4\d\.\d/);
     expect(output).toMatch(/demo complete/);
     expect(code).toBe(0);
   });

@@ -19,7 +19,6 @@ import {
 } from '@otakit/telemetry';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gateTable } from '../src/commands/rollout.js';
-import { storeSink } from '../src/commands/sandbox.js';
 import { run as runCli } from './helpers.js';
 
 const REG = { project: 'otakit-sandbox', location: 'us-central1', registry: 'devices' };

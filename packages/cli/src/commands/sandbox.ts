@@ -2,7 +2,7 @@ import { constants } from 'node:fs';
 import { access, mkdir, mkdtemp, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { Sandbox, TelemetryRecord, TelemetrySink } from '@otakit/sandbox';
+import type { Sandbox } from '@otakit/sandbox';
 import type { TelemetryServer, TelemetryStore } from '@otakit/telemetry';
 import type { Command } from 'commander';
 import { CliError, usageError } from '../shared/errors.js';
@@ -40,38 +40,6 @@ function parseRegistryName(value: string): { project: string; location: string; 
   const m = REGISTRY_NAME.exec(value);
   if (!m) throw usageError(`--iot-registry must be projects/P/locations/L/registries/R, got "${value}"`);
   return { project: m[1] ?? '', location: m[2] ?? '', registry: m[3] ?? '' };
-}
-
-/**
- * The sink the sandbox's IoT Core bridges hand every accepted message to: the telemetry store. The
- * bridge acknowledges (PUBACK, HTTP 200) only once `append` resolved, i.e. once the row is durable.
- */
-export function storeSink(store: Pick<TelemetryStore, 'append'>): TelemetrySink {
-  return {
-    async write(record: TelemetryRecord): Promise<void> {
-      await store.append({
-        deviceId: record.deviceId,
-        registry: `projects/${record.projectId}/locations/${record.location}/registries/${record.registryId}`,
-        kind: record.kind,
-        payload: record.payload,
-        receivedAt: record.receivedAt,
-        ...(record.subfolder ? { subfolder: record.subfolder } : {}),
-      });
-    },
-  };
-}
-
-/** Resolves on the first SIGINT or SIGTERM. */
-function untilInterrupted(): Promise<NodeJS.Signals> {
-  return new Promise((resolvePromise) => {
-    const stop = (signal: NodeJS.Signals) => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolvePromise(signal);
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
 }
 
 /** What `otakit sandbox start --json` prints: every URL and credential of both planes. */
@@ -220,7 +188,7 @@ export function register(program: Command): void {
         if (dataDir !== undefined) await checkDataDir(dataDir);
         const iotRegistry = parseRegistryName(opts.iotRegistry);
         const { DEFAULT_ADMIN_PASSWORD, startSandbox } = await import('@otakit/sandbox');
-        const { openTelemetryStore, startTelemetryApi } = await import('@otakit/telemetry');
+        const { openTelemetryStore, startTelemetryApi, storeSink } = await import('@otakit/telemetry');
         const store = await openTelemetryStore(opts.telemetryDb ?? dataDir ?? ':memory:');
         let running: Sandbox;
         try {

@@ -1,0 +1,42 @@
+import type { TelemetryStore } from './store.js';
+
+/** A message an IoT Core bridge accepted (the sandbox's `TelemetryRecord`, by shape). */
+export interface BridgeRecord {
+  projectId: string;
+  location: string;
+  registryId: string;
+  deviceId: string;
+  kind: 'event' | 'state';
+  subfolder?: string | undefined;
+  receivedAt: Date;
+  payload: Uint8Array;
+}
+
+/**
+ * The sink an IoT Core bridge (the sandbox's MQTT and HTTP bridges: `startSandbox({ iotCore: {
+ * telemetrySink } })`) hands every accepted message to: the store. The bridge acknowledges (PUBACK,
+ * HTTP 200) only once `write` resolved, i.e. once the row is durable, and tells the publisher when
+ * it rejects.
+ *
+ * @example
+ * ```ts
+ * const store = await openTelemetryStore('./data')
+ * const sandbox = await startSandbox({ iotCore: { telemetrySink: storeSink(store) } })
+ * ```
+ */
+export function storeSink(store: Pick<TelemetryStore, 'append'>): {
+  write(record: BridgeRecord): Promise<void>;
+} {
+  return {
+    async write(record) {
+      await store.append({
+        deviceId: record.deviceId,
+        registry: `projects/${record.projectId}/locations/${record.location}/registries/${record.registryId}`,
+        kind: record.kind,
+        payload: record.payload,
+        receivedAt: record.receivedAt,
+        ...(record.subfolder ? { subfolder: record.subfolder } : {}),
+      });
+    },
+  };
+}
