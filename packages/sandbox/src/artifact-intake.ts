@@ -121,12 +121,14 @@ async function storeArtifact(
         body: { error: 'artifact not unique', metadata: { conflict: { id: clash.id, name: clash.name } } },
       });
     }
-    const depends: Record<string, string[]> = {};
-    for (const [k, v] of Object.entries(info.depends ?? {}))
-      depends[k] = Array.isArray(v) ? v.map(String) : [String(v)];
-    if (!depends.device_type) depends.device_type = deviceTypes;
-    const provides: Record<string, string> = {};
-    for (const [k, v] of Object.entries(info.provides)) provides[k] = Array.isArray(v) ? v.join(',') : v;
+    // Built from entries, so artifact keys such as `__proto__` stay ordinary own keys.
+    const depends: Record<string, string[]> = Object.fromEntries(
+      Object.entries(info.depends ?? {}).map(([k, v]) => [k, Array.isArray(v) ? v.map(String) : [String(v)]]),
+    );
+    if (!Object.hasOwn(depends, 'device_type')) depends.device_type = deviceTypes;
+    const provides: Record<string, string> = Object.fromEntries(
+      Object.entries(info.provides).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v]),
+    );
     const record: ArtifactRecord = {
       id,
       name: info.artifactName,

@@ -3,9 +3,14 @@
  * keys to Mender's Go services; the sandbox keeps them as such in identities, inventory
  * attributes and device configurations, over real HTTP.
  */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { writeArtifact } from '@otakit/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Sandbox, startSandbox } from '../src/index.js';
-import { acceptDevice, call, login, newDevice, type Res } from './helpers.js';
+import { acceptDevice, call, login, newDevice, type Res, uploadArtifact } from './helpers.js';
 
 const SPECIAL = ['__proto__', 'constructor', 'prototype'] as const;
 const INV_DEV = '/api/devices/v1/inventory/device/attributes';
@@ -34,6 +39,40 @@ describe('the sandbox keeps __proto__, constructor and prototype as ordinary key
     device = await acceptDevice(sandbox.url, token, d);
   });
   afterAll(() => sandbox?.close());
+
+  it('artifacts: provides and depends named like that are stored and listed as the artifact declares', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'otakit-special-art-'));
+    try {
+      const file = join(dir, 'app.bin');
+      await writeFile(file, 'x');
+      const path = join(dir, 'special.mender');
+      await writeArtifact(
+        {
+          type: 'module-image',
+          moduleType: 'single-file',
+          artifactName: 'special-keys',
+          deviceTypes: ['special-board'],
+          files: [file],
+          provides: JSON.parse(objectText((k) => `p-${k}`)) as Record<string, string>,
+          depends: JSON.parse(objectText((k) => `d-${k}`)) as Record<string, string>,
+        },
+        path,
+      );
+      const up = await uploadArtifact(sandbox.url, token, pathToFileURL(path));
+      expect(up.status).toBe(201);
+      const list = await call(sandbox.url, 'GET', '/api/management/v1/deployments/artifacts', { token });
+      const art = (
+        list.json() as Array<{ name: string; artifact_provides?: object; artifact_depends?: object }>
+      ).find((a) => a.name === 'special-keys');
+      for (const k of SPECIAL) {
+        expect(Object.hasOwn(art?.artifact_provides ?? {}, k)).toBe(true);
+        expect((art?.artifact_provides as Record<string, unknown>)[k]).toBe(`p-${k}`);
+        expect(Object.hasOwn(art?.artifact_depends ?? {}, k)).toBe(true);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 
   it('identity: deviceauth and the inventory identity scope hold the three attributes', async () => {
     const authSet = (
