@@ -5,6 +5,7 @@ import { action } from '../shared/failure.js';
 import { collect, parsePort } from '../shared/flags.js';
 import { out } from '../shared/output.js';
 import { resolvePassword } from '../shared/password.js';
+import { untilInterrupted } from '../shared/signals.js';
 import { registryFor } from './iot.js';
 
 interface DashboardFlags {
@@ -18,19 +19,6 @@ interface DashboardFlags {
   port: number;
   host: string;
   json?: boolean;
-}
-
-/** Resolves on the first SIGINT or SIGTERM. */
-function untilInterrupted(): Promise<NodeJS.Signals> {
-  return new Promise((resolvePromise) => {
-    const stop = (signal: NodeJS.Signals) => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolvePromise(signal);
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
 }
 
 /**

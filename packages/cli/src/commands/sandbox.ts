@@ -10,6 +10,7 @@ import { EXIT } from '../shared/exit-codes.js';
 import { action } from '../shared/failure.js';
 import { collect, parsePort } from '../shared/flags.js';
 import { out } from '../shared/output.js';
+import { untilInterrupted } from '../shared/signals.js';
 
 /** The sandbox's defaults (as `@otakit/sandbox` exports them; repeated here so `--help` does not load it). */
 const DEFAULT_ADMIN_EMAIL = 'admin@otakit.local';

@@ -7,6 +7,7 @@
  */
 
 import { type Command, InvalidArgumentError } from 'commander';
+import { untilInterrupted } from '../shared/signals.js';
 
 /** A stored message as the read API returns it (the fields this command prints). */
 interface TelemetryRecordView {
@@ -246,15 +247,7 @@ export function registerTelemetryCommands(
         fail(command, err);
       }
       process.stderr.write(`otakit telemetry: accepting Pub/Sub push deliveries at ${server.url}/\n`);
-      const signal = await new Promise<NodeJS.Signals>((resolve) => {
-        const stop = (s: NodeJS.Signals) => {
-          process.off('SIGINT', stop);
-          process.off('SIGTERM', stop);
-          resolve(s);
-        };
-        process.on('SIGINT', stop);
-        process.on('SIGTERM', stop);
-      });
+      const signal = await untilInterrupted();
       process.stderr.write(`otakit telemetry: ${signal}, stopping\n`);
       await server.close();
       await store.close();
