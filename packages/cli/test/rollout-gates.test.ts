@@ -14,6 +14,7 @@ import { type FleetSimulator, parseRegression, startFleetSimulator } from '@otak
 import {
   openTelemetryStore,
   startTelemetryApi,
+  storeSink,
   type TelemetryServer,
   type TelemetryStore,
 } from '@otakit/telemetry';
