@@ -66,7 +66,7 @@ describe('the sandbox keeps __proto__, constructor and prototype as ordinary key
       ).find((a) => a.name === 'special-keys');
       for (const k of SPECIAL) {
         expect(Object.hasOwn(art?.artifact_provides ?? {}, k)).toBe(true);
-        expect((art?.artifact_provides as Record<string, unknown>)[k]).toBe(`p-${k}`);
+        expect((art?.artifact_provides as Record<string, unknown> | undefined)?.[k]).toBe(`p-${k}`);
         expect(Object.hasOwn(art?.artifact_depends ?? {}, k)).toBe(true);
       }
     } finally {
