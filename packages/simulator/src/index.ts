@@ -136,11 +136,6 @@ export class FleetSimulator extends EventEmitter<FleetSimulatorEvents> {
   #stopped = false;
 
   /** @internal */
-  constructor() {
-    super();
-  }
-
-  /** @internal */
   get dispatcher(): Agent {
     return this.#dispatcher;
   }
