@@ -11,7 +11,7 @@ import { type DeviceKey, generateDeviceKey } from '@otakit/core';
 import { RegistryClient, toDeviceCredential } from '@otakit/iot-core-adapter';
 import { type Sandbox, startSandbox } from '@otakit/sandbox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { commandMetrics } from '../src/commands/device-agent.js';
+import { commandMetrics } from '../src/commands/device-telemetry.js';
 import { type AgentProcess, run as runCli, startJsonAgent } from './helpers.js';
 
 const REG = { project: 'otakit-sandbox', location: 'us-central1', registry: 'devices' };
