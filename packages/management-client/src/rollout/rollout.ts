@@ -1,21 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { AbortError, type PagePromise, type RequestOptions } from '@otakit/core';
+import { type PagePromise, type RequestOptions, sleep } from '@otakit/core';
 import { EventEmitter } from 'eventemitter3';
 import { finishedCount } from '../deployment-poller.js';
 import type { CreateDeploymentInput } from '../resources/deployments.js';
 import type { ListOptions } from '../transport.js';
 import type { Deployment, DeploymentStatistics } from '../types.js';
-import {
-  type CohortValue,
-  type GateDecision,
-  gateLabel,
-  judgeGate,
-  needsBaseline,
-  type ReleaseGate,
-  type ReleaseHealthSource,
-  validateGate,
-} from './gates.js';
+import type { GateDecision, ReleaseGate, ReleaseHealthSource } from './gates.js';
+import { validateGate } from './gates.js';
+import { type GatingContext, gatesFor, judgePhase } from './gating.js';
 import {
   type PhaseState,
   type RollbackState,
@@ -24,6 +16,7 @@ import {
   readRolloutState,
   writeRolloutState,
 } from './state.js';
+import { now } from './time.js';
 
 /** One phase: a share of the devices (`percent` of all, or `count`), then a soak time. */
 export interface RolloutPhase {
@@ -219,9 +212,9 @@ export class Rollout extends EventEmitter<RolloutEvents> implements PromiseLike<
       }
       if (phase.status === 'soaking') {
         const left = Date.parse(phase.soakUntil ?? '') - Date.now();
-        if (left > 0) await pause(left, opts.signal);
+        if (left > 0) await sleep(left, opts.signal);
         if (gatesFor(opts, state, phase.index).length > 0) {
-          await this.#judge(api, opts, state, phase, call);
+          await judgePhase(this.#gating(api, opts, state, call), phase);
           if (state.status !== 'running') break;
         }
         phase.status = 'succeeded';
@@ -314,134 +307,20 @@ export class Rollout extends EventEmitter<RolloutEvents> implements PromiseLike<
         this.emit('phase:abort', { phase: phase.index, deploymentId, reason, statistics, failureRate });
         return;
       }
-      await pause(interval, opts.signal);
+      await sleep(interval, opts.signal);
     }
   }
 
-  /**
-   * Judges the gates on a phase over `[finishedAt, soakUntil]`, extended to now while a gate lacks
-   * samples, until `gateTimeout` past the soak. A resumed rollout judges the same window again.
-   */
-  async #judge(
-    api: RolloutApi,
-    opts: RolloutOptions,
-    state: RolloutState,
-    phase: PhaseState,
-    call: RequestOptions,
-  ): Promise<void> {
-    const health = opts.health as ReleaseHealthSource;
-    const gates = gatesFor(opts, state, phase.index);
-    const updatedDevices = state.phases.slice(0, phase.index + 1).flatMap((p) => p.devices);
-    const baselineDevices =
-      opts.baselineDevices ?? state.phases.slice(phase.index + 1).flatMap((p) => p.devices);
-    const from = new Date(phase.finishedAt ?? phase.startedAt ?? state.createdAt);
-    const soakEnd = Date.parse(phase.soakUntil ?? '') || Date.now();
-    const deadline = soakEnd + (opts.gateTimeout ?? 300_000);
-    for (;;) {
-      const to = new Date(Math.max(soakEnd, Math.min(Date.now(), deadline)));
-      const decisions: GateDecision[] = [];
-      for (const gate of gates) {
-        const query = { metric: gate.metric, stat: gate.stat, from, to };
-        const updated = await health.aggregate({ ...query, devices: updatedDevices }, call);
-        let baseline: CohortValue | undefined;
-        if (needsBaseline(gate) && baselineDevices.length > 0) {
-          baseline = await health.aggregate({ ...query, devices: baselineDevices }, call);
-        }
-        decisions.push({
-          gate: gateLabel(gate),
-          ...judgeGate(gate, updated, baseline),
-          updated,
-          ...(baseline === undefined ? {} : { baseline }),
-          window: { from: from.toISOString(), to: to.toISOString() },
-          at: now(),
-        });
-      }
-      const verdict = decisions.some((d) => d.verdict === 'regression')
-        ? 'regression'
-        : decisions.some((d) => d.verdict === 'insufficient-data')
-          ? 'insufficient-data'
-          : 'pass';
-      phase.gates = decisions;
-      await this.#save(opts, state);
-      this.emit('gate:decision', { phase: phase.index, verdict, decisions });
-      if (verdict === 'pass') return;
-      if (verdict === 'insufficient-data' && Date.now() < deadline) {
-        await pause(Math.min(opts.pollInterval ?? 2_000, Math.max(1, deadline - Date.now())), opts.signal);
-        continue;
-      }
-      phase.status = 'aborted';
-      phase.reason = verdict;
-      phase.finishedAt = now();
-      state.status = 'aborted';
-      state.reason = verdict;
-      await this.#save(opts, state);
-      if (verdict === 'regression' && opts.onRegression === 'abort-and-rollback') {
-        await this.#rollback(api, opts, state, call);
-      }
-      return;
-    }
-  }
-
-  /** Deploys each device that took the release the release it ran before, and waits for it. */
-  async #rollback(api: RolloutApi, opts: RolloutOptions, state: RolloutState, call: RequestOptions) {
-    if (api.deviceStatuses === undefined) throw new TypeError('this client cannot list deployment devices');
-    let rollback = state.rollback;
-    if (rollback === undefined) {
-      const took: string[] = [];
-      for (const p of state.phases) {
-        if (p.deploymentId === undefined) continue;
-        for (const d of await api.deviceStatuses(p.deploymentId, call))
-          if (d.status === 'success') took.push(d.id);
-      }
-      const byRelease = new Map<string, string[]>();
-      const skipped: string[] = [];
-      for (const id of took) {
-        const previous = state.previousReleases?.[id];
-        if (previous === undefined || previous === state.artifactName) skipped.push(id);
-        else byRelease.set(previous, [...(byRelease.get(previous) ?? []), id]);
-      }
-      rollback = {
-        status: 'running',
-        deployments: [...byRelease].map(([artifactName, devices]) => ({ artifactName, devices })),
-        skipped,
-      };
-      state.rollback = rollback;
-      await this.#save(opts, state);
-    }
-    for (const d of rollback.deployments) {
-      if (d.deploymentId !== undefined) continue;
-      d.deploymentId = await api.createDeployment(
-        {
-          name: `${state.name} rollback to ${d.artifactName}`,
-          artifactName: d.artifactName,
-          devices: d.devices,
-        },
-        call,
-      );
-      await this.#save(opts, state);
-    }
-    this.emit('rollback:start', {
-      deployments: rollback.deployments.map((d) => ({
-        artifactName: d.artifactName,
-        deploymentId: d.deploymentId as string,
-        devices: d.devices.length,
-      })),
-    });
-    for (const d of rollback.deployments) {
-      for (;;) {
-        const [deployment, statistics] = await Promise.all([
-          api.getDeployment(d.deploymentId as string, call),
-          api.statistics(d.deploymentId as string, call),
-        ]);
-        d.statistics = statistics;
-        if (deployment.status === 'finished') break;
-        await pause(opts.pollInterval ?? 2_000, opts.signal);
-      }
-    }
-    const allBack = rollback.deployments.every((d) => (d.statistics?.success ?? 0) === d.devices.length);
-    rollback.status = allBack ? 'succeeded' : 'failed';
-    await this.#save(opts, state);
-    this.emit('rollback:complete', { status: rollback.status, state: rollback });
+  /** What the gate judging and the rollback need of this rollout. */
+  #gating(api: RolloutApi, opts: RolloutOptions, state: RolloutState, call: RequestOptions): GatingContext {
+    return {
+      api,
+      opts,
+      state,
+      call,
+      save: () => this.#save(opts, state),
+      emit: (event, payload) => (this.emit as (e: string, p: unknown) => boolean)(event, payload),
+    };
   }
 
   async #save(opts: RolloutOptions, state: RolloutState): Promise<void> {
@@ -490,18 +369,6 @@ function validate(opts: RolloutOptions): void {
     throw new TypeError('abortWhen.failureRate must be in [0, 1]');
 }
 
-/**
- * The gates that apply to a phase: all of them on a phase followed by another (or with a control
- * group); on the last phase without one, only those that need no baseline.
- */
-function gatesFor(opts: RolloutOptions, state: RolloutState, index: number): ReleaseGate[] {
-  const gates = opts.gates ?? [];
-  if (gates.length === 0 || opts.health === undefined) return [];
-  const last = index >= state.phases.length - 1;
-  if (!last || opts.baselineDevices !== undefined) return gates;
-  return gates.filter((g) => !needsBaseline(g));
-}
-
 /** Splits the devices over the phases, in order; the last phase takes whatever remains. */
 export function planPhases(phases: RolloutPhase[], devices: string[]): string[][] {
   const plan: string[][] = [];
@@ -543,17 +410,4 @@ async function collect(list: PagePromise<string>): Promise<string[]> {
   const out: string[] = [];
   for await (const id of list) out.push(id);
   return out;
-}
-
-async function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  try {
-    await sleep(ms, undefined, signal === undefined ? undefined : { signal });
-  } catch (err) {
-    if (signal?.aborted) throw signal.reason ?? new AbortError();
-    throw err;
-  }
-}
-
-function now(): string {
-  return new Date().toISOString();
 }
