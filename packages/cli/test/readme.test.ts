@@ -34,7 +34,7 @@ async function freePort(): Promise<number> {
 }
 
 describe('the CLI README walk-through', () => {
-  it('runs as pasted: sandbox, login, keygen, preauthorize, write, upload, agent, deploy wait', {
+  it('runs as pasted: sandbox, login, keygen, registry, sync, write, upload, agent on both planes, deploy wait, telemetry', {
     timeout: 180_000,
   }, async () => {
     const block = firstShellBlock(await readFile(join(cliRoot, 'README.md'), 'utf8'));
@@ -43,7 +43,10 @@ describe('the CLI README walk-through', () => {
       'otakit sandbox start --port 8080',
       'otakit login',
       'otakit device keygen',
-      'otakit devices preauthorize',
+      'otakit iot devices create',
+      'otakit iot sync',
+      '--iot-device-id',
+      'otakit telemetry query',
       'otakit artifact write rootfs-image',
       'otakit artifacts upload',
       'otakit device run',
@@ -91,7 +94,10 @@ describe('the CLI README walk-through', () => {
       const [code] = (await once(child, 'exit')) as [number | null];
       expect(code, output).toBe(0);
       expect(output).toMatch(/: finished, 1 succeeded, 0 failed/);
-      expect(output).toMatch(/update \S+ success/);
+      expect(await readFile(join(work, 'agent.log'), 'utf8')).toMatch(/update \S+ success/);
+      // the telemetry store's per-release table shows release-1.0
+      expect(output).toMatch(/release-1\.0/);
+      expect(output).toMatch(/fleet page: http:\/\/127\.0\.0\.1:\d+/);
       // The device's active slot now holds exactly the image the README wrote into the artifact.
       const image = await readFile(join(work, 'rootfs.ext4'));
       const active = Object.values(
