@@ -8,13 +8,15 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeArtifact } from '@otakit/core';
-import { ManagementClient } from '@otakit/management-client';
+import { ManagementClient, parseGate, readRolloutState } from '@otakit/management-client';
 import { type Sandbox, startSandbox } from '@otakit/sandbox';
 import { type FleetSimulator, parseRegression, startFleetSimulator } from '@otakit/simulator';
 import {
   openTelemetryStore,
+  releaseHealthSource,
   startTelemetryApi,
   storeSink,
+  TelemetryHttpClient,
   type TelemetryServer,
   type TelemetryStore,
 } from '@otakit/telemetry';
@@ -44,6 +46,10 @@ async function upload(name: string): Promise<void> {
 }
 
 async function rollout(artifact: string, ...extra: string[]) {
+  return rolloutWith(artifact, 'cpu_temp:mean:+10%@3', ...extra);
+}
+
+async function rolloutWith(artifact: string, gate: string, ...extra: string[]) {
   const r = await runCli(
     'rollout',
     '--artifact',
@@ -55,13 +61,12 @@ async function rollout(artifact: string, ...extra: string[]) {
     '--phase',
     'rest',
     '--gate',
-    'cpu_temp:mean:+10%@3',
+    gate,
     '--telemetry-url',
     api.url,
     '--poll-interval',
     '250ms',
-    '--gate-timeout',
-    '20s',
+    ...(extra.includes('--gate-timeout') ? [] : ['--gate-timeout', '20s']),
     '--server',
     sandbox.url,
     '--token',
@@ -123,7 +128,7 @@ describe('otakit rollout with release health gates', () => {
     timeout: 90_000,
   }, async () => {
     const r = await rollout('release-hot', '--rollback', '--json');
-    expect(r.code).toBe(3);
+    expect(r.code, r.stderr).toBe(3);
     const state = JSON.parse(r.stdout);
     expect(state).toMatchObject({ status: 'aborted', reason: 'regression' });
     const decision = state.phases[0].gates[0];
@@ -142,12 +147,64 @@ describe('otakit rollout with release health gates', () => {
     timeout: 90_000,
   }, async () => {
     const r = await rollout('release-cool');
-    expect(r.code).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe('rollout succeeded\n');
     expect(r.stderr).toMatch(/phase 1: gates say pass/);
     expect(r.stderr).toMatch(/PHASE\s+GATE\s+VERDICT\s+UPDATED \(N\)\s+BASELINE \(N\)\s+LIMIT/);
     expect(r.stderr).toMatch(/phase 1\s+cpu_temp:mean:\+10%\s+pass/);
     expect([...(await fleet.releases()).values()]).toEqual(Array(4).fill('release-cool'));
+  });
+
+  it('stopped in its soak and resumed from its state file, makes the same decision and rolls back once', {
+    timeout: 90_000,
+  }, async () => {
+    const stateFile = join(dir, 'resume.json');
+    const telemetry = new TelemetryHttpClient({ baseUrl: api.url });
+    const health = releaseHealthSource(telemetry, {
+      deviceIdsOf: (ids) =>
+        Promise.all(
+          ids.map(async (id) => String((await mgmt.devices.get(id)).identity_data?.device_id ?? id)),
+        ),
+    });
+    const options = {
+      artifactName: 'release-hot',
+      devices: deviceIds,
+      phases: [{ count: 1, soak: 2_000 }, {}],
+      gates: [parseGate('cpu_temp:mean:+10%@3')],
+      health,
+      onRegression: 'abort-and-rollback' as const,
+      pollInterval: 250,
+      stateFile,
+    };
+    const deploymentsBefore = (await mgmt.deployments.list().toArray()).length;
+    try {
+      const stop = new AbortController();
+      const first = mgmt.rollout({ ...options, signal: stop.signal });
+      first.on('phase:soak', () => stop.abort(new Error('operator stopped')));
+      await expect(first).rejects.toThrow('operator stopped');
+      expect((await readRolloutState(stateFile))?.phases[0]?.status).toBe('soaking');
+      const resumed = await mgmt.rollout(options);
+      expect(resumed).toMatchObject({ status: 'aborted', reason: 'regression' });
+      expect(resumed.state.phases[0]?.gates?.[0]?.verdict).toBe('regression');
+      expect(resumed.state.rollback?.status).toBe('succeeded');
+      // one canary deployment (not recreated on resume) and one rollback
+      expect((await mgmt.deployments.list().toArray()).length - deploymentsBefore).toBe(2);
+      expect([...(await fleet.releases()).values()]).toEqual(Array(4).fill('release-cool'));
+    } finally {
+      await telemetry.close();
+    }
+  });
+
+  it('holds a phase while the gates lack samples, then stops with insufficient-data instead of passing', {
+    timeout: 90_000,
+  }, async () => {
+    const r = await rolloutWith('release-hot', 'cpu_temp:mean:+10%@100000', '--gate-timeout', '2s', '--json');
+    expect(r.code, r.stderr).toBe(3);
+    const state = JSON.parse(r.stdout);
+    expect(state).toMatchObject({ status: 'aborted', reason: 'insufficient-data' });
+    expect(state.phases[0].gates[0].verdict).toBe('insufficient-data');
+    expect(state.phases[0].gates[0].reason).toMatch(/needs 100000/);
+    expect(state.phases[1].deploymentId).toBeUndefined();
   });
 
   it('refuses gates without a telemetry URL or a soak window, before calling anyone', async () => {
