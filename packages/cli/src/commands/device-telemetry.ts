@@ -5,9 +5,8 @@
 import { execFile } from 'node:child_process';
 import type { DeviceClient, DeviceClientOptions } from '@otakit/device-client';
 import { usageError } from '../shared/errors.js';
+import { parseRegistryName } from '../shared/flags.js';
 import type { EventPrinter, RunFlags } from './device-agent.js';
-
-const REGISTRY_NAME = /^projects\/([^/]+)\/locations\/([^/]+)\/registries\/([^/]+)$/;
 
 /**
  * Runs `command` through the shell and reads its stdout as a JSON object of metrics (numbers,
@@ -67,17 +66,16 @@ export interface IotTarget {
 /** The data-plane settings of `device run` (flags, then environment). @internal */
 export function iotTarget(opts: RunFlags): IotTarget {
   const name = opts.registry ?? process.env.OTAKIT_IOT_REGISTRY;
-  const m = name === undefined ? null : REGISTRY_NAME.exec(name);
-  if (!m)
+  if (name === undefined) {
     throw usageError(
       '--iot-device-id needs --registry projects/P/locations/L/registries/R (or OTAKIT_IOT_REGISTRY)',
     );
+  }
+  const where = parseRegistryName(name, '--registry');
   const mqttUrl = opts.iotMqtt ?? process.env.OTAKIT_IOT_MQTT;
   if (!mqttUrl) throw usageError('--iot-device-id needs --iot-mqtt URL (or OTAKIT_IOT_MQTT)');
   return {
-    project: m[1] as string,
-    location: m[2] as string,
-    registry: m[3] as string,
+    ...where,
     deviceId: opts.iotDeviceId as string,
     mqttUrl,
     ...(opts.iotHttp ? { httpUrl: opts.iotHttp } : {}),

@@ -11,14 +11,12 @@ import { clientFor, USER_AGENT, withConnection } from '../shared/connection.js';
 import { CliError, usageError } from '../shared/errors.js';
 import { EXIT } from '../shared/exit-codes.js';
 import { action } from '../shared/failure.js';
+import { parseRegistryName } from '../shared/flags.js';
 import { transportOptions, withCa } from '../shared/network.js';
 import { out, printJson, printTable } from '../shared/output.js';
 
 /** The adapter, loaded when an action runs (never for `--help`). */
 const adapter = () => import('@otakit/iot-core-adapter');
-
-/** `projects/P/locations/L/registries/R`. */
-const REGISTRY_NAME = /^projects\/([^/]+)\/locations\/([^/]+)\/registries\/([^/]+)$/;
 
 interface IotFlags {
   ca?: string;
@@ -48,9 +46,7 @@ export async function registryFor(cmd: Command): Promise<RegistryClient> {
       'no registry: pass --registry projects/P/locations/L/registries/R or set OTAKIT_IOT_REGISTRY',
     );
   }
-  const m = REGISTRY_NAME.exec(name);
-  if (!m) throw usageError(`--registry must be projects/P/locations/L/registries/R, got "${name}"`);
-  const [, project, location, registry] = m as unknown as [string, string, string, string];
+  const { project, location, registry } = parseRegistryName(name, '--registry');
   const { RegistryClient, serviceAccountAuth } = await adapter();
   let auth: string | (() => Promise<string>);
   if (o.serviceAccount) {

@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { CliError, usageError } from '../shared/errors.js';
 import { EXIT } from '../shared/exit-codes.js';
 import { action } from '../shared/failure.js';
-import { collect, parsePort } from '../shared/flags.js';
+import { collect, parsePort, parseRegistryName } from '../shared/flags.js';
 import { out } from '../shared/output.js';
 import { untilInterrupted } from '../shared/signals.js';
 
@@ -34,14 +34,7 @@ interface StartOptions {
   regress?: string[];
 }
 
-const REGISTRY_NAME = /^projects\/([^/]+)\/locations\/([^/]+)\/registries\/([^/]+)$/;
 const DEFAULT_REGISTRY_NAME = 'projects/otakit-sandbox/locations/us-central1/registries/devices';
-
-function parseRegistryName(value: string): { project: string; location: string; registry: string } {
-  const m = REGISTRY_NAME.exec(value);
-  if (!m) throw usageError(`--iot-registry must be projects/P/locations/L/registries/R, got "${value}"`);
-  return { project: m[1] ?? '', location: m[2] ?? '', registry: m[3] ?? '' };
-}
 
 /** What `otakit sandbox start --json` prints: every URL and credential of both planes. */
 export interface SandboxStartJson {
@@ -187,7 +180,7 @@ export function register(program: Command): void {
       action(async (opts: StartOptions) => {
         const dataDir = opts.dataDir === undefined ? undefined : resolve(opts.dataDir);
         if (dataDir !== undefined) await checkDataDir(dataDir);
-        const iotRegistry = parseRegistryName(opts.iotRegistry);
+        const iotRegistry = parseRegistryName(opts.iotRegistry, '--iot-registry');
         const { DEFAULT_ADMIN_PASSWORD, startSandbox } = await import('@otakit/sandbox');
         const { openTelemetryStore, startTelemetryApi, storeSink } = await import('@otakit/telemetry');
         const store = await openTelemetryStore(opts.telemetryDb ?? dataDir ?? ':memory:');

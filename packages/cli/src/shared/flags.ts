@@ -72,3 +72,20 @@ export function commaList(value: string): string[] {
     .map((s) => s.trim())
     .filter((s) => s !== '');
 }
+
+/** An IoT Core registry's parts, as `projects/P/locations/L/registries/R` names them. */
+export interface RegistryName {
+  project: string;
+  location: string;
+  registry: string;
+}
+
+/**
+ * Parses a full registry name `projects/P/locations/L/registries/R`.
+ * @throws {@link CliError} `ERR_CLI_USAGE` naming `flag` when it is anything else.
+ */
+export function parseRegistryName(value: string, flag: string): RegistryName {
+  const m = /^projects\/([^/]+)\/locations\/([^/]+)\/registries\/([^/]+)$/.exec(value);
+  if (!m) throw usageError(`${flag} must be projects/P/locations/L/registries/R, got "${value}"`);
+  return { project: m[1] as string, location: m[2] as string, registry: m[3] as string };
+}
