@@ -10,7 +10,7 @@ import type { ArtifactInfo } from '@otakit/core';
 import { nowIso, type SandboxContext } from './context.js';
 import { badRequest, HttpError } from './errors.js';
 import { isUuid } from './http.js';
-import type { ArtifactRecord } from './store.js';
+import type { ArtifactRecord } from './state.js';
 
 type Part = MultipartFile | MultipartValue;
 

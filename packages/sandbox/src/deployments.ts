@@ -6,7 +6,7 @@ import {
   type DeviceDeploymentRecord,
   type DeviceDeploymentStatus,
   isFinished,
-} from './store.js';
+} from './state.js';
 
 /** Every device deployment status, in the order the statistics list them. */
 export const DEVICE_DEPLOYMENT_STATUSES: DeviceDeploymentStatus[] = [

@@ -8,7 +8,7 @@ import {
   type DeviceRecord,
   type InventoryRecord,
   isFinished,
-} from './store.js';
+} from './state.js';
 
 /** Device status derived from its auth sets: accepted > preauthorized > pending > rejected > noauth. */
 export function deviceStatus(device: DeviceRecord): AuthSetStatus | 'noauth' {

@@ -1,6 +1,6 @@
 import { badRequest } from './errors.js';
 import { compareValues } from './http.js';
-import type { AttributeRecord, InventoryRecord } from './store.js';
+import type { AttributeRecord, InventoryRecord } from './state.js';
 
 /** Scopes an inventory attribute can live in. */
 export const SCOPES = ['system', 'identity', 'inventory', 'monitor', 'tags'];

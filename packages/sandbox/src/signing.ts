@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { JwtError, signJwt as signCoreJwt, verifyJwt as verifyCoreJwt } from '@otakit/core';
 import type { SandboxContext } from './context.js';
 import { HttpError, SandboxError } from './errors.js';
-import { writeFileAtomic } from './store.js';
+import { writeFileAtomic } from './state-file.js';
 
 /** The server's own secrets: the RS256 key that signs JWTs and the HMAC key that signs links. */
 export interface ServerSecrets {

@@ -8,7 +8,7 @@ import type { SandboxContext } from '../context.js';
 import { artifactsNamed, renderArtifact } from '../deployments.js';
 import { badRequest, HttpError, notFound } from '../errors.js';
 import { compareValues, objectBody, paginate } from '../http.js';
-import { type ArtifactRecord, isFinished } from '../store.js';
+import { type ArtifactRecord, isFinished } from '../state.js';
 import { artifactLink } from './deployments-devices.js';
 
 /** How long a management download link lives (the real server's default: 900 s). */

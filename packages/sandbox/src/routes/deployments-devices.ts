@@ -5,7 +5,7 @@ import { REPORTABLE_STATUSES, selectArtifact, updateDeploymentFinished } from '.
 import { badRequest, HttpError, notFound } from '../errors.js';
 import { objectBody } from '../http.js';
 import { signLink } from '../signing.js';
-import { type DeviceDeploymentRecord, isFinished } from '../store.js';
+import { type DeviceDeploymentRecord, isFinished } from '../state.js';
 
 /** How long a `next` download link lives, like the real server's presigned URLs: 24 h. */
 export const NEXT_LINK_TTL_SECONDS = 24 * 60 * 60;

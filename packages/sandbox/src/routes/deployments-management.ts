@@ -14,7 +14,7 @@ import {
 import { badRequest, HttpError, notFound } from '../errors.js';
 import { deviceStatus } from '../fleet.js';
 import { compareValues, objectBody, paginate } from '../http.js';
-import { type DeploymentRecord, type DeviceDeploymentRecord, isFinished } from '../store.js';
+import { type DeploymentRecord, type DeviceDeploymentRecord, isFinished } from '../state.js';
 
 const ACTIVE = [
   'downloading',

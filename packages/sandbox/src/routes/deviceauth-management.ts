@@ -16,7 +16,7 @@ import {
   syncInventoryIdentity,
 } from '../fleet.js';
 import { objectBody, paginate } from '../http.js';
-import type { AuthSetStatus, DeviceRecord } from '../store.js';
+import type { AuthSetStatus, DeviceRecord } from '../state.js';
 
 const DEVICE_STATUSES = ['pending', 'accepted', 'rejected', 'preauthorized', 'noauth'];
 

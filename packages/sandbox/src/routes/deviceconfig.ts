@@ -8,7 +8,7 @@ import { addPendingDeviceDeployment } from '../deployments.js';
 import { badRequest, HttpError, notFound } from '../errors.js';
 import { objectBody } from '../http.js';
 import { requireSignedLink } from '../signing.js';
-import type { DeploymentRecord, DeviceConfigRecord } from '../store.js';
+import type { DeploymentRecord, DeviceConfigRecord } from '../state.js';
 
 const MANAGEMENT = '/api/management/v1/deviceconfig/configurations/device';
 const DEVICE = '/api/devices/v1/deviceconfig/configuration';

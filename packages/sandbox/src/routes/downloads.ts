@@ -6,7 +6,7 @@ import type { SandboxContext } from '../context.js';
 import { HttpError, notFound } from '../errors.js';
 import type { DownloadFaults } from '../faults.js';
 import { requireSignedLink } from '../signing.js';
-import type { ArtifactRecord } from '../store.js';
+import type { ArtifactRecord } from '../state.js';
 import { downloadPath } from './deployments-devices.js';
 
 /** Parses a single `bytes=` range against `size`; undefined = ignore, null = unsatisfiable. @internal */

@@ -3,7 +3,7 @@ import { requireDevice } from '../auth.js';
 import { nowIso, type SandboxContext } from '../context.js';
 import { badRequest } from '../errors.js';
 import { inventoryOf } from '../fleet.js';
-import type { AttributeRecord } from '../store.js';
+import type { AttributeRecord } from '../state.js';
 
 const MAX_ATTRIBUTES = 100;
 

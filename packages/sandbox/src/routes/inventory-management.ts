@@ -11,7 +11,7 @@ import {
   renderInventory,
   SCOPES,
 } from '../inventory-filters.js';
-import type { InventoryRecord } from '../store.js';
+import type { InventoryRecord } from '../state.js';
 
 const GROUP_NAME = /^[A-Za-z0-9_-]+$/;
 
