@@ -11,7 +11,8 @@ import { DeploymentsResource } from './resources/deployments.js';
 import { DeviceConfigResource } from './resources/deviceconfig.js';
 import { DevicesResource } from './resources/devices.js';
 import { InventoryResource } from './resources/inventory.js';
-import { Rollout, type RolloutOptions } from './rollout/rollout.js';
+import type { RolloutOptions } from './rollout/options.js';
+import { Rollout } from './rollout/rollout.js';
 import { type ManagementAuth, managementTokenSource } from './session.js';
 import { Transport } from './transport.js';
 

@@ -80,15 +80,15 @@ export {
   type ReleaseGate,
   type ReleaseHealthSource,
 } from './rollout/gates.js';
-export {
-  type AbortCondition,
-  planPhases,
-  Rollout,
-  type RolloutEvents,
-  type RolloutOptions,
-  type RolloutPhase,
-  type RolloutResult,
-} from './rollout/rollout.js';
+export type {
+  AbortCondition,
+  RolloutEvents,
+  RolloutOptions,
+  RolloutPhase,
+  RolloutResult,
+} from './rollout/options.js';
+export { planPhases } from './rollout/plan.js';
+export { Rollout } from './rollout/rollout.js';
 export {
   type PhaseState,
   type PhaseStatus,
@@ -100,6 +100,13 @@ export {
   writeRolloutState,
 } from './rollout/state.js';
 export { login, type ManagementAuth, type PasswordAuth, type PersonalAccessTokenAuth } from './session.js';
+export {
+  type DeviceLookup,
+  TELEMETRY_ID_ATTRIBUTE,
+  type TelemetryDeviceIdsOptions,
+  telemetryDeviceId,
+  telemetryDeviceIds,
+} from './telemetry-ids.js';
 export { DEFAULT_PER_PAGE, type ListOptions } from './transport.js';
 export type * from './types.js';
 

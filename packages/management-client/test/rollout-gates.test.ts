@@ -14,7 +14,7 @@ import {
   Rollout,
   readRolloutState,
 } from '../src/index.js';
-import type { RolloutApi } from '../src/rollout/rollout.js';
+import type { RolloutApi } from '../src/rollout/options.js';
 
 /**
  * An in-memory fleet: a deployment finishes at once, every device takes the release it is sent;

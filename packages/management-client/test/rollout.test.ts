@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Deployment, DeploymentStatistics } from '../src/index.js';
 import { planPhases, Rollout, readRolloutState } from '../src/index.js';
-import type { RolloutApi } from '../src/rollout/rollout.js';
+import type { RolloutApi } from '../src/rollout/options.js';
 
 /** An in-memory deployments service whose devices finish as the test's `outcome` says. */
 class FakeFleet implements RolloutApi {

@@ -1,4 +1,4 @@
-import { type RequestOptions, sleep } from '@otakit/core';
+import { sleep } from '@otakit/core';
 import {
   type CohortValue,
   type GateDecision,
@@ -8,20 +8,9 @@ import {
   type ReleaseGate,
   type ReleaseHealthSource,
 } from './gates.js';
-import type { RolloutApi, RolloutEvents, RolloutOptions } from './rollout.js';
+import type { RolloutContext, RolloutOptions } from './options.js';
 import type { PhaseState, RolloutState } from './state.js';
 import { now } from './time.js';
-
-/** What judging a phase and rolling back need of the rollout that runs them. @internal */
-export interface GatingContext {
-  api: RolloutApi;
-  opts: RolloutOptions;
-  state: RolloutState;
-  call: RequestOptions;
-  /** Persists the state (and emits `state`). */
-  save(): Promise<void>;
-  emit<E extends keyof RolloutEvents>(event: E, payload: Parameters<RolloutEvents[E]>[0]): void;
-}
 
 /**
  * The gates that apply to a phase: all of them on a phase followed by another (or with a control
@@ -39,7 +28,7 @@ export function gatesFor(opts: RolloutOptions, state: RolloutState, index: numbe
  * Judges the gates on a phase over `[finishedAt, soakUntil]`, extended to now while a gate lacks
  * samples, until `gateTimeout` past the soak. A resumed rollout judges the same window again.
  */
-export async function judgePhase(ctx: GatingContext, phase: PhaseState): Promise<void> {
+export async function judgePhase(ctx: RolloutContext, phase: PhaseState): Promise<void> {
   const { opts, state, call } = ctx;
   const health = opts.health as ReleaseHealthSource;
   const gates = gatesFor(opts, state, phase.index);
@@ -95,7 +84,7 @@ export async function judgePhase(ctx: GatingContext, phase: PhaseState): Promise
 }
 
 /** Deploys each device that took the release the release it ran before, and waits for it. */
-async function rollback(ctx: GatingContext): Promise<void> {
+async function rollback(ctx: RolloutContext): Promise<void> {
   const { api, opts, state, call } = ctx;
   if (api.deviceStatuses === undefined) throw new TypeError('this client cannot list deployment devices');
   let rollback = state.rollback;
