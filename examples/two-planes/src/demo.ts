@@ -31,7 +31,7 @@ import {
   RegistryClient,
   toDeviceCredential,
 } from '@otakit/iot-core-adapter';
-import { ManagementClient, parseGate } from '@otakit/management-client';
+import { ManagementClient, parseGate, telemetryDeviceIds } from '@otakit/management-client';
 import { startSandbox } from '@otakit/sandbox';
 import { openTelemetryStore, releaseHealthSource, storeSink } from '@otakit/telemetry';
 
@@ -225,20 +225,13 @@ try {
   const menderIds: string[] = [];
   for await (const d of mgmt.devices.list({ status: 'accepted' })) if (d.id) menderIds.push(d.id);
   menderIds.sort();
-  // Telemetry knows a device by its registry id: the Mender identity's device_id.
-  const registryIdOf = new Map<string, string>();
-  for (const id of menderIds) {
-    const d = await mgmt.devices.get(id);
-    registryIdOf.set(id, String((d.identity_data as Record<string, unknown> | undefined)?.device_id ?? id));
-  }
   const rollout = mgmt.rollout({
     artifactName: 'release-2.2',
     devices: menderIds,
     phases: [{ count: 1, soak: 3_000 }, {}],
     gates: [parseGate('cpu_temp:mean:+10%@3')],
-    health: releaseHealthSource(store, {
-      deviceIdsOf: async (ids) => ids.map((id) => registryIdOf.get(id) ?? id),
-    }),
+    // Telemetry knows a device by its registry id: the Mender identity's device_id.
+    health: releaseHealthSource(store, { deviceIdsOf: telemetryDeviceIds(mgmt.devices) }),
     onRegression: 'abort-and-rollback',
     pollInterval: 250,
   });

@@ -1,5 +1,10 @@
 import { readFile } from 'node:fs/promises';
-import type { GateDecision, ManagementClient, ReleaseGate, RolloutPhase } from '@otakit/management-client';
+import {
+  type GateDecision,
+  type ReleaseGate,
+  type RolloutPhase,
+  telemetryDeviceIds,
+} from '@otakit/management-client';
 import type { Command } from 'commander';
 import { clientFor, withConnection } from '../shared/connection.js';
 import { CliError, usageError } from '../shared/errors.js';
@@ -52,28 +57,6 @@ export function gateTable(phase: number, decisions: readonly GateDecision[]): st
         .trimEnd(),
     )
     .join('\n');
-}
-
-/**
- * Maps Mender device ids to the ids their telemetry carries: the identity's `device_id` (what
- * `otakit iot sync` gives a registry device), else the Mender id itself. Cached.
- */
-function telemetryIds(mgmt: ManagementClient): (ids: readonly string[]) => Promise<string[]> {
-  const cache = new Map<string, string>();
-  return async (ids) => {
-    const out: string[] = [];
-    for (const id of ids) {
-      let t = cache.get(id);
-      if (t === undefined) {
-        const device = await mgmt.devices.get(id);
-        const deviceId = (device.identity_data as Record<string, unknown> | undefined)?.device_id;
-        t = typeof deviceId === 'string' ? deviceId : id;
-        cache.set(id, t);
-      }
-      out.push(t);
-    }
-    return out;
-  };
 }
 
 /** Registers `otakit rollout`. */
@@ -203,7 +186,7 @@ export function register(program: Command): void {
             ...(token ? { auth: () => token } : {}),
           });
           telemetry = client;
-          health = releaseHealthSource(client, { deviceIdsOf: telemetryIds(mgmt) });
+          health = releaseHealthSource(client, { deviceIdsOf: telemetryDeviceIds(mgmt.devices) });
           if (opts.baselineGroup) {
             baselineDevices = [];
             for await (const id of mgmt.inventory.groups.devices(opts.baselineGroup))
