@@ -9,7 +9,7 @@ import {
   type ReleaseHealthSource,
 } from './gates.js';
 import type { RolloutContext, RolloutOptions } from './options.js';
-import type { PhaseState, RolloutState } from './state.js';
+import { abortAt, type PhaseState, type RolloutState } from './state.js';
 import { now } from './time.js';
 
 /**
@@ -70,11 +70,7 @@ export async function judgePhase(ctx: RolloutContext, phase: PhaseState): Promis
       await sleep(Math.min(opts.pollInterval ?? 2_000, Math.max(1, deadline - Date.now())), opts.signal);
       continue;
     }
-    phase.status = 'aborted';
-    phase.reason = verdict;
-    phase.finishedAt = now();
-    state.status = 'aborted';
-    state.reason = verdict;
+    abortAt(state, phase, verdict);
     await ctx.save();
     if (verdict === 'regression' && opts.onRegression === 'abort-and-rollback') {
       await rollback(ctx);

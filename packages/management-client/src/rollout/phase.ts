@@ -1,7 +1,7 @@
 import { sleep } from '@otakit/core';
 import { finishedCount } from '../deployment-poller.js';
 import type { RolloutContext } from './options.js';
-import type { PhaseState, RolloutAbortReason } from './state.js';
+import { abortAt, type PhaseState, type RolloutAbortReason } from './state.js';
 import { now } from './time.js';
 
 /**
@@ -70,11 +70,7 @@ export async function runPhase(ctx: RolloutContext, phase: PhaseState, resumed: 
     }
     if (reason !== undefined) {
       if (deployment.status !== 'finished') await api.abortDeployment(deploymentId, call);
-      phase.status = 'aborted';
-      phase.reason = reason;
-      phase.finishedAt = now();
-      state.status = 'aborted';
-      state.reason = reason;
+      abortAt(state, phase, reason);
       await ctx.save();
       ctx.emit('phase:abort', { phase: phase.index, deploymentId, reason, statistics, failureRate });
       return;

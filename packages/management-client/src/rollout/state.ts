@@ -1,6 +1,7 @@
 import { readJsonFile, writeJsonFileAtomic } from '@otakit/core';
 import type { DeploymentStatistics } from '../types.js';
 import type { GateDecision } from './gates.js';
+import { now } from './time.js';
 
 /** Where one phase of a rollout stands. */
 export type PhaseStatus = 'pending' | 'running' | 'soaking' | 'succeeded' | 'aborted';
@@ -65,6 +66,19 @@ export interface RolloutState {
   rollback?: RollbackState;
   createdAt: string;
   updatedAt: string;
+}
+
+/**
+ * Stops a rollout at `phase` for `reason`: the phase and the rollout become `aborted`, the phase
+ * finishes now. (The caller persists the state.)
+ * @internal
+ */
+export function abortAt(state: RolloutState, phase: PhaseState, reason: RolloutAbortReason): void {
+  phase.status = 'aborted';
+  phase.reason = reason;
+  phase.finishedAt = now();
+  state.status = 'aborted';
+  state.reason = reason;
 }
 
 /** Reads a rollout state file; `undefined` when it does not exist. */
