@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeArtifact } from '@otakit/core';
-import { ManagementClient, parseGate, readRolloutState } from '@otakit/management-client';
+import { ManagementClient, parseGate, readRolloutState, telemetryDeviceIds } from '@otakit/management-client';
 import { type Sandbox, startSandbox } from '@otakit/sandbox';
 import { type FleetSimulator, parseRegression, startFleetSimulator } from '@otakit/simulator';
 import {
@@ -160,12 +160,7 @@ describe('otakit rollout with release health gates', () => {
   }, async () => {
     const stateFile = join(dir, 'resume.json');
     const telemetry = new TelemetryHttpClient({ baseUrl: api.url });
-    const health = releaseHealthSource(telemetry, {
-      deviceIdsOf: (ids) =>
-        Promise.all(
-          ids.map(async (id) => String((await mgmt.devices.get(id)).identity_data?.device_id ?? id)),
-        ),
-    });
+    const health = releaseHealthSource(telemetry, { deviceIdsOf: telemetryDeviceIds(mgmt.devices) });
     const options = {
       artifactName: 'release-hot',
       devices: deviceIds,
