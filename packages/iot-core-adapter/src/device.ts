@@ -1,4 +1,3 @@
-import type { KeyObject } from 'node:crypto';
 import { loadPrivateKey, type RequestOptions } from '@otakit/core';
 import { EventEmitter } from 'eventemitter3';
 import { DeviceJwt } from './device-jwt.js';
@@ -73,7 +72,7 @@ export class IotCoreDevice extends EventEmitter<IotCoreDeviceEvents> {
         : loadPrivateKey(options.privateKey as string | Uint8Array, options.passphrase);
     iotCoreJwtAlgorithm(key);
     this.#jwt = new DeviceJwt({
-      privateKey: key as KeyObject,
+      privateKey: key,
       project: options.project,
       ttlSeconds: options.jwtTtlSeconds,
       refreshMarginSeconds: options.refreshMarginSeconds,
