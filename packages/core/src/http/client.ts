@@ -175,7 +175,7 @@ export class HttpClient {
     try {
       return await this.#send<T>(req, target, requestId, sent);
     } catch (err) {
-      const source = this.#options.auth;
+      const source = isTokenSource(req.auth) ? req.auth : this.#options.auth;
       if (
         !(err instanceof UnauthorizedError) ||
         !sent.fromSource ||
@@ -369,16 +369,12 @@ export class HttpClient {
     const { url, safeUrl } = target;
     const headers = this.#requestHeaders(req, requestId);
     const options = this.#options;
-    if (
-      req.auth !== false &&
-      target.sameOrigin &&
-      options.auth !== undefined &&
-      !('authorization' in headers)
-    ) {
+    const source = isTokenSource(req.auth) ? req.auth : options.auth;
+    if (req.auth !== false && target.sameOrigin && source !== undefined && !('authorization' in headers)) {
       // A token function is called on the options object, as it always was (it may use `this`).
-      const given = isTokenSource(options.auth)
-        ? options.auth.token({ signal: req.signal, timeout: req.timeout })
-        : options.auth();
+      const given = isTokenSource(source)
+        ? source.token({ signal: req.signal, timeout: req.timeout })
+        : source.call(options);
       // Awaited only when it is a promise: a synchronous token costs no extra turn.
       const token = isPromiseLike(given) ? await given : given;
       sent.fromSource = true;
