@@ -155,9 +155,9 @@ export class DeviceClient {
   }
 
   /**
-   * Sends a signed auth request and keeps the token (renewed before `exp`; on a 401 the client
-   * re-authenticates once and retries). Throws `DeviceError` `ERR_DEVICE_PENDING` while the device
-   * is not accepted.
+   * Sends a signed auth request and keeps the token (renewed before `exp`; on a 401 any call
+   * re-authenticates once and is sent once more). Of `options`, `signal` and `timeout` apply.
+   * Throws `DeviceError` `ERR_DEVICE_PENDING` while the device is not accepted.
    */
   authenticate(options?: RequestOptions): Promise<string> {
     return this.#requireApi().authenticate(options);

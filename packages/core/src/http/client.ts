@@ -187,7 +187,8 @@ export class HttpClient {
       }
       // One re-authentication: a fresh token (shared with concurrent 401s), then one more send.
       const fresh = await source.refresh(sent.token, { signal: req.signal, timeout: req.timeout });
-      if (fresh === undefined || fresh === '' || fresh === sent.token) throw err;
+      // The same string may come back: a server re-issues identical bytes within a second (Mender).
+      if (fresh === undefined || fresh === '') throw err;
       this.#logger.info('otakit http: token refused, re-sending with a fresh one', {
         method: req.method,
         url: target.safeUrl,

@@ -24,7 +24,9 @@ export interface TokenSource {
   /**
    * Replaces `refused` (the token the refused request carried) with a fresh one. Callers that saw
    * the same refused token share one refresh; one that saw an older token gets the current one.
-   * Resolve `undefined` when no fresh token can be had: the 401 then stands.
+   * Resolve `undefined` when no fresh token can be had: the 401 then stands. A resolved token is
+   * sent even when it equals the refused one (a server may re-issue the same bytes, as Mender does
+   * for a re-authentication within the same second).
    */
   refresh?(refused: string | undefined, options?: TokenRequestOptions): Promise<string | undefined>;
 }

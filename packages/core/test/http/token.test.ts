@@ -129,6 +129,25 @@ describe('HttpClient with a TokenSource', () => {
     expect(logins).toBe(1);
   });
 
+  it('re-sends once after a refresh that re-issued the same token string (a re-registered token)', async () => {
+    let logins = 0;
+    const { pool, client } = setup(
+      new RefreshingToken({
+        initial: 'same',
+        obtain: async () => {
+          logins++;
+          return 'same';
+        },
+      }),
+    );
+    pool.intercept({ path: '/r', method: 'GET' }).reply(401, { error: 'revoked' });
+    pool
+      .intercept({ path: '/r', method: 'GET', headers: { authorization: 'Bearer same' } })
+      .reply(200, { ok: 1 });
+    expect((await client.request({ method: 'GET', path: '/r' })).data).toEqual({ ok: 1 });
+    expect(logins).toBe(1);
+  });
+
   it('keeps the 401 when the source cannot refresh', async () => {
     const { pool, client } = setup({ token: () => 'static' });
     pool.intercept({ path: '/r', method: 'GET' }).reply(401, { error: 'no' });
@@ -167,7 +186,7 @@ describe('HttpClient with a TokenSource', () => {
     expect(seen).toEqual([controller.signal]);
   });
 
-  it('uses a per-request source instead of the client\'s, with its one refresh on 401', async () => {
+  it("uses a per-request source instead of the client's, with its one refresh on 401", async () => {
     let clientLogins = 0;
     let deviceAuths = 0;
     const { pool, client } = setup(new RefreshingToken({ obtain: async () => `user${++clientLogins}` }));
@@ -181,7 +200,9 @@ describe('HttpClient with a TokenSource', () => {
     pool
       .intercept({ path: '/m', method: 'GET', headers: { authorization: 'Bearer user1' } })
       .reply(200, { ok: 'user' });
-    expect((await client.request({ method: 'GET', path: '/d', auth: device })).data).toEqual({ ok: 'device' });
+    expect((await client.request({ method: 'GET', path: '/d', auth: device })).data).toEqual({
+      ok: 'device',
+    });
     expect((await client.request({ method: 'GET', path: '/m' })).data).toEqual({ ok: 'user' });
     expect(deviceAuths).toBe(1);
     expect(clientLogins).toBe(1);
