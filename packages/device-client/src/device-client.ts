@@ -1,30 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { rename } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import {
-  Backoff,
-  HttpClient,
-  type Logger,
-  loadPrivateKey,
-  RateLimitError,
-  type RequestOptions,
-  sleep,
-} from '@otakit/core';
+import type { HttpClient, Logger, RequestOptions } from '@otakit/core';
 import { EventEmitter } from 'eventemitter3';
-import {
-  type DeploymentInstructions,
-  type DeploymentLogEntry,
+import type {
+  DeploymentInstructions,
+  DeploymentLogEntry,
   DeviceApi,
-  type InventoryValue,
+  InventoryValue,
 } from './api/device-api.js';
+import { DaemonLoop } from './daemon-loop.js';
 import { DeviceError, DeviceErrorCodes } from './errors.js';
 import { type DeviceClientEvents, safeEmit } from './events.js';
-import type { HealthCheck } from './health/health-checks.js';
-import { DEFAULT_POLL_RETRY, type DeviceClientOptions, pickTransport, type RunOptions } from './options.js';
+import type { DeviceClientOptions, RunOptions } from './options.js';
 import { StateScriptRunner } from './scripts/state-scripts.js';
+import { defaultHealthChecks, deploymentChannel, linkServer } from './server-link.js';
 import { type InstalledArtifact, ProvidesStore } from './state/provides-store.js';
 import { StateStore } from './state/state-store.js';
-import type { DeploymentChannel } from './update/channel.js';
 import { UpdateMachine, type UpdateResult } from './update/machine.js';
 import { ProceedGate } from './update/proceed-gate.js';
 import type { DeploymentStatus, UpdateRecord, UpdateSource } from './update/states.js';
@@ -65,9 +57,7 @@ export class DeviceClient {
   readonly #machine: UpdateMachine;
   readonly #logger: Logger;
   readonly #gate = new ProceedGate();
-  /** Aborted by {@link DeviceClient.checkNow} to cut the daemon's current wait short. */
-  #wake = new AbortController();
-  #checkRequested = false;
+  readonly #daemon: DaemonLoop;
   #busy = false;
 
   constructor(options: DeviceClientOptions) {
@@ -76,43 +66,18 @@ export class DeviceClient {
     const dataDir = this.#o.dataDir;
     this.provides = new ProvidesStore(dataDir);
     this.states = new StateStore(dataDir);
-    if (options.http) {
-      this.#http = options.http;
-      this.#ownsHttp = false;
-    } else {
-      this.#http = new HttpClient({
-        baseUrl: options.serverUrl ?? 'http://localhost.invalid',
-        ...pickTransport(options),
-        logger: this.#logger,
-      });
-      this.#ownsHttp = true;
-    }
-    if (options.serverUrl !== undefined) {
-      if (options.privateKey === undefined || options.identity === undefined) {
-        throw new TypeError('DeviceClient: serverUrl needs privateKey and identity');
-      }
-      const key =
-        typeof options.privateKey === 'string' ? loadPrivateKey(options.privateKey) : options.privateKey;
-      this.#api = new DeviceApi({
-        http: this.#http,
-        privateKey: key,
-        identity: options.identity,
-        tenantToken: options.tenantToken,
-        onAuthenticated: () => safeEmit(this.#ctx(), 'auth:accepted', {}),
-      });
-    }
-    const api = this.#api;
-    const healthChecks =
-      options.healthChecks ??
-      (api
-        ? [{ name: 'server', check: () => api.authenticate(), timeoutMs: 60_000 } satisfies HealthCheck]
-        : []);
+    const link = linkServer(options, this.#logger, () => safeEmit(this.#ctx(), 'auth:accepted', {}));
+    this.#http = link.http;
+    this.#ownsHttp = link.ownsHttp;
+    this.#api = link.api;
+    const api = link.api;
+    const healthChecks = options.healthChecks ?? defaultHealthChecks(api);
     this.#machine = new UpdateMachine({
       dataDir,
       deviceType: options.deviceType,
       installers: options.installers,
       http: this.#http,
-      channel: api ? this.#channel(api) : undefined,
+      channel: api ? deploymentChannel(api, (o) => this.checkForUpdate(o)) : undefined,
       gate: this.#gate,
       states: this.states,
       provides: this.provides,
@@ -126,18 +91,18 @@ export class DeviceClient {
       logger: this.#logger,
       scripts: options.stateScripts === false ? undefined : new StateScriptRunner(options.stateScripts ?? {}),
     });
-  }
-
-  /** The server side of the deployments this client runs. */
-  #channel(api: DeviceApi): DeploymentChannel {
-    return {
-      reportStatus: (id, status, options) => api.reportStatus(id, status, undefined, options),
-      uploadLog: (id, entries, options) => api.uploadLog(id, entries, options),
-      refreshLink: async (id, options) => {
-        const next = await this.checkForUpdate(options);
-        return next?.id === id ? next.artifact.source.uri : undefined;
+    this.#daemon = new DaemonLoop(
+      {
+        resume: (o) => this.resume(o),
+        hasToken: () => this.#api?.token !== undefined,
+        authenticate: (o) => this.authenticate(o),
+        sendInventory: (o) => this.sendInventory({}, o),
+        checkForUpdate: (o) => this.checkForUpdate(o),
+        installDeployment: (deployment, o) => this.installDeployment(deployment, o),
       },
-    };
+      options.poll ?? {},
+      this.#ctx(),
+    );
   }
 
   #ctx() {
@@ -155,9 +120,9 @@ export class DeviceClient {
   }
 
   /**
-   * Sends a signed auth request and keeps the token (renewed before `exp`; on a 401 the client
-   * re-authenticates once and retries). Throws `DeviceError` `ERR_DEVICE_PENDING` while the device
-   * is not accepted.
+   * Sends a signed auth request and keeps the token (renewed before `exp`; on a 401 any call
+   * re-authenticates once and is sent once more). Of `options`, `signal` and `timeout` apply.
+   * Throws `DeviceError` `ERR_DEVICE_PENDING` while the device is not accepted.
    */
   authenticate(options?: RequestOptions): Promise<string> {
     return this.#requireApi().authenticate(options);
@@ -232,8 +197,7 @@ export class DeviceClient {
    * running is not disturbed; the check happens when the daemon next waits.
    */
   checkNow(): void {
-    this.#checkRequested = true;
-    this.#wake.abort();
+    this.#daemon.checkNow();
   }
 
   /** Installs a deployment from `checkForUpdate()` through the state machine. */
@@ -324,76 +288,8 @@ export class DeviceClient {
    * the next start.
    */
   async run(options: RunOptions = {}): Promise<void> {
-    const signal = options.signal;
-    const o = this.#o;
-    const api = this.#requireApi();
-    const updatePoll = o.poll?.updateIntervalMs ?? 1_800_000;
-    const inventoryPoll = o.poll?.inventoryIntervalMs ?? 28_800_000;
-    const backoff = new Backoff({ ...DEFAULT_POLL_RETRY, ...o.poll?.retry });
-    let nextUpdate = 0;
-    let nextInventory = 0;
-    const wait = async (delayMs: number, reason: string) => {
-      if (this.#checkRequested) return;
-      safeEmit(this.#ctx(), 'agent:wait', { reason, delayMs });
-      const wake = this.#wake.signal;
-      try {
-        await sleep(delayMs, signal ? AbortSignal.any([signal, wake]) : wake);
-      } catch (err) {
-        if (signal?.aborted || !wake.aborted) throw err;
-        this.#wake = new AbortController(); // woken by checkNow()
-      }
-    };
-    try {
-      let resumed = false;
-      while (!signal?.aborted) {
-        try {
-          // An update interrupted by a crash, power cut or reboot goes first (retried on errors).
-          if (!resumed) {
-            await this.resume(signal ? { signal } : {});
-            resumed = true;
-          }
-          if (api.token === undefined) await api.authenticate(signal ? { signal } : {});
-          if (this.#checkRequested) {
-            this.#checkRequested = false;
-            if (this.#wake.signal.aborted) this.#wake = new AbortController();
-            nextUpdate = 0;
-          }
-          const now = Date.now();
-          if (now >= nextInventory) {
-            await this.sendInventory({}, signal ? { signal } : {});
-            nextInventory = now + inventoryPoll;
-          }
-          if (now >= nextUpdate) {
-            const deployment = await this.checkForUpdate(signal ? { signal } : {});
-            nextUpdate = Date.now() + updatePoll;
-            if (deployment) {
-              await this.installDeployment(deployment, signal ? { signal } : {});
-              nextInventory = 0;
-              nextUpdate = 0;
-              backoff.reset();
-              continue;
-            }
-          }
-          backoff.reset();
-          await wait(Math.max(0, Math.min(nextUpdate, nextInventory) - Date.now()), 'poll');
-        } catch (err) {
-          if (signal?.aborted) break;
-          const pending = err instanceof DeviceError && err.code === DeviceErrorCodes.DEVICE_PENDING;
-          let delayMs = backoff.next();
-          if (err instanceof RateLimitError && err.retryAfterMs !== undefined) delayMs = err.retryAfterMs;
-          if (pending) safeEmit(this.#ctx(), 'auth:pending', { retryInMs: delayMs });
-          else {
-            safeEmit(this.#ctx(), 'agent:error', { during: 'poll', error: err });
-            this.#logger.warn('otakit device: poll failed', {
-              error: err instanceof Error ? err.message : String(err),
-            });
-          }
-          await wait(delayMs, pending ? 'device pending' : 'error backoff');
-        }
-      }
-    } catch (err) {
-      if (!signal?.aborted) throw err;
-    }
+    this.#requireApi();
+    await this.#daemon.run(options);
   }
 
   /** Closes the HTTP client the device client built. */

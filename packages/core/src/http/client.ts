@@ -16,6 +16,7 @@ import {
 } from './retry.js';
 import { parseRetryAfter } from './retry-after.js';
 import { type Target, TargetResolver } from './target.js';
+import { isTokenSource } from './token.js';
 import type {
   HttpClientOptions,
   HttpEvents,
@@ -104,7 +105,7 @@ export class HttpClient {
     const target = this.#targets.resolve(req.path, req.query);
     const requestId = req.requestId ?? headerValue(req.headers, 'x-men-requestid') ?? randomUUID();
     return await withReauthentication(
-      this.#options.auth,
+      isTokenSource(req.auth) ? req.auth : this.#options.auth,
       req,
       (sent) => this.#send<T>(req, target, requestId, sent),
       () =>
@@ -190,7 +191,7 @@ export class HttpClient {
     if (
       req.auth !== false &&
       target.sameOrigin &&
-      options.auth !== undefined &&
+      (isTokenSource(req.auth) || options.auth !== undefined) &&
       !('authorization' in headers)
     ) {
       const given = attemptToken(options, req);

@@ -12,6 +12,7 @@ export {
 export { redactUrl, SECRET_QUERY_PARAMS } from './redact.js';
 export { parseRetryAfter } from './retry-after.js';
 export {
+  type ObtainedToken,
   RefreshingToken,
   type RefreshingTokenOptions,
   type TokenRequestOptions,

@@ -10,8 +10,9 @@ export interface SentToken {
 }
 
 /**
- * The bearer token of one attempt from the client's `auth`: a token function (called on the
- * options object, as it always was: it may use `this`) or a {@link TokenSource}. Returned as given,
+ * The bearer token of one attempt: from the request's own {@link TokenSource} when it carries one,
+ * else from the client's `auth`: a token function (called on the options object, as it always was:
+ * it may use `this`) or a {@link TokenSource}. Returned as given,
  * so a synchronous token costs the caller no extra turn.
  * @internal
  */
@@ -19,8 +20,9 @@ export function attemptToken(
   options: HttpClientOptions,
   req: HttpRequest,
 ): string | undefined | PromiseLike<string | undefined> {
-  return isTokenSource(options.auth)
-    ? options.auth.token({ signal: req.signal, timeout: req.timeout })
+  const source = isTokenSource(req.auth) ? req.auth : options.auth;
+  return isTokenSource(source)
+    ? source.token({ signal: req.signal, timeout: req.timeout })
     : (options.auth as () => string | undefined | Promise<string | undefined>)();
 }
 
@@ -28,7 +30,7 @@ export function attemptToken(
  * Sends a call with one re-authentication: when `send` rejects with an {@link UnauthorizedError}
  * after an attempt that carried a token from a {@link TokenSource} with `refresh`, and the body can
  * be sent again, asks the source for a fresh token (shared with concurrent 401s) and calls `send`
- * once more; `onResend` is told first. A refresh that gives no new token lets the 401 stand.
+ * once more; `onResend` is told first. A refresh that gives no token lets the 401 stand.
  * @internal
  */
 export async function withReauthentication<T>(
@@ -51,7 +53,8 @@ export async function withReauthentication<T>(
       throw err;
     }
     const fresh = await auth.refresh(sent.token, { signal: req.signal, timeout: req.timeout });
-    if (fresh === undefined || fresh === '' || fresh === sent.token) throw err;
+    // The same string may come back: a server re-issues identical bytes within a second (Mender).
+    if (fresh === undefined || fresh === '') throw err;
     onResend();
     return await send(sent);
   }

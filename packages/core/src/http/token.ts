@@ -24,15 +24,32 @@ export interface TokenSource {
   /**
    * Replaces `refused` (the token the refused request carried) with a fresh one. Callers that saw
    * the same refused token share one refresh; one that saw an older token gets the current one.
-   * Resolve `undefined` when no fresh token can be had: the 401 then stands.
+   * Resolve `undefined` when no fresh token can be had: the 401 then stands. A resolved token is
+   * sent even when it equals the refused one (a server may re-issue the same bytes, as Mender does
+   * for a re-authentication within the same second).
    */
   refresh?(refused: string | undefined, options?: TokenRequestOptions): Promise<string | undefined>;
 }
 
+/** A token from {@link RefreshingTokenOptions.obtain} with the time it is due for renewal. */
+export interface ObtainedToken {
+  /** The bearer token. */
+  token: string;
+  /**
+   * When to renew it, epoch ms (e.g. some margin before its `exp`): from then on `token()`
+   * obtains a fresh one before the next call instead of sending this one. Default: never (only a
+   * 401 renews it).
+   */
+  renewAt?: number | undefined;
+}
+
 /** Options of a {@link RefreshingToken}. */
 export interface RefreshingTokenOptions {
-  /** Fetches a fresh token (a login, a device auth request). Called lazily, once at a time. */
-  obtain: (options: TokenRequestOptions) => Promise<string>;
+  /**
+   * Fetches a fresh token (a login, a device auth request). Called lazily, once at a time. Resolve
+   * an {@link ObtainedToken} to have the token renewed ahead of its expiry.
+   */
+  obtain: (options: TokenRequestOptions) => Promise<string | ObtainedToken>;
   /** A token to start with (obtained earlier); `obtain` runs on first use otherwise. */
   initial?: string;
 }
@@ -40,8 +57,8 @@ export interface RefreshingTokenOptions {
 /**
  * A {@link TokenSource} over an `obtain` function: fetches the token on first use, caches it,
  * shares one `obtain` among concurrent callers (first use, and concurrent 401s), and fetches again
- * only when the refused token is still the current one. A failed `obtain` is not cached: the next
- * call tries again.
+ * only when the refused token is still the current one, or ahead of time once its `renewAt` has
+ * passed. A failed `obtain` is not cached: the next call tries again.
  *
  * @example
  * ```ts
@@ -50,8 +67,10 @@ export interface RefreshingTokenOptions {
  * ```
  */
 export class RefreshingToken implements TokenSource {
-  readonly #obtain: (options: TokenRequestOptions) => Promise<string>;
+  readonly #obtain: (options: TokenRequestOptions) => Promise<string | ObtainedToken>;
   #token: string | undefined;
+  /** When the cached token is due for renewal, epoch ms (undefined: only a 401 renews it). */
+  #renewAt: number | undefined;
   #pending: Promise<string> | undefined;
 
   constructor(options: RefreshingTokenOptions) {
@@ -64,9 +83,12 @@ export class RefreshingToken implements TokenSource {
     return this.#token;
   }
 
-  /** The cached token, or a fresh one when there is none yet. */
+  /** The cached token, or a fresh one when there is none yet or the cached one is due for renewal. */
   token(options: TokenRequestOptions = {}): string | Promise<string> {
-    return this.#token ?? this.#fetch(options);
+    if (this.#token !== undefined && (this.#renewAt === undefined || Date.now() < this.#renewAt)) {
+      return this.#token;
+    }
+    return this.#fetch(options);
   }
 
   /** A fresh token in place of `refused` (shared with concurrent callers; see {@link TokenSource}). */
@@ -79,13 +101,16 @@ export class RefreshingToken implements TokenSource {
   /** Forgets the cached token (a logout): the next call fetches a fresh one. */
   clear(): void {
     this.#token = undefined;
+    this.#renewAt = undefined;
   }
 
   #fetch(options: TokenRequestOptions): Promise<string> {
     if (this.#pending === undefined) {
       const pending = this.#obtain(options).then(
-        (token) => {
+        (obtained) => {
+          const token = typeof obtained === 'string' ? obtained : obtained.token;
           this.#token = token;
+          this.#renewAt = typeof obtained === 'string' ? undefined : obtained.renewAt;
           this.#pending = undefined;
           return token;
         },

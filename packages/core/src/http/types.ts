@@ -110,8 +110,12 @@ export interface HttpRequest extends RequestOptions {
   contentLength?: number;
   /** How to read the response body. Default `'json'` (an empty body gives `undefined`). */
   responseType?: 'json' | 'text' | 'buffer' | 'stream' | 'void';
-  /** Send the `Authorization` header from the client's `auth`. Default true; false for signed URLs. */
-  auth?: boolean;
+  /**
+   * Send the `Authorization` header from the client's `auth` (default true); false for signed URLs;
+   * or a {@link TokenSource} to use for this call instead of the client's `auth`, with the same one
+   * refresh and re-send on 401 (a client shared by calls that authenticate differently).
+   */
+  auth?: boolean | TokenSource;
 }
 
 /** A response; with `responseType: 'stream'`, `data` is a Readable the caller must consume or destroy. */

@@ -37,6 +37,25 @@ describe('RefreshingToken', () => {
     await expect(source.token()).rejects.toThrow('login down');
     expect(await source.token()).toBe('ok');
   });
+
+  it('renews a token whose renewAt has passed before handing it out, and keeps one that is not due', async () => {
+    let calls = 0;
+    const due = new RefreshingToken({
+      obtain: async () => ({ token: `due${++calls}`, renewAt: Date.now() - 1 }),
+    });
+    expect(await due.token()).toBe('due1');
+    // Concurrent callers that find the token due share one renewal.
+    expect(await Promise.all([due.token(), due.token()])).toEqual(['due2', 'due2']);
+    expect(calls).toBe(2);
+    let fresh = 0;
+    const later = new RefreshingToken({
+      obtain: async () => ({ token: `later${++fresh}`, renewAt: Date.now() + 3_600_000 }),
+    });
+    expect(await later.token()).toBe('later1');
+    expect(await later.token()).toBe('later1');
+    expect(later.current).toBe('later1');
+    expect(fresh).toBe(1);
+  });
 });
 
 describe('HttpClient with a TokenSource', () => {
@@ -110,6 +129,25 @@ describe('HttpClient with a TokenSource', () => {
     expect(logins).toBe(1);
   });
 
+  it('re-sends once after a refresh that re-issued the same token string (a re-registered token)', async () => {
+    let logins = 0;
+    const { pool, client } = setup(
+      new RefreshingToken({
+        initial: 'same',
+        obtain: async () => {
+          logins++;
+          return 'same';
+        },
+      }),
+    );
+    pool.intercept({ path: '/r', method: 'GET' }).reply(401, { error: 'revoked' });
+    pool
+      .intercept({ path: '/r', method: 'GET', headers: { authorization: 'Bearer same' } })
+      .reply(200, { ok: 1 });
+    expect((await client.request({ method: 'GET', path: '/r' })).data).toEqual({ ok: 1 });
+    expect(logins).toBe(1);
+  });
+
   it('keeps the 401 when the source cannot refresh', async () => {
     const { pool, client } = setup({ token: () => 'static' });
     pool.intercept({ path: '/r', method: 'GET' }).reply(401, { error: 'no' });
@@ -146,5 +184,27 @@ describe('HttpClient with a TokenSource', () => {
     const controller = new AbortController();
     await client.request({ method: 'GET', path: '/r', signal: controller.signal });
     expect(seen).toEqual([controller.signal]);
+  });
+
+  it("uses a per-request source instead of the client's, with its one refresh on 401", async () => {
+    let clientLogins = 0;
+    let deviceAuths = 0;
+    const { pool, client } = setup(new RefreshingToken({ obtain: async () => `user${++clientLogins}` }));
+    const device = new RefreshingToken({ initial: 'dev0', obtain: async () => `dev${++deviceAuths}` });
+    pool
+      .intercept({ path: '/d', method: 'GET', headers: { authorization: 'Bearer dev0' } })
+      .reply(401, { error: 'revoked' });
+    pool
+      .intercept({ path: '/d', method: 'GET', headers: { authorization: 'Bearer dev1' } })
+      .reply(200, { ok: 'device' });
+    pool
+      .intercept({ path: '/m', method: 'GET', headers: { authorization: 'Bearer user1' } })
+      .reply(200, { ok: 'user' });
+    expect((await client.request({ method: 'GET', path: '/d', auth: device })).data).toEqual({
+      ok: 'device',
+    });
+    expect((await client.request({ method: 'GET', path: '/m' })).data).toEqual({ ok: 'user' });
+    expect(deviceAuths).toBe(1);
+    expect(clientLogins).toBe(1);
   });
 });

@@ -3,8 +3,11 @@ import {
   ConflictError,
   type HttpClient,
   NotFoundError,
+  type ObtainedToken,
+  RefreshingToken,
   type RequestOptions,
   signMenderRequest,
+  type TokenRequestOptions,
   toSpkiPem,
   UnauthorizedError,
 } from '@otakit/core';
@@ -43,35 +46,34 @@ export interface DeviceApiOptions {
   privateKey: KeyObject;
   identity: IdentitySource;
   tenantToken?: string | undefined;
-  /** Renew the token this many seconds before `exp`. Default 3600 (or a tenth of the lifetime, if shorter). */
-  renewBeforeSeconds?: number;
+  /** Renew the token this long before `exp`, ms. Default 3 600 000 (or a tenth of the lifetime, if shorter). */
+  renewBeforeMs?: number;
   /** Called after each successful authentication. */
   onAuthenticated?: () => void;
 }
 
 /**
  * The device API of a Mender server: authentication with a signed auth request, inventory,
- * deployment checks, status and log reports. Keeps the device token, renews it before `exp`, and on
- * a 401 re-authenticates once and retries.
+ * deployment checks, status and log reports. The device token is core's {@link RefreshingToken}
+ * (renewed before `exp`, one auth request shared by concurrent callers) given to each call as its
+ * token source, so core's {@link HttpClient} re-authenticates once on a 401 and re-sends the call once.
  */
 export class DeviceApi {
   readonly #opts: DeviceApiOptions;
   readonly #pubkey: string;
-  #token: string | undefined;
-  #tokenExp: number | undefined;
-  #tokenIat = 0;
-  #authInFlight: Promise<string> | undefined;
+  readonly #tokens: RefreshingToken;
   #v2NextMissing = false;
   #inventoryHash: string | undefined;
 
   constructor(opts: DeviceApiOptions) {
     this.#opts = opts;
     this.#pubkey = toSpkiPem(opts.privateKey);
+    this.#tokens = new RefreshingToken({ obtain: (options) => this.#authenticate(options) });
   }
 
   /** The current device token, if any (never log it). */
   get token(): string | undefined {
-    return this.#token;
+    return this.#tokens.current;
   }
 
   /** The public key (SPKI PEM) sent in auth requests; preauthorize the device with it. */
@@ -80,47 +82,38 @@ export class DeviceApi {
   }
 
   /**
-   * Sends a signed auth request and keeps the token. Throws `DeviceError` `ERR_DEVICE_PENDING` while
-   * the server has not accepted the device (401).
+   * Sends a signed auth request and keeps the token (an auth request already in flight is shared).
+   * Of `options`, `signal` and `timeout` apply. Throws `DeviceError` `ERR_DEVICE_PENDING` while the
+   * server has not accepted the device (401).
    */
-  authenticate(options: RequestOptions = {}): Promise<string> {
-    this.#authInFlight ??= this.#authenticate(options).finally(() => {
-      this.#authInFlight = undefined;
-    });
-    return this.#authInFlight;
+  authenticate(options: TokenRequestOptions = {}): Promise<string> {
+    return this.#tokens.refresh(this.#tokens.current, options);
   }
 
-  async #authenticate(options: RequestOptions): Promise<string> {
+  async #authenticate(options: TokenRequestOptions): Promise<ObtainedToken> {
     const source = this.#opts.identity;
     const identity = typeof source === 'function' ? await source() : source;
     const payload: Record<string, string> = { id_data: serializeIdentity(identity), pubkey: this.#pubkey };
     if (this.#opts.tenantToken) payload.tenant_token = this.#opts.tenantToken;
     const body = JSON.stringify(payload);
     const signature = signMenderRequest(body, this.#opts.privateKey);
+    let token: string;
     try {
       const res = await this.#opts.http.request<string>({
-        ...options,
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+        ...(options.timeout === undefined ? {} : { timeout: options.timeout }),
         method: 'POST',
         path: '/api/devices/v1/authentication/auth_requests',
         body,
         contentType: 'application/json',
-        headers: { ...options.headers, 'x-men-signature': signature },
+        headers: { 'x-men-signature': signature },
         responseType: 'text',
         auth: false,
         idempotencyKey: randomUUID(),
       });
-      const token = res.data.trim();
-      this.#token = token;
-      const times = await tokenTimes(token);
-      this.#tokenExp = times.exp;
-      // The lifetime comes from the token itself (the device clock may be off); `iat` is the server's.
-      this.#tokenIat = times.iat ?? Date.now() / 1000;
-      this.#inventoryHash = undefined;
-      this.#opts.onAuthenticated?.();
-      return token;
+      token = res.data.trim();
     } catch (err) {
       if (err instanceof UnauthorizedError) {
-        this.#token = undefined;
         throw new DeviceError(
           DeviceErrorCodes.DEVICE_PENDING,
           'the device is not accepted by the server yet',
@@ -131,33 +124,22 @@ export class DeviceApi {
       }
       throw err;
     }
+    this.#inventoryHash = undefined;
+    this.#opts.onAuthenticated?.();
+    return { token, renewAt: await this.#renewAt(token) };
   }
 
-  /** Whether the token is missing or due for renewal (within the margin before `exp`). */
-  #needsToken(): boolean {
-    if (this.#token === undefined) return true;
-    if (this.#tokenExp === undefined) return false;
-    const now = Date.now() / 1000;
-    const lifetime = this.#tokenExp - this.#tokenIat;
-    const margin = Math.min(this.#opts.renewBeforeSeconds ?? 3600, Math.max(0, lifetime / 10));
-    return now >= this.#tokenExp - margin;
-  }
-
-  /** Sends an authorised call: authenticates first if needed; on 401 re-authenticates once and retries. */
-  async #call<T>(run: (token: string) => Promise<T>, options: RequestOptions): Promise<T> {
-    if (this.#needsToken()) await this.authenticate(options);
-    try {
-      return await run(this.#token!);
-    } catch (err) {
-      if (!(err instanceof UnauthorizedError)) throw err;
-      this.#token = undefined;
-      await this.authenticate(options);
-      return run(this.#token!);
-    }
-  }
-
-  #authHeaders(token: string, options: RequestOptions): Record<string, string> {
-    return { ...options.headers, authorization: `Bearer ${token}` };
+  /**
+   * When the token is due for renewal, epoch ms: a margin before `exp` (the renewal setting, or a
+   * tenth of the lifetime if shorter). The lifetime comes from the token itself (the device clock
+   * may be off); `iat` is the server's.
+   */
+  async #renewAt(token: string): Promise<number | undefined> {
+    const times = await tokenTimes(token);
+    if (times.exp === undefined) return undefined;
+    const lifetimeMs = (times.exp - (times.iat ?? Date.now() / 1000)) * 1000;
+    const marginMs = Math.min(this.#opts.renewBeforeMs ?? 3_600_000, Math.max(0, lifetimeMs / 10));
+    return times.exp * 1000 - marginMs;
   }
 
   /**
@@ -173,20 +155,16 @@ export class DeviceApi {
       .sort()
       .map((name) => ({ name, value: attributes[name] }));
     const hash = createHash('sha256').update(JSON.stringify(list)).digest('hex');
-    if (hash === this.#inventoryHash && this.#token !== undefined) return false;
-    await this.#call(
-      (token) =>
-        this.#opts.http.request({
-          ...options,
-          method: 'PATCH',
-          path: '/api/devices/v1/inventory/device/attributes',
-          json: list,
-          responseType: 'void',
-          headers: this.#authHeaders(token, options),
-          idempotencyKey: randomUUID(),
-        }),
-      options,
-    );
+    if (hash === this.#inventoryHash && this.#tokens.current !== undefined) return false;
+    await this.#opts.http.request({
+      ...options,
+      method: 'PATCH',
+      path: '/api/devices/v1/inventory/device/attributes',
+      json: list,
+      responseType: 'void',
+      auth: this.#tokens,
+      idempotencyKey: randomUUID(),
+    });
     this.#inventoryHash = hash;
     return true;
   }
@@ -210,38 +188,30 @@ export class DeviceApi {
     };
     if (!this.#v2NextMissing) {
       try {
-        const res = await this.#call(
-          (token) =>
-            this.#opts.http.request<unknown>({
-              ...options,
-              method: 'POST',
-              path: '/api/devices/v2/deployments/device/deployments/next',
-              json: { device_provides: deviceProvides },
-              headers: this.#authHeaders(token, options),
-              idempotencyKey: randomUUID(),
-            }),
-          options,
-        );
+        const res = await this.#opts.http.request<unknown>({
+          ...options,
+          method: 'POST',
+          path: '/api/devices/v2/deployments/device/deployments/next',
+          json: { device_provides: deviceProvides },
+          auth: this.#tokens,
+          idempotencyKey: randomUUID(),
+        });
         return parse(res.status, res.data);
       } catch (err) {
         if (!(err instanceof NotFoundError)) throw err;
         this.#v2NextMissing = true;
       }
     }
-    const res = await this.#call(
-      (token) =>
-        this.#opts.http.request<unknown>({
-          ...options,
-          method: 'GET',
-          path: '/api/devices/v1/deployments/device/deployments/next',
-          query: {
-            artifact_name: deviceProvides.artifact_name ?? 'unknown',
-            device_type: deviceProvides.device_type ?? 'unknown',
-          },
-          headers: this.#authHeaders(token, options),
-        }),
-      options,
-    );
+    const res = await this.#opts.http.request<unknown>({
+      ...options,
+      method: 'GET',
+      path: '/api/devices/v1/deployments/device/deployments/next',
+      query: {
+        artifact_name: deviceProvides.artifact_name ?? 'unknown',
+        device_type: deviceProvides.device_type ?? 'unknown',
+      },
+      auth: this.#tokens,
+    });
     return parse(res.status, res.data);
   }
 
@@ -256,18 +226,14 @@ export class DeviceApi {
     options: RequestOptions = {},
   ): Promise<void> {
     try {
-      await this.#call(
-        (token) =>
-          this.#opts.http.request({
-            ...options,
-            method: 'PUT',
-            path: `/api/devices/v1/deployments/device/deployments/${encodeURIComponent(deploymentId)}/status`,
-            json: substate === undefined ? { status } : { status, substate: substate.slice(0, 200) },
-            responseType: 'void',
-            headers: this.#authHeaders(token, options),
-          }),
-        options,
-      );
+      await this.#opts.http.request({
+        ...options,
+        method: 'PUT',
+        path: `/api/devices/v1/deployments/device/deployments/${encodeURIComponent(deploymentId)}/status`,
+        json: substate === undefined ? { status } : { status, substate: substate.slice(0, 200) },
+        responseType: 'void',
+        auth: this.#tokens,
+      });
     } catch (err) {
       if (err instanceof ConflictError) {
         throw new DeviceError(DeviceErrorCodes.DEPLOYMENT_ABORTED, `deployment ${deploymentId} was aborted`, {
@@ -289,18 +255,14 @@ export class DeviceApi {
   ): Promise<void> {
     const messages = boundLog(entries);
     if (messages.length === 0) return;
-    await this.#call(
-      (token) =>
-        this.#opts.http.request({
-          ...options,
-          method: 'PUT',
-          path: `/api/devices/v1/deployments/device/deployments/${encodeURIComponent(deploymentId)}/log`,
-          json: { messages },
-          responseType: 'void',
-          headers: this.#authHeaders(token, options),
-        }),
-      options,
-    );
+    await this.#opts.http.request({
+      ...options,
+      method: 'PUT',
+      path: `/api/devices/v1/deployments/device/deployments/${encodeURIComponent(deploymentId)}/log`,
+      json: { messages },
+      responseType: 'void',
+      auth: this.#tokens,
+    });
   }
 }
 

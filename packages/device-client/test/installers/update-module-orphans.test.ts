@@ -40,7 +40,7 @@ describe('UpdateModuleInstaller after the agent was killed', () => {
       },
     );
     const exited = new Promise((r) => child.once('close', r));
-    const installer = new UpdateModuleInstaller({ modulesDir, timeoutSeconds: 20 });
+    const installer = new UpdateModuleInstaller({ modulesDir, timeoutMs: 20_000 });
     const ctx = makeContext(workDir, { payloadType: 'hang' });
     const pidFile = join(installer.treeDir(ctx), 'tmp', 'sleep.pid');
     // The module is in ArtifactInstall once it wrote the pid of its child.

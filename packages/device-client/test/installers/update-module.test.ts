@@ -13,9 +13,9 @@ import { makeContext, payload, tempDir } from './helpers.js';
 const modulesDir = fileURLToPath(new URL('../fixtures/modules', import.meta.url));
 const run = promisify(execFile);
 
-async function setup(type: string, overrides: Partial<InstallContext> = {}, timeoutSeconds = 20) {
+async function setup(type: string, overrides: Partial<InstallContext> = {}, timeoutMs = 20_000) {
   const dir = await tempDir();
-  const installer = new UpdateModuleInstaller({ modulesDir, timeoutSeconds, killGraceMs: 200 });
+  const installer = new UpdateModuleInstaller({ modulesDir, timeoutMs, killGraceMs: 200 });
   const ctx = makeContext(join(dir, 'work'), {
     payloadType: type,
     currentArtifactName: 'release-1',
@@ -333,7 +333,7 @@ describe('UpdateModuleInstaller', () => {
     });
 
     it('refuses an unsafe file name without leaving the module waiting on stream-next', async () => {
-      const { installer, ctx } = await setup('stream-copy', {}, 25);
+      const { installer, ctx } = await setup('stream-copy', {}, 25_000);
       ctx.header.metaData = { dest: '/nonexistent' };
       const { files, released } = tracked({ fine: 'x', '../evil': 'evil' });
       await expect(installer.download(ctx, files)).rejects.toMatchObject({
@@ -385,7 +385,7 @@ describe('UpdateModuleInstaller', () => {
 
     it('kills a module that hangs past its time limit, with everything it started', async () => {
       const dir = await tempDir();
-      const installer = new UpdateModuleInstaller({ modulesDir, timeoutSeconds: 1, killGraceMs: 100 });
+      const installer = new UpdateModuleInstaller({ modulesDir, timeoutMs: 1000, killGraceMs: 100 });
       const ctx = makeContext(join(dir, 'work'), { payloadType: 'hang' });
       await installer.download(ctx, payload({ 'x.bin': 'x' }));
       await expect(installer.install(ctx)).rejects.toMatchObject({

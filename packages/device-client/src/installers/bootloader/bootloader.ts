@@ -89,12 +89,7 @@ export function bootPartHex(part: string): string {
  * `bootcount=0`), in one atomic environment update.
  */
 export async function switchBootPart(bootloader: Bootloader, part: string): Promise<void> {
-  await bootloader.setEnv({
-    [BootEnvKeys.BOOT_PART]: part,
-    [BootEnvKeys.BOOT_PART_HEX]: bootPartHex(part),
-    [BootEnvKeys.UPGRADE_AVAILABLE]: '1',
-    [BootEnvKeys.BOOTCOUNT]: '0',
-  });
+  await bootloader.setEnv(bootPartEnv(part, true));
 }
 
 /** ArtifactCommit on an A/B system: the trial is over, keep booting the current partition. */
@@ -104,12 +99,17 @@ export async function commitBootPart(bootloader: Bootloader): Promise<void> {
 
 /** ArtifactRollback on an A/B system: boot `part` (the previous one) again, no trial. */
 export async function revertBootPart(bootloader: Bootloader, part: string): Promise<void> {
-  await bootloader.setEnv({
+  await bootloader.setEnv(bootPartEnv(part, false));
+}
+
+/** The environment that boots `part` next, on trial or not, with the boot counter reset. */
+function bootPartEnv(part: string, trial: boolean): Record<string, string> {
+  return {
     [BootEnvKeys.BOOT_PART]: part,
     [BootEnvKeys.BOOT_PART_HEX]: bootPartHex(part),
-    [BootEnvKeys.UPGRADE_AVAILABLE]: '0',
+    [BootEnvKeys.UPGRADE_AVAILABLE]: trial ? '1' : '0',
     [BootEnvKeys.BOOTCOUNT]: '0',
-  });
+  };
 }
 
 /** Checks a variable name for the bootloader tools: no `=`, whitespace or control characters. */

@@ -24,8 +24,11 @@ export interface UpdateModuleInstallerOptions {
    * `/var/lib/mender/modules/v3`). Default: `<ctx.workDir>/modules/v3`.
    */
   workDir?: string;
-  /** Time limit of each state invocation, in seconds (default 14400, Mender's `ModuleTimeoutSeconds`). */
-  timeoutSeconds?: number;
+  /**
+   * Time limit of each state invocation, in ms (default 14 400 000: 4 h, Mender's
+   * `ModuleTimeoutSeconds`).
+   */
+  timeoutMs?: number;
   /** Grace between SIGTERM and SIGKILL for a module past its time limit, in ms (default 2000). */
   killGraceMs?: number;
   /**
@@ -77,7 +80,7 @@ export class UpdateModuleInstaller implements Installer {
   constructor(options: UpdateModuleInstallerOptions) {
     this.#modulesDir = options.modulesDir;
     this.#workDir = options.workDir;
-    this.#timeoutMs = (options.timeoutSeconds ?? 14_400) * 1000;
+    this.#timeoutMs = options.timeoutMs ?? 14_400_000;
     this.#killGraceMs = options.killGraceMs ?? 2000;
     this.#currentArtifact = options.currentArtifact;
     this.#systemReboot = options.systemReboot;

@@ -63,7 +63,7 @@ export async function invokeModule(
   if (result.timedOut) {
     throw new InstallerError(
       InstallerErrorCodes.MODULE_TIMEOUT,
-      `${prefix}: no result within ${limits.timeoutMs / 1000} s, killed`,
+      `${prefix}: no result within ${limits.timeoutMs} ms, killed`,
     );
   }
   if (result.aborted) throw new InstallerError(InstallerErrorCodes.ABORTED, `${prefix}: aborted`);
