@@ -24,7 +24,6 @@ export {
   type DeploymentView,
   type FleetDevice,
   type FleetSnapshot,
-  joinIdOf,
   type ReleaseCount,
   type SnapshotSources,
   type SourceError,

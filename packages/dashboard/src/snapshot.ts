@@ -5,6 +5,7 @@
  * `device_id`, which is the registry's (and the telemetry store's) device id.
  */
 
+import { telemetryDeviceId } from '@otakit/core';
 import { type RolloutView, readRollouts } from './rollouts.js';
 import type {
   ManagementSource,
@@ -113,12 +114,6 @@ function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** The device id a Mender device has in the other plane: its identity `device_id`. */
-export function joinIdOf(identity: Record<string, unknown> | undefined): string | null {
-  const v = identity?.device_id;
-  return typeof v === 'string' && v !== '' ? v : null;
-}
-
 async function readDeployments(management: ManagementSource): Promise<DeploymentView[]> {
   const list: MenderDeployment[] = await collect(
     management.deployments.list({ perPage: MAX_DEPLOYMENTS }),
@@ -199,7 +194,8 @@ export async function buildSnapshot(sources: SnapshotSources): Promise<FleetSnap
 
   for (const d of menderDevices) {
     const menderId = d.id ?? '';
-    const id = joinIdOf(d.identity_data) ?? menderId;
+    // The row's id is the device's id in both planes (its registry id when it has one).
+    const id = telemetryDeviceId({ id: menderId, identity_data: d.identity_data });
     menderToJoin.set(menderId, id);
     const attrs = inventoryById.get(menderId);
     rows.set(id, {

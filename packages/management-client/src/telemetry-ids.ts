@@ -1,26 +1,7 @@
-import { mapConcurrent, type RequestOptions } from '@otakit/core';
+import { mapConcurrent, type RequestOptions, telemetryDeviceId } from '@otakit/core';
 import type { Device } from './types.js';
 
-/** The identity attribute that names a Mender device's device in the IoT Core registry. */
-export const TELEMETRY_ID_ATTRIBUTE = 'device_id';
-
-/**
- * The id a device's telemetry carries, for a Mender device: its identity's `device_id`, which is
- * the device's id in the IoT Core registry (what `preauthorizeFromRegistry` and `otakit iot sync`
- * give a registry device, and the `device_id` the telemetry store records); else, for a device
- * with no such identity attribute, the Mender device id itself.
- *
- * @example
- * ```ts
- * telemetryDeviceId({ id: '5f0c…', identity_data: { device_id: 'g-42' } }) // 'g-42'
- * telemetryDeviceId({ id: '5f0c…', identity_data: { mac: '00:11:22' } }) // '5f0c…'
- * ```
- */
-export function telemetryDeviceId(device: Pick<Device, 'id' | 'identity_data'>): string {
-  const identity = device.identity_data as Record<string, unknown> | undefined;
-  const registryId = identity?.[TELEMETRY_ID_ATTRIBUTE];
-  return typeof registryId === 'string' && registryId !== '' ? registryId : (device.id ?? '');
-}
+export { TELEMETRY_ID_ATTRIBUTE, telemetryDeviceId } from '@otakit/core';
 
 /** What {@link telemetryDeviceIds} reads devices from: `mgmt.devices`. */
 export interface DeviceLookup {
