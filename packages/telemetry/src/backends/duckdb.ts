@@ -24,6 +24,11 @@ const STAGE = `
     artifact_name varchar, name varchar, value double
   );`;
 
+/** The staged messages as `telemetry_messages` rows (JSON text cast to JSON). */
+const FROM_STAGE = `select id, device_id, registry, received_at, kind, subfolder, artifact_name, software_version,
+    deployment_id, cast(payload as json), payload_raw, payload_encoding, cast(metrics as json)
+  from stage_messages`;
+
 /** Rows per data chunk (DuckDB's vector size). */
 const CHUNK_ROWS = 2048;
 
@@ -104,13 +109,22 @@ export class DuckDbBackend implements Backend {
     }
     await this.#appendColumns('stage_messages', this.#messageTypes, messages);
     await this.#appendColumns('stage_metrics', this.#metricTypes, metrics);
-    await c.run('begin transaction');
+    // Fast path: a plain insert. The primary key still refuses a stored id, and then the whole
+    // transaction is undone and the batch goes through the conflict-checking path. Measured on
+    // DuckDB 1.5: `on conflict do nothing returning` costs ~9x a plain insert into the same
+    // indexed table, and a redelivered id is the rare case.
     try {
+      await this.#inTransaction(async () => {
+        await c.run(`insert into telemetry_messages ${FROM_STAGE}`);
+        await c.run('insert into telemetry_metrics select * from stage_metrics');
+      });
+      return new Set(rows.map((r) => r.id));
+    } catch {
+      // A stored id (or a value the database refused): retry, checking each id.
+    }
+    return await this.#inTransaction(async () => {
       // The primary key's index finds the ids already stored, without scanning the table.
-      const res = await c.runAndReadAll(`insert into telemetry_messages
-        select id, device_id, registry, received_at, kind, subfolder, artifact_name, software_version,
-          deployment_id, cast(payload as json), payload_raw, payload_encoding, cast(metrics as json)
-        from stage_messages
+      const res = await c.runAndReadAll(`insert into telemetry_messages ${FROM_STAGE}
         on conflict (id) do nothing
         returning id`);
       const inserted = new Set(res.getRowObjectsJS().map((r) => String(r.id)));
@@ -122,8 +136,18 @@ export class DuckDbBackend implements Backend {
         );
       }
       await c.run('insert into telemetry_metrics select * from stage_metrics');
-      await c.run('commit');
       return inserted;
+    });
+  }
+
+  /** Runs `work` in one transaction on the writer connection: committed, or rolled back and rethrown. */
+  async #inTransaction<T>(work: () => Promise<T>): Promise<T> {
+    const c = this.#writer;
+    await c.run('begin transaction');
+    try {
+      const result = await work();
+      await c.run('commit');
+      return result;
     } catch (err) {
       await c.run('rollback').catch(() => undefined);
       throw err;
