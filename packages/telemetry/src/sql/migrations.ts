@@ -59,6 +59,12 @@ export const MIGRATIONS: readonly Migration[] = [
       'create index if not exists telemetry_metrics_message on telemetry_metrics (message_id)',
     ],
   },
+  {
+    version: 2,
+    description: 'no index on telemetry_metrics.message_id: no query reads by it, and every ingest paid for it',
+    statements: [],
+    postgresOnly: ['drop index if exists telemetry_metrics_message'],
+  },
 ];
 
 /** The statements of `migration` for `dialect`, with types filled in. */
