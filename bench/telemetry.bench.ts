@@ -4,8 +4,9 @@
  *
  * 1. Ingest, three ways interleaved round by round (medians of the rounds):
  *    - through the broker: 1,000 simulated devices (each an `IotCoreDevice` with its own MQTT
- *      connection and JWT) publish QoS 1 telemetry to the sandbox's MQTT bridge, each awaiting its
- *      PUBACK, which the bridge sends only once the store wrote the message (`storeSink`);
+ *      connection and JWT, all in a child process: bench/telemetry-devices.mjs) publish QoS 1
+ *      telemetry to the sandbox's MQTT bridge in this process, each awaiting its PUBACK, which the
+ *      bridge sends only once the store wrote the message (`storeSink`);
  *    - into the store directly: the same 1,000 devices as producers each awaiting `store.append`
  *      (the store's share of the broker path);
  *    - the fastest honest baseline: the same rows written raw in 1,000-row transactions (DuckDB
@@ -29,7 +30,7 @@
  * - OTAKIT_BENCH_BROKER=0 skips the broker path (no sandbox, no MQTT).
  */
 
-import { spawnSync } from 'node:child_process';
+import { fork, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -200,10 +201,12 @@ async function ingestRaw(n: number): Promise<number> {
   return n / ((performance.now() - t) / 1000);
 }
 
-// The broker path: the IoT Core sandbox's MQTT bridge (aedes) writing into the store; devices share
-// one registered key (each still authenticates with its own JWT and client id).
+// The broker path: the IoT Core sandbox's MQTT bridge (aedes) in this process, writing into the
+// store; the devices in a child process (bench/telemetry-devices.mjs). They share one registered key
+// (each still authenticates with its own JWT and client id).
 interface BrokerRig {
-  devices: Array<{ publishTelemetry(p: string): Promise<void>; close(): Promise<void> }>;
+  /** Publishes about `n` messages over all devices; resolves with the rate, messages per second. */
+  publish(n: number): Promise<number>;
   close(): Promise<void>;
 }
 async function startBroker(): Promise<BrokerRig> {
@@ -222,42 +225,46 @@ async function startBroker(): Promise<BrokerRig> {
   const registry = new adapter.RegistryClient({ ...where, baseUrl: iot.url, auth: iot.adminToken });
   const key = await core.generateDeviceKey({ type: 'ecdsa-p256' });
   const credential = adapter.toDeviceCredential(key.publicKeyPem);
-  const devices: BrokerRig['devices'] = [];
+  const ids = Array.from({ length: DEVICES }, (_, i) => `bench-${i}`);
   for (let start = 0; start < DEVICES; start += 50) {
-    const ids = Array.from({ length: Math.min(50, DEVICES - start) }, (_, i) => `bench-${start + i}`);
-    await Promise.all(ids.map((id) => registry.devices.create({ id, credentials: [credential] })));
-    const chunk = ids.map(
-      (id) => new adapter.IotCoreDevice({ ...where, deviceId: id, privateKey: key.privateKey, mqttUrl: iot.mqttUrl }),
+    await Promise.all(
+      ids.slice(start, start + 50).map((id) => registry.devices.create({ id, credentials: [credential] })),
     );
-    await Promise.all(chunk.map((d: { connect(): Promise<void> }) => d.connect()));
-    devices.push(...chunk);
   }
+  const child = fork(join(root, 'bench', 'telemetry-devices.mjs'), [], {
+    env: { ...process.env, OTAKIT_BENCH_KEY_PEM: key.privateKeyPem },
+  });
+  const next = () =>
+    new Promise<Record<string, number>>((done, fail) => {
+      child.once('message', (m) => done(m as Record<string, number>));
+      child.once('exit', (code) => fail(new Error(`the device process exited (${code})`)));
+    });
+  const ready = next();
+  child.send({ ids, mqttUrl: iot.mqttUrl, where });
+  await ready;
   return {
-    devices,
+    async publish(n) {
+      const answer = next();
+      const t = performance.now();
+      child.send({ publish: n });
+      const { published } = await answer;
+      return (published as number) / ((performance.now() - t) / 1000);
+    },
     async close() {
-      await Promise.all(devices.map((d) => d.close()));
+      const exited = new Promise((done) => child.once('exit', done));
+      child.send({ close: true });
+      await exited;
       await registry.close();
       await iot.close();
     },
   };
 }
 
-async function ingestThroughBroker(rig: BrokerRig, n: number): Promise<number> {
-  const perDevice = Math.ceil(n / rig.devices.length);
-  const t = performance.now();
-  await Promise.all(
-    rig.devices.map(async (device, d) => {
-      for (let i = 0; i < perDevice; i++) await device.publishTelemetry(payloadOf(d, seq++));
-    }),
-  );
-  return (perDevice * rig.devices.length) / ((performance.now() - t) / 1000);
-}
-
 const perRound = Math.ceil(MESSAGES / ROUNDS);
 const rig = BROKER ? await startBroker() : undefined;
 await ingestThroughStore(DEVICES * 2); // warm-up
 await ingestRaw(2000);
-if (rig) await ingestThroughBroker(rig, DEVICES);
+if (rig) await rig.publish(DEVICES);
 const storeRates: number[] = [];
 const brokerRates: number[] = [];
 const rawRates: number[] = [];
@@ -266,9 +273,10 @@ for (let round = 0; round < ROUNDS; round++) {
   const paths = [
     async () => storeRates.push(await ingestThroughStore(perRound)),
     async () => rawRates.push(await ingestRaw(perRound)),
-    ...(rig ? [async () => brokerRates.push(await ingestThroughBroker(rig, perRound))] : []),
+    ...(rig ? [async () => brokerRates.push(await rig.publish(perRound))] : []),
   ];
-  for (let i = 0; i < paths.length; i++) await (paths[(round + i) % paths.length] as () => Promise<unknown>)();
+  for (let i = 0; i < paths.length; i++)
+    await (paths[(round + i) % paths.length] as () => Promise<unknown>)();
 }
 await rig?.close();
 await rawWriter.close();
