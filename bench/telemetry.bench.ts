@@ -308,7 +308,7 @@ while (filled < ROWS) {
   if (inFlight.length >= 4) await inFlight.shift();
 }
 await Promise.all(inFlight);
-const fillRate = (ROWS - already) / ((performance.now() - fillStart) / 1000);
+const fillRate = Math.max(0, ROWS - already) / ((performance.now() - fillStart) / 1000);
 const stored = await store.count();
 
 async function timeQuery(run: () => Promise<unknown>): Promise<{ p50: number; p95: number }> {
@@ -365,7 +365,11 @@ console.log(`    ratio store/raw                   ${(median(storeRates) / media
 if (rig) {
   console.log(`    ratio broker/raw                  ${(median(brokerRates) / median(rawRates)).toFixed(3)}`);
 }
-console.log(`  bulk fill with appendBatch           ${fmt(fillRate)} msg/s (${stored} rows stored)`);
+console.log(
+  already >= ROWS
+    ? `  bulk fill: none (ingest already stored ${stored} rows)`
+    : `  bulk fill with appendBatch           ${fmt(fillRate)} msg/s (${stored} rows stored)`,
+);
 console.log(`  releaseAggregates over ${stored} rows (${QUERY_RUNS} runs):`);
 console.log(
   `    whole day, all devices            p50 ${dayStats.p50.toFixed(1)} ms, p95 ${dayStats.p95.toFixed(1)} ms`,

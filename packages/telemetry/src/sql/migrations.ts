@@ -61,7 +61,8 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 2,
-    description: 'no index on telemetry_metrics.message_id: no query reads by it, and every ingest paid for it',
+    description:
+      'no index on telemetry_metrics.message_id: no query reads by it, and every ingest paid for it',
     statements: [],
     postgresOnly: ['drop index if exists telemetry_metrics_message'],
   },
