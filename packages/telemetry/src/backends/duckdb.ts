@@ -1,16 +1,22 @@
 /**
- * The embedded backend: DuckDB through `@duckdb/node-api`, in memory or in one file. A batch is
- * handed to DuckDB as one JSON parameter per staging table (DuckDB parses it on its own threads,
- * so the event loop, which also serves the broker, is never blocked by a synchronous append), then
- * moved into the store in one transaction: a plain insert, or, when the primary key refuses a stored
- * id, `on conflict (id) do nothing returning id`, keeping only the new rows' numeric fields.
+ * The embedded backend: DuckDB through `@duckdb/node-api`, in memory or in one file. Writes append
+ * to per-connection staging tables with DuckDB's appender (its fast path), then move the rows into
+ * the store in one transaction: a plain insert, or, when the primary key refuses a stored id,
+ * `on conflict (id) do nothing returning id`, keeping only the new rows' numeric fields.
+ *
+ * Measured (interleaved, 1,000 messages with 3 numeric fields each): the appender stages a batch in
+ * ~47 ms of wall time, all of it synchronous on the event loop; one JSON parameter per staging table
+ * parsed by `from_json` blocks the loop for ~6 ms but takes ~170 ms. The appender stays: the
+ * store's throughput is bounded by wall time per batch.
  */
 
-import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBInstance, DuckDBType, DuckDBValue } from '@duckdb/node-api';
 import type { StoredRow } from '../message.js';
-import { metricsJson } from '../message.js';
+import { messageColumnValues } from '../message.js';
 import { CREATE_VERSION_TABLE, MIGRATIONS, migrationStatements } from '../sql/migrations.js';
 import type { Backend } from './backend.js';
+
+type DuckDB = typeof import('@duckdb/node-api');
 
 const STAGE = `
   create temp table if not exists stage_messages (
@@ -28,35 +34,33 @@ const FROM_STAGE = `select id, device_id, registry, received_at, kind, subfolder
     deployment_id, cast(payload as json), payload_raw, payload_encoding, cast(metrics as json)
   from stage_messages`;
 
-/** Fills stage_messages from a JSON array of message objects (`$1`). */
-const STAGE_MESSAGES = `insert into stage_messages
-  select r.id, r.device_id, r.registry, make_timestamptz(r.received_us), r.kind, r.subfolder,
-    r.artifact_name, r.software_version, r.deployment_id, r.payload, r.payload_raw, r.payload_encoding,
-    r.metrics
-  from (select unnest(from_json($1, '[{"id": "VARCHAR", "device_id": "VARCHAR", "registry": "VARCHAR",
-    "received_us": "BIGINT", "kind": "VARCHAR", "subfolder": "VARCHAR", "artifact_name": "VARCHAR",
-    "software_version": "VARCHAR", "deployment_id": "VARCHAR", "payload": "VARCHAR",
-    "payload_raw": "VARCHAR", "payload_encoding": "VARCHAR", "metrics": "VARCHAR"}]')) as r)`;
-
-/** Fills stage_metrics from a JSON array of metric objects (`$1`), one per numeric field. */
-const STAGE_METRICS = `insert into stage_metrics
-  select m.message_id, m.device_id, m.registry, make_timestamptz(m.received_us), m.kind,
-    m.artifact_name, m.name, m.value
-  from (select unnest(from_json($1, '[{"message_id": "VARCHAR", "device_id": "VARCHAR",
-    "registry": "VARCHAR", "received_us": "BIGINT", "kind": "VARCHAR", "artifact_name": "VARCHAR",
-    "name": "VARCHAR", "value": "DOUBLE"}]')) as m)`;
+/** Rows per data chunk (DuckDB's vector size). */
+const CHUNK_ROWS = 2048;
 
 /** @internal */
 export class DuckDbBackend implements Backend {
   readonly dialect = 'duckdb' as const;
+  readonly #duckdb: DuckDB;
   readonly #instance: DuckDBInstance;
   readonly #writer: DuckDBConnection;
   readonly #reader: DuckDBConnection;
+  /** Column types of stage_messages and stage_metrics, in order. */
+  readonly #messageTypes: DuckDBType[];
+  readonly #metricTypes: DuckDBType[];
 
-  private constructor(instance: DuckDBInstance, writer: DuckDBConnection, reader: DuckDBConnection) {
+  private constructor(
+    duckdb: DuckDB,
+    instance: DuckDBInstance,
+    writer: DuckDBConnection,
+    reader: DuckDBConnection,
+  ) {
+    this.#duckdb = duckdb;
     this.#instance = instance;
     this.#writer = writer;
     this.#reader = reader;
+    const { VARCHAR, TIMESTAMPTZ, DOUBLE } = duckdb;
+    this.#messageTypes = [VARCHAR, VARCHAR, VARCHAR, TIMESTAMPTZ, ...new Array<DuckDBType>(9).fill(VARCHAR)];
+    this.#metricTypes = [VARCHAR, VARCHAR, VARCHAR, TIMESTAMPTZ, VARCHAR, VARCHAR, VARCHAR, DOUBLE];
   }
 
   /** Opens `path` (':memory:' or a file). */
@@ -67,7 +71,7 @@ export class DuckDbBackend implements Backend {
       const writer = await instance.connect();
       const reader = await instance.connect();
       await writer.run(STAGE);
-      return new DuckDbBackend(instance, writer, reader);
+      return new DuckDbBackend(duckdb, instance, writer, reader);
     } catch (err) {
       instance.closeSync();
       throw err;
@@ -96,40 +100,20 @@ export class DuckDbBackend implements Backend {
   async write(rows: readonly StoredRow[]): Promise<Set<string>> {
     const c = this.#writer;
     await c.run('delete from stage_messages; delete from stage_metrics;');
-    const messages: unknown[] = [];
-    const metrics: unknown[] = [];
+    const { DuckDBTimestampTZValue } = this.#duckdb;
+    const messages: DuckDBValue[][] = Array.from({ length: this.#messageTypes.length }, () => []);
+    const metrics: DuckDBValue[][] = Array.from({ length: this.#metricTypes.length }, () => []);
     for (const r of rows) {
-      const received_us = Math.round(r.receivedAt * 1000);
-      messages.push({
-        id: r.id,
-        device_id: r.deviceId,
-        registry: r.registry,
-        received_us,
-        kind: r.kind,
-        subfolder: r.subfolder,
-        artifact_name: r.artifactName,
-        software_version: r.softwareVersion,
-        deployment_id: r.deploymentId,
-        payload: r.payloadJson,
-        payload_raw: r.payloadRaw,
-        payload_encoding: r.payloadEncoding,
-        metrics: metricsJson(r.metrics),
-      });
+      const at = new DuckDBTimestampTZValue(BigInt(Math.round(r.receivedAt * 1000)));
+      const values = messageColumnValues<DuckDBValue>(r, at);
+      for (let i = 0; i < values.length; i++) (messages[i] as DuckDBValue[]).push(values[i] as DuckDBValue);
       for (const [name, value] of r.metrics) {
-        metrics.push({
-          message_id: r.id,
-          device_id: r.deviceId,
-          registry: r.registry,
-          received_us,
-          kind: r.kind,
-          artifact_name: r.artifactName,
-          name,
-          value,
-        });
+        const m = [r.id, r.deviceId, r.registry, at, r.kind, r.artifactName, name, value];
+        for (let i = 0; i < m.length; i++) (metrics[i] as DuckDBValue[]).push(m[i] as DuckDBValue);
       }
     }
-    await c.run(STAGE_MESSAGES, [JSON.stringify(messages)]);
-    if (metrics.length > 0) await c.run(STAGE_METRICS, [JSON.stringify(metrics)]);
+    await this.#appendColumns('stage_messages', this.#messageTypes, messages);
+    await this.#appendColumns('stage_metrics', this.#metricTypes, metrics);
     // Fast path: a plain insert. The primary key still refuses a stored id, and then the whole
     // transaction is undone and the batch goes through the conflict-checking path. Measured on
     // DuckDB 1.5: `on conflict do nothing returning` costs ~9x a plain insert into the same
@@ -172,6 +156,24 @@ export class DuckDbBackend implements Backend {
     } catch (err) {
       await c.run('rollback').catch(() => undefined);
       throw err;
+    }
+  }
+
+  /** Appends column arrays to a staging table in data chunks (one native call per column and chunk). */
+  async #appendColumns(table: string, types: readonly DuckDBType[], columns: DuckDBValue[][]): Promise<void> {
+    const total = columns[0]?.length ?? 0;
+    if (total === 0) return;
+    const appender = await this.#writer.createAppender(table);
+    try {
+      for (let start = 0; start < total; start += CHUNK_ROWS) {
+        const end = Math.min(total, start + CHUNK_ROWS);
+        const chunk = this.#duckdb.DuckDBDataChunk.create(types, end - start);
+        chunk.setColumns(columns.map((c) => c.slice(start, end)));
+        appender.appendDataChunk(chunk);
+      }
+      appender.flushSync();
+    } finally {
+      appender.closeSync();
     }
   }
 
