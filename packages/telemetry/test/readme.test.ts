@@ -57,7 +57,7 @@ describe('README', () => {
   });
 
   it('runs the ingest example: a stable id, stored once with its subfolder, a redelivery a duplicate', async () => {
-    const example = blocks.find((b) => b.includes('${clientId}:${packetId}')) as string;
+    const example = blocks.find((b) => b.includes('clientId')) as string;
     const store = await openTelemetryStore(':memory:');
     try {
       const scope = {
