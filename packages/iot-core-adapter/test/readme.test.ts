@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { generateDeviceKey } from '@otakit/core';
 import { ManagementClient } from '@otakit/management-client';
 import { type IotCoreSandbox, type Sandbox, startIotCoreSandbox, startSandbox } from '@otakit/sandbox';
+import { readmeBlocks, runReadmeBlock } from '@otakit/test-support';
 import { EventEmitter } from 'eventemitter3';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
@@ -16,34 +17,20 @@ import {
 } from '../src/index.js';
 
 const README = new URL('../README.md', import.meta.url);
-const blocks = [...readFileSync(README, 'utf8').matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
+const blocks = readmeBlocks(README);
 const block = (marker: string): string => {
   const found = blocks.find((b) => b.includes(marker));
   if (found === undefined) throw new Error(`no README example contains ${marker}`);
   return found;
 };
 
-/**
- * Runs a README block as a module, as written, and returns what it printed with console.log.
- * `scope` gives the names a fragment uses without defining them (the objects of the sections before).
- */
-async function runBlock(code: string, scope: Record<string, unknown> = {}): Promise<unknown[][]> {
-  const file = new URL(`./readme-${Math.random().toString(36).slice(2)}.generated.ts`, import.meta.url);
-  writeFileSync(file, `${code}\nexport {};\n`);
-  const logged: unknown[][] = [];
-  const spy = vi.spyOn(console, 'log').mockImplementation((...args: unknown[]) => {
-    logged.push(args);
-  });
-  Object.assign(globalThis, scope);
-  try {
-    await import(/* @vite-ignore */ file.href);
-  } finally {
-    spy.mockRestore();
-    for (const name of Object.keys(scope)) delete (globalThis as Record<string, unknown>)[name];
-    rmSync(file, { force: true });
-  }
-  return logged;
-}
+/** Runs a README block as written (see runReadmeBlock), each run in a module file of its own. */
+const runBlock = (code: string, scope: Record<string, unknown> = {}) =>
+  runReadmeBlock(
+    code,
+    new URL(`./readme-${Math.random().toString(36).slice(2)}.generated.ts`, import.meta.url),
+    scope,
+  );
 
 const AT = { project: 'my-project', location: 'us-central1', registry: 'fleet' };
 

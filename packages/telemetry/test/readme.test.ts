@@ -1,35 +1,14 @@
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { readmeBlocks, runReadmeBlock as runBlock } from '@otakit/test-support';
+import { describe, expect, it } from 'vitest';
 import { openTelemetryStore, type TelemetryStore } from '../src/index.js';
 
 const README = new URL('../README.md', import.meta.url);
-const blocks = [...readFileSync(README, 'utf8').matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
-
-/**
- * Runs a README block as a module and returns what it printed with console.log. `scope` gives the
- * names a fragment uses without defining them (what the sections before it made).
- */
-async function runBlock(code: string, file: URL, scope: Record<string, unknown> = {}): Promise<unknown[][]> {
-  writeFileSync(file, `${code}\nexport {};\n`);
-  const logged: unknown[][] = [];
-  const spy = vi.spyOn(console, 'log').mockImplementation((...args: unknown[]) => {
-    logged.push(args);
-  });
-  Object.assign(globalThis, scope);
-  try {
-    await import(/* @vite-ignore */ file.href);
-  } finally {
-    spy.mockRestore();
-    for (const name of Object.keys(scope)) delete (globalThis as Record<string, unknown>)[name];
-  }
-  return logged;
-}
+const blocks = readmeBlocks(README);
 
 const FLEET = 'projects/demo/locations/europe-west1/registries/fleet';
 
 describe('README', () => {
   const tmp = new URL('./readme-example.generated.ts', import.meta.url);
-  afterEach(() => rmSync(tmp, { force: true }));
 
   it('opens with an example of at most 10 lines of code', () => {
     const code = (blocks[0] ?? '').replace(/^import [\s\S]*?from '[^']+';$/gm, '');
@@ -49,10 +28,7 @@ describe('README', () => {
   it('runs the push ingest and read API example as written', async () => {
     const example = blocks.find((b) => b.includes('startPushIngest'));
     expect(example).toBeDefined();
-    const logged = await runBlock(
-      example as string,
-      new URL('./readme-push.generated.ts', import.meta.url),
-    ).finally(() => rmSync(new URL('./readme-push.generated.ts', import.meta.url), { force: true }));
+    const logged = await runBlock(example as string, new URL('./readme-push.generated.ts', import.meta.url));
     expect(logged).toEqual([[204], ['release-2', 0.31]]);
   });
 
@@ -69,7 +45,7 @@ describe('README', () => {
       // Run twice (two module files: an import runs once), as a broker redelivering the packet would.
       for (const name of ['readme-ingest-1', 'readme-ingest-2']) {
         const file = new URL(`./${name}.generated.ts`, import.meta.url);
-        await runBlock(example, file, scope).finally(() => rmSync(file, { force: true }));
+        await runBlock(example, file, scope);
       }
       const stored = await store.messages();
       expect(stored.map((r) => [r.id, r.deviceId, r.subfolder, r.artifactName, r.metrics])).toEqual([
@@ -122,9 +98,7 @@ describe('README', () => {
         },
       }) as TelemetryStore;
       const file = new URL('./readme-queries.generated.ts', import.meta.url);
-      await runBlock(example, file, { store: recording, deviceIds: ['pi-1', 'pi-2'] }).finally(() =>
-        rmSync(file, { force: true }),
-      );
+      await runBlock(example, file, { store: recording, deviceIds: ['pi-1', 'pi-2'] });
       expect((answers.latest as Array<{ id: string }>).map((r) => r.id)).toEqual(['a', 'b']);
       expect((answers.messages as Array<{ id: string }>).map((r) => r.id)).toEqual(['a']);
       // The hour window leaves out pi-2's message of two hours ago.
