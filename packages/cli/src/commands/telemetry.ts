@@ -241,7 +241,7 @@ export function registerTelemetryCommands(
     .action(async (opts: IngestOptions, command: Command) => {
       const { openTelemetryStore, startPushIngest, startTelemetryApi } = await load();
       let store: { close(): Promise<void> };
-      let server: { url: string; close(): Promise<void> };
+      let server: { url: string; close(): Promise<void> } | undefined;
       let api: { url: string; close(): Promise<void> } | undefined;
       try {
         store = await openTelemetryStore(opts.store);

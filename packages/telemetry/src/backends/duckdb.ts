@@ -117,15 +117,17 @@ export class DuckDbBackend implements Backend {
     // Fast path: a plain insert. The primary key still refuses a stored id, and then the whole
     // transaction is undone and the batch goes through the conflict-checking path. Measured on
     // DuckDB 1.5: `on conflict do nothing returning` costs ~9x a plain insert into the same
-    // indexed table, and a redelivered id is the rare case.
+    // indexed table, and a redelivered id is the rare case. The transaction is one call: each call
+    // is a hand-off to DuckDB's threads (~5 ms each on a loaded 2-core machine, 4 calls before).
     try {
-      await this.#inTransaction(async () => {
-        await c.run(`insert into telemetry_messages ${FROM_STAGE}`);
-        await c.run('insert into telemetry_metrics select * from stage_metrics');
-      });
+      await c.run(`begin transaction;
+        insert into telemetry_messages ${FROM_STAGE};
+        insert into telemetry_metrics select * from stage_metrics;
+        commit`);
       return new Set(rows.map((r) => r.id));
     } catch {
-      // A stored id (or a value the database refused): retry, checking each id.
+      // A stored id (or a value the database refused): undo, and retry checking each id.
+      await c.run('rollback').catch(() => undefined);
     }
     return await this.#inTransaction(async () => {
       // The primary key's index finds the ids already stored, without scanning the table.

@@ -45,14 +45,15 @@ export class PostgresBackend implements Backend {
   static async open(url: string, maxConnections = 4): Promise<PostgresBackend> {
     const pg = await import('pg');
     const PoolClass = (pg.default?.Pool ?? (pg as unknown as { Pool: typeof Pool }).Pool) as typeof Pool;
-    const pool = new PoolClass({ connectionString: url, max: maxConnections });
-    // An idle client's error (server restart) must not crash the process; the next query fails instead.
-    pool.on('error', () => undefined);
     // The per-release aggregates sort every sample of a window (exact percentiles); with the default
     // 4 MB of sort memory a day of a fleet's samples spills to disk (EXPLAIN: "external merge").
-    pool.on('connect', (client) => {
-      client.query(`set work_mem = '${SORT_MEMORY}'`).catch(() => undefined);
+    const pool = new PoolClass({
+      connectionString: url,
+      max: maxConnections,
+      options: `-c work_mem=${SORT_MEMORY}`,
     });
+    // An idle client's error (server restart) must not crash the process; the next query fails instead.
+    pool.on('error', () => undefined);
     try {
       await pool.query('select 1');
     } catch (err) {
