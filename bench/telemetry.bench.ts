@@ -9,6 +9,7 @@
  *      bridge sends only once the store wrote the message (`storeSink`);
  *    - into the store directly: the same 1,000 devices as producers each awaiting `store.append`
  *      (the store's share of the broker path);
+ *    - the broker's ceiling: the same devices and bridge with a sink that stores nothing;
  *    - the fastest honest baseline: the same rows written raw in 1,000-row transactions (DuckDB
  *      appender / PostgreSQL `unnest` insert) into a table with no id check and no metrics.
  * 2. Query: the store filled to OTAKIT_BENCH_ROWS messages (default 1,000,000) over 24 h from
@@ -209,7 +210,7 @@ interface BrokerRig {
   publish(n: number): Promise<number>;
   close(): Promise<void>;
 }
-async function startBroker(): Promise<BrokerRig> {
+async function startBroker(sink: { write(record: unknown): Promise<void> }): Promise<BrokerRig> {
   const dist = (pkg: string) => pathToFileURL(join(root, `packages/${pkg}/dist/index.js`)).href;
   const [core, sandboxPkg, adapter] = await Promise.all([
     import(dist('core')),
@@ -218,7 +219,7 @@ async function startBroker(): Promise<BrokerRig> {
   ]);
   const where = sandboxPkg.DEFAULT_IOT_CORE_REGISTRY;
   const iot = await sandboxPkg.startIotCoreSandbox({
-    telemetrySink: telemetry.storeSink(store),
+    telemetrySink: sink,
     // Every device may have its message in the store at once (the default gate is 256).
     maxInFlightWrites: DEVICES,
   });
@@ -261,12 +262,16 @@ async function startBroker(): Promise<BrokerRig> {
 }
 
 const perRound = Math.ceil(MESSAGES / ROUNDS);
-const rig = BROKER ? await startBroker() : undefined;
+const rig = BROKER ? await startBroker(telemetry.storeSink(store)) : undefined;
+// The broker's own ceiling: the same bridge acknowledging once a sink that stores nothing returns.
+const nullRig = BROKER ? await startBroker({ write: async () => undefined }) : undefined;
 await ingestThroughStore(DEVICES * 2); // warm-up
 await ingestRaw(2000);
 if (rig) await rig.publish(DEVICES);
+if (nullRig) await nullRig.publish(DEVICES);
 const storeRates: number[] = [];
 const brokerRates: number[] = [];
+const nullBrokerRates: number[] = [];
 const rawRates: number[] = [];
 for (let round = 0; round < ROUNDS; round++) {
   // Rotate the order, so that no path always runs first (or right after the others).
@@ -274,11 +279,13 @@ for (let round = 0; round < ROUNDS; round++) {
     async () => storeRates.push(await ingestThroughStore(perRound)),
     async () => rawRates.push(await ingestRaw(perRound)),
     ...(rig ? [async () => brokerRates.push(await rig.publish(perRound))] : []),
+    ...(nullRig ? [async () => nullBrokerRates.push(await nullRig.publish(perRound))] : []),
   ];
   for (let i = 0; i < paths.length; i++)
     await (paths[(round + i) % paths.length] as () => Promise<unknown>)();
 }
 await rig?.close();
+await nullRig?.close();
 await rawWriter.close();
 
 // ---- 2. query over ROWS stored messages ------------------------------------------------------
@@ -358,12 +365,18 @@ console.log(
 );
 if (rig) {
   console.log(`    MQTT broker -> store (PUBACK)     ${fmt(median(brokerRates))} msg/s`);
+  console.log(
+    `    MQTT broker -> no-op sink         ${fmt(median(nullBrokerRates))} msg/s (the broker's ceiling)`,
+  );
 }
 console.log(`    store.append (id check, metrics)  ${fmt(median(storeRates))} msg/s`);
 console.log(`    raw 1000-row inserts (baseline)   ${fmt(median(rawRates))} msg/s`);
 console.log(`    ratio store/raw                   ${(median(storeRates) / median(rawRates)).toFixed(3)}`);
 if (rig) {
   console.log(`    ratio broker/raw                  ${(median(brokerRates) / median(rawRates)).toFixed(3)}`);
+  console.log(
+    `    ratio broker/broker ceiling       ${(median(brokerRates) / median(nullBrokerRates)).toFixed(3)}`,
+  );
 }
 console.log(
   already >= ROWS
