@@ -2,10 +2,16 @@
  * Telemetry store benchmark, for DuckDB (a file store) and PostgreSQL, each in its own child
  * process so that its peak RSS is its own:
  *
- * 1. Ingest: 1,000 simulated devices publish at once, each awaiting every `store.append` (as a
- *    broker awaits it before its PUBACK), against the fastest honest baseline measured in the same
- *    run: the same rows written raw in 1,000-row transactions (DuckDB appender / PostgreSQL
- *    `unnest` insert) into a table with no id check and no metrics. Rounds alternate; medians.
+ * 1. Ingest, three ways interleaved round by round (medians of the rounds):
+ *    - through the broker: 1,000 simulated devices (each an `IotCoreDevice` with its own MQTT
+ *      connection and JWT, all in a child process: bench/telemetry-devices.mjs) publish QoS 1
+ *      telemetry to the sandbox's MQTT bridge in this process, each awaiting its PUBACK, which the
+ *      bridge sends only once the store wrote the message (`storeSink`);
+ *    - into the store directly: the same 1,000 devices as producers each awaiting `store.append`
+ *      (the store's share of the broker path);
+ *    - the broker's ceiling: the same devices and bridge with a sink that stores nothing;
+ *    - the fastest honest baseline: the same rows written raw in 1,000-row transactions (DuckDB
+ *      appender / PostgreSQL `unnest` insert) into a table with no id check and no metrics.
  * 2. Query: the store filled to OTAKIT_BENCH_ROWS messages (default 1,000,000) over 24 h from
  *    1,000 devices on 3 releases; p50/p95 latency of `releaseAggregates` (count, devices, mean, p50,
  *    p95, max of one field per release) over the whole day and over 1 hour of 100 devices, against
@@ -14,23 +20,32 @@
  * Targets (issue 13): >= 10,000 messages/s ingest, p95 < 100 ms.
  * Run after `pnpm build`: `pnpm bench telemetry`. PostgreSQL runs when OTAKIT_BENCH_PG_URL (or
  * OTAKIT_TEST_PG_URL) names a server whose user may create databases; a database is created for
- * the run and dropped after. Sizes: OTAKIT_BENCH_ROWS, OTAKIT_BENCH_MESSAGES (ingest, default 60,000).
+ * the run and dropped after. Sizes (environment):
+ * - OTAKIT_BENCH_ROWS: rows stored for the queries (default 1,000,000);
+ * - OTAKIT_BENCH_MESSAGES: messages per ingest path over all rounds (default 60,000);
+ * - OTAKIT_BENCH_DEVICES: simulated devices (default 1,000);
+ * - OTAKIT_BENCH_ROUNDS: interleaved ingest rounds (default 3);
+ * - OTAKIT_BENCH_QUERY_RUNS: timed runs of each query (default 40);
+ * - OTAKIT_BENCH_BACKENDS: `duckdb`, `postgres` or both, comma-separated (default: both when a
+ *   PostgreSQL URL is set);
+ * - OTAKIT_BENCH_BROKER=0 skips the broker path (no sandbox, no MQTT).
  */
 
-import { spawnSync } from 'node:child_process';
+import { fork, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = resolve(import.meta.dirname, '..');
 const ROWS = Number(process.env.OTAKIT_BENCH_ROWS ?? 1_000_000);
 const MESSAGES = Number(process.env.OTAKIT_BENCH_MESSAGES ?? 60_000);
-const DEVICES = 1000;
-const ROUNDS = 3;
-const QUERY_RUNS = 40;
+const DEVICES = Number(process.env.OTAKIT_BENCH_DEVICES ?? 1000);
+const ROUNDS = Number(process.env.OTAKIT_BENCH_ROUNDS ?? 3);
+const QUERY_RUNS = Number(process.env.OTAKIT_BENCH_QUERY_RUNS ?? 40);
+const BROKER = process.env.OTAKIT_BENCH_BROKER !== '0';
 const REGISTRY = 'projects/bench/locations/europe-west1/registries/fleet';
 const RELEASES = ['release-1', 'release-2', 'release-3'];
 const PG_URL = process.env.OTAKIT_BENCH_PG_URL ?? process.env.OTAKIT_TEST_PG_URL;
@@ -38,7 +53,11 @@ const backendOfChild = process.env.OTAKIT_BENCH_TELEMETRY_BACKEND;
 
 if (backendOfChild === undefined) {
   // Parent: one child per backend.
-  const backends = PG_URL ? ['duckdb', 'postgres'] : ['duckdb'];
+  const backends = (process.env.OTAKIT_BENCH_BACKENDS ?? (PG_URL ? 'duckdb,postgres' : 'duckdb')).split(',');
+  if (!PG_URL && backends.includes('postgres')) {
+    console.error('PostgreSQL: set OTAKIT_BENCH_PG_URL to a server URL');
+    process.exit(1);
+  }
   if (!PG_URL) console.log('PostgreSQL: not run (set OTAKIT_BENCH_PG_URL to a server URL)');
   let failed = false;
   for (const backend of backends) {
@@ -137,6 +156,7 @@ if (backendOfChild === 'duckdb') {
   };
 }
 
+const loadAtStart = loadavg()[0] as number;
 const store = await telemetry.openTelemetryStore(target);
 let seq = 0;
 
@@ -182,20 +202,90 @@ async function ingestRaw(n: number): Promise<number> {
   return n / ((performance.now() - t) / 1000);
 }
 
+// The broker path: the IoT Core sandbox's MQTT bridge (aedes) in this process, writing into the
+// store; the devices in a child process (bench/telemetry-devices.mjs). They share one registered key
+// (each still authenticates with its own JWT and client id).
+interface BrokerRig {
+  /** Publishes about `n` messages over all devices; resolves with the rate, messages per second. */
+  publish(n: number): Promise<number>;
+  close(): Promise<void>;
+}
+async function startBroker(sink: { write(record: unknown): Promise<void> }): Promise<BrokerRig> {
+  const dist = (pkg: string) => pathToFileURL(join(root, `packages/${pkg}/dist/index.js`)).href;
+  const [core, sandboxPkg, adapter] = await Promise.all([
+    import(dist('core')),
+    import(dist('sandbox')),
+    import(dist('iot-core-adapter')),
+  ]);
+  const where = sandboxPkg.DEFAULT_IOT_CORE_REGISTRY;
+  const iot = await sandboxPkg.startIotCoreSandbox({
+    telemetrySink: sink,
+    // Every device may have its message in the store at once (the default gate is 256).
+    maxInFlightWrites: DEVICES,
+  });
+  const registry = new adapter.RegistryClient({ ...where, baseUrl: iot.url, auth: iot.adminToken });
+  const key = await core.generateDeviceKey({ type: 'ecdsa-p256' });
+  const credential = adapter.toDeviceCredential(key.publicKeyPem);
+  const ids = Array.from({ length: DEVICES }, (_, i) => `bench-${i}`);
+  for (let start = 0; start < DEVICES; start += 50) {
+    await Promise.all(
+      ids.slice(start, start + 50).map((id) => registry.devices.create({ id, credentials: [credential] })),
+    );
+  }
+  const child = fork(join(root, 'bench', 'telemetry-devices.mjs'), [], {
+    env: { ...process.env, OTAKIT_BENCH_KEY_PEM: key.privateKeyPem },
+  });
+  const next = () =>
+    new Promise<Record<string, number>>((done, fail) => {
+      child.once('message', (m) => done(m as Record<string, number>));
+      child.once('exit', (code) => fail(new Error(`the device process exited (${code})`)));
+    });
+  const ready = next();
+  child.send({ ids, mqttUrl: iot.mqttUrl, where });
+  await ready;
+  return {
+    async publish(n) {
+      const answer = next();
+      const t = performance.now();
+      child.send({ publish: n });
+      const { published } = await answer;
+      return (published as number) / ((performance.now() - t) / 1000);
+    },
+    async close() {
+      const exited = new Promise((done) => child.once('exit', done));
+      child.send({ close: true });
+      await exited;
+      await registry.close();
+      await iot.close();
+    },
+  };
+}
+
 const perRound = Math.ceil(MESSAGES / ROUNDS);
+const rig = BROKER ? await startBroker(telemetry.storeSink(store)) : undefined;
+// The broker's own ceiling: the same bridge acknowledging once a sink that stores nothing returns.
+const nullRig = BROKER ? await startBroker({ write: async () => undefined }) : undefined;
 await ingestThroughStore(DEVICES * 2); // warm-up
 await ingestRaw(2000);
+if (rig) await rig.publish(DEVICES);
+if (nullRig) await nullRig.publish(DEVICES);
 const storeRates: number[] = [];
+const brokerRates: number[] = [];
+const nullBrokerRates: number[] = [];
 const rawRates: number[] = [];
 for (let round = 0; round < ROUNDS; round++) {
-  if (round % 2 === 0) {
-    storeRates.push(await ingestThroughStore(perRound));
-    rawRates.push(await ingestRaw(perRound));
-  } else {
-    rawRates.push(await ingestRaw(perRound));
-    storeRates.push(await ingestThroughStore(perRound));
-  }
+  // Rotate the order, so that no path always runs first (or right after the others).
+  const paths = [
+    async () => storeRates.push(await ingestThroughStore(perRound)),
+    async () => rawRates.push(await ingestRaw(perRound)),
+    ...(rig ? [async () => brokerRates.push(await rig.publish(perRound))] : []),
+    ...(nullRig ? [async () => nullBrokerRates.push(await nullRig.publish(perRound))] : []),
+  ];
+  for (let i = 0; i < paths.length; i++)
+    await (paths[(round + i) % paths.length] as () => Promise<unknown>)();
 }
+await rig?.close();
+await nullRig?.close();
 await rawWriter.close();
 
 // ---- 2. query over ROWS stored messages ------------------------------------------------------
@@ -225,7 +315,7 @@ while (filled < ROWS) {
   if (inFlight.length >= 4) await inFlight.shift();
 }
 await Promise.all(inFlight);
-const fillRate = (ROWS - already) / ((performance.now() - fillStart) / 1000);
+const fillRate = Math.max(0, ROWS - already) / ((performance.now() - fillStart) / 1000);
 const stored = await store.count();
 
 async function timeQuery(run: () => Promise<unknown>): Promise<{ p50: number; p95: number }> {
@@ -271,12 +361,28 @@ await cleanup();
 const fmt = (n: number) => n.toFixed(0).padStart(8);
 console.log(`\ntelemetry store on ${backendOfChild}:`);
 console.log(
-  `  ingest, ${DEVICES} devices each awaiting every append (${perRound * ROUNDS} messages, medians of ${ROUNDS} rounds):`,
+  `  ingest, ${DEVICES} devices each awaiting every message (${perRound * ROUNDS} messages per path, medians of ${ROUNDS} rounds):`,
 );
+if (rig) {
+  console.log(`    MQTT broker -> store (PUBACK)     ${fmt(median(brokerRates))} msg/s`);
+  console.log(
+    `    MQTT broker -> no-op sink         ${fmt(median(nullBrokerRates))} msg/s (the broker's ceiling)`,
+  );
+}
 console.log(`    store.append (id check, metrics)  ${fmt(median(storeRates))} msg/s`);
 console.log(`    raw 1000-row inserts (baseline)   ${fmt(median(rawRates))} msg/s`);
 console.log(`    ratio store/raw                   ${(median(storeRates) / median(rawRates)).toFixed(3)}`);
-console.log(`  bulk fill with appendBatch           ${fmt(fillRate)} msg/s (${stored} rows stored)`);
+if (rig) {
+  console.log(`    ratio broker/raw                  ${(median(brokerRates) / median(rawRates)).toFixed(3)}`);
+  console.log(
+    `    ratio broker/broker ceiling       ${(median(brokerRates) / median(nullBrokerRates)).toFixed(3)}`,
+  );
+}
+console.log(
+  already >= ROWS
+    ? `  bulk fill: none (ingest already stored ${stored} rows)`
+    : `  bulk fill with appendBatch           ${fmt(fillRate)} msg/s (${stored} rows stored)`,
+);
 console.log(`  releaseAggregates over ${stored} rows (${QUERY_RUNS} runs):`);
 console.log(
   `    whole day, all devices            p50 ${dayStats.p50.toFixed(1)} ms, p95 ${dayStats.p95.toFixed(1)} ms`,
@@ -289,8 +395,12 @@ console.log(
 );
 console.log(`    ratio day p95 / baseline p95      ${(dayStats.p95 / scanStats.p95).toFixed(2)}`);
 console.log(`    sample: ${JSON.stringify(sample[0])}`);
+console.log(
+  `  machine load (1-min average)         ${loadAtStart.toFixed(1)} at start, ${(loadavg()[0] as number).toFixed(1)} at end`,
+);
 console.log(`  peak RSS                             ${peakRssMiB().toFixed(1)} MiB`);
 console.log(
-  `  targets: ingest >= 10000 msg/s ${median(storeRates) >= 10_000 ? 'met' : 'NOT met'}; ` +
+  `  targets: ingest >= 10000 msg/s ${median(rig ? brokerRates : storeRates) >= 10_000 ? 'met' : 'NOT met'}` +
+    ` (${rig ? 'through the broker' : 'store only: broker path skipped'}); ` +
     `p95 < 100 ms (whole day) ${dayStats.p95 < 100 ? 'met' : 'NOT met'}, (hour) ${hourStats.p95 < 100 ? 'met' : 'NOT met'}`,
 );

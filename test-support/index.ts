@@ -5,5 +5,6 @@
 
 export * from './craft.js';
 export * from './hostile.js';
+export * from './readme.js';
 export * from './shared.js';
 export * from './vectors.js';

@@ -80,13 +80,24 @@ const MAX_DEPTH = 8;
 const decoder = new TextDecoder('utf-8', { fatal: true });
 const encoder = new TextEncoder();
 
+/** A UTF-16 surrogate without its pair: no UTF-8 encoding exists for it. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * `text` with each lone surrogate replaced by U+FFFD, as its UTF-8 encoding (what both databases
+ * store) would have it anyway; the text itself when it has none (the usual case, one regex test).
+ */
+function wellFormed(text: string): string {
+  return LONE_SURROGATE.test(text) ? Buffer.from(text, 'utf8').toString('utf8') : text;
+}
+
 function requireText(value: unknown, what: string, max: number, allowEmpty = false): string {
   if (typeof value !== 'string' || (!allowEmpty && value === '')) {
     throw new TelemetryValidationError(`${what} must be a non-empty string`);
   }
   if (value.length > max) throw new TelemetryValidationError(`${what} is longer than ${max} characters`);
   if (value.includes('\u0000')) throw new TelemetryValidationError(`${what} contains a NUL character`);
-  return value;
+  return wellFormed(value);
 }
 
 function optionalText(value: unknown, what: string): string | null {
@@ -156,7 +167,9 @@ export function toStoredRow(
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return null;
     if (!Object.hasOwn(parsed, key)) return null;
     const value = (parsed as Record<string, unknown>)[key];
-    return typeof value === 'string' && value.length <= MAX_NAME && !value.includes('\u0000') ? value : null;
+    return typeof value === 'string' && value.length <= MAX_NAME && !value.includes('\u0000')
+      ? wellFormed(value)
+      : null;
   };
   return {
     id,
@@ -184,7 +197,10 @@ function payloadText(payload: TelemetryMessage['payload']): { text: string | und
       return { text: undefined, bytes: payload.byteLength };
     }
   }
-  if (typeof payload === 'string') return { text: payload, bytes: Buffer.byteLength(payload, 'utf8') };
+  if (typeof payload === 'string') {
+    const text = wellFormed(payload);
+    return { text, bytes: Buffer.byteLength(text, 'utf8') };
+  }
   if (typeof payload === 'object' && payload !== null) {
     const text = JSON.stringify(payload);
     return { text, bytes: encoder.encode(text).byteLength };
@@ -220,7 +236,7 @@ export function extractMetrics(value: unknown, max: number): Array<[string, numb
       const child = (node as Record<string, unknown>)[key];
       const path = prefix === '' ? key : `${prefix}.${key}`;
       if (typeof child === 'number' && Number.isFinite(child)) {
-        if (path.length <= MAX_NAME && !path.includes('\u0000')) out.push([path, child]);
+        if (path.length <= MAX_NAME && !path.includes('\u0000')) out.push([wellFormed(path), child]);
       } else if (typeof child === 'object' && child !== null) {
         walk(child, path, depth + 1);
       }

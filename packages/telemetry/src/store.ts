@@ -1,6 +1,7 @@
 /**
- * The telemetry store: a bounded ingest queue in front of one database (DuckDB or PostgreSQL), and
- * the queries over it. Open one with {@link openTelemetryStore}.
+ * The telemetry store: opening a target (DuckDB or PostgreSQL) and the store's public API. Writes go
+ * through the bounded queue of `ingest-queue.ts`; reads build their SQL in `sql/queries.ts` and
+ * shape its rows in `reads.ts`. Open one with {@link openTelemetryStore}.
  */
 
 import { mkdirSync, statSync } from 'node:fs';
@@ -8,26 +9,18 @@ import { extname, join, resolve } from 'node:path';
 import { redactUrl } from '@otakit/core';
 import type { Backend } from './backends/backend.js';
 import {
-  TelemetryBackpressureError,
   TelemetryClosedError,
   TelemetryError,
   TelemetryOpenError,
   TelemetryQueryError,
   TelemetryValidationError,
-  TelemetryWriteError,
 } from './errors.js';
-import {
-  DEFAULT_MESSAGE_LIMITS,
-  type MessageLimits,
-  type StoredRow,
-  type TelemetryMessage,
-  toEpochMs,
-  toStoredRow,
-} from './message.js';
+import { errorText, IngestQueue } from './ingest-queue.js';
+import { DEFAULT_MESSAGE_LIMITS, type MessageLimits, type TelemetryMessage } from './message.js';
+import { filterSpec, limitOf, metricOf, toMetricAggregate, toRecord, toReleaseAggregate } from './reads.js';
 import type { Dialect } from './sql/migrations.js';
 import {
   COUNT_MESSAGES,
-  type FilterSpec,
   latestPerDeviceQuery,
   messagesQuery,
   metricAggregateQuery,
@@ -40,7 +33,6 @@ import type {
   MetricAggregate,
   ReleaseAggregate,
   ReleaseAggregatesQuery,
-  TelemetryFilter,
   TelemetryRecord,
 } from './types.js';
 
@@ -61,12 +53,6 @@ export interface TelemetryStoreOptions {
 
 /** The file a directory target stores into. */
 export const DUCKDB_FILE_NAME = 'telemetry.duckdb';
-
-interface Pending {
-  row: StoredRow;
-  resolve: (r: AppendResult) => void;
-  reject: (e: unknown) => void;
-}
 
 /**
  * Opens a telemetry store and brings its schema up to date.
@@ -159,29 +145,25 @@ export class TelemetryStore {
   /** What was opened, with any password redacted. */
   readonly target: string;
   readonly #backend: Backend;
-  readonly #maxQueued: number;
-  readonly #maxBatch: number;
-  readonly #limits: MessageLimits;
-  #queue: Pending[] = [];
-  /** Messages accepted and not yet settled (queued or being written). */
-  #inFlight = 0;
-  #writing: Promise<void> | undefined;
+  readonly #ingest: IngestQueue;
   #closed = false;
-  #writableWaiters: Array<() => void> = [];
 
   /** @internal Use {@link openTelemetryStore}. */
   constructor(backend: Backend, target: string, options: TelemetryStoreOptions = {}) {
     this.#backend = backend;
     this.dialect = backend.dialect;
     this.target = target;
-    this.#maxQueued = positive(options.maxQueued, 10_000, 'maxQueued');
-    this.#maxBatch = positive(options.maxBatch, 1000, 'maxBatch');
-    this.#limits = { ...DEFAULT_MESSAGE_LIMITS, ...options.limits };
+    this.#ingest = new IngestQueue(
+      backend,
+      positive(options.maxQueued, 10_000, 'maxQueued'),
+      positive(options.maxBatch, 1000, 'maxBatch'),
+      { ...DEFAULT_MESSAGE_LIMITS, ...options.limits },
+    );
   }
 
   /** Messages accepted and not yet stored or failed. */
   get pending(): number {
-    return this.#inFlight;
+    return this.#ingest.pending;
   }
 
   /**
@@ -200,25 +182,7 @@ export class TelemetryStore {
    * any is queued.
    */
   appendBatch(messages: readonly TelemetryMessage[]): Promise<AppendResult[]> {
-    if (this.#closed) return Promise.reject(new TelemetryClosedError());
-    let rows: StoredRow[];
-    try {
-      rows = messages.map((m) => toStoredRow(m, this.#limits));
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    if (this.#inFlight + rows.length > this.#maxQueued) {
-      return Promise.reject(new TelemetryBackpressureError(this.#inFlight, this.#maxQueued));
-    }
-    this.#inFlight += rows.length;
-    const settled = rows.map(
-      (row) =>
-        new Promise<AppendResult>((resolve, reject) => {
-          this.#queue.push({ row, resolve, reject });
-        }),
-    );
-    this.#kick();
-    return Promise.all(settled);
+    return this.#ingest.appendBatch(messages);
   }
 
   /**
@@ -226,95 +190,12 @@ export class TelemetryStore {
    * that got a {@link TelemetryBackpressureError} awaits this before trying again.
    */
   whenWritable(count = 1): Promise<void> {
-    if (this.#closed) return Promise.reject(new TelemetryClosedError());
-    if (this.#inFlight + count <= this.#maxQueued) return Promise.resolve();
-    return new Promise((resolve) => {
-      const check = (): void => {
-        if (this.#closed || this.#inFlight + count <= this.#maxQueued) resolve();
-        else this.#writableWaiters.push(check);
-      };
-      this.#writableWaiters.push(check);
-    });
+    return this.#ingest.whenWritable(count);
   }
 
   /** Resolves when every message accepted so far is stored or failed. */
-  async flush(): Promise<void> {
-    while (this.#writing !== undefined) await this.#writing;
-  }
-
-  #kick(): void {
-    if (this.#writing !== undefined) return;
-    this.#writing = this.#drain();
-  }
-
-  async #drain(): Promise<void> {
-    try {
-      while (this.#queue.length > 0) {
-        // Let producers woken by the last batch queue their next messages first, so that batches
-        // stay large under load instead of alternating between a few messages and many.
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        const batch = this.#queue.splice(0, this.#maxBatch);
-        await this.#writeBatch(batch);
-        this.#inFlight -= batch.length;
-        const waiters = this.#writableWaiters;
-        this.#writableWaiters = [];
-        for (const w of waiters) w();
-      }
-    } finally {
-      this.#writing = undefined;
-    }
-  }
-
-  async #writeBatch(batch: Pending[]): Promise<void> {
-    // One row per id: a later copy of an id in the same batch is a duplicate of the first.
-    const first = new Map<string, StoredRow>();
-    for (const p of batch) if (!first.has(p.row.id)) first.set(p.row.id, p.row);
-    const rows = [...first.values()];
-    let inserted: Set<string>;
-    try {
-      inserted = await this.#backend.write(rows);
-    } catch {
-      // Write the rows one by one, so that one row the database refuses fails alone.
-      inserted = new Set();
-      const failed = new Map<string, unknown>();
-      for (const row of rows) {
-        try {
-          for (const id of await this.#writeOne(row)) inserted.add(id);
-        } catch (err) {
-          failed.set(row.id, err);
-        }
-      }
-      const claimed = new Set<string>();
-      for (const p of batch) {
-        const err = failed.get(p.row.id);
-        if (err === undefined) {
-          p.resolve({ id: p.row.id, duplicate: !inserted.has(p.row.id) || claimed.has(p.row.id) });
-          claimed.add(p.row.id);
-        } else {
-          p.reject(
-            new TelemetryWriteError(`message ${p.row.id} was not stored: ${errorText(err)}`, { cause: err }),
-          );
-        }
-      }
-      return;
-    }
-    const claimed = new Set<string>();
-    for (const p of batch) {
-      p.resolve({ id: p.row.id, duplicate: !inserted.has(p.row.id) || claimed.has(p.row.id) });
-      claimed.add(p.row.id);
-    }
-  }
-
-  /** Writes one row; if the database refuses its JSON, stores the payload raw instead. */
-  async #writeOne(row: StoredRow): Promise<Set<string>> {
-    try {
-      return await this.#backend.write([row]);
-    } catch (err) {
-      if (row.payloadJson === null) throw err;
-      return await this.#backend.write([
-        { ...row, payloadRaw: row.payloadJson, payloadJson: null, payloadEncoding: 'utf8' },
-      ]);
-    }
+  flush(): Promise<void> {
+    return this.#ingest.flush();
   }
 
   /** The newest message of each device matching `query`, ordered by device id. */
@@ -340,21 +221,8 @@ export class TelemetryStore {
    * ```
    */
   async releaseAggregates(query: ReleaseAggregatesQuery): Promise<ReleaseAggregate[]> {
-    if (typeof query?.metric !== 'string' || query.metric === '') {
-      throw new TelemetryValidationError('metric must be a non-empty string');
-    }
-    const q = releaseAggregatesQuery(query.metric, filterSpec(query));
-    return (await this.#query(q.text, q.params)).map((r) => {
-      const [p50, p95] = r.percentiles as [number, number];
-      return {
-        release: r.release === null || r.release === undefined ? null : String(r.release),
-        count: Number(r.count),
-        mean: Number(r.mean),
-        p50: Number(p50),
-        p95: Number(p95),
-        max: Number(r.max),
-      };
-    });
+    const q = releaseAggregatesQuery(metricOf(query), filterSpec(query));
+    return (await this.#query(q.text, q.params)).map(toReleaseAggregate);
   }
 
   /**
@@ -362,15 +230,8 @@ export class TelemetryStore {
    * across releases: the figures of a cohort of devices over a window (what release gates compare).
    */
   async aggregate(query: ReleaseAggregatesQuery): Promise<MetricAggregate> {
-    if (typeof query?.metric !== 'string' || query.metric === '') {
-      throw new TelemetryValidationError('metric must be a non-empty string');
-    }
-    const q = metricAggregateQuery(query.metric, filterSpec(query));
-    const r = (await this.#query(q.text, q.params))[0] ?? {};
-    const count = Number(r.count ?? 0);
-    const num = (v: unknown) => (count === 0 || v === null || v === undefined ? null : Number(v));
-    const [p50, p95] = (Array.isArray(r.percentiles) ? r.percentiles : [null, null]) as [unknown, unknown];
-    return { count, mean: num(r.mean), p50: num(p50), p95: num(p95), max: num(r.max), rate: num(r.rate) };
+    const q = metricAggregateQuery(metricOf(query), filterSpec(query));
+    return toMetricAggregate((await this.#query(q.text, q.params))[0]);
   }
 
   /** How many messages are stored. */
@@ -395,9 +256,7 @@ export class TelemetryStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.flush();
-    for (const w of this.#writableWaiters) w();
-    this.#writableWaiters = [];
+    await this.#ingest.close();
     await this.#backend.close();
   }
 }
@@ -407,67 +266,4 @@ function positive(value: number | undefined, fallback: number, what: string): nu
   if (!Number.isInteger(value) || value < 1)
     throw new TelemetryValidationError(`${what} must be a positive integer`);
   return value;
-}
-
-function limitOf(value: number | undefined, fallback: number, max: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < 1 || value > max) {
-    throw new TelemetryValidationError(`limit must be an integer from 1 to ${max}`);
-  }
-  return value;
-}
-
-function isoOf(value: Date | string | number | undefined, what: string): string | undefined {
-  return value === undefined ? undefined : new Date(toEpochMs(value, what)).toISOString();
-}
-
-function filterSpec(f: TelemetryFilter): FilterSpec {
-  if (f.kind !== undefined && f.kind !== 'event' && f.kind !== 'state') {
-    throw new TelemetryValidationError(`kind must be 'event' or 'state'`);
-  }
-  if (
-    f.deviceIds !== undefined &&
-    (!Array.isArray(f.deviceIds) || f.deviceIds.some((d) => typeof d !== 'string'))
-  ) {
-    throw new TelemetryValidationError('deviceIds must be a list of strings');
-  }
-  return {
-    registry: f.registry,
-    kind: f.kind,
-    deviceIds: f.deviceIds,
-    from: isoOf(f.from, 'from'),
-    to: isoOf(f.to, 'to'),
-  };
-}
-
-function parseJsonText(value: unknown): unknown {
-  if (value === null || value === undefined) return null;
-  return typeof value === 'string' ? JSON.parse(value) : value;
-}
-
-function toRecord(r: Record<string, unknown>): TelemetryRecord {
-  const encoding = String(r.payload_encoding) as TelemetryRecord['payloadEncoding'];
-  return {
-    id: String(r.id),
-    deviceId: String(r.device_id),
-    registry: String(r.registry),
-    receivedAt: new Date(Math.round(Number(r.received_ms))).toISOString(),
-    kind: String(r.kind) as TelemetryRecord['kind'],
-    subfolder: String(r.subfolder ?? ''),
-    artifactName: nullableText(r.artifact_name),
-    softwareVersion: nullableText(r.software_version),
-    deploymentId: nullableText(r.deployment_id),
-    payload: encoding === 'json' ? parseJsonText(r.payload) : null,
-    payloadRaw: nullableText(r.payload_raw),
-    payloadEncoding: encoding,
-    metrics: (parseJsonText(r.metrics) ?? {}) as Record<string, number>,
-  };
-}
-
-function nullableText(value: unknown): string | null {
-  return value === null || value === undefined ? null : String(value);
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

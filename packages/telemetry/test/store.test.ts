@@ -111,6 +111,18 @@ for (const backend of backendsUnderTest()) {
       ]);
     });
 
+    it('stores text with lone UTF-16 surrogates (no UTF-8 form) with U+FFFD in their place', async () => {
+      // A JS string payload, a device id, and JSON escapes of a lone surrogate in a key and a value.
+      await store.append(msg({ id: 'lone-1', deviceId: 'd-\ud800', payload: 'raw \udc00 text' }));
+      await store.append(msg({ id: 'lone-2', deviceId: 'e', payload: '{"\\ud800k": 1, "a": "\\udc00"}' }));
+      const rows = await store.latest();
+      expect(rows.map((r) => [r.deviceId, r.payloadEncoding, r.payloadRaw, r.metrics])).toEqual([
+        ['d-\ufffd', 'utf8', 'raw \ufffd text', {}],
+        // Neither database accepts such JSON escapes: kept raw, the metric name made well-formed.
+        ['e', 'utf8', '{"\\ud800k": 1, "a": "\\udc00"}', { '\ufffdk': 1 }],
+      ]);
+    });
+
     it('keeps __proto__, constructor and prototype as ordinary keys of payloads and metrics', async () => {
       const payload = '{"__proto__":{"polluted":1},"constructor":2,"prototype":{"x":3},"cpu":4}';
       await store.append(msg({ artifactName: 'r1', payload }));

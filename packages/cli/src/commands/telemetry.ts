@@ -53,6 +53,13 @@ export interface TelemetryCommandsModule {
     host?: string;
     token?: string | undefined;
   }): Promise<{ url: string; close(): Promise<void> }>;
+  startTelemetryApi(options: {
+    // biome-ignore lint/suspicious/noExplicitAny: the store type is the module's own
+    store: any;
+    port?: number;
+    host?: string;
+    token?: string | undefined;
+  }): Promise<{ url: string; close(): Promise<void> }>;
 }
 
 interface QueryOptions {
@@ -73,6 +80,8 @@ interface IngestOptions {
   host: string;
   store: string;
   token?: string;
+  api?: number;
+  apiToken?: string;
 }
 
 const EXIT_USAGE = 1;
@@ -142,9 +151,10 @@ export function latestTable(rows: readonly TelemetryRecordView[], metric?: strin
  * - `telemetry query --url URL [--device ID]... [--by release --metric NAME] [--since 1h | --from T --to T]
  *   [--registry NAME] [--token T] [--json]`: the latest message per device, or with `--by release`
  *   the count, mean, p50, p95 and max of `--metric` per release. `--json` prints one document.
- * - `telemetry ingest-push --listen PORT [--host H] [--store TARGET] [--token T]`: a Pub/Sub push
- *   endpoint storing into TARGET (':memory:', a directory, a .duckdb file or a postgres:// URL),
- *   until SIGINT or SIGTERM.
+ * - `telemetry ingest-push --listen PORT [--host H] [--store TARGET] [--token T] [--api PORT
+ *   [--api-token T]]`: a Pub/Sub push endpoint storing into TARGET (':memory:', a directory, a
+ *   .duckdb file or a postgres:// URL), until SIGINT or SIGTERM; with `--api`, the store's read API
+ *   too, on its own port of the same host (what `telemetry query --url` reads).
  *
  * @example
  * ```ts
@@ -226,10 +236,13 @@ export function registerTelemetryCommands(
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option('--store <target>', "':memory:', a directory, a .duckdb file or a postgres:// URL", ':memory:')
     .option('--token <token>', 'require ?token=<token> on each delivery (or OTAKIT_PUSH_TOKEN)')
+    .option('--api <port>', "also serve the store's read API on this port (0 picks a free one)", parsePort)
+    .option('--api-token <token>', 'bearer token the read API requires (or OTAKIT_TELEMETRY_TOKEN)')
     .action(async (opts: IngestOptions, command: Command) => {
-      const { openTelemetryStore, startPushIngest } = await load();
+      const { openTelemetryStore, startPushIngest, startTelemetryApi } = await load();
       let store: { close(): Promise<void> };
-      let server: { url: string; close(): Promise<void> };
+      let server: { url: string; close(): Promise<void> } | undefined;
+      let api: { url: string; close(): Promise<void> } | undefined;
       try {
         store = await openTelemetryStore(opts.store);
       } catch (err) {
@@ -242,13 +255,24 @@ export function registerTelemetryCommands(
           host: opts.host,
           token: opts.token ?? process.env.OTAKIT_PUSH_TOKEN,
         });
+        if (opts.api !== undefined) {
+          api = await startTelemetryApi({
+            store,
+            port: opts.api,
+            host: opts.host,
+            token: opts.apiToken ?? process.env.OTAKIT_TELEMETRY_TOKEN,
+          });
+        }
       } catch (err) {
+        await server?.close();
         await store.close();
         fail(command, err);
       }
       process.stderr.write(`otakit telemetry: accepting Pub/Sub push deliveries at ${server.url}/\n`);
+      if (api !== undefined) process.stderr.write(`otakit telemetry: read API at ${api.url}\n`);
       const signal = await untilInterrupted();
       process.stderr.write(`otakit telemetry: ${signal}, stopping\n`);
+      await api?.close();
       await server.close();
       await store.close();
     });

@@ -1,8 +1,13 @@
 /**
  * The embedded backend: DuckDB through `@duckdb/node-api`, in memory or in one file. Writes append
  * to per-connection staging tables with DuckDB's appender (its fast path), then move the rows into
- * the store in one transaction: `on conflict (id) do nothing returning id` says which were new, and
- * only their numeric fields are kept.
+ * the store in one transaction: a plain insert, or, when the primary key refuses a stored id,
+ * `on conflict (id) do nothing returning id`, keeping only the new rows' numeric fields.
+ *
+ * Measured (interleaved, 1,000 messages with 3 numeric fields each): the appender stages a batch in
+ * ~47 ms of wall time, all of it synchronous on the event loop; one JSON parameter per staging table
+ * parsed by `from_json` blocks the loop for ~6 ms but takes ~170 ms. The appender stays: the
+ * store's throughput is bounded by wall time per batch.
  */
 
 import type { DuckDBConnection, DuckDBInstance, DuckDBType, DuckDBValue } from '@duckdb/node-api';
@@ -23,6 +28,11 @@ const STAGE = `
     message_id varchar, device_id varchar, registry varchar, received_at timestamptz, kind varchar,
     artifact_name varchar, name varchar, value double
   );`;
+
+/** The staged messages as `telemetry_messages` rows (JSON text cast to JSON). */
+const FROM_STAGE = `select id, device_id, registry, received_at, kind, subfolder, artifact_name, software_version,
+    deployment_id, cast(payload as json), payload_raw, payload_encoding, cast(metrics as json)
+  from stage_messages`;
 
 /** Rows per data chunk (DuckDB's vector size). */
 const CHUNK_ROWS = 2048;
@@ -104,13 +114,24 @@ export class DuckDbBackend implements Backend {
     }
     await this.#appendColumns('stage_messages', this.#messageTypes, messages);
     await this.#appendColumns('stage_metrics', this.#metricTypes, metrics);
-    await c.run('begin transaction');
+    // Fast path: a plain insert. The primary key still refuses a stored id, and then the whole
+    // transaction is undone and the batch goes through the conflict-checking path. Measured on
+    // DuckDB 1.5: `on conflict do nothing returning` costs ~9x a plain insert into the same
+    // indexed table, and a redelivered id is the rare case. The transaction is one call: each call
+    // is a hand-off to DuckDB's threads (~5 ms each on a loaded 2-core machine, 4 calls before).
     try {
+      await c.run(`begin transaction;
+        insert into telemetry_messages ${FROM_STAGE};
+        insert into telemetry_metrics select * from stage_metrics;
+        commit`);
+      return new Set(rows.map((r) => r.id));
+    } catch {
+      // A stored id (or a value the database refused): undo, and retry checking each id.
+      await c.run('rollback').catch(() => undefined);
+    }
+    return await this.#inTransaction(async () => {
       // The primary key's index finds the ids already stored, without scanning the table.
-      const res = await c.runAndReadAll(`insert into telemetry_messages
-        select id, device_id, registry, received_at, kind, subfolder, artifact_name, software_version,
-          deployment_id, cast(payload as json), payload_raw, payload_encoding, cast(metrics as json)
-        from stage_messages
+      const res = await c.runAndReadAll(`insert into telemetry_messages ${FROM_STAGE}
         on conflict (id) do nothing
         returning id`);
       const inserted = new Set(res.getRowObjectsJS().map((r) => String(r.id)));
@@ -122,8 +143,18 @@ export class DuckDbBackend implements Backend {
         );
       }
       await c.run('insert into telemetry_metrics select * from stage_metrics');
-      await c.run('commit');
       return inserted;
+    });
+  }
+
+  /** Runs `work` in one transaction on the writer connection: committed, or rolled back and rethrown. */
+  async #inTransaction<T>(work: () => Promise<T>): Promise<T> {
+    const c = this.#writer;
+    await c.run('begin transaction');
+    try {
+      const result = await work();
+      await c.run('commit');
+      return result;
     } catch (err) {
       await c.run('rollback').catch(() => undefined);
       throw err;

@@ -59,6 +59,19 @@ export const MIGRATIONS: readonly Migration[] = [
       'create index if not exists telemetry_metrics_message on telemetry_metrics (message_id)',
     ],
   },
+  {
+    version: 2,
+    description:
+      'metrics indexed by (name, device, time) for device-set windows, instead of by message id (no query reads by it)',
+    statements: [],
+    postgresOnly: [
+      'drop index if exists telemetry_metrics_message',
+      // A window over a device set (a canary cohort, the fleet page's devices) reads ~rows of those
+      // devices only, not every device's rows of the window and then a filter (EXPLAIN: 11,250 of
+      // 12,501 rows removed over 300k messages).
+      'create index if not exists telemetry_metrics_name_device_time on telemetry_metrics (name, device_id, received_at)',
+    ],
+  },
 ];
 
 /** The statements of `migration` for `dialect`, with types filled in. */
