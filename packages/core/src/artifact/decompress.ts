@@ -5,10 +5,9 @@
  * The compression of a member is decided by its name suffix only, as mender-artifact does.
  */
 
-import { createGunzip, type Gunzip } from 'node:zlib';
-import xzDecompress from 'xz-decompress';
 import { ArtifactError } from './errors.js';
-import { unzstd } from './zstd.js';
+import { gunzipChunks } from './gunzip.js';
+import { unzstd, unzstdLent } from './zstd.js';
 
 /** The compression of an artifact member: none, gzip (`.gz`), xz (`.xz`, called `lzma` by Mender) or zstd (`.zst`). */
 export type ArtifactCompression = 'none' | 'gzip' | 'lzma' | 'zstd';
@@ -81,40 +80,45 @@ function decompressionError(member: string, cause: unknown): unknown {
   });
 }
 
+/** Output slice of gzip decoding for {@link decompressor} (node:zlib's default). */
+const GUNZIP_SLICE_BYTES = 16 * 1024;
+/**
+ * Output slice of gzip decoding of payload data ({@link payloadDecompressor}): each slice is one
+ * call into zlib and one turn through the tar reader and the hash.
+ */
+const PAYLOAD_GUNZIP_SLICE_BYTES = 256 * 1024;
+
 async function* gunzip(input: AsyncIterable<Uint8Array>, member: string): AsyncGenerator<Uint8Array> {
-  const z: Gunzip = createGunzip();
-  let inputError: unknown;
-  const waitDrain = () =>
-    new Promise<void>((resolve) => {
-      const done = () => {
-        z.off('drain', done);
-        z.off('close', done);
-        resolve();
-      };
-      z.on('drain', done);
-      z.on('close', done);
-    });
-  const pump = (async () => {
-    try {
-      for await (const chunk of input) {
-        if (z.destroyed) return;
-        if (!z.write(chunk)) await waitDrain();
-      }
-      if (!z.destroyed) z.end();
-    } catch (err) {
-      inputError = err;
-      z.destroy(err instanceof Error ? err : new Error(String(err)));
-    }
-  })();
   try {
-    for await (const out of z) yield out as Uint8Array;
+    yield* gunzipChunks(input, { sliceBytes: GUNZIP_SLICE_BYTES, lend: false });
   } catch (err) {
-    throw decompressionError(member, inputError ?? err);
-  } finally {
-    if (!z.destroyed) z.destroy();
-    await pump;
+    throw decompressionError(member, err);
   }
-  if (inputError !== undefined) throw decompressionError(member, inputError);
+}
+
+async function* gunzipLent(input: AsyncIterable<Uint8Array>, member: string): AsyncGenerator<Uint8Array> {
+  try {
+    yield* gunzipChunks(input, { sliceBytes: PAYLOAD_GUNZIP_SLICE_BYTES, lend: true });
+  } catch (err) {
+    throw decompressionError(member, err);
+  }
+}
+
+/**
+ * The decompressor the reader uses for payload data: like {@link decompressor}, but the chunks
+ * it yields may be views into buffers it reuses (each valid until the next is asked for), and
+ * are larger. For consumers that hash or parse each chunk at once, or copy it.
+ * @internal
+ */
+export function payloadDecompressor(compression: ArtifactCompression): Decompressor {
+  switch (compression) {
+    case 'gzip':
+      return gunzipLent;
+    case 'zstd':
+      return unzstdLent;
+    default:
+      return decompressor(compression);
+  }
 }
 
 async function* unxz(input: AsyncIterable<Uint8Array>, member: string): AsyncGenerator<Uint8Array> {
@@ -138,6 +142,8 @@ async function* unxz(input: AsyncIterable<Uint8Array>, member: string): AsyncGen
     },
     { highWaterMark: 0 },
   );
+  // Loaded on first use: the module instantiates its WebAssembly decoder when imported.
+  const { default: xzDecompress } = await import('xz-decompress');
   const reader = new xzDecompress.XzReadableStream(source).getReader();
   let finished = false;
   try {
