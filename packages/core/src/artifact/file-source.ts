@@ -4,7 +4,7 @@ import { open } from 'node:fs/promises';
 export const FILE_CHUNK_BYTES = 1024 * 1024;
 /**
  * Buffers a {@link readFileChunks} source cycles through: the chunk handed out, the one being read
- * ahead, and one more, so a chunk stays intact until the consumer has asked for two more.
+ * ahead, and the one handed out before, which stays intact while the consumer finishes with it.
  */
 const RING = 3;
 
@@ -13,8 +13,8 @@ const RING = 3;
  * chunk is being consumed (one read ahead, so reading from disk overlaps with hashing and parsing).
  *
  * The chunks are LENT: they are views into {@link RING} reused buffers, so memory stays at three
- * chunks whatever the file size, and a chunk is overwritten once the consumer has asked for two
- * more. A consumer that keeps a chunk longer must copy it (the artifact reader copies what it
+ * chunks whatever the file size, and a chunk stays intact only until the consumer asks for the
+ * second chunk after it. A consumer that keeps a chunk longer must copy it (the artifact reader copies what it
  * hands to an `onPayloadFile` consumer and everything it keeps).
  * @internal
  */

@@ -38,6 +38,8 @@ export interface GunzipOptions {
    * copies. Only for consumers that use each slice at once (hashing, parsing) or copy it.
    */
   lend: boolean;
+  /** Use node:zlib's stream interface even where the handle is there (tests of the fallback). */
+  stream?: boolean;
 }
 
 /**
@@ -53,7 +55,7 @@ export async function* gunzipChunks(
   const z = createGunzip({ chunkSize: Math.max(options.sliceBytes, constants.Z_MIN_CHUNK) });
   const handle = (z as unknown as { _handle?: Partial<ZlibHandle> })._handle;
   const state = (z as unknown as { _writeState?: Uint32Array })._writeState;
-  if (typeof handle?.writeSync !== 'function' || !(state instanceof Uint32Array)) {
+  if (options.stream || typeof handle?.writeSync !== 'function' || !(state instanceof Uint32Array)) {
     yield* gunzipStream(z, input);
     return;
   }
