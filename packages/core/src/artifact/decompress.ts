@@ -121,6 +121,27 @@ export function payloadDecompressor(compression: ArtifactCompression): Decompres
   }
 }
 
+type XzReadableStreamClass = typeof import('xz-decompress').XzReadableStream;
+let xzReadableStream: Promise<XzReadableStreamClass> | undefined;
+
+/**
+ * `xz-decompress`, loaded on first use (it instantiates its WebAssembly decoder when imported).
+ * A CommonJS module: under Node's ESM loader its exports are the namespace's `default`, under a
+ * CommonJS loader (the CJS build, tsx) they are the namespace itself.
+ */
+function loadXzReadableStream(): Promise<XzReadableStreamClass> {
+  xzReadableStream ??= import('xz-decompress').then((mod) => {
+    const m = mod as unknown as {
+      XzReadableStream?: XzReadableStreamClass;
+      default?: { XzReadableStream?: XzReadableStreamClass };
+    };
+    const found = m.XzReadableStream ?? m.default?.XzReadableStream;
+    if (found === undefined) throw new Error('xz-decompress has no XzReadableStream export');
+    return found;
+  });
+  return xzReadableStream;
+}
+
 async function* unxz(input: AsyncIterable<Uint8Array>, member: string): AsyncGenerator<Uint8Array> {
   const iterator = input[Symbol.asyncIterator]();
   let inputError: unknown;
@@ -142,9 +163,7 @@ async function* unxz(input: AsyncIterable<Uint8Array>, member: string): AsyncGen
     },
     { highWaterMark: 0 },
   );
-  // Loaded on first use: the module instantiates its WebAssembly decoder when imported.
-  const { default: xzDecompress } = await import('xz-decompress');
-  const reader = new xzDecompress.XzReadableStream(source).getReader();
+  const reader = new (await loadXzReadableStream())(source).getReader();
   let finished = false;
   try {
     for (;;) {
