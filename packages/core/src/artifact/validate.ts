@@ -86,7 +86,7 @@ export async function validateArtifact(
 }
 
 /**
- * Reads and verifies an artifact file: {@link readArtifact} on the file, read in 1 MiB chunks
+ * Reads and verifies an artifact file: {@link readArtifact} on the file, read in 512 KiB chunks
  * with one read ahead (so disk reads overlap with hashing) into three reused buffers. The fastest
  * way to verify a file, in bounded memory whatever its size.
  *
