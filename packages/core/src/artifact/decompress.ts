@@ -6,7 +6,7 @@
  */
 
 import { ArtifactError } from './errors.js';
-import { gunzipChunks } from './gunzip.js';
+import { type GunzipOptions, gunzipChunks } from './gunzip.js';
 import { unzstd, unzstdLent } from './zstd.js';
 
 /** The compression of an artifact member: none, gzip (`.gz`), xz (`.xz`, called `lzma` by Mender) or zstd (`.zst`). */
@@ -88,21 +88,19 @@ const GUNZIP_SLICE_BYTES = 16 * 1024;
  */
 const PAYLOAD_GUNZIP_SLICE_BYTES = 256 * 1024;
 
-async function* gunzip(input: AsyncIterable<Uint8Array>, member: string): AsyncGenerator<Uint8Array> {
-  try {
-    yield* gunzipChunks(input, { sliceBytes: GUNZIP_SLICE_BYTES, lend: false });
-  } catch (err) {
-    throw decompressionError(member, err);
-  }
+/** A gzip {@link Decompressor} with zlib's errors as `ArtifactError`s. */
+function gunzipWith(options: GunzipOptions): Decompressor {
+  return async function* gunzip(input, member) {
+    try {
+      yield* gunzipChunks(input, options);
+    } catch (err) {
+      throw decompressionError(member, err);
+    }
+  };
 }
 
-async function* gunzipLent(input: AsyncIterable<Uint8Array>, member: string): AsyncGenerator<Uint8Array> {
-  try {
-    yield* gunzipChunks(input, { sliceBytes: PAYLOAD_GUNZIP_SLICE_BYTES, lend: true });
-  } catch (err) {
-    throw decompressionError(member, err);
-  }
-}
+const gunzip = gunzipWith({ sliceBytes: GUNZIP_SLICE_BYTES, lend: false });
+const gunzipLent = gunzipWith({ sliceBytes: PAYLOAD_GUNZIP_SLICE_BYTES, lend: true });
 
 /**
  * The decompressor the reader uses for payload data: like {@link decompressor}, but the chunks

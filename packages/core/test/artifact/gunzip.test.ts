@@ -62,7 +62,7 @@ describe.each([
       /unexpected end of file/,
     );
     const gz = gzipSync(randomBytes(100_000));
-    gz[5000] ^= 0xff;
+    gz.writeUInt8(gz.readUInt8(5000) ^ 0xff, 5000);
     await expect(collect(gunzipChunks(chunked(gz, 4096), opts))).rejects.toMatchObject({
       code: expect.stringMatching(/^Z_/),
     });
