@@ -18,7 +18,10 @@ cd "$work"
 npm pack --silent zstd-napi@0.0.13 >/dev/null
 tar xzf zstd-napi-0.0.13.tgz
 lib=package/deps/zstd/lib
-clang --target=wasm32-wasi --sysroot=/usr -O2 -nostartfiles -mexec-model=reactor \
+# -O3 -mbulk-memory: memcpy becomes memory.copy (raw blocks of incompressible data are copies);
+# measured on a 64 MiB random payload, decoding and hashing took 59 ms of CPU instead of 73 ms
+# with -O2 alone (a text-like payload: unchanged, 170 ms).
+clang --target=wasm32-wasi --sysroot=/usr -O3 -mbulk-memory -nostartfiles -mexec-model=reactor \
   -DZSTD_DISABLE_ASM -DZSTD_NO_TRACE -DXXH_NAMESPACE=ZSTD_ -DDEBUGLEVEL=0 -DZSTD_LEGACY_SUPPORT=0 \
   -I"$lib" -I"$lib/common" \
   "$lib/common/entropy_common.c" "$lib/common/error_private.c" "$lib/common/fse_decompress.c" \

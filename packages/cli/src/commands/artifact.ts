@@ -1,5 +1,4 @@
 import { createPublicKey } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { access, constants, readFile, rename } from 'node:fs/promises';
 import {
   ARTIFACT_COMPRESSION_IDS,
@@ -7,8 +6,8 @@ import {
   type ArtifactInfo,
   isArtifactCompressionId,
   type OtakitError,
-  readArtifact,
   signArtifact,
+  verifyArtifactFile,
   type WriteArtifactOptions,
   type WrittenArtifact,
   writeArtifact,
@@ -189,7 +188,7 @@ async function loadKeys(paths: string[]): Promise<string[]> {
 async function readArtifactFile(file: string, keyPaths: string[]): Promise<ArtifactInfo> {
   const trustedKeys = await loadKeys(keyPaths);
   await checkReadable(file);
-  return readArtifact(createReadStream(file), { trustedKeys });
+  return verifyArtifactFile(file, { trustedKeys });
 }
 
 interface WriteFlags {

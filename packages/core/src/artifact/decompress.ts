@@ -5,10 +5,9 @@
  * The compression of a member is decided by its name suffix only, as mender-artifact does.
  */
 
-import { createGunzip, type Gunzip } from 'node:zlib';
-import xzDecompress from 'xz-decompress';
 import { ArtifactError } from './errors.js';
-import { unzstd } from './zstd.js';
+import { type GunzipOptions, gunzipChunks } from './gunzip.js';
+import { unzstd, unzstdLent } from './zstd.js';
 
 /** The compression of an artifact member: none, gzip (`.gz`), xz (`.xz`, called `lzma` by Mender) or zstd (`.zst`). */
 export type ArtifactCompression = 'none' | 'gzip' | 'lzma' | 'zstd';
@@ -81,40 +80,64 @@ function decompressionError(member: string, cause: unknown): unknown {
   });
 }
 
-async function* gunzip(input: AsyncIterable<Uint8Array>, member: string): AsyncGenerator<Uint8Array> {
-  const z: Gunzip = createGunzip();
-  let inputError: unknown;
-  const waitDrain = () =>
-    new Promise<void>((resolve) => {
-      const done = () => {
-        z.off('drain', done);
-        z.off('close', done);
-        resolve();
-      };
-      z.on('drain', done);
-      z.on('close', done);
-    });
-  const pump = (async () => {
+/** Output slice of gzip decoding for {@link decompressor} (node:zlib's default). */
+const GUNZIP_SLICE_BYTES = 16 * 1024;
+/**
+ * Output slice of gzip decoding of payload data ({@link payloadDecompressor}): each slice is one
+ * call into zlib and one turn through the tar reader and the hash.
+ */
+const PAYLOAD_GUNZIP_SLICE_BYTES = 256 * 1024;
+
+/** A gzip {@link Decompressor} with zlib's errors as `ArtifactError`s. */
+function gunzipWith(options: GunzipOptions): Decompressor {
+  return async function* gunzip(input, member) {
     try {
-      for await (const chunk of input) {
-        if (z.destroyed) return;
-        if (!z.write(chunk)) await waitDrain();
-      }
-      if (!z.destroyed) z.end();
+      yield* gunzipChunks(input, options);
     } catch (err) {
-      inputError = err;
-      z.destroy(err instanceof Error ? err : new Error(String(err)));
+      throw decompressionError(member, err);
     }
-  })();
-  try {
-    for await (const out of z) yield out as Uint8Array;
-  } catch (err) {
-    throw decompressionError(member, inputError ?? err);
-  } finally {
-    if (!z.destroyed) z.destroy();
-    await pump;
+  };
+}
+
+const gunzip = gunzipWith({ sliceBytes: GUNZIP_SLICE_BYTES, lend: false });
+const gunzipLent = gunzipWith({ sliceBytes: PAYLOAD_GUNZIP_SLICE_BYTES, lend: true });
+
+/**
+ * The decompressor the reader uses for payload data: like {@link decompressor}, but the chunks
+ * it yields may be views into buffers it reuses (each valid until the next is asked for), and
+ * are larger. For consumers that hash or parse each chunk at once, or copy it.
+ * @internal
+ */
+export function payloadDecompressor(compression: ArtifactCompression): Decompressor {
+  switch (compression) {
+    case 'gzip':
+      return gunzipLent;
+    case 'zstd':
+      return unzstdLent;
+    default:
+      return decompressor(compression);
   }
-  if (inputError !== undefined) throw decompressionError(member, inputError);
+}
+
+type XzReadableStreamClass = typeof import('xz-decompress').XzReadableStream;
+let xzReadableStream: Promise<XzReadableStreamClass> | undefined;
+
+/**
+ * `xz-decompress`, loaded on first use (it instantiates its WebAssembly decoder when imported).
+ * A CommonJS module: under Node's ESM loader its exports are the namespace's `default`, under a
+ * CommonJS loader (the CJS build, tsx) they are the namespace itself.
+ */
+function loadXzReadableStream(): Promise<XzReadableStreamClass> {
+  xzReadableStream ??= import('xz-decompress').then((mod) => {
+    const m = mod as unknown as {
+      XzReadableStream?: XzReadableStreamClass;
+      default?: { XzReadableStream?: XzReadableStreamClass };
+    };
+    const found = m.XzReadableStream ?? m.default?.XzReadableStream;
+    if (found === undefined) throw new Error('xz-decompress has no XzReadableStream export');
+    return found;
+  });
+  return xzReadableStream;
 }
 
 async function* unxz(input: AsyncIterable<Uint8Array>, member: string): AsyncGenerator<Uint8Array> {
@@ -138,7 +161,7 @@ async function* unxz(input: AsyncIterable<Uint8Array>, member: string): AsyncGen
     },
     { highWaterMark: 0 },
   );
-  const reader = new xzDecompress.XzReadableStream(source).getReader();
+  const reader = new (await loadXzReadableStream())(source).getReader();
   let finished = false;
   try {
     for (;;) {

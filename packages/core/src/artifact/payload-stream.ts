@@ -24,7 +24,8 @@ export async function hashPayload(body: AsyncIterable<Uint8Array>): Promise<stri
 /**
  * Hands a payload file to the consumer as a Readable (with backpressure) while hashing it. The
  * stream ends only once the digest matched; on a mismatch, or any failure while reading, it is
- * destroyed with the error, the consumer is let finish, and the error is thrown.
+ * destroyed with the error, the consumer is let finish, and the error is thrown. `lent`: the
+ * chunks are views into buffers the source reuses, so each is copied before the consumer gets it.
  * @internal
  */
 export async function streamPayloadToConsumer(
@@ -33,6 +34,7 @@ export async function streamPayloadToConsumer(
   consumer: NonNullable<ReadArtifactOptions['onPayloadFile']>,
   header: ArtifactHeader,
   signal: AbortSignal | undefined,
+  lent = false,
 ): Promise<string> {
   const hash = createHash('sha256');
   let wantMore = true;
@@ -84,7 +86,7 @@ export async function streamPayloadToConsumer(
       if (consumerFailed) throw consumerError;
       if (stream.destroyed) continue;
       wantMore = false;
-      if (!stream.push(chunk)) {
+      if (!stream.push(lent ? Buffer.from(chunk) : chunk)) {
         while (!wantMore && !stream.destroyed && !consumerFailed && !signal?.aborted) {
           await new Promise<void>((resolve) => {
             wake = resolve;

@@ -79,8 +79,8 @@ export class TarReader {
             member: this.archive,
           });
         }
+        // Parsed before reading on: the body may be a view into a buffer the source reuses.
         const body = await this.input.readExact(header.size, this.archive);
-        await this.input.skip(pad(header.size), this.archive);
         if (header.typeflag === 'x') {
           const records = parsePax(body, this.archive);
           if (records.path !== undefined) paxPath = records.path;
@@ -88,6 +88,7 @@ export class TarReader {
         } else if (header.typeflag === 'L') {
           longName = decodeName(trimNul(body), this.archive);
         }
+        await this.input.skip(pad(header.size), this.archive);
         continue;
       }
       const name = paxPath ?? longName ?? header.name;
@@ -127,11 +128,11 @@ export class TarReader {
         },
       );
     }
-    const out = await this.input.readExact(this.remaining, this.current);
+    // Copied before reading on: the reader may hand out views into a buffer the source reuses.
+    const out = Uint8Array.prototype.slice.call(await this.input.readExact(this.remaining, this.current));
     this.remaining = 0;
     await this.skipPadding();
-    // Copy: the reader may hand out views into a caller's buffer.
-    return Uint8Array.prototype.slice.call(out);
+    return out;
   }
 
   private async skipPadding(): Promise<void> {

@@ -1,6 +1,6 @@
-import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { ArtifactError } from './errors.js';
+import { readFileChunks } from './file-source.js';
 import { type Diagnosis, readArtifact, runReader } from './reader.js';
 import { isSupportedKey, type SignatureVerdict, type TrustedKey, toPublicKey } from './signature.js';
 import type { ArtifactInfo, ArtifactLimits, ReadArtifactOptions } from './types.js';
@@ -86,7 +86,9 @@ export async function validateArtifact(
 }
 
 /**
- * Reads and verifies an artifact file: {@link readArtifact} on a file stream.
+ * Reads and verifies an artifact file: {@link readArtifact} on the file, read in 512 KiB chunks
+ * with one read ahead (so disk reads overlap with hashing) into three reused buffers. The fastest
+ * way to verify a file, in bounded memory whatever its size.
  *
  * @example
  * ```ts
@@ -97,5 +99,5 @@ export async function verifyArtifactFile(
   path: string,
   options: ReadArtifactOptions = {},
 ): Promise<ArtifactInfo> {
-  return readArtifact(createReadStream(path, { highWaterMark: 256 * 1024 }), options);
+  return runReader(readFileChunks(path, options.signal), options, undefined, true);
 }

@@ -73,7 +73,24 @@ function cString(memory: WasmMemory, ptr: number): string {
  *   `ERR_ARTIFACT_DECOMPRESSION` for corrupt data or a stream that ends inside a frame
  * @internal
  */
-export async function* unzstd(input: AsyncIterable<Uint8Array>, member: string): AsyncGenerator<Uint8Array> {
+export function unzstd(input: AsyncIterable<Uint8Array>, member: string): AsyncGenerator<Uint8Array> {
+  return decode(input, member, false);
+}
+
+/**
+ * {@link unzstd} lending its output: each slice is a view into the decoder's memory, valid until
+ * the next slice is asked for.
+ * @internal
+ */
+export function unzstdLent(input: AsyncIterable<Uint8Array>, member: string): AsyncGenerator<Uint8Array> {
+  return decode(input, member, true);
+}
+
+async function* decode(
+  input: AsyncIterable<Uint8Array>,
+  member: string,
+  lend: boolean,
+): AsyncGenerator<Uint8Array> {
   const z = instantiate();
   if (z.otz_create(MAX_ZSTD_WINDOW_LOG) !== 0) {
     throw new ArtifactError('ERR_ARTIFACT_DECOMPRESSION', 'cannot create a zstd decoder', { member });
@@ -104,7 +121,9 @@ export async function* unzstd(input: AsyncIterable<Uint8Array>, member: string):
     const produced = z.otz_out_pos();
     // 0 = a frame ended and is flushed; a call that moved nothing says nothing new.
     if (ret === 0 || produced > 0 || z.otz_in_pos() > before) last = ret;
-    return produced > 0 ? new Uint8Array(z.memory.buffer, outPtr, produced).slice() : undefined;
+    if (produced === 0) return undefined;
+    const view = new Uint8Array(z.memory.buffer, outPtr, produced);
+    return lend ? view : view.slice();
   };
   try {
     for await (const chunk of input) {
