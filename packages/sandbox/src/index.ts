@@ -13,6 +13,7 @@ export {
   DEFAULT_IOT_CORE_ADMIN_TOKEN,
   DEFAULT_IOT_CORE_REGISTRY,
   DEFAULT_MAX_IN_FLIGHT_WRITES,
+  DEFAULT_RECENT_MESSAGES,
   type IotCoreSandbox,
   type IotCoreSandboxEvents,
   type IotCoreSandboxOptions,

@@ -89,7 +89,10 @@ export interface SandboxOptions {
 
 /** The IoT Core plane of {@link startSandbox}: one registry, its ports, token and telemetry sink. */
 export interface SandboxIotCoreOptions
-  extends Pick<IotCoreSandboxOptions, 'adminToken' | 'telemetrySink' | 'maxInFlightWrites' | 'mqtt'> {
+  extends Pick<
+    IotCoreSandboxOptions,
+    'adminToken' | 'telemetrySink' | 'maxInFlightWrites' | 'recentMessages' | 'mqtt'
+  > {
   /** Project id (default `otakit-sandbox`); also the `aud` device JWTs must carry. */
   project?: string;
   /** Region (default `us-central1`). */
@@ -237,6 +240,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         ...(o.mqtt !== undefined ? { mqtt: o.mqtt } : {}),
         ...(o.telemetrySink ? { telemetrySink: o.telemetrySink } : {}),
         ...(o.maxInFlightWrites !== undefined ? { maxInFlightWrites: o.maxInFlightWrites } : {}),
+        ...(o.recentMessages !== undefined ? { recentMessages: o.recentMessages } : {}),
         ...(options.dataDir ? { dataDir: options.dataDir } : {}),
       });
     } catch (err) {

@@ -10,6 +10,8 @@ export interface BridgeRecord {
   subfolder?: string | undefined;
   receivedAt: Date;
   payload: Uint8Array;
+  /** The bridge's id of the message (the same for a redelivery); the store keeps one row per id. */
+  messageId?: string | undefined;
 }
 
 /**
@@ -36,6 +38,7 @@ export function storeSink(store: Pick<TelemetryStore, 'append'>): {
         payload: record.payload,
         receivedAt: record.receivedAt,
         ...(record.subfolder ? { subfolder: record.subfolder } : {}),
+        ...(record.messageId ? { id: `iot-core:${record.messageId}` } : {}),
       });
     },
   };

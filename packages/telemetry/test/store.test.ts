@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import {
   openTelemetryStore,
   releaseHealthSource,
+  storeSink,
   TelemetryBackpressureError,
   TelemetryClosedError,
   type TelemetryMessage,
@@ -51,6 +52,27 @@ for (const backend of backendsUnderTest()) {
     afterEach(async () => {
       await store.close();
       await target.drop();
+    });
+
+    it('keeps one row for a bridge message handed over twice with the same message id', async () => {
+      const sink = storeSink(store);
+      const record = {
+        projectId: 'demo',
+        location: 'europe-west1',
+        registryId: 'fleet',
+        deviceId: 'pi-1',
+        kind: 'event' as const,
+        receivedAt: new Date(T0),
+        payload: Buffer.from('{"cpu":0.5}'),
+        messageId: 'a1b2',
+      };
+      await sink.write(record);
+      await sink.write({ ...record, receivedAt: new Date(T0 + 1000) });
+      await sink.write({ ...record, messageId: 'c3d4' });
+      expect(await store.count()).toBe(2);
+      const [row] = await store.latest();
+      expect(row?.id).toMatch(/^iot-core:(a1b2|c3d4)$/);
+      expect(row?.registry).toBe(REGISTRY);
     });
 
     it('stores a message once it resolves, with the release fields taken from its payload', async () => {

@@ -25,7 +25,12 @@ export {
   type TelemetryRecord,
   type TelemetrySink,
 } from './telemetry-sink.js';
-export type { IotCoreSandboxEvents, IotCoreStateReport, IotCoreTelemetry } from './world.js';
+export {
+  DEFAULT_RECENT_MESSAGES,
+  type IotCoreSandboxEvents,
+  type IotCoreStateReport,
+  type IotCoreTelemetry,
+} from './world.js';
 
 /** A registry the sandbox serves. */
 export interface IotCoreSandboxRegistry {
@@ -78,6 +83,12 @@ export interface IotCoreSandboxOptions {
    */
   maxInFlightWrites?: number;
   /**
+   * How many of the latest accepted telemetry events and state reports the `telemetry` and
+   * `states` lists keep (default {@link DEFAULT_RECENT_MESSAGES}); older ones are dropped in
+   * batches, so a long run keeps bounded memory. Give a `telemetrySink` to keep everything.
+   */
+  recentMessages?: number;
+  /**
    * Keep the registries and devices (credentials, metadata, blocked, config versions, states) in
    * `<dataDir>/iot-core.json` so they survive a restart; in memory when omitted.
    */
@@ -96,9 +107,9 @@ export interface IotCoreSandbox {
   readonly dataDir: string | undefined;
   /** The registries served. */
   readonly registries: readonly IotCoreSandboxRegistry[];
-  /** Every telemetry event accepted, oldest first. */
+  /** The latest accepted telemetry events (at least `recentMessages` of them), oldest first. */
   readonly telemetry: readonly IotCoreTelemetry[];
-  /** Every state report accepted, oldest first. */
+  /** The latest accepted state reports (at least `recentMessages` of them), oldest first. */
   readonly states: readonly IotCoreStateReport[];
   /** `telemetry`, `state`, `mqtt:connect`, `mqtt:refused`, `mqtt:disconnect`. */
   readonly events: EventEmitter<IotCoreSandboxEvents>;
@@ -131,6 +142,12 @@ export async function startIotCoreSandbox(options: IotCoreSandboxOptions = {}): 
   const adminToken =
     options.adminToken === null ? undefined : (options.adminToken ?? DEFAULT_IOT_CORE_ADMIN_TOKEN);
   const world = new IotCoreWorld(adminToken, options.now ?? (() => new Date()));
+  if (options.recentMessages !== undefined) {
+    if (!Number.isInteger(options.recentMessages) || options.recentMessages < 0) {
+      throw new RangeError('recentMessages must be a non-negative integer');
+    }
+    world.recentMessages = options.recentMessages;
+  }
   if (options.telemetrySink) world.sink = new SinkGate(options.telemetrySink, options.maxInFlightWrites);
   let stateFile: IotCoreStateFile | undefined;
   if (options.dataDir !== undefined) {

@@ -1,6 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Aedes, AuthenticateError, Client, ConnectPacket, PublishPacket, Subscription } from 'aedes';
 import { TOKEN_EXPIRED, verifyDeviceJwt } from './keys.js';
+import { RedeliveryIds, type SentPublishes } from './redelivery.js';
 import { type DeviceRecord, findDevice, type RegistryRecord, verifyCredentials } from './store.js';
 import type { IotCoreWorld } from './world.js';
 
@@ -41,6 +42,8 @@ interface Connection {
   /** The JWT's `exp`, seconds since the epoch. */
   exp: number;
   expiryTimer: NodeJS.Timeout | undefined;
+  /** This connection's recent QoS 1 publishes (see {@link RedeliveryIds}). */
+  sent: SentPublishes;
   /** Why the bridge closed it, when it did. */
   reason: string | undefined;
 }
@@ -74,6 +77,7 @@ export class MqttBridge {
   readonly #world: IotCoreWorld;
   readonly #connections = new Map<DeviceRecord, Connection>();
   readonly #byClient = new WeakMap<Client, Connection>();
+  readonly #redelivery = new RedeliveryIds();
   readonly #sockets = new Set<Socket>();
   #broker: Aedes | undefined;
 
@@ -96,6 +100,7 @@ export class MqttBridge {
         const c = this.#connections.get(d);
         if (!c) return;
         if (!reg.devices.has(d.id) || d.blocked) {
+          if (!reg.devices.has(d.id)) this.#redelivery.forget(c.client.id);
           this.#drop(c, 'device deleted or blocked');
           return;
         }
@@ -242,6 +247,7 @@ export class MqttBridge {
       token,
       exp: result.exp,
       expiryTimer: undefined,
+      sent: new Map(),
       reason: undefined,
     };
     this.#byClient.set(client, conn);
@@ -251,7 +257,12 @@ export class MqttBridge {
     const conn = this.#byClient.get(client);
     if (!conn) return;
     const previous = this.#connections.get(conn.device);
-    if (previous && previous.client !== client) this.#drop(previous, 'another connection took over');
+    if (previous && previous.client !== client) {
+      // Its publishes may be redelivered on this connection before its close is seen.
+      this.#redelivery.ended(client.id, previous.sent);
+      previous.sent = new Map();
+      this.#drop(previous, 'another connection took over');
+    }
     this.#connections.set(conn.device, conn);
     // The bridge closes a connection when its token expires (MQTT cannot refresh credentials).
     const msLeft = conn.exp * 1000 - this.#world.now().getTime();
@@ -265,6 +276,7 @@ export class MqttBridge {
     const conn = this.#byClient.get(client);
     if (!conn) return;
     clearTimeout(conn.expiryTimer);
+    this.#redelivery.ended(client.id, conn.sent);
     if (this.#connections.get(conn.device) === conn) this.#connections.delete(conn.device);
     this.#world.events.emit('mqtt:disconnect', {
       clientId: client.id,
@@ -298,10 +310,16 @@ export class MqttBridge {
     const limit = route.kind === 'state' ? MAX_STATE_BYTES : MAX_TELEMETRY_BYTES;
     if (payload.length > limit) throw new Error(`${route.kind} payload over ${limit / 1024} KB`);
     packet.retain = false;
+    const id = this.#redelivery.idFor(c.client.id, c.sent, {
+      qos: packet.qos,
+      packetId: packet.messageId,
+      dup: packet.dup,
+      payload,
+    });
     // Stored before aedes sends the PUBACK; a rejection closes the connection without one.
     return route.kind === 'state'
-      ? () => this.#world.recordState(c.reg, c.device, payload, 'mqtt')
-      : () => this.#world.recordTelemetry(c.reg, c.device, payload, route.subfolder, 'mqtt');
+      ? () => this.#world.recordState(c.reg, c.device, payload, 'mqtt', id)
+      : () => this.#world.recordTelemetry(c.reg, c.device, payload, route.subfolder, 'mqtt', id);
   }
 
   #authorizeSubscribe(client: Client, sub: Subscription): Subscription | null {

@@ -25,6 +25,12 @@ export interface TelemetryRecord {
   receivedAt: Date;
   /** The payload bytes, unparsed. */
   payload: Uint8Array;
+  /**
+   * The message's id, unique per accepted message. A QoS 1 redelivery of a message the sandbox
+   * already handed over (the same packet id and payload, sent again with the DUP flag because its
+   * PUBACK was lost) carries the same id, so a sink that keys on it stores the message once.
+   */
+  messageId: string;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { RpcError } from './status.js';
 import type { DeviceRecord, RegistryRecord, StoredCredential } from './store.js';
@@ -67,6 +68,8 @@ export class IotCoreWorld {
   readonly adminToken: string | undefined;
   readonly now: () => Date;
   hooks: BridgeHooks | undefined;
+  /** How many accepted events (and state reports) `telemetry` (and `states`) keep, newest last. */
+  recentMessages = DEFAULT_RECENT_MESSAGES;
   /** Where accepted telemetry and state go before they are acknowledged. */
   sink: SinkGate | undefined;
   /** Called after every change of registries or devices (persistence). */
@@ -177,9 +180,10 @@ export class IotCoreWorld {
     data: Buffer,
     subFolder: string | undefined,
     transport: 'http' | 'mqtt',
+    messageId: string = randomUUID(),
   ): Promise<void> {
     const receivedAt = this.now();
-    await this.#store(reg, d, 'event', data, subFolder, receivedAt);
+    await this.#store(reg, d, 'event', data, subFolder, receivedAt, messageId);
     d.lastEventTime = receivedAt.toISOString();
     const event: IotCoreTelemetry = {
       registry: registryPath(reg),
@@ -190,7 +194,7 @@ export class IotCoreWorld {
       transport,
       receivedAt,
     };
-    this.telemetry.push(event);
+    keepRecent(this.telemetry, event, this.recentMessages);
     this.events.emit('telemetry', event);
   }
 
@@ -203,9 +207,10 @@ export class IotCoreWorld {
     d: DeviceRecord,
     data: Buffer,
     transport: 'http' | 'mqtt',
+    messageId: string = randomUUID(),
   ): Promise<void> {
     const receivedAt = this.now();
-    await this.#store(reg, d, 'state', data, undefined, receivedAt);
+    await this.#store(reg, d, 'state', data, undefined, receivedAt, messageId);
     const state = { updateTime: receivedAt.toISOString(), binaryData: data.toString('base64') };
     d.state = state;
     d.lastStateTime = state.updateTime;
@@ -220,7 +225,7 @@ export class IotCoreWorld {
       transport,
       receivedAt,
     };
-    this.states.push(report);
+    keepRecent(this.states, report, this.recentMessages);
     this.events.emit('state', report);
   }
 
@@ -231,6 +236,7 @@ export class IotCoreWorld {
     payload: Buffer,
     subfolder: string | undefined,
     receivedAt: Date,
+    messageId: string,
   ): Promise<void> {
     if (!this.sink) return;
     const record: TelemetryRecord = {
@@ -243,6 +249,7 @@ export class IotCoreWorld {
       ...(subfolder !== undefined ? { subfolder } : {}),
       receivedAt,
       payload,
+      messageId,
     };
     try {
       await this.sink.write(record);
@@ -252,6 +259,18 @@ export class IotCoreWorld {
       });
     }
   }
+}
+
+/** The default of `IotCoreSandboxOptions.recentMessages`. */
+export const DEFAULT_RECENT_MESSAGES = 10_000;
+
+/**
+ * Appends `item`, keeping at least the last `limit` items: the oldest are dropped in batches of a
+ * quarter of the limit, so a long run neither grows without bound nor moves the array per message.
+ */
+function keepRecent<T>(list: T[], item: T, limit: number): void {
+  list.push(item);
+  if (list.length > limit + Math.max(1, limit >> 2)) list.splice(0, list.length - limit);
 }
 
 /** `projects/{p}/locations/{l}/registries/{r}`. @internal */
