@@ -26,7 +26,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const ROUNDS = Number(process.env.OTAKIT_BENCH_ROUNDS ?? 15);
-const BIN = resolve(import.meta.dirname, '..', 'packages', 'cli', 'bin', 'otakit.js');
+const BIN = resolve(import.meta.dirname, '..', 'packages', 'cli', 'bin', 'otakit.cjs');
 const BEFORE = process.env.OTAKIT_BENCH_BEFORE;
 const TARGET_MS = 150;
 const CPU_RUNS = 5;

@@ -8,7 +8,7 @@
  * child: destroying it (an error upstream, an abort) kills the process and waits for its exit.
  */
 
-import { type ChildProcessByStdio, spawn } from 'node:child_process';
+import type { ChildProcessByStdio } from 'node:child_process';
 import { Duplex, type Readable, type Writable } from 'node:stream';
 import { ArtifactWriteError, XzUnavailableError } from './writer-errors.js';
 
@@ -51,6 +51,8 @@ export async function createXzProcessCompressor(options: XzProcessOptions = {}):
     throw new ArtifactWriteError('ERR_ARTIFACT_WRITE_OPTIONS', `invalid xz preset: ${preset}`);
   if (!Number.isInteger(threads) || threads < 0)
     throw new ArtifactWriteError('ERR_ARTIFACT_WRITE_OPTIONS', `invalid xz thread count: ${threads}`);
+  // Loaded here: readers of artifacts (the device agent, `otakit artifact read`) never need it.
+  const { spawn } = await import('node:child_process');
   const child: XzChild = spawn(
     command,
     ['--compress', '--stdout', '--format=xz', '--check=crc64', `-${preset}`, `--threads=${threads}`],
