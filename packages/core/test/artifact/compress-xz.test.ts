@@ -16,7 +16,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createCompressor } from '../../src/artifact/compress.js';
 import { createXzProcessCompressor, XZ_COMMAND_ENV } from '../../src/artifact/compress-xz.js';
 import { readArtifact } from '../../src/artifact/reader.js';
-import { writeArtifact } from '../../src/artifact/writer.js';
+import { type WriteArtifactOptions, writeArtifact } from '../../src/artifact/writer.js';
 import { ArtifactWriteError, XzUnavailableError } from '../../src/artifact/writer-errors.js';
 
 const vectors = resolve(dirname(fileURLToPath(import.meta.url)), '../../../../../shared/vectors/artifacts');
@@ -64,6 +64,34 @@ async function xzChildren(): Promise<number[]> {
     if (m && m[1] === 'xz' && Number(m[2]) === process.pid) pids.push(Number(entry));
   }
   return pids;
+}
+
+/** A module-image written with xz into `work/NAME.mender`, its temporary files in `work/tmp-NAME`. */
+async function writeXz(
+  name: string,
+  files: WriteArtifactOptions['files'],
+  extra: Partial<WriteArtifactOptions> = {},
+): Promise<{ file: string; tmp: string; err: unknown }> {
+  const file = join(work, `${name}.mender`);
+  const tmp = join(work, `tmp-${name}`);
+  await mkdir(tmp);
+  const err = await writeArtifact(
+    {
+      type: 'module-image',
+      moduleType: 'single-file',
+      artifactName: name,
+      deviceTypes: ['dev'],
+      compression: 'xz',
+      tmpDir: tmp,
+      files,
+      ...extra,
+    },
+    file,
+  ).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  return { file, tmp, err };
 }
 
 async function compressWith(data: Buffer): Promise<Buffer> {
@@ -137,21 +165,7 @@ describe('xz compression with the system xz', () => {
 
   it('reports an xz that fails as ERR_ARTIFACT_WRITE_COMPRESS and leaves no output', async () => {
     process.env[XZ_COMMAND_ENV] = '/bin/false';
-    const file = join(work, 'failed.mender');
-    const tmp = join(work, 'tmp-failed');
-    await mkdir(tmp);
-    const err = await writeArtifact(
-      {
-        type: 'module-image',
-        moduleType: 'single-file',
-        artifactName: 'xz-2',
-        deviceTypes: ['dev'],
-        compression: 'xz',
-        tmpDir: tmp,
-        files: [{ name: 'a.bin', content: payload(1 << 20, 3) }],
-      },
-      file,
-    ).catch((e: unknown) => e);
+    const { file, tmp, err } = await writeXz('failed', [{ name: 'a.bin', content: payload(1 << 20, 3) }]);
     expect(err).toBeInstanceOf(ArtifactWriteError);
     expect(err).not.toBeInstanceOf(XzUnavailableError);
     expect((err as ArtifactWriteError).code).toBe('ERR_ARTIFACT_WRITE_COMPRESS');
@@ -176,22 +190,9 @@ describe('xz compression with the system xz', () => {
         yield chunk;
       }
     }
-    const file = join(work, 'aborted.mender');
-    const tmp = join(work, 'tmp-aborted');
-    await mkdir(tmp);
-    const err = await writeArtifact(
-      {
-        type: 'module-image',
-        moduleType: 'single-file',
-        artifactName: 'xz-3',
-        deviceTypes: ['dev'],
-        compression: 'xz',
-        tmpDir: tmp,
-        signal: controller.signal,
-        files: [{ name: 'big.bin', size, stream: slow() }],
-      },
-      file,
-    ).catch((e: unknown) => e);
+    const { file, tmp, err } = await writeXz('aborted', [{ name: 'big.bin', size, stream: slow() }], {
+      signal: controller.signal,
+    });
     expect((err as Error).name).toBe('AbortError');
     expect(sent).toBeLessThan(size);
     expect(await xzChildren()).toEqual([]);
