@@ -7,7 +7,7 @@
  * 2. Runs ROUNDS rounds; each round starts every command once, interleaved with the baseline, so
  *    machine load weighs on all alike. Prints the median wall time of each, its ratio to the
  *    baseline's median, and the extra time over bare Node.
- * 3. Peak RSS and CPU time: each command runs again CPU_RUNS times under a preload that prints, at
+ * 3. Peak RSS and CPU time: each command runs again CPU_RUNS times under a CommonJS preload that prints, at
  *    exit, VmHWM and the process's CPU time (user + system, all threads); medians. The preload is
  *    kept out of the timed runs so its own cost does not count there. CPU time barely moves with
  *    machine load, unlike wall time, so it is the figure to compare on a busy machine.
@@ -15,7 +15,7 @@
  * Targets (issue 15): `--version` and `artifact read` <= 150 ms and <= 50 MiB.
  *
  * Run after `pnpm build`: `pnpm bench cli`. Rounds: OTAKIT_BENCH_ROUNDS (default 15).
- * OTAKIT_BENCH_BEFORE=path/to/other/otakit.js adds the same commands run by another build (e.g. a
+ * OTAKIT_BENCH_BEFORE=path/to/other/otakit.cjs adds the same commands run by another build (e.g. a
  * checkout from before a change), interleaved in the same rounds, for a before/after comparison.
  */
 
@@ -26,7 +26,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const ROUNDS = Number(process.env.OTAKIT_BENCH_ROUNDS ?? 15);
-const BIN = resolve(import.meta.dirname, '..', 'packages', 'cli', 'bin', 'otakit.js');
+const BIN = resolve(import.meta.dirname, '..', 'packages', 'cli', 'bin', 'otakit.cjs');
 const BEFORE = process.env.OTAKIT_BENCH_BEFORE;
 const TARGET_MS = 150;
 const CPU_RUNS = 5;
@@ -51,7 +51,7 @@ function wallMs(args: string[]): number {
 
 /** Peak RSS (VmHWM, MiB) and CPU time (user + system, ms) of one run, printed by the preload at exit. */
 function footprint(args: string[], preload: string): { rss: number; cpu: number } {
-  const res = spawnSync(process.execPath, ['--import', preload, ...args], {
+  const res = spawnSync(process.execPath, ['--require', preload, ...args], {
     env: ENV,
     encoding: 'utf8',
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -88,10 +88,12 @@ async function main(): Promise<void> {
         artifact,
       ]),
     );
-    const preload = join(dir, 'vmhwm.mjs');
+    // A CommonJS preload: an ESM one (--import) would start the ESM loader (~2 MiB) in every
+    // measured process, hiding whether the command itself needs it.
+    const preload = join(dir, 'vmhwm.cjs');
     await writeFile(
       preload,
-      "import { readFileSync } from 'node:fs';\n" +
+      "const { readFileSync } = require('node:fs');\n" +
         "process.on('exit', () => { const u = process.cpuUsage(); process.stderr.write(readFileSync('/proc/self/status', 'utf8').match(/VmHWM:.*/)[0] + ' cpu:' + (u.user + u.system) + '\\n'); });\n",
     );
 

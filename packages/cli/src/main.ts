@@ -1,28 +1,9 @@
 import type { Command } from 'commander';
+import { commandName, isVersionRequest } from './argv.js';
 import { COMMAND_GROUPS, type CommandGroup } from './commands/registry.js';
 import { VERSION } from './version.js';
 
-/** Root options that take a value: their value is not a command name. */
-const ROOT_OPTIONS_WITH_VALUE = new Set(['--server', '--token']);
-
-/**
- * The top-level command an argument list runs (`undefined` for none, e.g. `--version` or `--help`):
- * the first argument that is neither a root option nor a root option's value. `help NAME` names
- * `NAME`.
- */
-export function commandName(argv: readonly string[]): string | undefined {
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    if (arg === '--') return argv[i + 1];
-    if (ROOT_OPTIONS_WITH_VALUE.has(arg)) {
-      i++;
-      continue;
-    }
-    if (arg.startsWith('-')) continue;
-    return arg === 'help' ? argv[i + 1] : arg;
-  }
-  return undefined;
-}
+export { commandName } from './argv.js';
 
 /**
  * Builds the `otakit` command tree. Every group is listed (for `--help`), but only the group named
@@ -62,7 +43,7 @@ export async function createProgram(argv: readonly string[] = []): Promise<Comma
  */
 export async function main(argv: string[]): Promise<number> {
   // `otakit --version` answers before loading anything, commander included (~7 MiB).
-  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
+  if (isVersionRequest(argv)) {
     process.stdout.write(`${VERSION}\n`);
     return 0;
   }

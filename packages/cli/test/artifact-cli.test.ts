@@ -399,7 +399,7 @@ describe('otakit artifact write and sign', () => {
 
 describe('the built otakit bin', () => {
   it('validates a vector and fails another as a real process', async () => {
-    const bin = join(cliRoot, 'bin', 'otakit.js');
+    const bin = join(cliRoot, 'bin', 'otakit.cjs');
     const ok = spawnSync(
       process.execPath,
       [

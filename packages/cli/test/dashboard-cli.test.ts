@@ -46,7 +46,7 @@ describe('otakit dashboard', () => {
     child = spawn(
       process.execPath,
       [
-        join(cliRoot, 'bin', 'otakit.js'),
+        join(cliRoot, 'bin', 'otakit.cjs'),
         'dashboard',
         '--server',
         sandbox.url,
@@ -90,7 +90,7 @@ describe('otakit dashboard', () => {
   it('wants exactly one telemetry source', async () => {
     const r = spawn(
       process.execPath,
-      [join(cliRoot, 'bin', 'otakit.js'), 'dashboard', '--server', sandbox.url, '--token', 't'],
+      [join(cliRoot, 'bin', 'otakit.cjs'), 'dashboard', '--server', sandbox.url, '--token', 't'],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let err = '';

@@ -61,7 +61,7 @@ function startAgent(args: string[]): {
   log: { text: string };
   exit: Promise<number | null>;
 } {
-  const child = spawn(process.execPath, [join(cliRoot, 'bin', 'otakit.js'), 'device', 'run', ...args], {
+  const child = spawn(process.execPath, [join(cliRoot, 'bin', 'otakit.cjs'), 'device', 'run', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const log = { text: '' };

@@ -47,7 +47,7 @@ export interface AgentProcess {
 
 /** Starts `otakit device run --json ...args` from the built bin, with `env` added to the environment. */
 export function startJsonAgent(args: string[], env: NodeJS.ProcessEnv = {}): AgentProcess {
-  const bin = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'otakit.js');
+  const bin = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'otakit.cjs');
   const child = spawn(process.execPath, [bin, 'device', 'run', ...args, '--json'], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },

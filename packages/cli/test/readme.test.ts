@@ -62,7 +62,7 @@ describe('the CLI README walk-through', () => {
       await mkdir(bin);
       await writeFile(
         join(bin, 'otakit'),
-        `#!/bin/sh\nexec "${process.execPath}" "${join(cliRoot, 'bin', 'otakit.js')}" "$@"\n`,
+        `#!/bin/sh\nexec "${process.execPath}" "${join(cliRoot, 'bin', 'otakit.cjs')}" "$@"\n`,
       );
       await chmod(join(bin, 'otakit'), 0o755);
       const work = join(dir, 'work');

@@ -103,7 +103,7 @@ describe('otakit sandbox start', () => {
       const child = spawn(
         process.execPath,
         [
-          join(cliRoot, 'bin', 'otakit.js'),
+          join(cliRoot, 'bin', 'otakit.cjs'),
           'sandbox',
           'start',
           '--json',
@@ -211,7 +211,7 @@ describe('otakit sandbox start', () => {
     const child = spawn(
       process.execPath,
       [
-        join(cliRoot, 'bin', 'otakit.js'),
+        join(cliRoot, 'bin', 'otakit.cjs'),
         'sandbox',
         'start',
         '--json',
@@ -260,7 +260,7 @@ describe('otakit sandbox start', () => {
       const child = spawn(
         process.execPath,
         [
-          join(cliRoot, 'bin', 'otakit.js'),
+          join(cliRoot, 'bin', 'otakit.cjs'),
           'sandbox',
           'start',
           '--port',
@@ -331,7 +331,7 @@ describe('otakit sandbox start', () => {
   it('prints one JSON document with --json once listening', async () => {
     const child = spawn(
       process.execPath,
-      [join(cliRoot, 'bin', 'otakit.js'), 'sandbox', 'start', '--port', '0', '--json'],
+      [join(cliRoot, 'bin', 'otakit.cjs'), 'sandbox', 'start', '--port', '0', '--json'],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     children.push(child);

@@ -1,7 +1,9 @@
 /**
  * Start-up loads only what a command needs: the built `otakit` runs in a child process under a
  * preload that records every module it resolves (ESM and CommonJS), and the test asserts which
- * heavy modules stay unloaded. Speed itself is measured by bench/cli.bench.ts, not here.
+ * heavy modules stay unloaded, and which build runs: `--help` and `artifact ...` the CommonJS
+ * bundle (no ESM loader, commander inside), other commands the ESM build. Speed itself is measured
+ * by bench/cli.bench.ts, not here.
  */
 
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -12,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const cliRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const bin = join(cliRoot, 'bin', 'otakit.js');
+const bin = join(cliRoot, 'bin', 'otakit.cjs');
 const preload = join(cliRoot, 'test', 'fixtures', 'record-loads.mjs');
 
 /** Modules no artifact command, `--version` or `--help` may load. */
@@ -47,6 +49,19 @@ function heavyIn(modules: string[]): string[] {
   return modules.filter((m) => HEAVY.some((re) => re.test(m)));
 }
 
+/** Modules resolved by the ESM loader, except the entry (which `--import` sends through it). */
+function esmLoaded(modules: string[]): string[] {
+  return modules.filter((m) => m.startsWith('esm:') && !m.endsWith('/bin/otakit.cjs'));
+}
+
+/**
+ * Whether commander ran: bundled in the CommonJS build, it shows as the builtins it requires when
+ * it loads, of which node:process is required by nothing else on these paths.
+ */
+function commanderRan(modules: string[]): boolean {
+  return modules.some((m) => /^cjs:(node:)?process$/.test(m) || m.includes('/commander/'));
+}
+
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'otakit-cli-startup-'));
   artifactFile = join(dir, 'small.mender');
@@ -74,22 +89,45 @@ afterAll(async () => {
 describe('otakit start-up', () => {
   it('--version loads the entry point only: not commander, core or the clients', async () => {
     const modules = await loaded(['--version'], 'version');
-    expect(modules.some((m) => /packages\/cli\/dist\/index\.js$/.test(m))).toBe(true);
-    expect(modules.filter((m) => m.includes('/commander/'))).toEqual([]);
+    expect(modules).toContain(`cjs:${join(cliRoot, 'dist', 'otakit.cjs')}`);
+    expect(modules.filter((m) => /otakit-main\.cjs$|\/cli\/dist\/index\.js$/.test(m))).toEqual([]);
+    expect(commanderRan(modules)).toBe(false);
+    expect(esmLoaded(modules)).toEqual([]);
     expect(heavyIn(modules)).toEqual([]);
     expect(modules.filter((m) => /packages\/core\//.test(m))).toEqual([]);
   });
 
-  it('artifact read loads core, not fastify, mqtt, undici or the clients', async () => {
+  it('artifact read runs the CommonJS bundle with core, without the ESM loader or the clients', async () => {
     const modules = await loaded(['artifact', 'read', artifactFile], 'read');
-    // The recorder works: the artifact command and core were seen.
-    expect(modules.some((m) => /packages\/core\/dist\/index\.js$/.test(m))).toBe(true);
+    expect(modules).toContain(`cjs:${join(cliRoot, 'dist', 'otakit-main.cjs')}`);
+    // The recorder works: core's CommonJS build was seen, and commander ran.
+    expect(modules.some((m) => /^cjs:.*packages\/core\/dist\/index\.cjs$/.test(m))).toBe(true);
+    expect(commanderRan(modules)).toBe(true);
+    expect(esmLoaded(modules)).toEqual([]);
+    expect(heavyIn(modules)).toEqual([]);
+  });
+
+  it('artifact read does not load what only writing or signing needs', async () => {
+    const modules = await loaded(['artifact', 'read', artifactFile], 'read-lazy');
+    // Neither the bundled commander (executable subcommands) nor core (xz writing) loads
+    // node:child_process (and with it net and dgram) before it spawns something.
+    expect(modules.filter((m) => /child_process/.test(m))).toEqual([]);
+    expect(modules.filter((m) => /zstd-wasm|node-liblzma|\/jose\//.test(m))).toEqual([]);
+  });
+
+  it('otakit --help runs the CommonJS bundle and loads no command group', async () => {
+    const modules = await loaded(['--help'], 'root-help');
+    expect(modules).toContain(`cjs:${join(cliRoot, 'dist', 'otakit-main.cjs')}`);
+    expect(esmLoaded(modules)).toEqual([]);
+    expect(modules.filter((m) => /packages\/core\//.test(m))).toEqual([]);
     expect(heavyIn(modules)).toEqual([]);
   });
 
   it('devices list --help does not load the management client', async () => {
     const modules = await loaded(['devices', 'list', '--help'], 'help');
+    // Commands other than artifact run the ESM build, not the CommonJS bundle.
     expect(modules.some((m) => /\/dist\/devices-[A-Z0-9]+\.js$/.test(m))).toBe(true);
+    expect(modules.filter((m) => /otakit-main\.cjs$/.test(m))).toEqual([]);
     expect(heavyIn(modules)).toEqual([]);
   });
 

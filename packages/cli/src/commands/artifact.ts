@@ -30,9 +30,15 @@ const USAGE_CODES = new Set([
   'ERR_ARTIFACT_ALREADY_SIGNED',
 ]);
 
+/** Write failures that are neither the caller's nor the artifact's: no xz here, or xz failing. */
+const WRITE_ENVIRONMENT_CODES: Readonly<Record<string, ExitCode>> = {
+  ERR_ARTIFACT_XZ_UNAVAILABLE: EXIT.UNAVAILABLE,
+  ERR_ARTIFACT_WRITE_COMPRESS: EXIT.FAILED,
+};
+
 /** The artifact commands' exit codes, as mender-artifact: 1 for bad parameters, 5 for an invalid artifact. */
 const artifactExitCode = (err: OtakitError): ExitCode =>
-  USAGE_CODES.has(err.code) ? EXIT.USAGE : EXIT.INVALID_ARTIFACT;
+  WRITE_ENVIRONMENT_CODES[err.code] ?? (USAGE_CODES.has(err.code) ? EXIT.USAGE : EXIT.INVALID_ARTIFACT);
 
 /** {@link action} with the artifact exit codes. */
 const artifactAction = <A extends unknown[]>(fn: (...args: A) => Promise<void>) =>

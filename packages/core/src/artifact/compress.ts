@@ -1,14 +1,14 @@
 /**
- * Compressors for writing Mender Artifacts: none, gzip (node:zlib), xz (liblzma compiled to
- * WebAssembly, from `node-liblzma/wasm`) and zstd (zstd compiled to WebAssembly, from
- * `@bokuweb/zstd-wasm`). Every compressor is a Node.js `Duplex` that holds a bounded amount of data.
- * The WebAssembly modules are loaded on first use only.
+ * Compressors for writing Mender Artifacts: none, gzip (node:zlib), xz (the system `xz` program,
+ * see compress-xz.ts) and zstd (zstd compiled to WebAssembly, from `@bokuweb/zstd-wasm`). Every
+ * compressor is a Node.js `Duplex` that holds a bounded amount of data. The WebAssembly module is
+ * loaded on first use only.
  */
 
 import { type Duplex, Transform, type TransformCallback } from 'node:stream';
 import { createGzip, constants as zlibConstants } from 'node:zlib';
+import { createXzProcessCompressor } from './compress-xz.js';
 import { type ArtifactCompression, compressionSuffix } from './decompress.js';
-import { ArtifactWriteError } from './writer-errors.js';
 
 /**
  * The compression ids `mender-artifact write --compression` accepts, plus `xz` as an alias of
@@ -71,9 +71,6 @@ const ZSTD_LEVELS: Record<string, number> = {
  */
 export const ZSTD_FRAME_BYTES = 4 * 1024 * 1024;
 
-/** The xz preset (liblzma's default; an 8 MiB dictionary, about 94 MiB of encoder memory). */
-const XZ_PRESET = 6;
-
 interface ZstdModule {
   init(): Promise<void>;
   compress(buf: Uint8Array, level?: number): Uint8Array;
@@ -87,28 +84,6 @@ function loadZstd(): Promise<ZstdModule> {
     return m;
   });
   return zstdModule;
-}
-
-let xzModule: Promise<typeof import('node-liblzma/wasm')> | undefined;
-function loadXz(): Promise<typeof import('node-liblzma/wasm')> {
-  // node-liblzma is an optional peer dependency (only its WebAssembly build is used): devices that
-  // only read artifacts never need it, and its native install script (prebuilds for x64 only) must
-  // not be able to fail their install. @otakit/cli brings it for `otakit artifact write`.
-  xzModule ??= import('node-liblzma/wasm').then(
-    async (mod) => {
-      await mod.initModule();
-      return mod;
-    },
-    (err: unknown) => {
-      xzModule = undefined;
-      throw new ArtifactWriteError(
-        'ERR_ARTIFACT_WRITE_OPTIONS',
-        'xz compression needs the optional peer dependency node-liblzma (which @otakit/cli brings), not installed here; use gzip or zstd, or install node-liblzma',
-        { cause: err },
-      );
-    },
-  );
-  return xzModule;
 }
 
 /** Splits its input into frames of {@link ZSTD_FRAME_BYTES} and compresses each one. */
@@ -159,52 +134,9 @@ class ZstdFrameCompressor extends Transform {
 }
 
 /**
- * Drives a WHATWG `TransformStream` as a Node.js `Transform`. Empty chunks are dropped (liblzma
- * reports "no progress" on empty input) and errors keep their original type.
- */
-class WebTransformAdapter extends Transform {
-  private readonly writer: WritableStreamDefaultWriter<Uint8Array>;
-  private readonly pump: Promise<void>;
-
-  constructor(web: TransformStream<Uint8Array, Uint8Array>) {
-    super();
-    this.writer = web.writable.getWriter();
-    const reader = web.readable.getReader();
-    this.pump = (async () => {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) return;
-        this.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
-      }
-    })();
-    // Errors surface through write/close; keep the pump's rejection from going unhandled.
-    this.pump.catch(() => {});
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    if (chunk.length === 0) {
-      done();
-      return;
-    }
-    this.writer.write(chunk).then(() => done(), done);
-  }
-
-  override _flush(done: TransformCallback): void {
-    this.writer
-      .close()
-      .then(() => this.pump)
-      .then(() => done(), done);
-  }
-
-  override _destroy(err: Error | null, done: (error?: Error | null) => void): void {
-    this.writer.abort(err ?? undefined).catch(() => {});
-    done(err);
-  }
-}
-
-/**
  * Creates a compressing stream for `id`: write plain bytes in, read compressed bytes out.
- * `none` gives a pass-through stream.
+ * `none` gives a pass-through stream. xz (`lzma`) runs the system `xz` program and rejects with
+ * `XzUnavailableError` when it cannot be started.
  *
  * @example
  * ```ts
@@ -221,10 +153,8 @@ export async function createCompressor(id: ArtifactCompressionId): Promise<Duple
       });
     case 'gzip':
       return createGzip({ level: zlibConstants.Z_BEST_COMPRESSION });
-    case 'lzma': {
-      const xz = await loadXz();
-      return new WebTransformAdapter(xz.createXz({ preset: XZ_PRESET, check: xz.LZMA_CHECK_CRC64 }));
-    }
+    case 'lzma':
+      return createXzProcessCompressor();
     case 'zstd':
       return new ZstdFrameCompressor(await loadZstd(), ZSTD_LEVELS[id] ?? 3);
   }

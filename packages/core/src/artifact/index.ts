@@ -14,6 +14,7 @@ export {
   isArtifactCompressionId,
   ZSTD_FRAME_BYTES,
 } from './compress.js';
+export { createXzProcessCompressor, XZ_COMMAND_ENV, type XzProcessOptions } from './compress-xz.js';
 export {
   type ArtifactCompression,
   compressionFromSuffix,
@@ -80,4 +81,4 @@ export {
   type WrittenPayloadFile,
   writeArtifact,
 } from './writer.js';
-export { ArtifactWriteError, type ArtifactWriteErrorCode } from './writer-errors.js';
+export { ArtifactWriteError, type ArtifactWriteErrorCode, XzUnavailableError } from './writer-errors.js';

@@ -11,12 +11,18 @@ import { brandErrorClass, OtakitError } from '../errors.js';
  * - `ERR_ARTIFACT_SIGN_KEY`: the private key cannot sign artifacts (Mender accepts RSA and ECDSA
  *   P-256 only; not RSA-PSS, other curves or Ed25519), or it is not a private key.
  * - `ERR_ARTIFACT_ALREADY_SIGNED`: `signArtifact` was given a signed artifact without `force`.
+ * - `ERR_ARTIFACT_XZ_UNAVAILABLE`: xz compression was asked for and the `xz` program cannot be
+ *   started; thrown as {@link XzUnavailableError}.
+ * - `ERR_ARTIFACT_WRITE_COMPRESS`: the compressor failed while writing (e.g. `xz` exited with an
+ *   error or was killed).
  */
 export type ArtifactWriteErrorCode =
   | 'ERR_ARTIFACT_WRITE_OPTIONS'
   | 'ERR_ARTIFACT_WRITE_PAYLOAD'
   | 'ERR_ARTIFACT_SIGN_KEY'
-  | 'ERR_ARTIFACT_ALREADY_SIGNED';
+  | 'ERR_ARTIFACT_ALREADY_SIGNED'
+  | 'ERR_ARTIFACT_XZ_UNAVAILABLE'
+  | 'ERR_ARTIFACT_WRITE_COMPRESS';
 
 /**
  * Thrown by {@link writeArtifact}, {@link signArtifact} and {@link signManifest} when an artifact
@@ -40,3 +46,34 @@ export class ArtifactWriteError extends OtakitError {
   }
 }
 brandErrorClass(ArtifactWriteError, 'ArtifactWriteError');
+
+/**
+ * Thrown by {@link writeArtifact}, {@link signArtifact} and `createCompressor` when xz (`lzma`)
+ * compression is asked for and the `xz` program (XZ Utils) cannot be started: it is not installed,
+ * not on `PATH` (or not where `OTAKIT_XZ` points), or not executable. The message names what to
+ * install; gzip and zstd need nothing outside Node.
+ *
+ * @example
+ * ```ts
+ * try { await writeArtifact({ ...opts, compression: 'xz' }, 'out.mender') } catch (err) {
+ *   if (err instanceof XzUnavailableError) await writeArtifact({ ...opts, compression: 'zstd' }, 'out.mender')
+ * }
+ * ```
+ */
+export class XzUnavailableError extends ArtifactWriteError {
+  /** The program that could not be started. */
+  readonly command: string;
+
+  constructor(command: string, cause: unknown) {
+    super(
+      'ERR_ARTIFACT_XZ_UNAVAILABLE',
+      `xz compression needs the xz program (XZ Utils), and ${JSON.stringify(command)} cannot be started` +
+        ` (${(cause as NodeJS.ErrnoException)?.code ?? String(cause)}): install it (Debian/Ubuntu: apt-get install xz-utils;` +
+        ' Fedora: dnf install xz; Alpine: apk add xz; macOS: brew install xz), set OTAKIT_XZ to its path,' +
+        ' or use gzip or zstd compression',
+      { cause },
+    );
+    this.command = command;
+  }
+}
+brandErrorClass(XzUnavailableError, 'XzUnavailableError');
