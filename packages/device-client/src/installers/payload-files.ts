@@ -98,7 +98,11 @@ export async function writePayloadFile(
  * Streams `stream` into `path` (created or truncated), hashing while writing, and fsyncs the file
  * before returning. The stream is destroyed on error so the producer is released.
  */
-export function writeStreamToFile(path: string, stream: Readable, signal?: AbortSignal): Promise<WrittenFile> {
+export function writeStreamToFile(
+  path: string,
+  stream: Readable,
+  signal?: AbortSignal,
+): Promise<WrittenFile> {
   return writePayloadFile(path, { stream }, { signal });
 }
 
