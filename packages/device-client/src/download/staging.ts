@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, rm, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readJsonFile, writeJsonFileAtomic } from '@otakit/core';
+import { DeviceError, DeviceErrorCodes } from '../errors.js';
 import type { PayloadPlacement, PlacementTarget } from '../installers/types.js';
 import { ArtifactLayout, type ContentSpan } from './artifact-layout.js';
 
@@ -116,7 +117,19 @@ export class DownloadStaging {
     } catch {
       size = 0;
     }
-    const placed = (meta?.placed ?? []).filter((p) => meta && p.start < meta.committedBytes);
+    let placed = (meta?.placed ?? []).filter((p) => meta && p.start < meta.committedBytes);
+    if (meta) {
+      // A target that lost bytes it had made durable (changed behind the agent's back) ends the
+      // usable prefix where its file starts: everything from there is fetched again.
+      for (const [i, p] of placed.entries()) {
+        const durable = Math.min(p.size, meta.committedBytes - p.start);
+        if (!(await hasBytes(p.path, p.position + durable))) {
+          meta.committedBytes = p.start;
+          placed = placed.slice(0, i);
+          break;
+        }
+      }
+    }
     const staged = meta ? stagedLength(meta.committedBytes, placed) : 0;
     if (!meta || meta.key !== key || staged > size) {
       meta = { key, committedBytes: 0 };
@@ -147,7 +160,9 @@ export class DownloadStaging {
     let filePos = 0;
     const pieces: { from: number; to: number; path: string; at: number }[] = [];
     for (const p of placed) {
-      if (p.start > pos) pieces.push({ from: pos, to: p.start, path: this.partPath, at: filePos });
+      if (p.start > pos) {
+        pieces.push({ from: pos, to: p.start, path: this.partPath, at: filePos });
+      }
       filePos += p.start - pos;
       const to = Math.min(p.start + p.size, end);
       pieces.push({ from: p.start, to, path: p.path, at: p.position });
@@ -156,15 +171,35 @@ export class DownloadStaging {
     if (end > pos) pieces.push({ from: pos, to: end, path: this.partPath, at: filePos });
     for (const piece of pieces) {
       if (piece.to <= piece.from) continue;
+      const want = piece.to - piece.from;
+      let got = 0;
       const stream = createReadStream(piece.path, {
         start: piece.at,
-        end: piece.at + (piece.to - piece.from) - 1,
+        end: piece.at + want - 1,
         highWaterMark: 1 << 20,
       });
-      for await (const chunk of stream) {
-        const buf = chunk as Buffer;
-        this.#track(buf, true);
-        yield buf;
+      try {
+        for await (const chunk of stream) {
+          const buf = chunk as Buffer;
+          got += buf.byteLength;
+          this.#track(buf, true);
+          yield buf;
+        }
+      } catch (err) {
+        throw new DeviceError(
+          DeviceErrorCodes.DOWNLOAD,
+          `cannot read the staged download from ${piece.path}`,
+          {
+            cause: err,
+          },
+        );
+      }
+      if (got < want) {
+        // The installer may already have been told these bytes are in place: never go on past a gap.
+        throw new DeviceError(
+          DeviceErrorCodes.DOWNLOAD,
+          `the staged download lost bytes (${piece.path} ended ${want - got} bytes early)`,
+        );
       }
     }
   }
@@ -339,6 +374,21 @@ export class DownloadStaging {
       await fh.write(data);
     });
     this.#tail.catch(() => {});
+  }
+}
+
+/** Whether `path` (a file or a block device) has at least `length` bytes. */
+async function hasBytes(path: string, length: number): Promise<boolean> {
+  if (length === 0) return true;
+  let fh: Awaited<ReturnType<typeof open>> | undefined;
+  try {
+    fh = await open(path, 'r');
+    const { bytesRead } = await fh.read(Buffer.alloc(1), 0, 1, length - 1);
+    return bytesRead === 1;
+  } catch {
+    return false;
+  } finally {
+    await fh?.close();
   }
 }
 

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ArtifactError, HttpClient, readArtifact, writeArtifact } from '@otakit/core';
@@ -183,6 +183,18 @@ describe('restart resume from the written payload', () => {
     const err = await attempt({ slot }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ArtifactError);
     expect((err as ArtifactError).code).toBe('ERR_ARTIFACT_CHECKSUM_MISMATCH');
+  });
+
+  it('fetches again what the slot lost during the outage, and writes it again', async () => {
+    const slot = join(dir, 'slot-b.img');
+    await expect(attempt({ cutAt: artifact.length / 2, slot })).rejects.toThrow('power cut');
+    await truncate(slot, 100_000);
+    const sentBefore = server.bytesSent;
+    const { inPlace } = await attempt({ slot });
+    // The slot's file starts the part to fetch again: nothing it no longer holds is taken as there.
+    expect(inPlace).toBe(0);
+    expect(server.bytesSent - sentBefore).toBeGreaterThan(IMAGE_SIZE);
+    expect((await readFile(slot)).equals(image)).toBe(true);
   });
 
   it('stages the payload itself for an installer that keeps no copy, and resumes from it', async () => {
