@@ -16,16 +16,18 @@
  *    Prints medians, each agent's median ratio raw/agent (1.0 = as fast as the raw download, the
  *    target is >= 0.8) and every child's peak RSS (VmHWM).
  * 2. Idle RSS: the built CLI's `otakit device run` (simulated installer, polling every second,
- *    nothing deployed, an accepted device) next to a bare `node` idling with a timer, both started
- *    together; VmRSS after IDLE_SECONDS and VmHWM, from /proc. Target (issue 15): <= 48 MiB.
+ *    nothing deployed, an accepted device) next to a bare `node` idling with a timer, all started
+ *    together; VmRSS from /proc sampled every second over the last third of IDLE_SECONDS (median,
+ *    and the last sample) and VmHWM. Target (issue 15): <= 48 MiB.
  *
  * Run after `pnpm build`: `pnpm bench device`. Environment:
  * OTAKIT_BENCH_DEVICE_MIB (payload size, default 256), OTAKIT_BENCH_DEVICE_ROUNDS (default 3),
  * OTAKIT_BENCH_IDLE_SECONDS (default 30; 0 skips the idle measurement),
- * OTAKIT_BENCH_DEVICE_SKIP_UPDATE=1 (only the idle measurement).
+ * OTAKIT_BENCH_DEVICE_SKIP_UPDATE=1 (only the idle measurement), OTAKIT_BENCH_BEFORE=path/to/other/
+ * packages/cli/bin/otakit.js (that build's agent idles in the same run, for a before/after).
  */
 
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomFillSync } from 'node:crypto';
 import { openAsBlob } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -43,6 +45,8 @@ const TARGET_RATIO = 0.8;
 const TARGET_IDLE_MIB = 48;
 const root = resolve(import.meta.dirname, '..');
 const CLI = join(root, 'packages', 'cli', 'bin', 'otakit.js');
+/** Another build's bin (e.g. a checkout from before a change), idled in the same run. */
+const BEFORE = process.env.OTAKIT_BENCH_BEFORE;
 const dist = (pkg: string) => pathToFileURL(join(root, 'packages', pkg, 'dist', 'index.js')).href;
 const UNDICI = pathToFileURL(createRequire(join(root, 'package.json')).resolve('undici')).href;
 
@@ -299,20 +303,22 @@ async function main(): Promise<void> {
   }
 }
 
-/** `otakit device run` idling next to a bare node, started together; RSS after IDLE_SECONDS. */
+/** `otakit device run` idling next to a bare node (and OTAKIT_BENCH_BEFORE's build), started together. */
 async function idle(
   dir: string,
   server: string,
   newDevice: () => Promise<{ identity: { serial: string }; key: string; dataDir: string }>,
 ): Promise<void> {
-  const d = await newDevice();
-  const keyPath = join(d.dataDir, 'device.key');
-  await writeFile(keyPath, d.key, { mode: 0o600 });
   const env = { ...process.env, NODE_OPTIONS: '' };
-  const agent = spawn(
-    process.execPath,
-    [
-      CLI,
+  const bins: [string, string][] = [['otakit device run', CLI]];
+  if (BEFORE) bins.push(['otakit device run (BEFORE)', BEFORE]);
+  const procs: { label: string; child: ChildProcess; out: () => string }[] = [];
+  for (const [label, bin] of bins) {
+    const d = await newDevice();
+    const keyPath = join(d.dataDir, 'device.key');
+    await writeFile(keyPath, d.key, { mode: 0o600 });
+    const args = [
+      bin,
       'device',
       'run',
       '--server',
@@ -321,42 +327,54 @@ async function idle(
       keyPath,
       '--data-dir',
       join(d.dataDir, 'data'),
-      '--device-type',
-      'bench-device',
-      '--identity',
-      `serial=${d.identity.serial}`,
-      '--installer',
-      `simulated:${join(dir, 'idle-slots')}`,
-      '--poll-interval',
-      '1s',
-    ],
-    { env, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const bare = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { env, stdio: 'ignore' });
-  let out = '';
-  agent.stdout.on('data', (c) => {
-    out += c;
-  });
-  agent.stderr.on('data', (c) => {
-    out += c;
+    ];
+    args.push('--device-type', 'bench-device', '--identity', `serial=${d.identity.serial}`);
+    args.push('--installer', `simulated:${join(d.dataDir, 'slots')}`, '--poll-interval', '1s');
+    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (c) => {
+      out += c;
+    });
+    child.stderr!.on('data', (c) => {
+      out += c;
+    });
+    procs.push({ label, child, out: () => out });
+  }
+  procs.push({
+    label: 'bare node (a timer)',
+    child: spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { env, stdio: 'ignore' }),
+    out: () => 'no update',
   });
   try {
-    await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
-    if (agent.exitCode !== null) throw new Error(`otakit device run exited: ${out}`);
-    if (!/no update/.test(out)) throw new Error(`the agent never polled: ${out}`);
-    const a = await procRss(agent.pid!);
-    const b = await procRss(bare.pid!);
-    console.log(`idle (after ${IDLE_SECONDS} s, polling every 1 s, load ${await load()}):`);
-    console.log(`  otakit device run: RSS ${a.rss.toFixed(1)} MiB, peak ${a.hwm.toFixed(1)} MiB`);
-    console.log(`  bare node:         RSS ${b.rss.toFixed(1)} MiB, peak ${b.hwm.toFixed(1)} MiB`);
+    // RSS is sampled every second over the last third of the idle time (a GC can fall either side
+    // of one reading); the median of the samples and the last one are printed.
+    const samples = procs.map(() => [] as number[]);
+    const sampleFrom = Math.floor((IDLE_SECONDS * 2) / 3);
+    for (let t = 1; t <= IDLE_SECONDS; t++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      if (t < sampleFrom) continue;
+      for (const [i, p] of procs.entries()) {
+        if (p.child.exitCode !== null) throw new Error(`${p.label} exited: ${p.out()}`);
+        samples[i]!.push((await procRss(p.child.pid!)).rss);
+      }
+    }
+    console.log(`idle (${IDLE_SECONDS} s, polling every 1 s, nothing deployed; load ${await load()}):`);
+    for (const [i, p] of procs.entries()) {
+      if (!/no update/.test(p.out())) throw new Error(`${p.label} never polled: ${p.out()}`);
+      const { rss, hwm } = await procRss(p.child.pid!);
+      console.log(
+        `  ${p.label.padEnd(30)} RSS median ${median(samples[i]!).toFixed(1)} MiB (last ${rss.toFixed(1)}), peak ${hwm.toFixed(1)} MiB`,
+      );
+    }
+    const agent = median(samples[0]!);
+    const bare = median(samples.at(-1)!);
     console.log(
-      `  agent over bare node: ${(a.rss - b.rss).toFixed(1)} MiB; target RSS <= ${TARGET_IDLE_MIB} MiB: ${a.rss <= TARGET_IDLE_MIB ? 'met' : 'NOT met'}`,
+      `  agent over bare node: ${(agent - bare).toFixed(1)} MiB; target RSS <= ${TARGET_IDLE_MIB} MiB: ${agent <= TARGET_IDLE_MIB ? 'met' : 'NOT met'}`,
     );
   } finally {
-    agent.kill('SIGTERM');
-    bare.kill('SIGTERM');
+    for (const p of procs) p.child.kill('SIGTERM');
     await Promise.all(
-      [agent, bare].map((p) => (p.exitCode === null ? new Promise((r) => p.on('close', r)) : undefined)),
+      procs.map((p) => (p.child.exitCode === null ? new Promise((r) => p.child.on('close', r)) : undefined)),
     );
   }
 }
