@@ -92,6 +92,11 @@ export class DownloadStaging {
   #pendingBytes = 0;
   /** Whether the staging file got bytes since the last fsync. */
   #dirty = false;
+  /** Checkpoints run one after the other. */
+  #checkpointing: Promise<void> = Promise.resolve();
+  /** The checkpoint started by {@link checkpointBehind}. */
+  #behind: Promise<void> = Promise.resolve();
+  #failure: { error: unknown } | undefined;
 
   constructor(dir: string) {
     this.dir = dir;
@@ -270,7 +275,31 @@ export class DownloadStaging {
    * Makes every appended byte durable (the staging file's, and through their installers the
    * placed files') and records the durable prefix of the artifact as committed.
    */
-  async checkpoint(): Promise<void> {
+  checkpoint(): Promise<void> {
+    const run = this.#checkpointing.then(() => {
+      // A failed checkpoint (one that ran behind) fails every later one: nothing is recorded past it.
+      if (this.#failure) throw this.#failure.error;
+      return this.#checkpoint();
+    });
+    this.#checkpointing = run.catch((error: unknown) => {
+      this.#failure ??= { error };
+    });
+    return run;
+  }
+
+  /**
+   * Starts a {@link checkpoint} that runs while the caller goes on (fsyncs overlap the download);
+   * resolves once the *previous* one is done, so at most one runs behind. Its error, if any, is
+   * thrown by the next checkpoint or by {@link close}.
+   */
+  checkpointBehind(): Promise<void> {
+    const previous = this.#behind;
+    this.#behind = this.checkpoint();
+    this.#behind.catch(() => {});
+    return previous;
+  }
+
+  async #checkpoint(): Promise<void> {
     const meta = this.#meta;
     if (!this.#fh || !meta) return;
     await this.#tail;
@@ -308,6 +337,7 @@ export class DownloadStaging {
 
   /** Deletes the staged bytes and meta. */
   async remove(): Promise<void> {
+    await this.#checkpointing;
     await this.#tail.catch(() => {});
     await this.#fh?.close().catch(() => {});
     this.#fh = undefined;

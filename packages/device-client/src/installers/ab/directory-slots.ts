@@ -84,6 +84,12 @@ export class DirectorySlots implements SlotStrategy {
       ctx.log(`simulated: wrote ${file.name} (${written.size} bytes, sha256 ${written.sha256})`);
     }
     if (!prepared) await prepare(false);
+    // A resumed write kept the slot's files: drop anything not in this payload (a temporary file
+    // left by the power cut), so the slot holds exactly the payload's files.
+    const names = new Set(image.files.map((f) => f.name));
+    for (const entry of await readdir(slotDir)) {
+      if (!names.has(entry)) await rm(join(slotDir, entry), { recursive: true, force: true });
+    }
     await writeJsonFileAtomic(join(slotDir, SLOT_META), {
       artifactName: ctx.artifactName,
       files: image.files,
