@@ -45,8 +45,14 @@ const TARGET_RATIO = 0.8;
 const TARGET_IDLE_MIB = 48;
 const root = resolve(import.meta.dirname, '..');
 const CLI = join(root, 'packages', 'cli', 'bin', 'otakit.js');
-/** Another build's bin (e.g. a checkout from before a change), idled in the same run. */
+/**
+ * Another build's bin (e.g. a checkout from before a change): its agent idles in the same run, and
+ * its device client (that checkout's packages/device-client/dist) runs the staged update too.
+ */
 const BEFORE = process.env.OTAKIT_BENCH_BEFORE;
+const BEFORE_CLIENT = BEFORE
+  ? pathToFileURL(resolve(BEFORE, '../../../device-client/dist/index.js')).href
+  : undefined;
 const dist = (pkg: string) => pathToFileURL(join(root, 'packages', pkg, 'dist', 'index.js')).href;
 const UNDICI = pathToFileURL(createRequire(join(root, 'package.json')).resolve('undici')).href;
 
@@ -213,12 +219,13 @@ async function main(): Promise<void> {
       await mgmt('POST', '/api/management/v1/deployments/artifacts', undefined, form);
       await rm(artifactPath);
 
-      const kinds = ['raw', 'agent', 'unstaged', 'resumed'] as const;
+      const kinds = ['raw', 'agent', 'unstaged', 'resumed', ...(BEFORE_CLIENT ? (['before'] as const) : [])];
       const runs: Record<(typeof kinds)[number], Measure[]> = {
         raw: [],
         agent: [],
         unstaged: [],
         resumed: [],
+        before: [],
       };
       const resumedNetwork: number[] = [];
       console.log(
@@ -230,6 +237,7 @@ async function main(): Promise<void> {
           agent: await newDevice(),
           unstaged: await newDevice(),
           resumed: await newDevice(),
+          before: await newDevice(),
         };
         await mgmt('POST', '/api/management/v1/deployments/deployments', {
           name: `bench-${round}`,
@@ -269,6 +277,8 @@ async function main(): Promise<void> {
               peakRss: Math.max(first.peakRss, second.peakRss),
             });
             resumedNetwork.push((first.networkBytes ?? 0) + (second.networkBytes ?? 0));
+          } else if (kind === 'before') {
+            runs.before.push(await runChild(agentJob(d, { deviceClient: BEFORE_CLIENT })));
           } else {
             runs[kind].push(await runChild(agentJob(d, kind === 'unstaged' ? { stage: false } : {})));
           }
@@ -288,6 +298,7 @@ async function main(): Promise<void> {
       const staged = line('agent: download+verify+install+commit', runs.agent, true);
       line('agent without staging (no restart resume)', runs.unstaged, true);
       line('agent killed at 50 % and resumed (both runs)', runs.resumed, true);
+      if (BEFORE_CLIENT) line('agent of the BEFORE build (staged)', runs.before, true);
       console.log(
         `  resumed runs fetched ${(median(resumedNetwork) / artifactBytes).toFixed(3)} of the artifact over the network in all (1.0 = nothing fetched twice)`,
       );
@@ -296,7 +307,7 @@ async function main(): Promise<void> {
       );
     }
 
-    if (IDLE_SECONDS > 0) await idle(dir, sandbox.url, newDevice);
+    if (IDLE_SECONDS > 0) await idle(sandbox.url, newDevice);
   } finally {
     await sandbox.close();
     await rm(dir, { recursive: true, force: true });
@@ -305,7 +316,6 @@ async function main(): Promise<void> {
 
 /** `otakit device run` idling next to a bare node (and OTAKIT_BENCH_BEFORE's build), started together. */
 async function idle(
-  dir: string,
   server: string,
   newDevice: () => Promise<{ identity: { serial: string }; key: string; dataDir: string }>,
 ): Promise<void> {
