@@ -187,6 +187,9 @@ export async function downloadStep(
     });
   } catch (err) {
     if (input instanceof Readable) input.destroy();
+    // Ends the download generator (the reader stopped pulling from it): its staging is closed and
+    // its last checkpoint recorded before anything else touches `dataDir/download`.
+    else await input.return(undefined).catch(() => {});
     await bridge.abort();
     throw err;
   }

@@ -137,6 +137,8 @@ describe('restart resume from the written payload', () => {
       }
     })();
     let inPlace = -1;
+    // As the agent does when the reader fails: end the download, which closes the staging.
+    const cleanup = () => input.return(undefined).catch(() => {});
     await readArtifact(input, {
       signal: ac.signal,
       onPayloadFile: async (file) => {
@@ -154,7 +156,7 @@ describe('restart resume from the written payload', () => {
         };
         await writePayloadFile(opts.slot, { stream: file.stream, placement: adopting });
       },
-    });
+    }).finally(cleanup);
     return { inPlace };
   }
 
