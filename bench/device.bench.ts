@@ -1,23 +1,36 @@
 /**
- * Device agent benchmark, against the sandbox running in this process:
+ * Device agent benchmark, against the sandbox running in this process (a real HTTP server on
+ * 127.0.0.1 serving the artifact through signed links, as a Mender server does):
  *
- * 1. Idle RSS: a DeviceClient daemon (`run()`, polling every second, nothing deployed) in its own
- *    plain `node` child; its RSS after a few idle seconds (after a GC) and its peak RSS.
- * 2. Update throughput over loopback: a DeviceClient child runs a whole deployment of an
- *    uncompressed rootfs-image artifact (download with staging, verify every checksum, write to
- *    the simulated device's inactive slot, reboot, commit, report) against a raw `undici.request`
- *    child downloading the same signed URL to nowhere, in the same run, best of ROUNDS each.
- *    Prints the rates and the ratios agent/raw: with staging to disk (the default, for resuming
- *    after a restart), without, and without staging into an installer that discards the bytes
- *    (the SDK's own cost: download, tar parsing, SHA-256, state machine, reports).
+ * 1. Update throughput. Each round, in its own `node` child each, interleaved (the order rotates
+ *    every round so machine load weighs on all alike):
+ *    - raw: `undici.request` of the artifact's signed link, piped to a file in the same directory
+ *      as the agent's slots, fsynced (the fastest honest way to put the same bytes on the same disk);
+ *    - agent: a DeviceClient daemon (`run()`) doing the whole deployment of an uncompressed
+ *      rootfs-image: download staged for restart resume (the default), verify every checksum,
+ *      write the inactive slot of a simulated A/B device, reboot, commit, report;
+ *    - agent, no staging (`download.stage: false`): what staging for restart resume costs;
+ *    - agent, killed at half and resumed: the same deployment, the agent SIGKILLed once half the
+ *      bytes went by and started again (it replays the staged prefix, re-hashing the slot, and
+ *      fetches the rest with Range); the wall time of both runs together.
+ *    Prints medians, each agent's median ratio raw/agent (1.0 = as fast as the raw download, the
+ *    target is >= 0.8) and every child's peak RSS (VmHWM).
+ * 2. Idle RSS: the built CLI's `otakit device run` (simulated installer, polling every second,
+ *    nothing deployed, an accepted device) next to a bare `node` idling with a timer, all started
+ *    together; VmRSS from /proc sampled every second over the last third of IDLE_SECONDS (median,
+ *    and the last sample) and VmHWM. Target (issue 15): <= 48 MiB.
  *
- * Run after `pnpm build`: `pnpm bench device`. Size: OTAKIT_BENCH_DEVICE_MIB (default 256).
+ * Run after `pnpm build`: `pnpm bench device`. Environment:
+ * OTAKIT_BENCH_DEVICE_MIB (payload size, default 256), OTAKIT_BENCH_DEVICE_ROUNDS (default 3),
+ * OTAKIT_BENCH_IDLE_SECONDS (default 30; 0 skips the idle measurement),
+ * OTAKIT_BENCH_DEVICE_SKIP_UPDATE=1 (only the idle measurement), OTAKIT_BENCH_BEFORE=path/to/other/
+ * packages/cli/bin/otakit.js (that build's agent idles in the same run, for a before/after).
  */
 
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomFillSync } from 'node:crypto';
 import { openAsBlob } from 'node:fs';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -25,78 +38,84 @@ import { pathToFileURL } from 'node:url';
 
 const MIB = 1024 * 1024;
 const PAYLOAD_MIB = Number(process.env.OTAKIT_BENCH_DEVICE_MIB ?? 256);
-const ROUNDS = 2;
-const IDLE_SECONDS = 5;
+const ROUNDS = Number(process.env.OTAKIT_BENCH_DEVICE_ROUNDS ?? 3);
+const IDLE_SECONDS = Number(process.env.OTAKIT_BENCH_IDLE_SECONDS ?? 30);
+const SKIP_UPDATE = process.env.OTAKIT_BENCH_DEVICE_SKIP_UPDATE === '1';
+const TARGET_RATIO = 0.8;
+const TARGET_IDLE_MIB = 48;
 const root = resolve(import.meta.dirname, '..');
+const CLI = join(root, 'packages', 'cli', 'bin', 'otakit.js');
+/**
+ * Another build's bin (e.g. a checkout from before a change): its agent idles in the same run, and
+ * its device client (that checkout's packages/device-client/dist) runs the staged update too.
+ */
+const BEFORE = process.env.OTAKIT_BENCH_BEFORE;
+const BEFORE_CLIENT = BEFORE
+  ? pathToFileURL(resolve(BEFORE, '../../../device-client/dist/index.js')).href
+  : undefined;
 const dist = (pkg: string) => pathToFileURL(join(root, 'packages', pkg, 'dist', 'index.js')).href;
 const UNDICI = pathToFileURL(createRequire(join(root, 'package.json')).resolve('undici')).href;
 
-/** The child: one activity (agent update, raw download, idle agent), timed, with its RSS. */
+/** The child: one activity (an agent update, possibly killed at a fraction, or a raw download). */
 const CHILD = `
-import { readFileSync } from 'node:fs';
-// Peak RSS of this process image: VmHWM (ru_maxrss survives exec on Linux and would report the
-// parent's peak at fork time).
-const peakRss = () => {
-  try {
-    const m = /VmHWM:\\s+(\\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-    if (m) return Number(m[1]) / 1024;
-  } catch {}
-  return process.resourceUsage().maxRSS / 1024;
-};
+import { createWriteStream, readFileSync, statSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+const peakRss = () => Number(/VmHWM:\\s+(\\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))[1]) / 1024;
 const job = JSON.parse(process.env.OTAKIT_BENCH_JOB);
-const { DeviceClient, SimulatedInstaller } = await import(job.deviceClient);
-const { request } = await import(job.undici);
-// An installer that reads every payload byte and keeps none: isolates the agent from disk writes.
-const discard = {
-  supports: () => true,
-  async download(_ctx, files) { for await (const f of files) for await (const _ of f.stream) {} },
-  install: async () => {}, needsReboot: async () => 'No', reboot: async () => {}, verifyReboot: async () => {},
-  commit: async () => {}, supportsRollback: async () => true, rollback: async () => {},
-  rollbackReboot: async () => {}, verifyRollbackReboot: async () => {}, failure: async () => {}, cleanup: async () => {},
-};
-const client = job.mode === 'raw' ? undefined : new DeviceClient({
-  serverUrl: job.server, privateKey: job.key, identity: job.identity, deviceType: 'bench-device',
-  dataDir: job.dataDir,
-  installers: [job.discard ? discard : new SimulatedInstaller({ dir: job.dataDir + '/device' })],
-  poll: { updateIntervalMs: 1000, retry: { baseDelayMs: 1000, maxDelayMs: 2000 } },
-  download: { stage: job.stage !== false },
-});
 const start = process.hrtime.bigint();
-let bytes = 0;
-let rss = 0;
-if (job.mode === 'agent') {
-  const next = await client.checkForUpdate();
-  const result = await client.installDeployment(next);
-  if (result.outcome !== 'success') throw new Error('update failed: ' + result.error);
-} else if (job.mode === 'raw') {
+const done = (extra) => {
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  console.log(JSON.stringify({ seconds, peakRss: peakRss(), ...extra }));
+};
+if (job.mode === 'raw') {
+  const { request } = await import(job.undici);
   const res = await request(job.url);
   if (res.statusCode !== 200) throw new Error('raw download: HTTP ' + res.statusCode);
-  for await (const chunk of res.body) bytes += chunk.length;
+  await pipeline(res.body, createWriteStream(job.file));
+  const fh = await open(job.file, 'r+');
+  await fh.sync();
+  await fh.close();
+  done({ bytes: statSync(job.file).size });
 } else {
+  const { DeviceClient, SimulatedInstaller } = await import(job.deviceClient);
+  const client = new DeviceClient({
+    serverUrl: job.server, privateKey: job.key, identity: job.identity, deviceType: 'bench-device',
+    dataDir: job.dataDir,
+    installers: [new SimulatedInstaller({ dir: job.dataDir + '/device' })],
+    poll: { updateIntervalMs: 1000, retry: { baseDelayMs: 200, maxDelayMs: 1000 } },
+    download: { stage: job.stage !== false },
+  });
   const ac = new AbortController();
-  const running = client.run({ signal: ac.signal });
-  await new Promise((r) => setTimeout(r, job.idleSeconds * 1000));
-  globalThis.gc?.();
-  rss = process.memoryUsage().rss / ${MIB};
-  ac.abort();
-  await running;
+  let networkBytes = 0;
+  let outcome;
+  client.events.on('download:progress', (e) => {
+    networkBytes = e.networkBytes;
+    if (job.killAt && e.totalBytes && e.bytes >= e.totalBytes * job.killAt) {
+      done({ killed: true, networkBytes });
+      process.kill(process.pid, 'SIGKILL');
+    }
+  });
+  client.events.on('update:done', (e) => { outcome = e.outcome + (e.error ? ': ' + e.error : ''); ac.abort(); });
+  await client.run({ signal: ac.signal });
+  await client.close();
+  if (outcome !== 'success') throw new Error('update ' + outcome);
+  done({ networkBytes });
 }
-await client?.close();
-const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-console.log(JSON.stringify({ seconds, bytes, rss, peakRss: peakRss() }));
 `;
 
 interface Measure {
   seconds: number;
-  bytes: number;
-  rss: number;
   peakRss: number;
+  bytes?: number;
+  networkBytes?: number;
+  killed?: boolean;
 }
 
 /** Runs one child asynchronously: the sandbox serving it lives in this process's event loop. */
 function runChild(job: Record<string, unknown>): Promise<Measure> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ['--expose-gc', '--input-type=module', '-e', CHILD], {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD], {
       cwd: root,
       env: {
         ...process.env,
@@ -114,21 +133,36 @@ function runChild(job: Record<string, unknown>): Promise<Measure> {
       stderr += d;
     });
     child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) reject(new Error(`bench child ${String(job.mode)} failed: ${stderr}`));
-      else resolvePromise(JSON.parse(stdout.trim().split('\n').pop()!) as Measure);
+    child.on('close', (code, signal) => {
+      const last = stdout.trim().split('\n').pop();
+      if ((code !== 0 && signal !== 'SIGKILL') || !last) {
+        reject(new Error(`bench child ${String(job.mode)} failed (${code ?? signal}): ${stderr}`));
+      } else resolvePromise(JSON.parse(last) as Measure);
     });
   });
 }
 
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
 const mibps = (bytes: number, seconds: number) => `${(bytes / MIB / seconds).toFixed(0)} MiB/s`;
+const load = async () => (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ');
+
+/** VmRSS and VmHWM of a process, MiB. */
+async function procRss(pid: number): Promise<{ rss: number; hwm: number }> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(status)?.[1] ?? Number.NaN);
+  return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
+}
 
 async function main(): Promise<void> {
   const core = await import(dist('core'));
   const { DeviceClient } = await import(dist('device-client'));
   const { startSandbox } = await import(dist('sandbox'));
   const dir = await mkdtemp(join(tmpdir(), 'otakit-bench-device-'));
-  const sandbox = await startSandbox({ port: 0 });
+  const sandbox = await startSandbox({ port: 0, dataDir: join(dir, 'sandbox') });
   const auth = { authorization: `Bearer ${sandbox.managementToken()}` };
   const mgmt = async (method: string, path: string, body?: unknown, form?: FormData) => {
     const res = await fetch(`${sandbox.url}${path}`, {
@@ -150,126 +184,208 @@ async function main(): Promise<void> {
     const dataDir = await mkdtemp(join(dir, 'dev-'));
     return { id, identity, key: key.privateKeyPem as string, dataDir };
   };
+  const agentJob = (d: Awaited<ReturnType<typeof newDevice>>, extra: Record<string, unknown> = {}) => ({
+    mode: 'agent',
+    server: sandbox.url,
+    key: d.key,
+    identity: d.identity,
+    dataDir: d.dataDir,
+    ...extra,
+  });
   try {
-    // 1. Idle RSS.
-    const idleDevice = await newDevice();
-    const idle = await runChild({
-      mode: 'idle',
-      server: sandbox.url,
-      key: idleDevice.key,
-      identity: idleDevice.identity,
-      dataDir: idleDevice.dataDir,
-      idleSeconds: IDLE_SECONDS,
-    });
-    console.log(
-      `idle agent (run loop, polling every 1 s): RSS after ${IDLE_SECONDS} s ${idle.rss.toFixed(1)} MiB, peak ${idle.peakRss.toFixed(1)} MiB`,
-    );
+    if (!SKIP_UPDATE) {
+      await core.writeArtifact(
+        {
+          type: 'rootfs-image',
+          artifactName: 'bench-release',
+          deviceTypes: ['bench-device'],
+          compression: 'none',
+          files: [
+            {
+              name: 'rootfs.img',
+              size: PAYLOAD_MIB * MIB,
+              stream: (async function* () {
+                for (let i = 0; i < PAYLOAD_MIB; i++) yield randomFillSync(Buffer.allocUnsafe(MIB));
+              })(),
+            },
+          ],
+        },
+        join(dir, 'bench.mender'),
+      );
+      const artifactPath = join(dir, 'bench.mender');
+      const artifactBytes = (await stat(artifactPath)).size;
+      const form = new FormData();
+      form.append('artifact', await openAsBlob(artifactPath), 'bench.mender');
+      await mgmt('POST', '/api/management/v1/deployments/artifacts', undefined, form);
+      await rm(artifactPath);
 
-    // 2. Update throughput vs raw undici.
-    await core.writeArtifact(
-      {
-        type: 'rootfs-image',
-        artifactName: 'bench-release',
-        deviceTypes: ['bench-device'],
-        compression: 'none',
-        files: [
-          {
-            name: 'rootfs.img',
-            size: PAYLOAD_MIB * MIB,
-            stream: (async function* () {
-              for (let i = 0; i < PAYLOAD_MIB; i++) yield randomFillSync(Buffer.allocUnsafe(MIB));
-            })(),
-          },
-        ],
-      },
-      join(dir, 'bench.mender'),
-    );
-    const artifactPath = join(dir, 'bench.mender');
-    const artifactBytes = (await stat(artifactPath)).size;
-    const form = new FormData();
-    form.append('artifact', await openAsBlob(artifactPath), 'bench.mender');
-    await mgmt('POST', '/api/management/v1/deployments/artifacts', undefined, form);
-
-    let agent: Measure | undefined;
-    let unstaged: Measure | undefined;
-    let discarding: Measure | undefined;
-    let raw: Measure | undefined;
-    for (let round = 0; round < ROUNDS; round++) {
-      const a = await newDevice();
-      const u = await newDevice();
-      const x = await newDevice();
-      const r = await newDevice();
-      await mgmt('POST', '/api/management/v1/deployments/deployments', {
-        name: `bench-${round}`,
-        artifact_name: 'bench-release',
-        devices: [a.id, u.id, x.id, r.id],
-      });
-      // The raw download uses the same kind of signed link the agent gets.
-      const rawClient = new DeviceClient({
-        serverUrl: sandbox.url,
-        privateKey: r.key,
-        identity: r.identity,
-        deviceType: 'bench-device',
-        dataDir: r.dataDir,
-        installers: [],
-      });
-      const next = await rawClient.checkForUpdate();
-      await rawClient.close();
-      const rm1 = await runChild({ mode: 'raw', url: next.artifact.source.uri });
-      if (rm1.bytes !== artifactBytes)
-        throw new Error(`raw download got ${rm1.bytes} of ${artifactBytes} bytes`);
-      const am = await runChild({
-        mode: 'agent',
-        server: sandbox.url,
-        key: a.key,
-        identity: a.identity,
-        dataDir: a.dataDir,
-      });
-      const um = await runChild({
-        mode: 'agent',
-        stage: false,
-        server: sandbox.url,
-        key: u.key,
-        identity: u.identity,
-        dataDir: u.dataDir,
-      });
-      if (!unstaged || um.seconds < unstaged.seconds) unstaged = um;
-      const xm = await runChild({
-        mode: 'agent',
-        stage: false,
-        discard: true,
-        server: sandbox.url,
-        key: x.key,
-        identity: x.identity,
-        dataDir: x.dataDir,
-      });
-      if (!discarding || xm.seconds < discarding.seconds) discarding = xm;
-      await rm(x.dataDir, { recursive: true, force: true });
-      await rm(u.dataDir, { recursive: true, force: true });
-      if (!raw || rm1.seconds < raw.seconds) raw = rm1;
-      if (!agent || am.seconds < agent.seconds) agent = am;
-      await rm(a.dataDir, { recursive: true, force: true });
+      const kinds = ['raw', 'agent', 'unstaged', 'resumed', ...(BEFORE_CLIENT ? (['before'] as const) : [])];
+      const runs: Record<(typeof kinds)[number], Measure[]> = {
+        raw: [],
+        agent: [],
+        unstaged: [],
+        resumed: [],
+        before: [],
+      };
+      const resumedNetwork: number[] = [];
+      console.log(
+        `artifact: ${(artifactBytes / MIB).toFixed(1)} MiB uncompressed rootfs-image over loopback, ${ROUNDS} rounds, load ${await load()}`,
+      );
+      for (let round = 0; round < ROUNDS; round++) {
+        const devices = {
+          raw: await newDevice(),
+          agent: await newDevice(),
+          unstaged: await newDevice(),
+          resumed: await newDevice(),
+          before: await newDevice(),
+        };
+        await mgmt('POST', '/api/management/v1/deployments/deployments', {
+          name: `bench-${round}`,
+          artifact_name: 'bench-release',
+          devices: Object.values(devices).map((d) => d.id),
+        });
+        // The raw download uses the same kind of signed link the agent gets.
+        const r = devices.raw;
+        const rawClient = new DeviceClient({
+          serverUrl: sandbox.url,
+          privateKey: r.key,
+          identity: r.identity,
+          deviceType: 'bench-device',
+          dataDir: r.dataDir,
+          installers: [],
+        });
+        const next = await rawClient.checkForUpdate();
+        await rawClient.close();
+        const order = kinds.map((_, i) => kinds[(i + round) % kinds.length]!);
+        for (const kind of order) {
+          const d = devices[kind];
+          if (kind === 'raw') {
+            const m = await runChild({
+              mode: 'raw',
+              url: next.artifact.source.uri,
+              file: join(d.dataDir, 'raw.img'),
+            });
+            if (m.bytes !== artifactBytes)
+              throw new Error(`raw download got ${m.bytes} of ${artifactBytes} bytes`);
+            runs.raw.push(m);
+          } else if (kind === 'resumed') {
+            const first = await runChild(agentJob(d, { killAt: 0.5 }));
+            if (!first.killed) throw new Error('the agent was not killed halfway');
+            const second = await runChild(agentJob(d));
+            runs.resumed.push({
+              seconds: first.seconds + second.seconds,
+              peakRss: Math.max(first.peakRss, second.peakRss),
+            });
+            resumedNetwork.push((first.networkBytes ?? 0) + (second.networkBytes ?? 0));
+          } else if (kind === 'before') {
+            runs.before.push(await runChild(agentJob(d, { deviceClient: BEFORE_CLIENT })));
+          } else {
+            runs[kind].push(await runChild(agentJob(d, kind === 'unstaged' ? { stage: false } : {})));
+          }
+          await rm(d.dataDir, { recursive: true, force: true });
+        }
+      }
+      const rawMedian = median(runs.raw.map((m) => m.seconds));
+      const line = (label: string, ms: Measure[], ratio: boolean) => {
+        const s = median(ms.map((m) => m.seconds));
+        const ratios = ratio ? median(runs.raw.map((raw, i) => raw.seconds / ms[i]!.seconds)) : 1;
+        console.log(
+          `  ${label.padEnd(44)} ${mibps(artifactBytes, s).padStart(10)}  median ${s.toFixed(2)} s${ratio ? `  raw/agent ${ratios.toFixed(3)}` : ''}  peak RSS ${median(ms.map((m) => m.peakRss)).toFixed(1)} MiB`,
+        );
+        return ratios;
+      };
+      line('raw undici download to disk (fsynced)', runs.raw, false);
+      const staged = line('agent: download+verify+install+commit', runs.agent, true);
+      line('agent without staging (no restart resume)', runs.unstaged, true);
+      line('agent killed at 50 % and resumed (both runs)', runs.resumed, true);
+      if (BEFORE_CLIENT) line('agent of the BEFORE build (staged)', runs.before, true);
+      console.log(
+        `  resumed runs fetched ${(median(resumedNetwork) / artifactBytes).toFixed(3)} of the artifact over the network in all (1.0 = nothing fetched twice)`,
+      );
+      console.log(
+        `  target raw/agent >= ${TARGET_RATIO}: ${staged >= TARGET_RATIO ? 'met' : 'NOT met'} (${staged.toFixed(3)}; raw median ${rawMedian.toFixed(2)} s)`,
+      );
     }
-    console.log(`artifact: ${(artifactBytes / MIB).toFixed(1)} MiB uncompressed rootfs-image over loopback`);
-    console.log(
-      `  raw undici download:                 ${mibps(artifactBytes, raw!.seconds)} (best of ${ROUNDS}), peak RSS ${raw!.peakRss.toFixed(1)} MiB`,
-    );
-    console.log(
-      `  agent download+verify+install+commit: ${mibps(artifactBytes, agent!.seconds)} (best of ${ROUNDS}), peak RSS ${agent!.peakRss.toFixed(1)} MiB`,
-    );
-    console.log(
-      `  the same without staging to disk:    ${mibps(artifactBytes, unstaged!.seconds)} (best of ${ROUNDS}), peak RSS ${unstaged!.peakRss.toFixed(1)} MiB`,
-    );
-    console.log(
-      `  ratio agent/raw: ${(raw!.seconds / agent!.seconds).toFixed(3)} (default, staged for restart resume)`,
-    );
-    console.log(`  ratio agent/raw without staging: ${(raw!.seconds / unstaged!.seconds).toFixed(3)}`);
-    console.log(
-      `  ratio agent/raw, no staging, discarding installer (SDK overhead only): ${(raw!.seconds / discarding!.seconds).toFixed(3)}`,
-    );
+
+    if (IDLE_SECONDS > 0) await idle(sandbox.url, newDevice);
   } finally {
     await sandbox.close();
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** `otakit device run` idling next to a bare node (and OTAKIT_BENCH_BEFORE's build), started together. */
+async function idle(
+  server: string,
+  newDevice: () => Promise<{ identity: { serial: string }; key: string; dataDir: string }>,
+): Promise<void> {
+  const env = { ...process.env, NODE_OPTIONS: '' };
+  const bins: [string, string][] = [['otakit device run', CLI]];
+  if (BEFORE) bins.push(['otakit device run (BEFORE)', BEFORE]);
+  const procs: { label: string; child: ChildProcess; out: () => string }[] = [];
+  for (const [label, bin] of bins) {
+    const d = await newDevice();
+    const keyPath = join(d.dataDir, 'device.key');
+    await writeFile(keyPath, d.key, { mode: 0o600 });
+    const args = [
+      bin,
+      'device',
+      'run',
+      '--server',
+      server,
+      '--key',
+      keyPath,
+      '--data-dir',
+      join(d.dataDir, 'data'),
+    ];
+    args.push('--device-type', 'bench-device', '--identity', `serial=${d.identity.serial}`);
+    args.push('--installer', `simulated:${join(d.dataDir, 'slots')}`, '--poll-interval', '1s');
+    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (c) => {
+      out += c;
+    });
+    child.stderr!.on('data', (c) => {
+      out += c;
+    });
+    procs.push({ label, child, out: () => out });
+  }
+  procs.push({
+    label: 'bare node (a timer)',
+    child: spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { env, stdio: 'ignore' }),
+    out: () => 'no update',
+  });
+  try {
+    // RSS is sampled every second over the last third of the idle time (a GC can fall either side
+    // of one reading); the median of the samples and the last one are printed.
+    const samples = procs.map(() => [] as number[]);
+    const sampleFrom = Math.floor((IDLE_SECONDS * 2) / 3);
+    for (let t = 1; t <= IDLE_SECONDS; t++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      if (t < sampleFrom) continue;
+      for (const [i, p] of procs.entries()) {
+        if (p.child.exitCode !== null) throw new Error(`${p.label} exited: ${p.out()}`);
+        samples[i]!.push((await procRss(p.child.pid!)).rss);
+      }
+    }
+    console.log(`idle (${IDLE_SECONDS} s, polling every 1 s, nothing deployed; load ${await load()}):`);
+    for (const [i, p] of procs.entries()) {
+      if (!/no update/.test(p.out())) throw new Error(`${p.label} never polled: ${p.out()}`);
+      const { rss, hwm } = await procRss(p.child.pid!);
+      console.log(
+        `  ${p.label.padEnd(30)} RSS median ${median(samples[i]!).toFixed(1)} MiB (last ${rss.toFixed(1)}), peak ${hwm.toFixed(1)} MiB`,
+      );
+    }
+    const agent = median(samples[0]!);
+    const bare = median(samples.at(-1)!);
+    console.log(
+      `  agent over bare node: ${(agent - bare).toFixed(1)} MiB; target RSS <= ${TARGET_IDLE_MIB} MiB: ${agent <= TARGET_IDLE_MIB ? 'met' : 'NOT met'}`,
+    );
+  } finally {
+    for (const p of procs) p.child.kill('SIGTERM');
+    await Promise.all(
+      procs.map((p) => (p.child.exitCode === null ? new Promise((r) => p.child.on('close', r)) : undefined)),
+    );
   }
 }
 

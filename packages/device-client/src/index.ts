@@ -15,7 +15,7 @@ export {
   type ResumableDownloadOptions,
   resumableDownload,
 } from './download/resumable-download.js';
-export { DownloadStaging, type StagingMeta } from './download/staging.js';
+export { DownloadStaging, type PlacedSpan, type StagingMeta } from './download/staging.js';
 export { DeviceError, type DeviceErrorCode, DeviceErrorCodes } from './errors.js';
 export type { DeviceClientEvents } from './events.js';
 export type { HealthCheck, HealthCheckResult } from './health/health-checks.js';
@@ -33,6 +33,8 @@ export {
   type InstallerErrorCode,
   InstallerErrorCodes,
   type PayloadFile,
+  type PayloadPlacement,
+  type PlacementTarget,
   type RebootNeed,
   type SimulatedBootState,
   SimulatedInstaller,

@@ -98,6 +98,13 @@ describe('JWTs over jose', () => {
       expect(err.code).toBe('ERR_JWT_MALFORMED');
       await expect(decodeJwt(bad)).rejects.toBeInstanceOf(JwtError);
     }
+    for (const bad of [
+      `${b64([1])}.${b64({ exp: 1 })}.`,
+      `${b64({ alg: 'ES256' })}.${b64('text')}.`,
+      'x.y.z.w.v',
+    ]) {
+      await expect(decodeJwt(bad)).rejects.toMatchObject({ code: 'ERR_JWT_MALFORMED' });
+    }
   });
 
   it('agrees with a signature made by node:crypto directly (interoperability)', async () => {

@@ -218,7 +218,7 @@ export async function* resumableDownload(opts: ResumableDownloadOptions): AsyncG
             if (staging) {
               await staging.append(chunk);
               if (offset + chunk.byteLength - lastCheckpoint >= checkpointBytes) {
-                await staging.checkpoint();
+                await staging.checkpointBehind();
                 lastCheckpoint = offset + chunk.byteLength;
               }
             }

@@ -33,9 +33,22 @@ export { UBootBootloader, type UBootBootloaderOptions } from './bootloader/uboot
 export { DualRootfsInstaller, type DualRootfsInstallerOptions } from './dual-rootfs.js';
 export { assertSafeFileName } from './durable-fs.js';
 export { InstallerError, type InstallerErrorCode, InstallerErrorCodes } from './errors.js';
-export { guardStream, type WrittenFile, writeStreamToFile } from './payload-files.js';
+export {
+  guardStream,
+  type WritePayloadOptions,
+  type WrittenFile,
+  writePayloadFile,
+  writeStreamToFile,
+} from './payload-files.js';
 export { SimulatedInstaller, type SimulatedInstallerOptions } from './simulated.js';
-export type { InstallContext, Installer, PayloadFile, RebootNeed } from './types.js';
+export type {
+  InstallContext,
+  Installer,
+  PayloadFile,
+  PayloadPlacement,
+  PlacementTarget,
+  RebootNeed,
+} from './types.js';
 export type { CurrentArtifact } from './update-module/file-tree.js';
 export {
   type ModuleState,

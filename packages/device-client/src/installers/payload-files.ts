@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { assertSafeFileName, throwIfAborted } from './durable-fs.js';
@@ -21,42 +21,93 @@ export interface WrittenFile {
   sha256: string;
 }
 
+/** Options of {@link writePayloadFile}. */
+export interface WritePayloadOptions {
+  /**
+   * How the target is opened when nothing of the file is in place yet: `'w'` creates or truncates a
+   * regular file (default), `'r+'` writes into an existing one (a block device).
+   */
+  flags?: 'w' | 'r+';
+  signal?: AbortSignal | undefined;
+}
+
 /**
- * Streams `stream` into `path` (created or truncated), hashing while writing, and fsyncs the file
- * before returning. The stream is destroyed on error so the producer is released.
+ * Streams a payload file into `path` from offset 0, hashing every byte, and fsyncs it before
+ * returning. When the file carries a {@link PayloadFile.placement} it is adopted: the agent's
+ * checkpoints fsync the written prefix through it and, after a restart, the bytes already in
+ * place are not written again (they are still hashed, as the stream delivers them). The stream is
+ * destroyed on error so the producer is released.
  */
-export async function writeStreamToFile(
+export async function writePayloadFile(
   path: string,
-  stream: Readable,
-  signal?: AbortSignal,
+  file: Pick<PayloadFile, 'stream' | 'placement'>,
+  options: WritePayloadOptions = {},
 ): Promise<WrittenFile> {
-  const fh = await open(path, 'w', 0o644);
+  const { stream, placement } = file;
+  let fh: FileHandle | undefined;
+  let closed = false;
+  /** Leading bytes of the file at `path`: written (when not yet synced) or in place. */
+  let written = 0;
+  let durable = 0;
+  let syncing: Promise<unknown> = Promise.resolve();
+  const sync = (): Promise<number> => {
+    const run = syncing.then(async () => {
+      if (!fh || closed) return durable;
+      const n = written;
+      await fh.sync();
+      durable = Math.max(durable, n);
+      return durable;
+    });
+    syncing = run.catch(() => {});
+    return run;
+  };
+  const inPlace = placement?.adopt({ path, position: 0, sync }) ?? 0;
+  written = inPlace;
+  durable = inPlace;
   const hash = createHash('sha256');
   let size = 0;
   try {
+    fh = await open(path, inPlace > 0 ? 'r+' : (options.flags ?? 'w'), 0o644);
     for await (const chunk of stream) {
-      throwIfAborted(signal);
+      throwIfAborted(options.signal);
       const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
       hash.update(buf);
-      let off = 0;
+      // Bytes below `inPlace` are already there: they are hashed, not written again.
+      let off = Math.max(0, Math.min(buf.length, inPlace - size));
       while (off < buf.length) {
-        const { bytesWritten } = await fh.write(buf, off, buf.length - off);
+        const { bytesWritten } = await fh.write(buf, off, buf.length - off, size + off);
         off += bytesWritten;
       }
       size += buf.length;
+      if (size > written) written = size;
     }
-    await fh.sync();
+    if (inPlace > 0 && (options.flags ?? 'w') === 'w') await fh.truncate(size);
+    await sync();
   } catch (err) {
     stream.destroy();
     throw err;
   } finally {
-    await fh.close();
+    await syncing;
+    closed = true;
+    await fh?.close();
   }
   return { size, sha256: hash.digest('hex') };
 }
 
 /**
- * Stores one payload file as `dir/<name>` ({@link writeStreamToFile}), after checking the name is a
+ * Streams `stream` into `path` (created or truncated), hashing while writing, and fsyncs the file
+ * before returning. The stream is destroyed on error so the producer is released.
+ */
+export function writeStreamToFile(
+  path: string,
+  stream: Readable,
+  signal?: AbortSignal,
+): Promise<WrittenFile> {
+  return writePayloadFile(path, { stream }, { signal });
+}
+
+/**
+ * Stores one payload file as `dir/<name>` ({@link writePayloadFile}, adopting its placement), after checking the name is a
  * plain base name and the context is not aborted; on a refusal the stream is destroyed, so the
  * producer is released.
  */
@@ -73,5 +124,5 @@ export async function storePayloadFile(
     file.stream.destroy();
     throw err;
   }
-  return writeStreamToFile(join(dir, file.name), file.stream, signal);
+  return writePayloadFile(join(dir, file.name), file, { signal });
 }

@@ -42,6 +42,52 @@ export interface PayloadFile {
   name: string;
   size: number;
   stream: Readable;
+  /**
+   * Offered while the agent stages the download for restart resume, when the file's bytes are one
+   * contiguous range of the artifact (an uncompressed payload). An installer that writes the file,
+   * in order, to one place adopts it so the agent keeps no second copy; any other installer may
+   * ignore it (the agent then stages the bytes itself). See {@link PayloadPlacement}.
+   */
+  placement?: PayloadPlacement | undefined;
+}
+
+/**
+ * Where a payload file's bytes are written, offered to {@link PayloadPlacement.adopt}: the agent
+ * reads the written prefix back after a restart (re-hashing it) instead of keeping its own copy.
+ */
+export interface PlacementTarget {
+  /** The file or block device the bytes go to. */
+  path: string;
+  /** Offset in `path` of the file's first byte. */
+  position: number;
+  /**
+   * Makes the bytes written so far durable (fsync) and resolves to how many leading bytes of the
+   * file are in place. Called by the agent at its checkpoints, concurrently with the writes.
+   */
+  sync(): Promise<number>;
+}
+
+/**
+ * The staging side of a payload file (see {@link PayloadFile.placement}). Answer it before
+ * reading the stream: `adopt` when the file is written in order to one place, `decline` otherwise.
+ * Adopting is a promise that bytes, once `sync` counted them, stay at the target until the update
+ * ends, and that the bytes the stream delivers are the ones written there.
+ */
+export interface PayloadPlacement {
+  /**
+   * True when an interrupted download of this update left payload bytes in place: an installer
+   * must not wipe its targets (e.g. clear a slot directory) before every file was adopted.
+   */
+  readonly resuming: boolean;
+  /**
+   * Adopts the written file as the staged copy of its bytes; returns how many leading bytes are
+   * already at the target from the interrupted download (0 on a fresh one). The stream still
+   * delivers those bytes (they are re-hashed); the target must not be truncated and they need not
+   * be written again.
+   */
+  adopt(target: PlacementTarget): number;
+  /** Says the bytes are not kept in one place: the agent stages them itself. */
+  decline(): void;
 }
 
 /** `NeedsArtifactReboot` as in the Mender update module protocol. */
@@ -58,6 +104,12 @@ export type RebootNeed = 'No' | 'Yes' | 'Automatic';
  * agent persists its state before calling a step and calls it again if it was interrupted.
  */
 export interface Installer {
+  /**
+   * True when `download` answers each file's {@link PayloadFile.placement} (adopt or decline)
+   * before reading its stream. Without it the agent declines for the installer and stages the
+   * bytes itself.
+   */
+  readonly adoptsPlacement?: boolean;
   /** Whether this installer handles the payload type. */
   supports(payloadType: string): boolean;
   /** Download state: receives every payload file of the payload, in artifact order. */

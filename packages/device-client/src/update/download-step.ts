@@ -72,7 +72,12 @@ export function artifactRecord(
 }
 
 /** The artifact's byte source: a file, or a resuming (staged) download. */
-function artifactInput(m: UpdateParts, record: UpdateRecord, signal?: AbortSignal) {
+function artifactInput(
+  m: UpdateParts,
+  record: UpdateRecord,
+  staging: DownloadStaging | undefined,
+  signal?: AbortSignal,
+) {
   const source = record.source;
   if (source.kind === 'file') return createReadStream(source.path, { highWaterMark: 1 << 20 });
   const d = m.download;
@@ -92,9 +97,7 @@ function artifactInput(m: UpdateParts, record: UpdateRecord, signal?: AbortSigna
           },
         }
       : {}),
-    ...((d.stage ?? true)
-      ? { staging: { store: new DownloadStaging(join(m.dataDir, 'download')), key: record.id } }
-      : {}),
+    ...(staging ? { staging: { store: staging, key: record.id } } : {}),
     ...(d.bytesPerSecond !== undefined ? { bytesPerSecond: d.bytesPerSecond } : {}),
     ...(d.stallTimeoutMs !== undefined ? { stallTimeoutMs: d.stallTimeoutMs } : {}),
     ...(d.maxAttempts !== undefined ? { maxAttempts: d.maxAttempts } : {}),
@@ -125,7 +128,11 @@ export async function downloadStep(
   signal?: AbortSignal,
 ): Promise<UpdateStateName> {
   await m.reporter.report(record, 'downloading', false, signal);
-  const input = artifactInput(m, record, signal);
+  const staging =
+    record.source.kind !== 'file' && (m.download.stage ?? true)
+      ? new DownloadStaging(join(m.dataDir, 'download'))
+      : undefined;
+  const input = artifactInput(m, record, staging, signal);
   const installed = await m.provides.read();
   record.previous ??= { name: installed.artifactName, group: installed.artifactGroup };
   const device = {
@@ -168,11 +175,21 @@ export async function downloadStep(
       ...(signal ? { signal } : {}),
       onPayloadFile: async (file, raw) => {
         artifact ??= await onHeader(raw);
-        await bridge.onFile(file);
+        // The installer's own copy of the file stands for the staged bytes when it adopts them.
+        let placement = staging?.placement(file.payloadIndex, file.name);
+        const type = artifact.payloads.find((p) => p.index === file.payloadIndex)?.type;
+        if (placement && !(type && m.payloads.installerFor(type).adoptsPlacement)) {
+          placement.decline();
+          placement = undefined;
+        }
+        await bridge.onFile(placement ? { ...file, placement } : file);
       },
     });
   } catch (err) {
     if (input instanceof Readable) input.destroy();
+    // Ends the download generator (the reader stopped pulling from it): its staging is closed and
+    // its last checkpoint recorded before anything else touches `dataDir/download`.
+    else await input.return(undefined).catch(() => {});
     await bridge.abort();
     throw err;
   }

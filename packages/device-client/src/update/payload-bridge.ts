@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { InstallContext, Installer, PayloadFile } from '../installers/types.js';
+import type { InstallContext, Installer, PayloadFile, PayloadPlacement } from '../installers/types.js';
 
 /** A payload file as the artifact reader hands it over. */
 export interface ReaderPayloadFile {
@@ -7,6 +7,7 @@ export interface ReaderPayloadFile {
   name: string;
   size: number;
   stream: Readable;
+  placement?: PayloadPlacement | undefined;
 }
 
 interface Session {
@@ -97,7 +98,12 @@ export class PayloadBridge {
       throw s.failed.error;
     }
     const session = s;
-    session.queue.push({ name: file.name, size: file.size, stream: file.stream });
+    session.queue.push({
+      name: file.name,
+      size: file.size,
+      stream: file.stream,
+      ...(file.placement ? { placement: file.placement } : {}),
+    });
     const consumed = finished(file.stream);
     await Promise.race([consumed, session.done.catch(() => {})]);
     if (session.failed) {

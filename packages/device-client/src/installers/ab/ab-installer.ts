@@ -65,6 +65,11 @@ export class AbInstaller implements Installer {
     this.#recordName = options.recordName ?? 'ab-installer';
   }
 
+  /** Whether the slot strategy adopts payload placements (see {@link Installer.adoptsPlacement}). */
+  get adoptsPlacement(): boolean {
+    return this.slots.adoptsPlacement === true;
+  }
+
   /** The bootloader of the slot strategy. */
   get bootloader(): SlotStrategy['bootloader'] {
     return this.slots.bootloader;

@@ -43,6 +43,8 @@ const asSlot = (value: string | undefined): Slot => (value === 'b' ? 'b' : 'a');
  */
 export class DirectorySlots implements SlotStrategy {
   readonly label = 'simulated';
+  /** Each payload file is written in order to `slot-X/<name>`, so the agent keeps no copy of it. */
+  readonly adoptsPlacement = true;
   readonly bootloader: FileBootloader;
   readonly #dir: string;
 
@@ -65,14 +67,28 @@ export class DirectorySlots implements SlotStrategy {
 
   async write(slot: Slot, files: AsyncIterable<PayloadFile>, ctx: InstallContext): Promise<WrittenImage> {
     const slotDir = this.slotDir(slot);
-    await rm(slotDir, { recursive: true, force: true });
-    await mkdirDurable(slotDir);
-    ctx.log(`simulated: writing payload into slot ${slot}`);
+    let prepared = false;
+    const prepare = async (resuming: boolean) => {
+      prepared = true;
+      // A resumed download keeps what it wrote before the restart: the agent replays it from here.
+      if (resuming) await rm(join(slotDir, SLOT_META), { force: true });
+      else await rm(slotDir, { recursive: true, force: true });
+      await mkdirDurable(slotDir);
+      ctx.log(`simulated: ${resuming ? 'resuming the payload' : 'writing payload'} into slot ${slot}`);
+    };
     const image: WrittenImage = { files: [] };
     for await (const file of files) {
+      if (!prepared) await prepare(file.placement?.resuming === true);
       const written = await storePayloadFile(slotDir, file, ctx.signal);
       image.files.push({ name: file.name, ...written });
       ctx.log(`simulated: wrote ${file.name} (${written.size} bytes, sha256 ${written.sha256})`);
+    }
+    if (!prepared) await prepare(false);
+    // A resumed write kept the slot's files: drop anything not in this payload (a temporary file
+    // left by the power cut), so the slot holds exactly the payload's files.
+    const names = new Set(image.files.map((f) => f.name));
+    for (const entry of await readdir(slotDir)) {
+      if (!names.has(entry)) await rm(join(slotDir, entry), { recursive: true, force: true });
     }
     await writeJsonFileAtomic(join(slotDir, SLOT_META), {
       artifactName: ctx.artifactName,

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { type FileHandle, open, readFile, stat } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
 import { BootEnvKeys, type Bootloader, type Slot } from '../bootloader/bootloader.js';
 import { assertSafeFileName, throwIfAborted } from '../durable-fs.js';
 import { InstallerError, InstallerErrorCodes } from '../errors.js';
-import { guardStream } from '../payload-files.js';
+import { guardStream, writePayloadFile } from '../payload-files.js';
 import { runCommand } from '../run-command.js';
 import type { InstallContext, PayloadFile } from '../types.js';
 import type { SlotStrategy, WrittenImage } from './slots.js';
@@ -62,6 +62,8 @@ function defaultBootPart(partitions: { a: string; b: string }): { a: string; b: 
  */
 export class PartitionSlots implements SlotStrategy {
   readonly label = 'dual-rootfs';
+  /** The image is written in order to the partition, so the agent keeps no copy of it. */
+  readonly adoptsPlacement = true;
   readonly bootloader: Bootloader;
   readonly #partitions: { a: string; b: string };
   readonly #bootPart: { a: string; b: string };
@@ -193,34 +195,19 @@ export class PartitionSlots implements SlotStrategy {
       }
     }
     // A block device cannot be truncated or created; a regular file is replaced by the image.
-    const fh: FileHandle = await open(target, st?.isBlockDevice() ? 'r+' : 'w');
-    const hash = createHash('sha256');
-    let size = 0;
     try {
-      for await (const chunk of file.stream) {
-        throwIfAborted(signal);
-        const buf = chunk as Buffer;
-        hash.update(buf);
-        let off = 0;
-        while (off < buf.length) {
-          const { bytesWritten } = await fh.write(buf, off, buf.length - off, size + off);
-          off += bytesWritten;
-        }
-        size += buf.length;
-      }
-      await fh.sync();
+      return await writePayloadFile(target, file, {
+        flags: st?.isBlockDevice() ? 'r+' : 'w',
+        signal,
+      });
     } catch (err) {
-      file.stream.destroy();
       if ((err as NodeJS.ErrnoException).code === 'ENOSPC') {
         throw new InstallerError(InstallerErrorCodes.BAD_PAYLOAD, `${file.name} does not fit ${target}`, {
           cause: err,
         });
       }
       throw err;
-    } finally {
-      await fh.close();
     }
-    return { size, sha256: hash.digest('hex') };
   }
 
   async #hashPartition(target: string, size: number, signal: AbortSignal | undefined): Promise<string> {

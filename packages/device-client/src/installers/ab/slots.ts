@@ -20,6 +20,11 @@ export interface WrittenImage {
 export interface SlotStrategy {
   /** A short name for log lines and error messages (`simulated`, `dual-rootfs`). */
   readonly label: string;
+  /**
+   * True when `write` answers each file's {@link PayloadFile.placement} before reading it (both
+   * shipped strategies adopt it: the slot's written prefix is the download's staged copy).
+   */
+  readonly adoptsPlacement?: boolean;
   /** The environment with `mender_boot_part`, `upgrade_available` and `bootcount`. */
   readonly bootloader: Bootloader;
   /** The `mender_boot_part` value of a slot. */

@@ -1,0 +1,94 @@
+/**
+ * An idle device agent loads only what idling needs: the built `otakit device run` runs against the
+ * sandbox under the preload that records every module it resolves (as startup.test.ts does for
+ * the CLI), authenticates, sends its inventory and polls; then the test asserts what stayed
+ * unloaded. Its memory is measured by bench/device.bench.ts, not here.
+ */
+
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { generateDeviceKey } from '@otakit/core';
+import { type Sandbox, startSandbox } from '@otakit/sandbox';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startJsonAgent } from './helpers.js';
+
+const cliRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const preload = join(cliRoot, 'test', 'fixtures', 'record-loads.mjs');
+
+/**
+ * What an idle agent without telemetry does not need: jose (no JWT is signed or verified; the
+ * device token's expiry is decoded without it), MQTT and the IoT Core adapter (telemetry is off),
+ * and the server-side packages.
+ */
+const NOT_WHEN_IDLE = [
+  /\/jose\//,
+  /\/mqtt\//,
+  /\/aedes\//,
+  /\/fastify\//,
+  /\/packages\/iot-core-adapter\//,
+  /@otakit\/iot-core-adapter/,
+  /\/packages\/management-client\//,
+  /@otakit\/management-client/,
+  /\/packages\/sandbox\//,
+  /\/packages\/telemetry\//,
+];
+
+let sandbox: Sandbox;
+let dir: string;
+
+beforeAll(async () => {
+  sandbox = await startSandbox({ port: 0 });
+  dir = await mkdtemp(join(tmpdir(), 'otakit-device-idle-'));
+});
+afterAll(async () => {
+  await sandbox?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('otakit device run, idle', () => {
+  it('authenticates and polls without loading jose, MQTT, the telemetry adapter or server packages', async () => {
+    const key = await generateDeviceKey({ type: 'ecdsa-p256' });
+    await writeFile(join(dir, 'device.key'), key.privateKeyPem, { mode: 0o600 });
+    const serial = `idle-${Date.now()}`;
+    const res = await fetch(`${sandbox.url}/api/management/v2/devauth/devices`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${sandbox.managementToken()}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ identity_data: { serial }, pubkey: key.publicKeyPem }),
+    });
+    expect(res.status).toBe(201);
+    const log = join(dir, 'loads.log');
+    const agent = startJsonAgent(
+      [
+        '--server',
+        sandbox.url,
+        '--key',
+        join(dir, 'device.key'),
+        '--data-dir',
+        join(dir, 'data'),
+        '--device-type',
+        'test-device',
+        '--identity',
+        `serial=${serial}`,
+        '--installer',
+        `simulated:${join(dir, 'slots')}`,
+        '--poll-interval',
+        '1s',
+      ],
+      { NODE_OPTIONS: `--import=${preload}`, OTAKIT_LOAD_LOG: log },
+    );
+    try {
+      await agent.until('"event":"inventory:sent"');
+      await agent.until('"message":"no update"');
+    } finally {
+      await agent.stop();
+    }
+    const modules = (await readFile(log, 'utf8')).split('\n').filter(Boolean);
+    // It did run the agent (the device client and the HTTP transport are loaded)...
+    expect(modules.some((m) => /\/packages\/device-client\/dist\//.test(m))).toBe(true);
+    expect(modules.some((m) => /\/undici\//.test(m))).toBe(true);
+    // ...and nothing an idle agent without telemetry does not use.
+    expect(modules.filter((m) => NOT_WHEN_IDLE.some((re) => re.test(m)))).toEqual([]);
+  });
+});
