@@ -126,28 +126,28 @@ export async function signJwt(
  * @throws {@link JwtError} `ERR_JWT_MALFORMED`.
  */
 export async function decodeJwt(token: string): Promise<{ header: JwtHeader; claims: JwtClaims }> {
-  // Decoding is base64url and JSON, nothing to verify: done here so that a client reading its own
-  // token's expiry (the device agent, at every login) does not load jose, a few MiB of memory.
-  const parts = typeof token === 'string' ? token.split('.') : [];
-  if (parts.length !== 3) {
-    throw new JwtError('ERR_JWT_MALFORMED', 'not a compact JWT with JSON header and claims');
-  }
-  return { header: decodeJsonPart(parts[0]!) as JwtHeader, claims: decodeJsonPart(parts[1]!) as JwtClaims };
-}
-
-/** One base64url JSON object of a compact JWS. */
-function decodeJsonPart(part: string): Record<string, unknown> {
-  let value: unknown;
+  // jose's decode-only modules (about 1 MiB, against 8 MiB for all of jose): a client reading its
+  // own token's expiry (the device agent, at every login) needs nothing else.
+  const [{ decodeJwt: decodeClaims }, { decodeProtectedHeader }] = await loadJoseDecoders();
   try {
-    if (!/^[A-Za-z0-9_-]+$/.test(part)) throw new Error('not base64url');
-    value = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+    if (typeof token !== 'string' || token.split('.').length !== 3) throw new Error('not a compact JWS');
+    return { header: decodeProtectedHeader(token) as JwtHeader, claims: decodeClaims(token) as JwtClaims };
   } catch (err) {
     throw new JwtError('ERR_JWT_MALFORMED', 'not a compact JWT with JSON header and claims', { cause: err });
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new JwtError('ERR_JWT_MALFORMED', 'not a compact JWT with JSON header and claims');
-  }
-  return value as Record<string, unknown>;
+}
+
+type JoseDecoders = [typeof import('jose/jwt/decode'), typeof import('jose/decode/protected_header')];
+let joseDecoders: Promise<JoseDecoders> | undefined;
+/** jose's two decoders, loaded on first use. */
+function loadJoseDecoders(): Promise<JoseDecoders> {
+  joseDecoders ??= Promise.all([import('jose/jwt/decode'), import('jose/decode/protected_header')]).catch(
+    (err) => {
+      joseDecoders = undefined;
+      throw err;
+    },
+  );
+  return joseDecoders;
 }
 
 /** Options of {@link verifyJwt}. */
