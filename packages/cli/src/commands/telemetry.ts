@@ -6,6 +6,7 @@
  * so that this command loads it only when run, typed by the interface below.
  */
 
+import type { ReleaseAggregate } from '@otakit/telemetry';
 import { type Command, InvalidArgumentError } from 'commander';
 import { untilInterrupted } from '../shared/signals.js';
 
@@ -16,16 +17,6 @@ interface TelemetryRecordView {
   kind: string;
   artifactName: string | null;
   metrics: Record<string, number>;
-}
-
-/** One release's figures. */
-interface ReleaseAggregateView {
-  release: string | null;
-  count: number;
-  mean: number;
-  p50: number;
-  p95: number;
-  max: number;
 }
 
 interface FilterView {
@@ -42,7 +33,7 @@ export interface TelemetryCommandsModule {
     auth?: () => string | undefined;
   }) => {
     latest(query?: FilterView & { limit?: number }): Promise<TelemetryRecordView[]>;
-    releaseAggregates(query: FilterView & { metric: string }): Promise<ReleaseAggregateView[]>;
+    releaseAggregates(query: FilterView & { metric: string }): Promise<ReleaseAggregate[]>;
     close(): Promise<void>;
   };
   openTelemetryStore(target: string): Promise<{ close(): Promise<void> }>;
@@ -118,7 +109,7 @@ function formatNumber(n: number): string {
 }
 
 /** The table `telemetry query --by release` prints without `--json`. */
-export function releasesTable(metric: string, rows: readonly ReleaseAggregateView[]): string {
+export function releasesTable(metric: string, rows: readonly ReleaseAggregate[]): string {
   const lines = [`release\tcount\tmean\tp50\tp95\tmax\t(${metric})`];
   for (const r of rows) {
     lines.push(
