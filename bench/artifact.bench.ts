@@ -44,7 +44,7 @@ const COMPRESSIONS = (process.env.OTAKIT_BENCH_COMPRESSIONS ?? 'none,gzip,zstd,x
 const PAYLOADS = (process.env.OTAKIT_BENCH_PAYLOADS ?? 'random,compressible').split(',');
 const MENDER_ARTIFACT = process.env.MENDER_ARTIFACT;
 const ROOT = resolve(import.meta.dirname, '..');
-const CLI = join(ROOT, 'packages', 'cli', 'bin', 'otakit.js');
+const CLI = join(ROOT, 'packages', 'cli', 'bin', 'otakit.cjs');
 // bench/ is not a workspace package: the built @otakit/core is loaded from its dist.
 const CORE = pathToFileURL(join(ROOT, 'packages', 'core', 'dist', 'index.js')).href;
 const ENV = { ...process.env, NODE_OPTIONS: '' };

@@ -24,7 +24,7 @@
  * OTAKIT_BENCH_DEVICE_MIB (payload size, default 256), OTAKIT_BENCH_DEVICE_ROUNDS (default 3),
  * OTAKIT_BENCH_IDLE_SECONDS (default 30; 0 skips the idle measurement),
  * OTAKIT_BENCH_DEVICE_SKIP_UPDATE=1 (only the idle measurement), OTAKIT_BENCH_BEFORE=path/to/other/
- * packages/cli/bin/otakit.js (that build's agent idles in the same run, for a before/after).
+ * packages/cli/bin/otakit.cjs (that build's agent idles in the same run, for a before/after).
  */
 
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -44,7 +44,7 @@ const SKIP_UPDATE = process.env.OTAKIT_BENCH_DEVICE_SKIP_UPDATE === '1';
 const TARGET_RATIO = 0.8;
 const TARGET_IDLE_MIB = 48;
 const root = resolve(import.meta.dirname, '..');
-const CLI = join(root, 'packages', 'cli', 'bin', 'otakit.js');
+const CLI = join(root, 'packages', 'cli', 'bin', 'otakit.cjs');
 /**
  * Another build's bin (e.g. a checkout from before a change): its agent idles in the same run, and
  * its device client (that checkout's packages/device-client/dist) runs the staged update too.

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-const bin = join(resolve(dirname(fileURLToPath(import.meta.url)), '..'), 'bin', 'otakit.js');
+const bin = join(resolve(dirname(fileURLToPath(import.meta.url)), '..'), 'bin', 'otakit.cjs');
 const PUSH_TOKEN = 'push-secret-7f3a';
 
 let child: ChildProcess | undefined;
