@@ -49,6 +49,7 @@ export {
   toPublicKey,
   verifyManifestSignature,
 } from './signature.js';
+export { isZeroTarBlock, parseTarHeader, type TarEntry, type TarEntryKind } from './tar.js';
 export type {
   ArtifactAugmentedHeader,
   ArtifactFileInfo,

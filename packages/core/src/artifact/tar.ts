@@ -58,9 +58,9 @@ export class TarReader {
     let paxSize: number | undefined;
     for (;;) {
       const block = await this.input.readExact(BLOCK, this.archive);
-      if (isZero(block)) {
+      if (isZeroTarBlock(block)) {
         const second = await this.input.readExact(BLOCK, this.archive);
-        if (!isZero(second)) throw this.invalid('a single zero block inside the archive');
+        if (!isZeroTarBlock(second)) throw this.invalid('a single zero block inside the archive');
         if (longName !== undefined || paxPath !== undefined || paxSize !== undefined) {
           throw this.invalid('extended header without an entry');
         }
@@ -153,33 +153,49 @@ export class TarReader {
   }
 
   private parseHeader(block: Uint8Array): TarEntry {
-    const stored = parseNumber(block.subarray(148, 156));
-    let unsigned = 0;
-    let signed = 0;
-    for (let i = 0; i < BLOCK; i++) {
-      const b = i >= 148 && i < 156 ? 0x20 : block[i]!;
-      unsigned += b;
-      signed += b > 127 ? b - 256 : b;
-    }
-    if (stored === undefined || (stored !== unsigned && stored !== signed)) {
-      throw this.invalid('not a tar archive or a corrupt tar header (checksum mismatch)');
-    }
-    const size = parseNumber(block.subarray(124, 136));
-    if (size === undefined) throw this.invalid('invalid size field in a tar header');
-    const mode = parseNumber(block.subarray(100, 108)) ?? 0;
-    const typeflag = String.fromCharCode(block[156]!);
-    const magic = String.fromCharCode(...block.subarray(257, 263));
-    let name = decodeName(trimNul(block.subarray(0, 100)), this.archive);
-    if (magic === 'ustar\0') {
-      const prefix = decodeName(trimNul(block.subarray(345, 500)), this.archive);
-      if (prefix) name = `${prefix}/${name}`;
-    }
-    return { name, size, mode, typeflag, kind: kindOf(typeflag, name) };
+    return parseTarHeader(block, this.archive);
   }
 
   private invalid(message: string): ArtifactError {
     return new ArtifactError('ERR_ARTIFACT_INVALID_TAR', message, { member: this.archive });
   }
+}
+
+/**
+ * Parses one ustar/GNU tar header block (checksum, size in octal or base-256, type flag, name with
+ * its ustar prefix). Extended headers (PAX, GNU long names) are entries of their own, not applied
+ * here: {@link TarReader} applies them.
+ *
+ * @param archive the member name used in errors
+ * @throws {@link ArtifactError} `ERR_ARTIFACT_INVALID_TAR` on a bad checksum, size or name.
+ * @internal
+ */
+export function parseTarHeader(block: Uint8Array, archive: string): TarEntry {
+  const invalid = (message: string) =>
+    new ArtifactError('ERR_ARTIFACT_INVALID_TAR', message, { member: archive });
+  if (block.length !== BLOCK) throw invalid('a tar header is 512 bytes');
+  const stored = parseNumber(block.subarray(148, 156));
+  let unsigned = 0;
+  let signed = 0;
+  for (let i = 0; i < BLOCK; i++) {
+    const b = i >= 148 && i < 156 ? 0x20 : block[i]!;
+    unsigned += b;
+    signed += b > 127 ? b - 256 : b;
+  }
+  if (stored === undefined || (stored !== unsigned && stored !== signed)) {
+    throw invalid('not a tar archive or a corrupt tar header (checksum mismatch)');
+  }
+  const size = parseNumber(block.subarray(124, 136));
+  if (size === undefined) throw invalid('invalid size field in a tar header');
+  const mode = parseNumber(block.subarray(100, 108)) ?? 0;
+  const typeflag = String.fromCharCode(block[156]!);
+  const magic = String.fromCharCode(...block.subarray(257, 263));
+  let name = decodeName(trimNul(block.subarray(0, 100)), archive);
+  if (magic === 'ustar\0') {
+    const prefix = decodeName(trimNul(block.subarray(345, 500)), archive);
+    if (prefix) name = `${prefix}/${name}`;
+  }
+  return { name, size, mode, typeflag, kind: kindOf(typeflag, name) };
 }
 
 function kindOf(typeflag: string, name: string): TarEntryKind {
@@ -214,8 +230,9 @@ const ZERO_BLOCK = new Uint8Array(BLOCK);
 /**
  * Whether a 512-byte block is all zeros: a native compare (a byte loop here is the one hot function
  * V8 optimised when reading an artifact, which alone cost the CLI ~4 MiB of peak RSS).
+ * @internal
  */
-function isZero(block: Uint8Array): boolean {
+export function isZeroTarBlock(block: Uint8Array): boolean {
   return block.length === BLOCK && Buffer.compare(block, ZERO_BLOCK) === 0;
 }
 

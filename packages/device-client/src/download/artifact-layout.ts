@@ -4,10 +4,13 @@
  * an uncompressed payload every file's content is one contiguous range of the artifact. The
  * download uses these ranges to let an installer's own copy of a file (the inactive slot) serve
  * as the staged copy of those bytes. This is bookkeeping, not verification (core's reader checks
- * everything): on anything it does not follow (a PAX or GNU long-name entry, a bad header
- * checksum, a compressed payload), it stops reporting ranges and the bytes are staged as before.
+ * everything); headers are parsed by core's `parseTarHeader`. On anything it does not follow (a PAX
+ * or GNU long-name entry, a header core refuses, a compressed payload), it stops reporting ranges
+ * and the bytes are staged as before.
  * @internal
  */
+
+import { isZeroTarBlock, parseTarHeader, type TarEntry } from '@otakit/core';
 
 const BLOCK = 512;
 
@@ -28,40 +31,6 @@ export interface LayoutSegment {
   span?: ContentSpan | undefined;
 }
 
-/** A tar header's size field: octal, or GNU base-256 (high bit set). */
-function tarSize(h: Uint8Array): number | undefined {
-  const field = h.subarray(124, 136);
-  if ((field[0]! & 0x80) !== 0) {
-    let n = field[0]! & 0x7f;
-    for (let i = 1; i < field.length; i++) n = n * 256 + field[i]!;
-    return Number.isSafeInteger(n) ? n : undefined;
-  }
-  const text = Buffer.from(field).toString('latin1').replace(/\0.*$/s, '').trim();
-  if (!/^[0-7]+$/.test(text)) return text === '' ? 0 : undefined;
-  return Number.parseInt(text, 8);
-}
-
-/** Whether a header block's checksum (bytes 148-155) matches its content. */
-function checksumOk(h: Uint8Array): boolean {
-  const text = Buffer.from(h.subarray(148, 156)).toString('latin1').replace(/\0.*$/s, '').trim();
-  if (!/^[0-7]+$/.test(text)) return false;
-  let sum = 0;
-  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 32 : h[i]!;
-  return sum === Number.parseInt(text, 8);
-}
-
-function tarName(h: Uint8Array): string {
-  const field = (from: number, len: number) =>
-    Buffer.from(h.subarray(from, from + len))
-      .toString('utf8')
-      .replace(/\0.*$/s, '');
-  const name = field(0, 100);
-  const ustar = Buffer.from(h.subarray(257, 262)).toString('latin1') === 'ustar';
-  const prefix = ustar ? field(345, 155) : '';
-  return prefix ? `${prefix}/${name}` : name;
-}
-
-const isZeroBlock = (h: Uint8Array) => h.every((b) => b === 0);
 const padded = (size: number) => Math.ceil(size / BLOCK) * BLOCK;
 
 /** One tar level: alternates between collecting a header block and skipping/entering entry bodies. */
@@ -162,21 +131,26 @@ export class ArtifactLayout {
     if (level.headerFill < BLOCK) return n;
     level.headerFill = 0;
     const h = level.header;
-    if (isZeroBlock(h)) {
+    if (isZeroTarBlock(h)) {
       // End of archive (two zero blocks) or padding: nothing more to follow at this level.
       level.bodyEnd = level.pos;
       if (!inner) this.#lost = true;
       return n;
     }
-    const size = tarSize(h);
-    const type = String.fromCharCode(h[156]!);
-    if (!checksumOk(h) || size === undefined || !(type === '0' || type === '\0')) {
+    let entry: TarEntry;
+    try {
+      entry = parseTarHeader(h, inner ? 'payload' : 'artifact');
+    } catch {
+      this.#lost = true;
+      return n;
+    }
+    const { name, size, typeflag } = entry;
+    if (typeflag !== '0' && typeflag !== '\0') {
       this.#lost = true;
       return n;
     }
     const bodyStart = this.#offset + i + n;
     level.bodyEnd = level.pos + padded(size);
-    const name = tarName(h);
     if (inner) {
       const span = { payloadIndex: this.#inner!.index, name, start: bodyStart, size };
       this.spans.push(span);
