@@ -10,7 +10,6 @@
  */
 
 import { ArtifactError } from './errors.js';
-import { ZSTD_WASM_BASE64 } from './zstd-wasm-module.js';
 
 /** Largest zstd window accepted: 2^27 bytes = 128 MiB (mender-artifact's own decoder limit is the same order). */
 export const MAX_ZSTD_WINDOW_LOG = 27;
@@ -48,12 +47,21 @@ interface ZstdExports {
 /** `ZSTD_error_frameParameter_windowTooLarge` (zstd_errors.h). */
 const ZSTD_ERROR_WINDOW_TOO_LARGE = 16;
 
-let compiled: object | undefined;
+let compiled: Promise<object> | undefined;
 
-/** A fresh decoder instance: its memory (the window) is released with it. */
-function instantiate(): ZstdExports {
-  compiled ??= new wasm.Module(Buffer.from(ZSTD_WASM_BASE64, 'base64'));
-  return new wasm.Instance(compiled, {}).exports as unknown as ZstdExports;
+/**
+ * A fresh decoder instance: its memory (the window) is released with it. The module (113 KB of
+ * base64) is imported on the first zstd payload, not with the artifact reader: the CLI's
+ * `artifact read` of a gzip or uncompressed artifact neither parses nor keeps it.
+ */
+async function instantiate(): Promise<ZstdExports> {
+  compiled ??= import('./zstd-wasm-module.js')
+    .then(({ ZSTD_WASM_BASE64 }) => new wasm.Module(Buffer.from(ZSTD_WASM_BASE64, 'base64')))
+    .catch((err: unknown) => {
+      compiled = undefined;
+      throw err;
+    });
+  return new wasm.Instance(await compiled, {}).exports as unknown as ZstdExports;
 }
 
 /** Resolves on the next turn of the event loop (after pending I/O and timers). */
@@ -91,13 +99,13 @@ async function* decode(
   member: string,
   lend: boolean,
 ): AsyncGenerator<Uint8Array> {
-  const z = instantiate();
+  const z = await instantiate();
   if (z.otz_create(MAX_ZSTD_WINDOW_LOG) !== 0) {
     throw new ArtifactError('ERR_ARTIFACT_DECOMPRESSION', 'cannot create a zstd decoder', { member });
   }
   const inPtr = z.otz_in_buffer();
   const outPtr = z.otz_out_buffer();
-  let workStart = performance.now();
+  let workStart = Date.now();
   // Last result of a decode call: 0 = a frame ended and was flushed; > 0 = inside a frame.
   let last = 1;
   let sawInput = false;
@@ -136,9 +144,9 @@ async function* decode(
           const out = step(inSize);
           inSize = -1;
           if (out) yield out;
-          if (performance.now() - workStart > YIELD_EVERY_MS) {
+          if (Date.now() - workStart > YIELD_EVERY_MS) {
             await yieldToEventLoop();
-            workStart = performance.now();
+            workStart = Date.now();
           }
           // Done with this slice once it is consumed and the output buffer was not filled.
           if (z.otz_in_pos() >= piece.length && (out?.length ?? 0) < OUT_SIZE) break;
