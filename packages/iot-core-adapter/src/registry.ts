@@ -1,4 +1,7 @@
 import {
+  type CloudIotOperationId,
+  type CloudIotQuery,
+  type CloudIotRequestBody,
   HttpClient,
   type HttpClientOptions,
   type Page,
@@ -7,6 +10,12 @@ import {
   type RequestOptions,
 } from '@otakit/core';
 import type { Device, DeviceConfig, DeviceField, ListDevicesResponse } from './types.js';
+
+/** The discovery id of a device method (`list` -> `cloudiot.projects.locations.registries.devices.list`). */
+type DeviceOp<Method extends string> = Extract<
+  CloudIotOperationId,
+  `cloudiot.projects.locations.registries.devices.${Method}`
+>;
 
 /** The v1 API root of Google Cloud IoT Core. Successors serve the same shapes at their own URL. */
 export const DEFAULT_IOT_CORE_API_URL = 'https://cloudiot.googleapis.com';
@@ -107,7 +116,7 @@ export class RegistryDevices {
           pageToken,
           deviceIds: deviceIds && deviceIds.length > 0 ? [...deviceIds] : undefined,
           deviceNumIds: deviceNumIds && deviceNumIds.length > 0 ? [...deviceNumIds] : undefined,
-        },
+        } satisfies CloudIotQuery<DeviceOp<'list'>>,
       });
       const next = res.data?.nextPageToken;
       pageNumber += 1;
@@ -133,7 +142,9 @@ export class RegistryDevices {
       ...rest,
       method: 'GET',
       path: this.#path(device),
-      query: { fieldMask: fieldMask && fieldMask.length > 0 ? fieldMask.join(',') : undefined },
+      query: {
+        fieldMask: fieldMask && fieldMask.length > 0 ? fieldMask.join(',') : undefined,
+      } satisfies CloudIotQuery<DeviceOp<'get'>>,
     });
     return res.data;
   }
@@ -147,7 +158,7 @@ export class RegistryDevices {
       ...options,
       method: 'POST',
       path: this.#path(),
-      json: device,
+      json: device satisfies CloudIotRequestBody<DeviceOp<'create'>>,
     });
     return res.data;
   }
@@ -170,8 +181,8 @@ export class RegistryDevices {
       ...options,
       method: 'PATCH',
       path: this.#path(device),
-      query: { updateMask: mask.join(',') },
-      json: patch,
+      query: { updateMask: mask.join(',') } satisfies CloudIotQuery<DeviceOp<'patch'>>,
+      json: patch satisfies CloudIotRequestBody<DeviceOp<'patch'>>,
     });
     return res.data;
   }
@@ -203,7 +214,7 @@ export class RegistryDevices {
       json: {
         ...(versionToUpdate === undefined ? {} : { versionToUpdate: String(versionToUpdate) }),
         binaryData: Buffer.from(data).toString('base64'),
-      },
+      } satisfies CloudIotRequestBody<DeviceOp<'modifyCloudToDeviceConfig'>>,
     });
     return res.data;
   }
@@ -225,7 +236,7 @@ export class RegistryDevices {
       json: {
         binaryData: Buffer.from(data).toString('base64'),
         ...(subfolder === undefined ? {} : { subfolder }),
-      },
+      } satisfies CloudIotRequestBody<DeviceOp<'sendCommandToDevice'>>,
       responseType: 'void',
     });
   }

@@ -2,101 +2,83 @@
  * The Cloud IoT Core v1 REST resource shapes (JSON names as in the `cloudiot:v1` discovery document,
  * revision 20230328). int64/uint64 values are strings; bytes are base64 strings; times are RFC 3339.
  *
+ * Each type is derived from the ones generated from the discovery document ({@link CloudIotSchemas}
+ * in `@otakit/core`), so a field can only have the type the API definition gives it. The few fields
+ * re-declared below add documentation or are stricter than the definition (proto3 cannot mark a
+ * field required; `Device.id` is always present in what the service returns).
+ *
  * @module
  */
+import type { CloudIotSchemas } from '@otakit/core';
+
+type Schemas = CloudIotSchemas;
+type GeneratedPublicKeyCredential = Schemas['PublicKeyCredential'];
+type GeneratedDeviceCredential = Schemas['DeviceCredential'];
+type GeneratedDeviceConfig = Schemas['DeviceConfig'];
+type GeneratedDeviceState = Schemas['DeviceState'];
+type GeneratedDevice = Schemas['Device'];
+type GeneratedListDevicesResponse = Schemas['ListDevicesResponse'];
 
 /** `PublicKeyFormat`: the format of a device credential's key. */
-export type PublicKeyFormat =
-  | 'UNSPECIFIED_PUBLIC_KEY_FORMAT'
-  | 'RSA_PEM'
-  | 'RSA_X509_PEM'
-  | 'ES256_PEM'
-  | 'ES256_X509_PEM';
+export type PublicKeyFormat = NonNullable<Schemas['PublicKeyCredential']['format']>;
 
 /** `PublicKeyCredential`. */
-export interface PublicKeyCredential {
+export interface PublicKeyCredential extends GeneratedPublicKeyCredential {
   format?: PublicKeyFormat;
   /** PEM: `-----BEGIN PUBLIC KEY-----` (SPKI) or `-----BEGIN CERTIFICATE-----` for the X.509 formats. */
-  key?: string;
+  key?: Schemas['PublicKeyCredential']['key'];
 }
 
 /** `DeviceCredential`: one of at most 3 keys of a device. */
-export interface DeviceCredential {
+export interface DeviceCredential extends GeneratedDeviceCredential {
   publicKey?: PublicKeyCredential;
   /** Ignored for new authentications after this time. Unset is often sent as `1970-01-01T00:00:00Z`. */
-  expirationTime?: string;
+  expirationTime?: Schemas['DeviceCredential']['expirationTime'];
 }
 
 /** `DeviceConfig`. */
-export interface DeviceConfig {
+export interface DeviceConfig extends GeneratedDeviceConfig {
   /** int64 as a string. */
-  version?: string;
-  cloudUpdateTime?: string;
-  deviceAckTime?: string;
+  version?: Schemas['DeviceConfig']['version'];
   /** base64. */
-  binaryData?: string;
+  binaryData?: Schemas['DeviceConfig']['binaryData'];
 }
 
 /** `DeviceState`. */
-export interface DeviceState {
-  updateTime?: string;
+export interface DeviceState extends GeneratedDeviceState {
   /** base64. */
-  binaryData?: string;
+  binaryData?: Schemas['DeviceState']['binaryData'];
 }
 
 /** `Status` (google.rpc.Status). */
-export interface RpcStatusBody {
-  code?: number;
-  message?: string;
-  details?: Array<Record<string, unknown>>;
-}
+export type RpcStatusBody = Schemas['Status'];
 
 /** `GatewayConfig`. */
-export interface GatewayConfig {
-  gatewayType?: 'GATEWAY_TYPE_UNSPECIFIED' | 'GATEWAY' | 'NON_GATEWAY';
-  gatewayAuthMethod?:
-    | 'GATEWAY_AUTH_METHOD_UNSPECIFIED'
-    | 'ASSOCIATION_ONLY'
-    | 'DEVICE_AUTH_TOKEN_ONLY'
-    | 'ASSOCIATION_AND_DEVICE_AUTH_TOKEN';
-  lastAccessedGatewayId?: string;
-  lastAccessedGatewayTime?: string;
-}
+export type GatewayConfig = Schemas['GatewayConfig'];
 
 /** `LogLevel`. */
-export type LogLevel = 'LOG_LEVEL_UNSPECIFIED' | 'NONE' | 'ERROR' | 'INFO' | 'DEBUG';
+export type LogLevel = NonNullable<Schemas['Device']['logLevel']>;
 
 /**
  * `Device`. `list` returns only `id` and `numId` plus the fields of its `fieldMask`; `get` without a
  * mask returns everything.
  */
-export interface Device {
+export interface Device extends GeneratedDevice {
   /** The user-defined id, unique in the registry. */
-  id: string;
+  id: NonNullable<Schemas['Device']['id']>;
   /** `projects/{p}/locations/{l}/registries/{r}/devices/{numId}` when sent by the service. */
-  name?: string;
+  name?: Schemas['Device']['name'];
   /** uint64 as a string, server-assigned. */
-  numId?: string;
+  numId?: Schemas['Device']['numId'];
   credentials?: DeviceCredential[];
-  lastHeartbeatTime?: string;
-  lastEventTime?: string;
-  lastStateTime?: string;
-  lastConfigAckTime?: string;
-  lastConfigSendTime?: string;
-  blocked?: boolean;
-  lastErrorTime?: string;
-  lastErrorStatus?: RpcStatusBody;
   config?: DeviceConfig;
   state?: DeviceState;
   logLevel?: LogLevel;
-  metadata?: Record<string, string>;
-  gatewayConfig?: GatewayConfig;
 }
 
 /** `ListDevicesResponse`. */
-export interface ListDevicesResponse {
+export interface ListDevicesResponse extends GeneratedListDevicesResponse {
   devices?: Device[];
-  nextPageToken?: string;
 }
 
 /** The snake_case `Device` field names a `fieldMask` or `updateMask` may name. */

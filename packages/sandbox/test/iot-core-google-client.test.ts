@@ -498,4 +498,29 @@ describe('IoT Core sandbox enum encoding', () => {
     expect(badTime.json().error.status).toBe('INVALID_ARGUMENT');
     expect((await call(iot.url, 'GET', `/v1/${PARENT}/devices/enc-2`, { token })).status).toBe(404);
   });
+
+  it('refuses `name` in a modifyCloudToDeviceConfig or sendCommandToDevice body: the discovery schemas bind it to the path', async () => {
+    const token = iot.adminToken ?? '';
+    const device = `${PARENT}/devices/enc-3`;
+    expect(
+      (await call(iot.url, 'POST', `/v1/${PARENT}/devices`, { token, json: { id: 'enc-3' } })).status,
+    ).toBe(200);
+    const data = Buffer.from('cfg').toString('base64');
+    for (const verb of ['modifyCloudToDeviceConfig', 'sendCommandToDevice']) {
+      const res = await call(iot.url, 'POST', `/v1/${device}:${verb}`, {
+        token,
+        json: { name: `projects/p/locations/l/registries/r/devices/enc-3`, binaryData: data },
+      });
+      expect(res.json(), verb).toEqual({
+        error: {
+          code: 400,
+          message: 'Invalid JSON payload received. Unknown name "name": Cannot find field.',
+          status: 'INVALID_ARGUMENT',
+        },
+      });
+    }
+    const got = await call(iot.url, 'GET', `/v1/${device}`, { token });
+    expect(got.json().config).toMatchObject({ version: '1' });
+    expect(got.json().config.binaryData).toBeUndefined();
+  });
 });

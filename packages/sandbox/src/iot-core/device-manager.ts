@@ -19,6 +19,7 @@ import {
   renderDevice,
 } from './store.js';
 import { first, int32Param, list, objectBody, type V1Query, type V1Target } from './v1-request.js';
+import type { V1Schemas } from './v1-types.js';
 import type { IotCoreWorld } from './world.js';
 
 const MAX_PAGE_SIZE = 500;
@@ -180,12 +181,16 @@ export function deviceCall(
   if (t.sub === 'states' && method === 'GET' && t.verb === undefined) {
     const n = int32Param(q.numStates, 'num_states');
     const states = d.states.slice(0, n === 0 ? 10 : Math.min(n, 10));
-    return states.length > 0 ? { deviceStates: states } : {};
+    return (
+      states.length > 0 ? { deviceStates: states } : {}
+    ) satisfies V1Schemas['ListDeviceStatesResponse'];
   }
   if (t.sub === 'configVersions' && method === 'GET' && t.verb === undefined) {
     const n = int32Param(q.numVersions, 'num_versions');
     const configs = d.configVersions.slice(0, n === 0 ? 10 : Math.min(n, 10)).map(renderConfig);
-    return configs.length > 0 ? { deviceConfigs: configs } : {};
+    return (
+      configs.length > 0 ? { deviceConfigs: configs } : {}
+    ) satisfies V1Schemas['ListDeviceConfigVersionsResponse'];
   }
   if (t.verb !== undefined || t.sub !== undefined) throw new RpcError('NOT_FOUND', 'method not found');
   if (method === 'GET') {

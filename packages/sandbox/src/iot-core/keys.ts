@@ -1,16 +1,16 @@
 import { createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { JwtError, type JwtErrorCode, verifyJwt } from '@otakit/core';
 import { RpcError } from './status.js';
+import type { PublicKeyFormat } from './v1-types.js';
 
-/** The `PublicKeyFormat` enum names of the v1 API. */
-export type PublicKeyFormat =
-  | 'UNSPECIFIED_PUBLIC_KEY_FORMAT'
-  | 'RSA_PEM'
-  | 'RSA_X509_PEM'
-  | 'ES256_PEM'
-  | 'ES256_X509_PEM';
-
-const FORMATS: readonly string[] = ['RSA_PEM', 'RSA_X509_PEM', 'ES256_PEM', 'ES256_X509_PEM'];
+/** The `PublicKeyFormat` names a credential may have: every one but the unspecified. @internal */
+export const CREDENTIAL_FORMATS = [
+  'RSA_PEM',
+  'RSA_X509_PEM',
+  'ES256_PEM',
+  'ES256_X509_PEM',
+] as const satisfies readonly Exclude<PublicKeyFormat, 'UNSPECIFIED_PUBLIC_KEY_FORMAT'>[];
+const FORMATS: readonly string[] = CREDENTIAL_FORMATS;
 
 /**
  * Parses the key of a device credential the way the service validates it at create/patch: the PEM

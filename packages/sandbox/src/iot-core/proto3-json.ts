@@ -8,9 +8,10 @@
  * @internal
  */
 import { RpcError } from './status.js';
+import type { GatewayAuthMethod, GatewayType, LogLevel, PublicKeyFormat, V1Schemas } from './v1-types.js';
 
-/** An enum: names by number. @internal */
-export type EnumDef = Readonly<Record<number, string>>;
+/** An enum: names by number (the names are the generated `cloudiot:v1` enum's). @internal */
+export type EnumDef<Name extends string = string> = Readonly<Record<number, Name>>;
 
 /** The kind of one field. @internal */
 export type FieldKind =
@@ -36,56 +37,76 @@ export interface FieldDef {
 /** A message: fields by JSON name. @internal */
 export type MessageDef = Readonly<Record<string, FieldDef>>;
 
+/**
+ * The fields of the `cloudiot:v1` schema `Name`, exactly: a message definition that misses a field
+ * of the generated type, or names one it does not have, does not compile.
+ */
+type FieldsOf<Name extends keyof V1Schemas> = Readonly<Record<keyof V1Schemas[Name], FieldDef>>;
+
+/**
+ * An enum definition for the generated `cloudiot:v1` enum `Name`: it must give a number to every
+ * name of `Name`, and to nothing else, or it does not compile.
+ */
+function enumOf<Name extends string>() {
+  return <const Def extends Readonly<Record<number, Name>>>(
+    def: Def & ([Name] extends [Def[keyof Def]] ? unknown : { missing: Exclude<Name, Def[keyof Def]> }),
+  ): EnumDef => def;
+}
+
 /** `google.cloud.iot.v1.PublicKeyFormat`. @internal */
-export const PUBLIC_KEY_FORMAT: EnumDef = {
+export const PUBLIC_KEY_FORMAT = enumOf<PublicKeyFormat>()({
   0: 'UNSPECIFIED_PUBLIC_KEY_FORMAT',
   1: 'RSA_X509_PEM',
   2: 'ES256_PEM',
   3: 'RSA_PEM',
   4: 'ES256_X509_PEM',
-};
+});
 /** `google.cloud.iot.v1.LogLevel`. @internal */
-export const LOG_LEVEL: EnumDef = {
+export const LOG_LEVEL = enumOf<LogLevel>()({
   0: 'LOG_LEVEL_UNSPECIFIED',
   10: 'NONE',
   20: 'ERROR',
   30: 'INFO',
   40: 'DEBUG',
-};
+});
 /** `google.cloud.iot.v1.GatewayType`. @internal */
-export const GATEWAY_TYPE: EnumDef = { 0: 'GATEWAY_TYPE_UNSPECIFIED', 1: 'GATEWAY', 2: 'NON_GATEWAY' };
+export const GATEWAY_TYPE = enumOf<GatewayType>()({
+  0: 'GATEWAY_TYPE_UNSPECIFIED',
+  1: 'GATEWAY',
+  2: 'NON_GATEWAY',
+});
 /** `google.cloud.iot.v1.GatewayAuthMethod`. @internal */
-export const GATEWAY_AUTH_METHOD: EnumDef = {
+export const GATEWAY_AUTH_METHOD = enumOf<GatewayAuthMethod>()({
   0: 'GATEWAY_AUTH_METHOD_UNSPECIFIED',
   1: 'ASSOCIATION_ONLY',
   2: 'DEVICE_AUTH_TOKEN_ONLY',
   3: 'ASSOCIATION_AND_DEVICE_AUTH_TOKEN',
-};
+});
 
 const PUBLIC_KEY_CREDENTIAL: MessageDef = {
   format: { proto: 'format', kind: { enum: PUBLIC_KEY_FORMAT, type: 'TYPE_ENUM' } },
   key: { proto: 'key', kind: 'string' },
-};
+} satisfies FieldsOf<'PublicKeyCredential'>;
 const DEVICE_CREDENTIAL: MessageDef = {
   publicKey: { proto: 'public_key', kind: { message: PUBLIC_KEY_CREDENTIAL } },
   expirationTime: { proto: 'expiration_time', kind: 'timestamp' },
-};
+} satisfies FieldsOf<'DeviceCredential'>;
 const DEVICE_CONFIG: MessageDef = {
   version: { proto: 'version', kind: 'int64' },
   cloudUpdateTime: { proto: 'cloud_update_time', kind: 'timestamp' },
   deviceAckTime: { proto: 'device_ack_time', kind: 'timestamp' },
   binaryData: { proto: 'binary_data', kind: 'bytes' },
-};
+} satisfies FieldsOf<'DeviceConfig'>;
 const DEVICE_STATE: MessageDef = {
   updateTime: { proto: 'update_time', kind: 'timestamp' },
   binaryData: { proto: 'binary_data', kind: 'bytes' },
-};
+} satisfies FieldsOf<'DeviceState'>;
 const GATEWAY_CONFIG: MessageDef = {
   gatewayType: { proto: 'gateway_type', kind: { enum: GATEWAY_TYPE, type: 'TYPE_ENUM' } },
   gatewayAuthMethod: { proto: 'gateway_auth_method', kind: { enum: GATEWAY_AUTH_METHOD, type: 'TYPE_ENUM' } },
   lastAccessedGatewayId: { proto: 'last_accessed_gateway_id', kind: 'string' },
   lastAccessedGatewayTime: { proto: 'last_accessed_gateway_time', kind: 'timestamp' },
-};
+} satisfies FieldsOf<'GatewayConfig'>;
 
 /** `google.cloud.iot.v1.Device`. @internal */
 export const DEVICE: MessageDef = {
@@ -106,21 +127,19 @@ export const DEVICE: MessageDef = {
   logLevel: { proto: 'log_level', kind: { enum: LOG_LEVEL, type: 'TYPE_ENUM' } },
   metadata: { proto: 'metadata', kind: 'map<string,string>' },
   gatewayConfig: { proto: 'gateway_config', kind: { message: GATEWAY_CONFIG } },
-};
+} satisfies FieldsOf<'Device'>;
 
 /** `ModifyCloudToDeviceConfigRequest` (body `*`). @internal */
 export const MODIFY_CONFIG_REQUEST: MessageDef = {
-  name: { proto: 'name', kind: 'string' },
   versionToUpdate: { proto: 'version_to_update', kind: 'int64' },
   binaryData: { proto: 'binary_data', kind: 'bytes' },
-};
+} satisfies FieldsOf<'ModifyCloudToDeviceConfigRequest'>;
 
 /** `SendCommandToDeviceRequest` (body `*`). @internal */
 export const SEND_COMMAND_REQUEST: MessageDef = {
-  name: { proto: 'name', kind: 'string' },
   binaryData: { proto: 'binary_data', kind: 'bytes' },
   subfolder: { proto: 'subfolder', kind: 'string' },
-};
+} satisfies FieldsOf<'SendCommandToDeviceRequest'>;
 
 /** A proto3 JSON value read into canonical form (JSON names, enum names, int64 and timestamps as strings, bytes as Buffer). @internal */
 export type Parsed = { [json: string]: ParsedValue };

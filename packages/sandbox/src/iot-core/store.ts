@@ -10,10 +10,11 @@ import {
   writeEnum,
 } from './proto3-json.js';
 import { RpcError } from './status.js';
+import type { PublicKeyFormat, V1Schemas } from './v1-types.js';
 
 /** A device credential as stored (v1 JSON shape). @internal */
 export interface StoredCredential {
-  publicKey: { format: string; key: string };
+  publicKey: Required<V1Schemas['PublicKeyCredential']>;
   expirationTime?: string;
   /** `expirationTime` in epoch ms; 0 when it does not expire. */
   expiresAtMs: number;
@@ -34,8 +35,8 @@ export interface DeviceRecord {
   config: StoredConfig;
   /** The last 10 configs, newest first (`config` is the first). */
   configVersions: StoredConfig[];
-  state?: { updateTime: string; binaryData: string };
-  states: Array<{ updateTime: string; binaryData: string }>;
+  state?: Required<V1Schemas['DeviceState']>;
+  states: Array<Required<V1Schemas['DeviceState']>>;
   lastEventTime?: string;
   lastStateTime?: string;
   lastHeartbeatTime?: string;
@@ -130,7 +131,7 @@ export function parseFieldMask(mask: unknown, param: string): Set<string> | unde
 }
 
 /** Renders a stored config as a v1 `DeviceConfig`. @internal */
-export function renderConfig(c: StoredConfig): Record<string, unknown> {
+export function renderConfig(c: StoredConfig): V1Schemas['DeviceConfig'] {
   return {
     version: String(c.version),
     cloudUpdateTime: c.cloudUpdateTime,
@@ -241,7 +242,7 @@ export function parseCredentials(value: unknown): StoredCredential[] {
       }
     }
     return {
-      publicKey: { format: pk.format as string, key: pk.key as string },
+      publicKey: { format: pk.format as PublicKeyFormat, key: pk.key as string },
       ...(expirationTime ? { expirationTime } : {}),
       expiresAtMs,
       parsed,
