@@ -173,7 +173,7 @@ export class TelemetryStore {
    * {@link TelemetryWriteError} when the database failed, {@link TelemetryClosedError} after `close`.
    */
   append(message: TelemetryMessage): Promise<AppendResult> {
-    return this.appendBatch([message]).then((r) => r[0] as AppendResult);
+    return this.#ingest.append(message);
   }
 
   /**
