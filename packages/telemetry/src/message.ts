@@ -142,7 +142,7 @@ export function toStoredRow(
       `payload is ${bytes} bytes, over the limit of ${limits.maxPayloadBytes} bytes`,
     );
   }
-  let parsed: unknown;
+  const parsed: unknown = text === undefined ? NOT_JSON : parseStorableJson(text);
   let payloadJson: string | null = null;
   let payloadRaw: string | null = null;
   let payloadEncoding: StoredRow['payloadEncoding'];
@@ -150,7 +150,7 @@ export function toStoredRow(
     // Not UTF-8: kept as its bytes.
     payloadRaw = Buffer.from(message.payload as Uint8Array).toString('base64');
     payloadEncoding = 'base64';
-  } else if ((parsed = parseStorableJson(text)) !== NOT_JSON) {
+  } else if (parsed !== NOT_JSON) {
     payloadJson = text;
     payloadEncoding = 'json';
   } else if (text.includes('\u0000')) {

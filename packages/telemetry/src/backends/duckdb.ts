@@ -10,7 +10,13 @@
  * store's throughput is bounded by wall time per batch.
  */
 
-import type { DuckDBAppender, DuckDBConnection, DuckDBInstance, DuckDBType, DuckDBValue } from '@duckdb/node-api';
+import type {
+  DuckDBAppender,
+  DuckDBConnection,
+  DuckDBInstance,
+  DuckDBType,
+  DuckDBValue,
+} from '@duckdb/node-api';
 import type { StoredRow } from '../message.js';
 import { messageColumnValues } from '../message.js';
 import { CREATE_VERSION_TABLE, MIGRATIONS, migrationStatements } from '../sql/migrations.js';
