@@ -17,13 +17,24 @@ import {
 } from './errors.js';
 import { errorText, IngestQueue } from './ingest-queue.js';
 import { DEFAULT_MESSAGE_LIMITS, type MessageLimits, type TelemetryMessage } from './message.js';
-import { filterSpec, limitOf, metricOf, toMetricAggregate, toRecord, toReleaseAggregate } from './reads.js';
+import {
+  filterSpec,
+  limitOf,
+  metricOf,
+  toMetricAggregate,
+  toRecord,
+  toReleaseAggregate,
+  toReleaseAggregateByValue,
+} from './reads.js';
 import type { Dialect } from './sql/migrations.js';
 import {
   COUNT_MESSAGES,
+  cardinalityProbeQuery,
   latestPerDeviceQuery,
   messagesQuery,
   metricAggregateQuery,
+  PROBE_SAMPLES,
+  releaseAggregatesByValueQuery,
   releaseAggregatesQuery,
 } from './sql/queries.js';
 import type {
@@ -221,7 +232,16 @@ export class TelemetryStore {
    * ```
    */
   async releaseAggregates(query: ReleaseAggregatesQuery): Promise<ReleaseAggregate[]> {
-    const q = releaseAggregatesQuery(metricOf(query), filterSpec(query));
+    const metric = metricOf(query);
+    const filter = filterSpec(query);
+    // Exact either way; a field with few distinct values is counted per value instead of sorted.
+    const probe = cardinalityProbeQuery(metric, filter);
+    const [sample] = await this.#query(probe.text, probe.params);
+    if (fewDistinctValues(Number(sample?.n ?? 0), Number(sample?.d ?? 0))) {
+      const q = releaseAggregatesByValueQuery(metric, filter);
+      return (await this.#query(q.text, q.params)).map(toReleaseAggregateByValue);
+    }
+    const q = releaseAggregatesQuery(metric, filter);
     return (await this.#query(q.text, q.params)).map(toReleaseAggregate);
   }
 
@@ -259,6 +279,15 @@ export class TelemetryStore {
     await this.#ingest.close();
     await this.#backend.close();
   }
+}
+
+/**
+ * Whether a probe of `samples` samples holding `distinct` values says the field has few distinct
+ * values: at most a quarter of a full probe. A small window (fewer samples than a probe) is cheap
+ * either way and keeps the sorting aggregate.
+ */
+function fewDistinctValues(samples: number, distinct: number): boolean {
+  return samples >= PROBE_SAMPLES && distinct <= PROBE_SAMPLES / 4;
 }
 
 function positive(value: number | undefined, fallback: number, what: string): number {

@@ -250,6 +250,59 @@ for (const backend of backendsUnderTest()) {
       expect(await store.releaseAggregates({ metric: 'absent' })).toEqual([]);
     });
 
+    it('computes exact per-release percentiles over more samples than its probe reads, with few or with all-distinct values', async () => {
+      // 12,500 samples: `cpu` has few distinct values (counted per value), `seq` one per sample
+      // (sorted); both must give what percentile_cont gives.
+      const cpu: Record<string, number[]> = { 'release-1': [], 'release-2': [], none: [] };
+      const seq: Record<string, number[]> = { 'release-1': [], 'release-2': [], none: [] };
+      const messages: TelemetryMessage[] = [];
+      const add = (release: string, value: number) => {
+        const i = messages.length;
+        (cpu[release] as number[]).push(value);
+        (seq[release] as number[]).push(i + 0.5);
+        messages.push(
+          msg({
+            id: `s-${i}`,
+            deviceId: `d-${i % 50}`,
+            receivedAt: T0 + ((i * 7919) % 12_500),
+            payload: { cpu: value, seq: i + 0.5, ...(release === 'none' ? {} : { artifact_name: release }) },
+          }),
+        );
+      };
+      // release-1: 101 distinct values in a scrambled order.
+      for (let i = 0; i < 6000; i++) add('release-1', ((i * 37) % 101) / 10 - 2);
+      // release-2: p95 falls between index 5699 (0.25) and 5700 (1.5), so it interpolates across values.
+      for (let i = 0; i < 6000; i++) add('release-2', (i * 7) % 6000 < 5700 ? 0.25 : 1.5);
+      for (let i = 0; i < 500; i++) add('none', i % 7);
+      for (let start = 0; start < messages.length; start += 2500) {
+        await store.appendBatch(messages.slice(start, start + 2500));
+      }
+      expect(percentileCont(cpu['release-2'] as number[], 0.95)).toBeCloseTo(0.3125, 12);
+      for (const [metric, samples] of [
+        ['cpu', cpu],
+        ['seq', seq],
+      ] as const) {
+        const result = await store.releaseAggregates({ metric });
+        expect(result.map((r) => r.release)).toEqual(['release-1', 'release-2', null]);
+        for (const r of result) {
+          const values = samples[r.release ?? 'none'] as number[];
+          expect(r.count).toBe(values.length);
+          expect(r.mean).toBeCloseTo(values.reduce((a, b) => a + b, 0) / values.length, 9);
+          expect(r.p50).toBeCloseTo(percentileCont(values, 0.5), 9);
+          expect(r.p95).toBeCloseTo(percentileCont(values, 0.95), 9);
+          expect(r.max).toBe(Math.max(...values));
+        }
+      }
+      // A window of the same field: the probe reads fewer samples, the sort path answers alike.
+      const [windowed] = await store.releaseAggregates({
+        metric: 'cpu',
+        from: new Date(T0),
+        to: new Date(T0 + 100),
+      });
+      expect(windowed?.count).toBeGreaterThan(0);
+      expect(windowed?.count).toBeLessThan(100);
+    });
+
     it('aggregates a field over a cohort across releases, with the share of samples above 0', async () => {
       const values = { 'pi-1': [1, 0, 3], 'pi-2': [0, 0, 8], 'pi-3': [100] } as Record<string, number[]>;
       let i = 0;
