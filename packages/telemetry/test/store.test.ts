@@ -14,7 +14,7 @@ import {
   TelemetryWriteError,
 } from '@otakit/telemetry';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { backendsUnderTest, onDatabase, type TestTarget } from './backends.js';
+import { backendsUnderTest, onDatabase, pgRows, type TestTarget } from './backends.js';
 
 const REGISTRY = 'projects/demo/locations/europe-west1/registries/fleet';
 const T0 = Date.parse('2026-06-01T12:00:00.000Z');
@@ -436,6 +436,40 @@ for (const backend of backendsUnderTest()) {
     });
 
     if (backend.name === 'postgres') {
+      it('brings a store of schema version 2 to version 3, keeping its rows and its answers', async () => {
+        await store.appendBatch([
+          msg({ id: 'v2-a', artifactName: 'r1', payload: { cpu: 1 } }),
+          msg({ id: 'v2-b', artifactName: 'r1', payload: { cpu: 3 } }),
+        ]);
+        await store.close();
+        // The database as migration 2 left it: the plain (name, time) index, version 2 the newest.
+        await onDatabase(
+          target.url,
+          `drop index telemetry_metrics_name_time_release_value;
+           create index telemetry_metrics_name_time on telemetry_metrics (name, received_at);
+           delete from telemetry_schema_version where version > 2`,
+        );
+        store = await openTelemetryStore(target.url);
+        const indexes = await pgRows(
+          target.url,
+          `select indexname as name, indexdef as def from pg_indexes where tablename = 'telemetry_metrics'`,
+        );
+        const names = indexes.map((r) => r.name);
+        expect(names).toContain('telemetry_metrics_name_time_release_value');
+        expect(names).not.toContain('telemetry_metrics_name_time');
+        expect(indexes.find((r) => r.name === 'telemetry_metrics_name_time_release_value')?.def).toMatch(
+          /\(name, received_at\) INCLUDE \(artifact_name, value\)/,
+        );
+        const versions = await pgRows(
+          target.url,
+          'select version from telemetry_schema_version order by version',
+        );
+        expect(versions.map((r) => Number(r.version))).toEqual([1, 2, 3]);
+        expect(await store.releaseAggregates({ metric: 'cpu' })).toEqual([
+          { release: 'r1', count: 2, mean: 2, p50: 2, p95: 2.9, max: 3 },
+        ]);
+      });
+
       it('tells the publisher when the database fails the write', async () => {
         await onDatabase(target.url, 'drop table telemetry_messages cascade');
         const err = await store.append(msg({ id: 'lost' })).catch((e: unknown) => e);
