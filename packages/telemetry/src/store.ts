@@ -30,6 +30,7 @@ import type { Dialect } from './sql/migrations.js';
 import {
   COUNT_MESSAGES,
   cardinalityProbeQuery,
+  type FilterSpec,
   latestPerDeviceQuery,
   messagesQuery,
   metricAggregateQuery,
@@ -158,6 +159,8 @@ export class TelemetryStore {
   readonly #backend: Backend;
   readonly #ingest: IngestQueue;
   #closed = false;
+  /** Per field: whether it has few distinct values, and when that was probed. */
+  readonly #cardinality = new Map<string, { few: boolean; at: number }>();
 
   /** @internal Use {@link openTelemetryStore}. */
   constructor(backend: Backend, target: string, options: TelemetryStoreOptions = {}) {
@@ -235,9 +238,7 @@ export class TelemetryStore {
     const metric = metricOf(query);
     const filter = filterSpec(query);
     // Exact either way; a field with few distinct values is counted per value instead of sorted.
-    const probe = cardinalityProbeQuery(metric, filter);
-    const [sample] = await this.#query(probe.text, probe.params);
-    if (fewDistinctValues(Number(sample?.n ?? 0), Number(sample?.d ?? 0))) {
+    if (await this.#fewDistinctValues(metric, filter)) {
       const q = releaseAggregatesByValueQuery(metric, filter);
       return (await this.#query(q.text, q.params)).map(toReleaseAggregateByValue);
     }
@@ -252,6 +253,27 @@ export class TelemetryStore {
   async aggregate(query: ReleaseAggregatesQuery): Promise<MetricAggregate> {
     const q = metricAggregateQuery(metricOf(query), filterSpec(query));
     return toMetricAggregate((await this.#query(q.text, q.params))[0]);
+  }
+
+  /**
+   * Whether `metric` has few distinct values: a probe of the window's first samples, remembered
+   * for a minute when it read a full probe (a field's kind of values, a percentage or a counter,
+   * does not change from one window to the next; a page polling one field probes once a minute).
+   */
+  async #fewDistinctValues(metric: string, filter: FilterSpec): Promise<boolean> {
+    const now = Date.now();
+    const known = this.#cardinality.get(metric);
+    if (known !== undefined && now - known.at < CARDINALITY_TTL_MS) return known.few;
+    const probe = cardinalityProbeQuery(metric, filter);
+    const [sample] = await this.#query(probe.text, probe.params);
+    const samples = Number(sample?.n ?? 0);
+    const few = samples >= PROBE_SAMPLES && Number(sample?.d ?? 0) <= PROBE_SAMPLES / 4;
+    // A window with fewer samples says little about the field (and is cheap to sort either way).
+    if (samples >= PROBE_SAMPLES) {
+      if (this.#cardinality.size >= MAX_REMEMBERED_FIELDS) this.#cardinality.clear();
+      this.#cardinality.set(metric, { few, at: now });
+    }
+    return few;
   }
 
   /** How many messages are stored. */
@@ -281,14 +303,10 @@ export class TelemetryStore {
   }
 }
 
-/**
- * Whether a probe of `samples` samples holding `distinct` values says the field has few distinct
- * values: at most a quarter of a full probe. A small window (fewer samples than a probe) is cheap
- * either way and keeps the sorting aggregate.
- */
-function fewDistinctValues(samples: number, distinct: number): boolean {
-  return samples >= PROBE_SAMPLES && distinct <= PROBE_SAMPLES / 4;
-}
+/** How long a field's probed cardinality is trusted. */
+const CARDINALITY_TTL_MS = 60_000;
+/** Most fields whose cardinality is remembered at once. */
+const MAX_REMEMBERED_FIELDS = 1000;
 
 function positive(value: number | undefined, fallback: number, what: string): number {
   if (value === undefined) return fallback;
