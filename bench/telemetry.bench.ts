@@ -29,7 +29,10 @@
  * - OTAKIT_BENCH_QUERY_RUNS: timed runs of each query (default 40);
  * - OTAKIT_BENCH_BACKENDS: `duckdb`, `postgres` or both, comma-separated (default: both when a
  *   PostgreSQL URL is set);
- * - OTAKIT_BENCH_BROKER=0 skips the broker path (no sandbox, no MQTT).
+ * - OTAKIT_BENCH_BROKER=0 skips the broker path (no sandbox, no MQTT);
+ * - OTAKIT_BENCH_MAX_BATCH: the store's `maxBatch` (default: the store's, 1000). With 1,000
+ *   devices each awaiting its PUBACK, a smaller batch lets the devices of a stored batch publish
+ *   again while the next one commits.
  */
 
 import { fork, spawnSync } from 'node:child_process';
@@ -158,7 +161,8 @@ if (backendOfChild === 'duckdb') {
 }
 
 const loadAtStart = loadavg()[0] as number;
-const store = await telemetry.openTelemetryStore(target);
+const MAX_BATCH = process.env.OTAKIT_BENCH_MAX_BATCH;
+const store = await telemetry.openTelemetryStore(target, MAX_BATCH ? { maxBatch: Number(MAX_BATCH) } : {});
 let seq = 0;
 
 // ---- 1. ingest ----------------------------------------------------------------------------------
@@ -406,6 +410,7 @@ console.log(`    sample: ${JSON.stringify(sample[0])}`);
 console.log(
   `  machine load (1-min average)         ${loadAtStart.toFixed(1)} at start, ${(loadavg()[0] as number).toFixed(1)} at end`,
 );
+if (MAX_BATCH) console.log(`  store maxBatch                        ${MAX_BATCH}`);
 console.log(`  peak RSS                             ${peakRssMiB().toFixed(1)} MiB`);
 console.log(
   `  targets: ingest >= 10000 msg/s ${median(rig ? brokerRates : storeRates) >= 10_000 ? 'met' : 'NOT met'}` +
