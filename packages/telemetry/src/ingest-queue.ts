@@ -42,6 +42,26 @@ export class IngestQueue {
     return this.#inFlight;
   }
 
+  /** See {@link TelemetryStore.append}: one message, without the batch's array and `Promise.all`. */
+  append(message: TelemetryMessage): Promise<AppendResult> {
+    if (this.#closed) return Promise.reject(new TelemetryClosedError());
+    let row: StoredRow;
+    try {
+      row = toStoredRow(message, this.#limits);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (this.#inFlight + 1 > this.#maxQueued) {
+      return Promise.reject(new TelemetryBackpressureError(this.#inFlight, this.#maxQueued));
+    }
+    this.#inFlight++;
+    const settled = new Promise<AppendResult>((resolve, reject) => {
+      this.#queue.push({ row, resolve, reject });
+    });
+    this.#kick();
+    return settled;
+  }
+
   /** See {@link TelemetryStore.appendBatch}. */
   appendBatch(messages: readonly TelemetryMessage[]): Promise<AppendResult[]> {
     if (this.#closed) return Promise.reject(new TelemetryClosedError());

@@ -142,7 +142,7 @@ export function toStoredRow(
       `payload is ${bytes} bytes, over the limit of ${limits.maxPayloadBytes} bytes`,
     );
   }
-  let parsed: unknown;
+  const parsed: unknown = text === undefined ? NOT_JSON : parseStorableJson(text);
   let payloadJson: string | null = null;
   let payloadRaw: string | null = null;
   let payloadEncoding: StoredRow['payloadEncoding'];
@@ -150,8 +150,7 @@ export function toStoredRow(
     // Not UTF-8: kept as its bytes.
     payloadRaw = Buffer.from(message.payload as Uint8Array).toString('base64');
     payloadEncoding = 'base64';
-  } else if (isStorableJson(text)) {
-    parsed = JSON.parse(text);
+  } else if (parsed !== NOT_JSON) {
     payloadJson = text;
     payloadEncoding = 'json';
   } else if (text.includes('\u0000')) {
@@ -208,17 +207,21 @@ function payloadText(payload: TelemetryMessage['payload']): { text: string | und
   throw new TelemetryValidationError('payload must be bytes, a string or a JSON object or array');
 }
 
+/** What {@link parseStorableJson} returns for text that is not JSON both databases store. */
+const NOT_JSON: unique symbol = Symbol('not JSON');
+
 /**
- * Whether `text` is JSON both databases store: it parses, and it has no `\u0000` escape (which
- * PostgreSQL's jsonb refuses). JSON.parse creates own properties, so `__proto__` stays a key.
+ * `text` parsed, when it is JSON both databases store: it parses, and it has no `\u0000` escape
+ * (which PostgreSQL's jsonb refuses); else {@link NOT_JSON}. Parsed once: the value is what the
+ * numeric fields and release fields are read from. JSON.parse creates own properties, so
+ * `__proto__` stays a key.
  */
-function isStorableJson(text: string): boolean {
-  if (text.includes('\\u0000')) return false;
+function parseStorableJson(text: string): unknown {
+  if (text.includes('\\u0000')) return NOT_JSON;
   try {
-    JSON.parse(text);
-    return true;
+    return JSON.parse(text);
   } catch {
-    return false;
+    return NOT_JSON;
   }
 }
 

@@ -92,6 +92,25 @@ export function toReleaseAggregate(r: Record<string, unknown>): ReleaseAggregate
   };
 }
 
+/** `percentile_cont(q)` of `n` sorted samples whose values at floor and ceil of q*(n-1) are `lo`, `hi`. */
+function interpolate(q: number, n: number, lo: number, hi: number): number {
+  const position = q * (n - 1);
+  return lo + (position - Math.floor(position)) * (hi - lo);
+}
+
+/** A row of the by-value per-release query (`releaseAggregatesByValueQuery`) as a {@link ReleaseAggregate}. */
+export function toReleaseAggregateByValue(r: Record<string, unknown>): ReleaseAggregate {
+  const count = Number(r.count);
+  return {
+    release: r.release === null || r.release === undefined ? null : String(r.release),
+    count,
+    mean: Number(r.mean),
+    p50: interpolate(0.5, count, Number(r.p50_lo), Number(r.p50_hi)),
+    p95: interpolate(0.95, count, Number(r.p95_lo), Number(r.p95_hi)),
+    max: Number(r.max),
+  };
+}
+
 /** The row of the cohort aggregate query (or none) as a {@link MetricAggregate}. */
 export function toMetricAggregate(r: Record<string, unknown> = {}): MetricAggregate {
   const count = Number(r.count ?? 0);

@@ -1,3 +1,4 @@
+import type { TelemetryMessage } from './message.js';
 import type { TelemetryStore } from './store.js';
 
 /** A message an IoT Core bridge accepted (the sandbox's `TelemetryRecord`, by shape). */
@@ -30,16 +31,20 @@ export function storeSink(store: Pick<TelemetryStore, 'append'>): {
   write(record: BridgeRecord): Promise<void>;
 } {
   return {
-    async write(record) {
-      await store.append({
+    write(record) {
+      const message: TelemetryMessage = {
         deviceId: record.deviceId,
         registry: `projects/${record.projectId}/locations/${record.location}/registries/${record.registryId}`,
         kind: record.kind,
         payload: record.payload,
         receivedAt: record.receivedAt,
-        ...(record.subfolder ? { subfolder: record.subfolder } : {}),
-        ...(record.messageId ? { id: `iot-core:${record.messageId}` } : {}),
-      });
+      };
+      if (record.subfolder) message.subfolder = record.subfolder;
+      if (record.messageId) message.id = `iot-core:${record.messageId}`;
+      return store.append(message).then(stored);
     },
   };
 }
+
+/** What the sink's promise resolves with: nothing (the store's result is not the bridge's). */
+function stored(): void {}

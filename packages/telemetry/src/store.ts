@@ -17,13 +17,25 @@ import {
 } from './errors.js';
 import { errorText, IngestQueue } from './ingest-queue.js';
 import { DEFAULT_MESSAGE_LIMITS, type MessageLimits, type TelemetryMessage } from './message.js';
-import { filterSpec, limitOf, metricOf, toMetricAggregate, toRecord, toReleaseAggregate } from './reads.js';
+import {
+  filterSpec,
+  limitOf,
+  metricOf,
+  toMetricAggregate,
+  toRecord,
+  toReleaseAggregate,
+  toReleaseAggregateByValue,
+} from './reads.js';
 import type { Dialect } from './sql/migrations.js';
 import {
   COUNT_MESSAGES,
+  cardinalityProbeQuery,
+  type FilterSpec,
   latestPerDeviceQuery,
   messagesQuery,
   metricAggregateQuery,
+  PROBE_SAMPLES,
+  releaseAggregatesByValueQuery,
   releaseAggregatesQuery,
 } from './sql/queries.js';
 import type {
@@ -147,6 +159,8 @@ export class TelemetryStore {
   readonly #backend: Backend;
   readonly #ingest: IngestQueue;
   #closed = false;
+  /** Per field: whether it has few distinct values, and when that was probed. */
+  readonly #cardinality = new Map<string, { few: boolean; at: number }>();
 
   /** @internal Use {@link openTelemetryStore}. */
   constructor(backend: Backend, target: string, options: TelemetryStoreOptions = {}) {
@@ -173,7 +187,7 @@ export class TelemetryStore {
    * {@link TelemetryWriteError} when the database failed, {@link TelemetryClosedError} after `close`.
    */
   append(message: TelemetryMessage): Promise<AppendResult> {
-    return this.appendBatch([message]).then((r) => r[0] as AppendResult);
+    return this.#ingest.append(message);
   }
 
   /**
@@ -221,7 +235,14 @@ export class TelemetryStore {
    * ```
    */
   async releaseAggregates(query: ReleaseAggregatesQuery): Promise<ReleaseAggregate[]> {
-    const q = releaseAggregatesQuery(metricOf(query), filterSpec(query));
+    const metric = metricOf(query);
+    const filter = filterSpec(query);
+    // Exact either way; a field with few distinct values is counted per value instead of sorted.
+    if (await this.#fewDistinctValues(metric, filter)) {
+      const q = releaseAggregatesByValueQuery(metric, filter);
+      return (await this.#query(q.text, q.params)).map(toReleaseAggregateByValue);
+    }
+    const q = releaseAggregatesQuery(metric, filter);
     return (await this.#query(q.text, q.params)).map(toReleaseAggregate);
   }
 
@@ -232,6 +253,27 @@ export class TelemetryStore {
   async aggregate(query: ReleaseAggregatesQuery): Promise<MetricAggregate> {
     const q = metricAggregateQuery(metricOf(query), filterSpec(query));
     return toMetricAggregate((await this.#query(q.text, q.params))[0]);
+  }
+
+  /**
+   * Whether `metric` has few distinct values: a probe of the window's first samples, remembered
+   * for a minute when it read a full probe (a field's kind of values, a percentage or a counter,
+   * does not change from one window to the next; a page polling one field probes once a minute).
+   */
+  async #fewDistinctValues(metric: string, filter: FilterSpec): Promise<boolean> {
+    const now = Date.now();
+    const known = this.#cardinality.get(metric);
+    if (known !== undefined && now - known.at < CARDINALITY_TTL_MS) return known.few;
+    const probe = cardinalityProbeQuery(metric, filter);
+    const [sample] = await this.#query(probe.text, probe.params);
+    const samples = Number(sample?.n ?? 0);
+    const few = samples >= PROBE_SAMPLES && Number(sample?.d ?? 0) <= PROBE_SAMPLES / 4;
+    // A window with fewer samples says little about the field (and is cheap to sort either way).
+    if (samples >= PROBE_SAMPLES) {
+      if (this.#cardinality.size >= MAX_REMEMBERED_FIELDS) this.#cardinality.clear();
+      this.#cardinality.set(metric, { few, at: now });
+    }
+    return few;
   }
 
   /** How many messages are stored. */
@@ -260,6 +302,11 @@ export class TelemetryStore {
     await this.#backend.close();
   }
 }
+
+/** How long a field's probed cardinality is trusted. */
+const CARDINALITY_TTL_MS = 60_000;
+/** Most fields whose cardinality is remembered at once. */
+const MAX_REMEMBERED_FIELDS = 1000;
 
 function positive(value: number | undefined, fallback: number, what: string): number {
   if (value === undefined) return fallback;

@@ -44,6 +44,17 @@ export async function onDatabase(url: string, sql: string): Promise<void> {
   }
 }
 
+/** The rows of a query run on the database of a PostgreSQL target. */
+export async function pgRows(url: string, sql: string): Promise<Record<string, unknown>[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(sql)).rows as Record<string, unknown>[];
+  } finally {
+    await client.end();
+  }
+}
+
 const duckdb: BackendUnderTest = {
   name: 'duckdb',
   fresh: async () => ({ url: ':memory:', drop: async () => undefined }),

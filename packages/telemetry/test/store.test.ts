@@ -14,7 +14,7 @@ import {
   TelemetryWriteError,
 } from '@otakit/telemetry';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { backendsUnderTest, onDatabase, type TestTarget } from './backends.js';
+import { backendsUnderTest, onDatabase, pgRows, type TestTarget } from './backends.js';
 
 const REGISTRY = 'projects/demo/locations/europe-west1/registries/fleet';
 const T0 = Date.parse('2026-06-01T12:00:00.000Z');
@@ -250,6 +250,74 @@ for (const backend of backendsUnderTest()) {
       expect(await store.releaseAggregates({ metric: 'absent' })).toEqual([]);
     });
 
+    it('computes exact per-release percentiles over more samples than its probe reads, with few or with all-distinct values', async () => {
+      // 12,500 samples: `cpu` has few distinct values (counted per value), `seq` one per sample
+      // (sorted); both must give what percentile_cont gives.
+      const cpu: Record<string, number[]> = { 'release-1': [], 'release-2': [], none: [] };
+      const seq: Record<string, number[]> = { 'release-1': [], 'release-2': [], none: [] };
+      const messages: TelemetryMessage[] = [];
+      const add = (release: string, value: number) => {
+        const i = messages.length;
+        (cpu[release] as number[]).push(value);
+        (seq[release] as number[]).push(i + 0.5);
+        messages.push(
+          msg({
+            id: `s-${i}`,
+            deviceId: `d-${i % 50}`,
+            receivedAt: T0 + ((i * 7919) % 12_500),
+            payload: { cpu: value, seq: i + 0.5, ...(release === 'none' ? {} : { artifact_name: release }) },
+          }),
+        );
+      };
+      // release-1: 101 distinct values in a scrambled order.
+      for (let i = 0; i < 6000; i++) add('release-1', ((i * 37) % 101) / 10 - 2);
+      // release-2: p95 falls between index 5699 (0.25) and 5700 (1.5), so it interpolates across values.
+      for (let i = 0; i < 6000; i++) add('release-2', (i * 7) % 6000 < 5700 ? 0.25 : 1.5);
+      for (let i = 0; i < 500; i++) add('none', i % 7);
+      for (let start = 0; start < messages.length; start += 2500) {
+        await store.appendBatch(messages.slice(start, start + 2500));
+      }
+      expect(percentileCont(cpu['release-2'] as number[], 0.95)).toBeCloseTo(0.3125, 12);
+      for (const [metric, samples] of [
+        ['cpu', cpu],
+        ['seq', seq],
+      ] as const) {
+        const result = await store.releaseAggregates({ metric });
+        expect(result.map((r) => r.release)).toEqual(['release-1', 'release-2', null]);
+        for (const r of result) {
+          const values = samples[r.release ?? 'none'] as number[];
+          expect(r.count).toBe(values.length);
+          expect(r.mean).toBeCloseTo(values.reduce((a, b) => a + b, 0) / values.length, 9);
+          expect(r.p50).toBeCloseTo(percentileCont(values, 0.5), 9);
+          expect(r.p95).toBeCloseTo(percentileCont(values, 0.95), 9);
+          expect(r.max).toBe(Math.max(...values));
+        }
+      }
+      // A window of the same field (remembered as having few distinct values, counted per value).
+      const inWindow: Record<string, number[]> = {};
+      messages.forEach((m, i) => {
+        if (Number(m.receivedAt) - T0 >= 100) return;
+        const release = i < 6000 ? 'release-1' : i < 12_000 ? 'release-2' : 'none';
+        inWindow[release] = [
+          ...(inWindow[release] ?? []),
+          (cpu[release] as number[])[i - (i < 6000 ? 0 : i < 12_000 ? 6000 : 12_000)] as number,
+        ];
+      });
+      const windowed = await store.releaseAggregates({
+        metric: 'cpu',
+        from: new Date(T0),
+        to: new Date(T0 + 100),
+      });
+      expect(windowed.length).toBe(Object.keys(inWindow).length);
+      for (const r of windowed) {
+        const values = inWindow[r.release ?? 'none'] as number[];
+        expect(r.count).toBe(values.length);
+        expect(r.p50).toBeCloseTo(percentileCont(values, 0.5), 9);
+        expect(r.p95).toBeCloseTo(percentileCont(values, 0.95), 9);
+        expect(r.max).toBe(Math.max(...values));
+      }
+    });
+
     it('aggregates a field over a cohort across releases, with the share of samples above 0', async () => {
       const values = { 'pi-1': [1, 0, 3], 'pi-2': [0, 0, 8], 'pi-3': [100] } as Record<string, number[]>;
       let i = 0;
@@ -383,6 +451,40 @@ for (const backend of backendsUnderTest()) {
     });
 
     if (backend.name === 'postgres') {
+      it('brings a store of schema version 2 to version 3, keeping its rows and its answers', async () => {
+        await store.appendBatch([
+          msg({ id: 'v2-a', artifactName: 'r1', payload: { cpu: 1 } }),
+          msg({ id: 'v2-b', artifactName: 'r1', payload: { cpu: 3 } }),
+        ]);
+        await store.close();
+        // The database as migration 2 left it: the plain (name, time) index, version 2 the newest.
+        await onDatabase(
+          target.url,
+          `drop index telemetry_metrics_name_time_release_value;
+           create index telemetry_metrics_name_time on telemetry_metrics (name, received_at);
+           delete from telemetry_schema_version where version > 2`,
+        );
+        store = await openTelemetryStore(target.url);
+        const indexes = await pgRows(
+          target.url,
+          `select indexname as name, indexdef as def from pg_indexes where tablename = 'telemetry_metrics'`,
+        );
+        const names = indexes.map((r) => r.name);
+        expect(names).toContain('telemetry_metrics_name_time_release_value');
+        expect(names).not.toContain('telemetry_metrics_name_time');
+        expect(indexes.find((r) => r.name === 'telemetry_metrics_name_time_release_value')?.def).toMatch(
+          /\(name, received_at\) INCLUDE \(artifact_name, value\)/,
+        );
+        const versions = await pgRows(
+          target.url,
+          'select version from telemetry_schema_version order by version',
+        );
+        expect(versions.map((r) => Number(r.version))).toEqual([1, 2, 3]);
+        expect(await store.releaseAggregates({ metric: 'cpu' })).toEqual([
+          { release: 'r1', count: 2, mean: 2, p50: 2, p95: 2.9, max: 3 },
+        ]);
+      });
+
       it('tells the publisher when the database fails the write', async () => {
         await onDatabase(target.url, 'drop table telemetry_messages cascade');
         const err = await store.append(msg({ id: 'lost' })).catch((e: unknown) => e);

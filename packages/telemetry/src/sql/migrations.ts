@@ -72,6 +72,21 @@ export const MIGRATIONS: readonly Migration[] = [
       'create index if not exists telemetry_metrics_name_device_time on telemetry_metrics (name, device_id, received_at)',
     ],
   },
+  {
+    version: 3,
+    description:
+      'metrics by (name, time) carry their release and value, so an aggregate over a window reads the index alone',
+    statements: [],
+    postgresOnly: [
+      // A per-release aggregate over a day reads ~1M of a table ~3x as wide (every field of every
+      // message): an index-only scan of (name, time) with the release and the value beside it
+      // answers it without the table (measured, 1M of 3M rows: 171 ms against 663 ms, paired).
+      `create index if not exists telemetry_metrics_name_time_release_value
+        on telemetry_metrics (name, received_at) include (artifact_name, value)`,
+      // Same keys: the new index serves every query the old one did.
+      'drop index if exists telemetry_metrics_name_time',
+    ],
+  },
 ];
 
 /** The statements of `migration` for `dialect`, with types filled in. */

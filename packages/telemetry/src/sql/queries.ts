@@ -93,6 +93,65 @@ export function releaseAggregatesQuery(metric: string, f: FilterSpec): SqlQuery 
   return { text, params: p.values };
 }
 
+/** Samples the cardinality probe reads (see {@link cardinalityProbeQuery}). */
+export const PROBE_SAMPLES = 10_000;
+
+/**
+ * How many samples of `metric` the first {@link PROBE_SAMPLES} matching `f` hold (`n`), and how
+ * many distinct values among them (`d`): a cheap look (a few ms) that decides how the per-release
+ * percentiles are computed. Only speed depends on it: both ways give the exact percentiles.
+ */
+export function cardinalityProbeQuery(metric: string, f: FilterSpec): SqlQuery {
+  const p = new Params();
+  const filter = where(p, f, [`name = ${p.add(metric)}`]);
+  const text = `select cast(count(*) as integer) as n, cast(count(distinct value) as integer) as d
+    from (select value from telemetry_metrics ${filter} limit ${PROBE_SAMPLES}) s`;
+  return { text, params: p.values };
+}
+
+/**
+ * The figures of {@link releaseAggregatesQuery} computed from each release's distinct values and
+ * their counts, for a field with few distinct values (a percentage with two decimals, a
+ * temperature in tenths of a degree): one hash aggregate over the samples and a running count
+ * over the distinct values, instead of holding and sorting every sample per release (measured over
+ * 1M samples with 50 distinct values: ~3x faster on DuckDB, ~3x on PostgreSQL; with a distinct
+ * value per sample ~3x slower on DuckDB and ~6x on PostgreSQL, hence the probe).
+ *
+ * Exact, as `percentile_cont` is: for n samples and a fraction q, the position q*(n-1) (in double
+ * precision, as both databases compute it) falls between the sorted samples `lo` = floor and
+ * `hi` = ceil; each is the smallest value whose running count exceeds its index. The caller
+ * interpolates `lo + (pos - floor(pos)) * (hi - lo)`. The mean is the sum of the samples over n.
+ */
+export function releaseAggregatesByValueQuery(metric: string, f: FilterSpec): SqlQuery {
+  const p = new Params();
+  const filter = where(p, f, [`name = ${p.add(metric)}`]);
+  const position = (q: string, round: 'floor' | 'ceil') =>
+    `${round}(cast(${q} as double precision) * cast(n - 1 as double precision))`;
+  const text = `with by_value as (
+      select artifact_name, value, count(*) as c, sum(value) as s
+      from telemetry_metrics ${filter}
+      group by artifact_name, value
+    ), running as (
+      select artifact_name, value, s,
+        cast(sum(c) over (partition by artifact_name order by value
+          rows between unbounded preceding and current row) as bigint) as upto,
+        cast(sum(c) over (partition by artifact_name) as bigint) as n
+      from by_value
+    )
+    select artifact_name as release,
+      cast(max(n) as integer) as count,
+      sum(s) / max(n) as mean,
+      min(value) filter (where upto > ${position('0.5', 'floor')}) as p50_lo,
+      min(value) filter (where upto > ${position('0.5', 'ceil')}) as p50_hi,
+      min(value) filter (where upto > ${position('0.95', 'floor')}) as p95_lo,
+      min(value) filter (where upto > ${position('0.95', 'ceil')}) as p95_hi,
+      max(value) as max
+    from running
+    group by artifact_name
+    order by artifact_name nulls last`;
+  return { text, params: p.values };
+}
+
 /**
  * Count, mean, p50, p95, max and rate (the share of samples above 0) of one numeric field over all
  * the messages matching `f`, whatever their release: the figures of a cohort of devices.
