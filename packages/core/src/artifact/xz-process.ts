@@ -121,7 +121,7 @@ export async function startXzDecoder(command: string): Promise<XzDecoder | undef
     import('node:os'),
     import('node:path'),
   ]);
-  const dir = await mkdtemp(join(tmpdir(), 'otakit-xz-'));
+  const dir = await mkdtemp(join(tmpdir(), 'otakit-unxz-'));
   const server = net.createServer();
   let client: Socket | undefined;
   let childEnd: Socket | undefined;
