@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig, type Options } from 'tsup';
 
 type EsbuildPlugin = NonNullable<Options['esbuildPlugins']>[number];
@@ -22,6 +23,30 @@ const lazyChildProcessForCommander: EsbuildPlugin = {
   },
 };
 
+/** @otakit/core's source entry, bundled into the executable for `artifact read|validate`. */
+const CORE_SOURCE = fileURLToPath(new URL('../core/src/index.ts', import.meta.url));
+
+/**
+ * `otakit artifact read|validate` load only the reader's part of @otakit/core: the artifact command
+ * and the shared modules it uses (errors, failure handling) get core bundled from source, so that
+ * esbuild keeps (and runs at load) only the modules they use, where requiring the package runs
+ * all of it (transport, keys, writer: ~2.3 MiB of peak RSS measured with bench/artifact.bench.ts).
+ * A dynamic `import('@otakit/core')` (the writer and signer, in `artifact write|sign`) and every
+ * other command keep the package itself. otakit's error classes are branded (`instanceof` works
+ * across copies), so errors from the bundled reader are still `OtakitError`s to anyone.
+ */
+const coreSourceForArtifactReads: EsbuildPlugin = {
+  name: 'otakit-core-source-for-artifact-reads',
+  setup(build) {
+    build.onResolve({ filter: /^@otakit\/core$/ }, (args) =>
+      args.kind !== 'dynamic-import' &&
+      /[\\/]src[\\/](commands[\\/]artifact\.ts|shared[\\/])/.test(args.importer)
+        ? { path: CORE_SOURCE }
+        : { path: '@otakit/core', external: true },
+    );
+  },
+};
+
 export default defineConfig([
   // The library (`main` for programs that embed the CLI) and the ESM build the executable runs for
   // commands other than `--version`, `--help` and `artifact`.
@@ -40,8 +65,8 @@ export default defineConfig([
     entry: { otakit: 'src/bin.ts', 'otakit-main': 'src/main.ts' },
     format: ['cjs'],
     outExtension: () => ({ js: '.cjs' }),
-    noExternal: ['commander'],
-    esbuildPlugins: [lazyChildProcessForCommander],
+    noExternal: ['commander', '@otakit/core'],
+    esbuildPlugins: [lazyChildProcessForCommander, coreSourceForArtifactReads],
     // Keep `node:` specifiers (Node 20 has them), so that tsup's own plugin does not resolve
     // node:child_process before the one above.
     removeNodeProtocol: false,
