@@ -107,8 +107,8 @@ export interface XzDecoder {
 
 /**
  * Starts `command --decompress` writing into a fresh output channel; `undefined` when the program
- * cannot be started (not installed, not executable), which is remembered for the rest of the
- * process.
+ * cannot be started (not installed, not executable) or the channel cannot be made, which is
+ * remembered for the rest of the process.
  * @internal
  */
 export async function startXzDecoder(command: string): Promise<XzDecoder | undefined> {
@@ -172,10 +172,13 @@ export async function startXzDecoder(command: string): Promise<XzDecoder | undef
       return undefined;
     }
     return { command, child, output, closed };
-  } catch (err) {
+  } catch {
+    // No Unix socket here (a platform without them, an unwritable temporary directory): the
+    // WebAssembly decoder is used instead.
+    unavailable.add(command);
     client?.destroy();
     childEnd?.destroy();
-    throw err;
+    return undefined;
   } finally {
     server.close();
     await rm(dir, { recursive: true, force: true });

@@ -131,6 +131,23 @@ describe('xz reading', () => {
     }
   });
 
+  it('falls back to the WebAssembly decoder when the output socket cannot be made', async () => {
+    const data = payload(300 * 1024);
+    const xz = execFileSync('xz', ['-c', '-1'], { input: data });
+    await rm(xzLog, { force: true });
+    // The same wrapper under another name: what cannot be used is remembered per command.
+    process.env[XZ_COMMAND_ENV] = `${work}/./xz-wrapper.sh`;
+    const savedTmp = process.env.TMPDIR;
+    process.env.TMPDIR = join(work, 'no-such-dir');
+    try {
+      expect((await decodeAll(decompressor('lzma')(chunks(xz), 'header.tar.xz'))).equals(data)).toBe(true);
+    } finally {
+      if (savedTmp === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = savedTmp;
+    }
+    expect(await loggedPids()).toEqual([]);
+  });
+
   it('turns corrupt and truncated xz data into ERR_ARTIFACT_DECOMPRESSION with both decoders', async () => {
     const data = payload(256 * 1024);
     const xz = execFileSync('xz', ['-c', '-1'], { input: data });
