@@ -121,11 +121,12 @@ export async function startXzDecoder(command: string): Promise<XzDecoder | undef
     import('node:os'),
     import('node:path'),
   ]);
-  const dir = await mkdtemp(join(tmpdir(), 'otakit-unxz-'));
   const server = net.createServer();
+  let dir: string | undefined;
   let client: Socket | undefined;
   let childEnd: Socket | undefined;
   try {
+    dir = await mkdtemp(join(tmpdir(), 'otakit-unxz-'));
     const path = join(dir, 'out');
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -181,7 +182,7 @@ export async function startXzDecoder(command: string): Promise<XzDecoder | undef
     return undefined;
   } finally {
     server.close();
-    await rm(dir, { recursive: true, force: true });
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   }
 }
 
