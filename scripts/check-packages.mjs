@@ -60,6 +60,31 @@ try {
     run('node', ['-e', cjs], scratch);
     run('node', ['--input-type=module', '-e', esm], scratch);
   }
+  // The installed `otakit` runs its artifact commands from the packed bundle (core's artifact code
+  // inside, the zstd decoder module in its own file, the decoder packages it requires): a zstd
+  // artifact written, then validated twice, the second time from the code cache of the first.
+  const otakit = join(scratch, 'node_modules', '.bin', 'otakit');
+  const cacheEnv = { ...process.env, OTAKIT_COMPILE_CACHE: join(scratch, 'v8-cache') };
+  writeFileSync(join(scratch, 'payload.bin'), 'otakit packed bundle check\n'.repeat(1000));
+  execFileSync(
+    otakit,
+    ['artifact', 'write', 'module-image', '-T', 'single-file', '-n', 'packed-1', '-t', 'dev'].concat([
+      '-f',
+      'payload.bin',
+      '-o',
+      'packed.mender',
+      '--compression',
+      'zstd',
+    ]),
+    { cwd: scratch, env: cacheEnv, stdio: 'inherit' },
+  );
+  for (let i = 0; i < 2; i++) {
+    execFileSync(otakit, ['artifact', 'validate', 'packed.mender'], {
+      cwd: scratch,
+      env: cacheEnv,
+      stdio: 'inherit',
+    });
+  }
   console.log(`check:packages: ${packages.length} packages passed publint, attw and require/import`);
 } finally {
   rmSync(scratch, { recursive: true, force: true });

@@ -1,4 +1,5 @@
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
 import { defineConfig, type Options } from 'tsup';
 
 type EsbuildPlugin = NonNullable<Options['esbuildPlugins']>[number];
@@ -23,26 +24,57 @@ const lazyChildProcessForCommander: EsbuildPlugin = {
   },
 };
 
-/** @otakit/core's source entry, bundled into the executable for `artifact read|validate`. */
-const CORE_SOURCE = fileURLToPath(new URL('../core/src/index.ts', import.meta.url));
+/**
+ * What the CommonJS bundle leaves out: Node's builtins and this package's dependencies other than
+ * commander and @otakit/core (bundled from source, so that only the artifact code is compiled).
+ * A static import of one stays a `require()`; a dynamic `import()` becomes a lazy `require()`:
+ * the bundle runs as a `vm.Script` (through V8's code cache, see src/code-cache.ts), where Node
+ * 20 cannot run `import()` without `--experimental-vm-modules`. All those modules have CommonJS
+ * builds. (tsup's own externals are off for this build: they would keep the `import()`.)
+ */
+const leftOut = (external: (path: string) => boolean): EsbuildPlugin => ({
+  name: 'otakit-left-out',
+  setup(build) {
+    build.onResolve({ filter: /.*/ }, (args) => {
+      if (args.namespace === 'otakit-require') return { path: args.path, external: true };
+      if (!external(args.path)) return undefined;
+      return args.kind === 'dynamic-import'
+        ? { path: args.path, namespace: 'otakit-require' }
+        : { path: args.path, external: true };
+    });
+    build.onLoad({ filter: /.*/, namespace: 'otakit-require' }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(args.path)});`,
+      loader: 'js',
+    }));
+  },
+});
+
+const BUILTINS = new Set(builtinModules);
+const BUNDLED_PACKAGES = new Set(['commander', '@otakit/core']);
+const DEPENDENCIES = Object.keys(
+  (
+    JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')) as {
+      dependencies: Record<string, string>;
+    }
+  ).dependencies,
+).filter((name) => !BUNDLED_PACKAGES.has(name));
+const isLeftOut = (path: string): boolean =>
+  path.startsWith('node:') ||
+  BUILTINS.has(path.split('/')[0] as string) ||
+  DEPENDENCIES.some((name) => path === name || path.startsWith(`${name}/`));
 
 /**
- * `otakit artifact read|validate` load only the reader's part of @otakit/core: the artifact command
- * and the shared modules it uses (errors, failure handling) get core bundled from source, so that
- * esbuild keeps (and runs at load) only the modules they use, where requiring the package runs
- * all of it (transport, keys, writer: ~2.3 MiB of peak RSS measured with bench/artifact.bench.ts).
- * A dynamic `import('@otakit/core')` (the writer and signer, in `artifact write|sign`) and every
- * other command keep the package itself. otakit's error classes are branded (`instanceof` works
- * across copies), so errors from the bundled reader are still `OtakitError`s to anyone.
+ * core's zstd decoder imports its WebAssembly module (113 KB of base64) on the first zstd payload;
+ * in the bundle that import names a file of its own (built from the same module below), so that
+ * `otakit artifact read` of other artifacts neither reads nor parses it.
  */
-const coreSourceForArtifactReads: EsbuildPlugin = {
-  name: 'otakit-core-source-for-artifact-reads',
+const zstdWasmOwnFile: EsbuildPlugin = {
+  name: 'otakit-zstd-wasm-own-file',
   setup(build) {
-    build.onResolve({ filter: /^@otakit\/core$/ }, (args) =>
-      args.kind !== 'dynamic-import' &&
-      /[\\/]src[\\/](commands[\\/]artifact\.ts|shared[\\/])/.test(args.importer)
-        ? { path: CORE_SOURCE }
-        : { path: '@otakit/core', external: true },
+    build.onResolve({ filter: /[\\/]zstd-wasm-module\.js$/ }, (args) =>
+      args.kind === 'dynamic-import'
+        ? { path: './otakit-zstd-wasm.cjs', namespace: 'otakit-require' }
+        : undefined,
     );
   },
 };
@@ -62,11 +94,20 @@ export default defineConfig([
   // The executable (see src/bin.ts): a small dispatcher, and the CLI as one CommonJS file with
   // commander bundled in for `--help` and `artifact ...`.
   {
-    entry: { otakit: 'src/bin.ts', 'otakit-main': 'src/main.ts' },
+    entry: {
+      otakit: 'src/bin.ts',
+      'otakit-main': 'src/main.ts',
+      'otakit-zstd-wasm': '../core/src/artifact/zstd-wasm-module.ts',
+    },
     format: ['cjs'],
     outExtension: () => ({ js: '.cjs' }),
-    noExternal: ['commander', '@otakit/core'],
-    esbuildPlugins: [lazyChildProcessForCommander, coreSourceForArtifactReads],
+    noExternal: [/./],
+    esbuildOptions(o) {
+      o.alias = { '@otakit/core': '../core/src/index.ts' };
+      o.minifyWhitespace = true;
+      o.minifySyntax = true;
+    },
+    esbuildPlugins: [lazyChildProcessForCommander, zstdWasmOwnFile, leftOut(isLeftOut)],
     // Keep `node:` specifiers (Node 20 has them), so that tsup's own plugin does not resolve
     // node:child_process before the one above.
     removeNodeProtocol: false,

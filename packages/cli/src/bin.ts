@@ -8,10 +8,15 @@
  *   requires `@otakit/core`'s CommonJS build. Measured (bench/cli.bench.ts): the ESM entry cost the
  *   ESM loader (~2 MiB), and commander resolved from node_modules went through the CJS export lexer
  *   and module resolution, whose hot loops V8 then optimised (~3 MiB of compiler memory).
+ *   It is loaded through V8's code cache (see code-cache.ts), and `@otakit/core` is bundled into
+ *   it from source so that only the artifact code is compiled, not the HTTP client, keys and
+ *   the rest of core's CommonJS build.
  * - every other command: the ESM build (`dist/index.js`), as before. Those commands load the
  *   clients' ESM builds; run from CommonJS they would load `@otakit/core` twice.
  */
+import { join } from 'node:path';
 import { commandName, isVersionRequest } from './argv.js';
+import { codeCacheDirectory, requireWithCodeCache } from './code-cache.js';
 import { VERSION } from './version.js';
 
 /** Top-level commands (`undefined`: none, as in `otakit --help`) run by the CommonJS bundle. */
@@ -29,7 +34,7 @@ async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const { main } = BUNDLED.has(commandName(argv))
-    ? (require(CJS_MAIN) as { main: Main })
+    ? (requireWithCodeCache(join(__dirname, CJS_MAIN), codeCacheDirectory()) as { main: Main })
     : ((await import(ESM_MAIN)) as { main: Main });
   return main(argv);
 }

@@ -7,9 +7,11 @@ import {
   type ArtifactInfo,
   isArtifactCompressionId,
   type OtakitError,
+  signArtifact,
   verifyArtifactFile,
   type WriteArtifactOptions,
   type WrittenArtifact,
+  writeArtifact,
 } from '@otakit/core';
 import { type Command, Option } from 'commander';
 import { CliError, usageError } from '../shared/errors.js';
@@ -284,17 +286,7 @@ async function writeCommand(imageType: string, flags: WriteFlags): Promise<Writt
       throw new CliError('ERR_CLI_USAGE', `meta-data file ${flags.metaData} is not valid JSON`, { cause });
     }
   }
-  const { writeArtifact } = await loadWriter();
   return writeArtifact(options, flags.outputPath);
-}
-
-/**
- * The artifact writer and signer, loaded when `write` or `sign` runs: `read` and `validate` load
- * only the reader (in the executable's bundle, `@otakit/core` imported statically here is the
- * reader's part of core, see tsup.config.ts; imported dynamically it is the whole package).
- */
-function loadWriter(): Promise<Pick<typeof import('@otakit/core'), 'writeArtifact' | 'signArtifact'>> {
-  return import('@otakit/core');
 }
 
 /** Registers `otakit artifact read|validate|write|sign`. */
@@ -410,7 +402,6 @@ export function register(program: Command): void {
           const key = await readUserFile(opts.key, 'key file');
           await checkReadable(file);
           const target = opts.outputPath ?? `${file}.otakit-sign.tmp`;
-          const { signArtifact } = await loadWriter();
           await signArtifact(file, target, key, { force: opts.force ?? false });
           if (opts.outputPath === undefined) await rename(target, file);
           if (opts.json) printJson({ path: opts.outputPath ?? file, signed: true });

@@ -65,7 +65,7 @@ export async function* gunzipChunks(
   });
   const out = Buffer.allocUnsafe(options.sliceBytes);
   const empty = new Uint8Array(0);
-  let workStart = performance.now();
+  let workStart = Date.now();
   /** Inflates `chunk`, yielding output slices; returns false once the gzip stream has ended. */
   async function* feed(chunk: Uint8Array, flush: number): AsyncGenerator<Uint8Array, boolean> {
     let inOff = 0;
@@ -80,9 +80,9 @@ export async function* gunzipChunks(
       inLen = inLeft;
       if (produced > 0)
         yield options.lend ? out.subarray(0, produced) : Buffer.from(out.subarray(0, produced));
-      if (performance.now() - workStart > YIELD_EVERY_MS) {
+      if (Date.now() - workStart > YIELD_EVERY_MS) {
         await yieldToEventLoop();
-        workStart = performance.now();
+        workStart = Date.now();
       }
       // Output space left over: zlib wanted no more input, either because it used it all or
       // because the stream ended (with input to spare).

@@ -47,20 +47,21 @@ interface ZstdExports {
 /** `ZSTD_error_frameParameter_windowTooLarge` (zstd_errors.h). */
 const ZSTD_ERROR_WINDOW_TOO_LARGE = 16;
 
-let compiled: object | undefined;
+let compiled: Promise<object> | undefined;
 
 /**
- * A fresh decoder instance: its memory (the window) is released with it. The module's 113 KB of
- * base64 is imported on first use: bundled lazily (core's CommonJS build, the CLI), it is neither
- * compiled nor held as a string by readers that meet no zstd member (0.1 MiB of peak RSS of
- * `otakit artifact validate`, measured: the bundle still holds the source text).
+ * A fresh decoder instance: its memory (the window) is released with it. The module (113 KB of
+ * base64) is imported on the first zstd payload, not with the artifact reader: the CLI's
+ * `artifact read` of a gzip or uncompressed artifact neither parses nor keeps it.
  */
 async function instantiate(): Promise<ZstdExports> {
-  if (compiled === undefined) {
-    const { ZSTD_WASM_BASE64 } = await import('./zstd-wasm-module.js');
-    compiled ??= new wasm.Module(Buffer.from(ZSTD_WASM_BASE64, 'base64'));
-  }
-  return new wasm.Instance(compiled, {}).exports as unknown as ZstdExports;
+  compiled ??= import('./zstd-wasm-module.js')
+    .then(({ ZSTD_WASM_BASE64 }) => new wasm.Module(Buffer.from(ZSTD_WASM_BASE64, 'base64')))
+    .catch((err: unknown) => {
+      compiled = undefined;
+      throw err;
+    });
+  return new wasm.Instance(await compiled, {}).exports as unknown as ZstdExports;
 }
 
 /** Resolves on the next turn of the event loop (after pending I/O and timers). */
@@ -104,7 +105,7 @@ async function* decode(
   }
   const inPtr = z.otz_in_buffer();
   const outPtr = z.otz_out_buffer();
-  let workStart = performance.now();
+  let workStart = Date.now();
   // Last result of a decode call: 0 = a frame ended and was flushed; > 0 = inside a frame.
   let last = 1;
   let sawInput = false;
@@ -143,9 +144,9 @@ async function* decode(
           const out = step(inSize);
           inSize = -1;
           if (out) yield out;
-          if (performance.now() - workStart > YIELD_EVERY_MS) {
+          if (Date.now() - workStart > YIELD_EVERY_MS) {
             await yieldToEventLoop();
-            workStart = performance.now();
+            workStart = Date.now();
           }
           // Done with this slice once it is consumed and the output buffer was not filled.
           if (z.otz_in_pos() >= piece.length && (out?.length ?? 0) < OUT_SIZE) break;
