@@ -1,6 +1,5 @@
 import { createPublicKey } from 'node:crypto';
 import { access, constants, readFile, rename } from 'node:fs/promises';
-import { setFlagsFromString } from 'node:v8';
 import {
   ARTIFACT_COMPRESSION_IDS,
   type ArtifactCompressionId,
@@ -192,25 +191,7 @@ async function loadKeys(paths: string[]): Promise<string[]> {
   return Promise.all(paths.map((p) => readPublicKeyFile(p, '-k')));
 }
 
-/**
- * V8 settings for `artifact read|validate`, whose time goes to native code (SHA-256, zlib, the zstd
- * WebAssembly module) while a little JS runs per chunk:
- * - `--max-opt=1`: no optimising compiler (Maglev, TurboFan). The per-chunk functions (tar and
- *   chunk readers) got optimised after a few hundred MiB, paging in the compiler's code and zone
- *   memory for no gain: 512 MiB validate peak RSS 57.2 -> 50.6 MiB, CPU time unchanged or lower.
- * - `--semi-space-growth-factor=1`: the young generation stays at its initial size. It grew (2 MiB
- *   per semi-space, then 4) from the allocations of module loading and of each chunk, and every
- *   page of it ends up touched: 512 MiB validate 49.8 -> 47.9 MiB, CPU time unchanged.
- * Measured with bench/artifact.bench.ts. A CLI process runs one command, so the settings only
- * concern this command; the library (`@otakit/core`) never touches V8 flags.
- */
-function settleV8ForStreaming(): void {
-  setFlagsFromString('--max-opt=1');
-  setFlagsFromString('--semi-space-growth-factor=1');
-}
-
 async function readArtifactFile(file: string, keyPaths: string[]): Promise<ArtifactInfo> {
-  settleV8ForStreaming();
   const trustedKeys = await loadKeys(keyPaths);
   await checkReadable(file);
   return verifyArtifactFile(file, { trustedKeys });
