@@ -7,10 +7,15 @@
  * read under the same flags (code-cache and start-up tests pass).
  *
  * Why: these commands spend their time in native code (SHA-256, zlib, the zstd WebAssembly module)
- * while a little JS runs per chunk. Measured (512 MiB random payload, RSA-3072 signed, peak RSS of
- * `otakit artifact validate -k`; set in bin.ts -> not set):
- * - uncompressed 47.9 -> 55.1 MiB, gzip 48.6 -> 57.1 MiB, zstd 56.1 -> 62.7 MiB; CPU time the same
- *   or lower (bench/artifact.bench.ts, paired with the hash limit).
+ * while a little JS runs per chunk. Measured with bench/artifact.bench.ts (512 MiB random payload,
+ * RSA-3072 signed, 3 paired repetitions, load average 4-7 on 2 shared cores), set in bin.ts vs not:
+ *
+ * | compression | peak RSS          | wall / hash limit | CPU / hash limit |
+ * | ----------- | ----------------- | ----------------- | ---------------- |
+ * | none        | 48.4 vs 56.4 MiB  | 0.84x vs 1.20x    | 1.28x vs 1.32x   |
+ * | gzip        | 49.0 vs 58.1 MiB  | 1.40x vs 1.80x    | 1.58x vs 1.67x   |
+ * | zstd        | 56.9 vs 60.8 MiB  | 1.37x vs 1.72x    | 1.50x vs 1.81x   |
+ *
  * - `--max-opt=1`: no optimising compiler (Maglev, TurboFan). The per-chunk functions (tar and
  *   chunk readers, `FileHandle.read`, `Buffer#subarray`) got TurboFan-compiled after a few hundred
  *   MiB, which paged in the compiler's code and zone memory (about 6 MiB) for no gain.
