@@ -1,12 +1,14 @@
 /**
  * One streaming decompressor interface for the four compressions of a Mender Artifact: none, gzip
- * (node:zlib), xz/lzma (`xz-decompress`, WebAssembly xz-embedded) and zstd (reference libzstd
- * as WebAssembly, see `zstd.ts`). Every decoder hands out bounded slices and lets the event loop run.
+ * (node:zlib), xz/lzma (the system `xz` program, else `xz-decompress`, WebAssembly xz-embedded)
+ * and zstd (reference libzstd as WebAssembly, see `zstd.ts`). Every decoder hands out bounded
+ * slices and lets the event loop run.
  * The compression of a member is decided by its name suffix only, as mender-artifact does.
  */
 
 import { ArtifactError } from './errors.js';
 import { type GunzipOptions, gunzipChunks } from './gunzip.js';
+import { startXzDecoder, unxzWithChild, xzCommand } from './xz-process.js';
 import { unzstd, unzstdLent } from './zstd.js';
 
 /** The compression of an artifact member: none, gzip (`.gz`), xz (`.xz`, called `lzma` by Mender) or zstd (`.zst`). */
@@ -114,6 +116,8 @@ export function payloadDecompressor(compression: ArtifactCompression): Decompres
       return gunzipLent;
     case 'zstd':
       return unzstdLent;
+    case 'lzma':
+      return unxzLent;
     default:
       return decompressor(compression);
   }
@@ -140,7 +144,26 @@ function loadXzReadableStream(): Promise<XzReadableStreamClass> {
   return xzReadableStream;
 }
 
-async function* unxz(input: AsyncIterable<Uint8Array>, member: string): AsyncGenerator<Uint8Array> {
+/**
+ * xz: the system `xz` program as a child process (see `xz-process.ts`), or, when none can be
+ * started, the WebAssembly decoder.
+ */
+function unxzWith(lend: boolean): Decompressor {
+  return async function* unxz(input, member) {
+    const decoder = await startXzDecoder(xzCommand());
+    if (decoder) yield* unxzWithChild(decoder, input, member, lend);
+    else yield* unxzWasm(input, member);
+  };
+}
+
+const unxz = unxzWith(false);
+const unxzLent = unxzWith(true);
+
+/** xz through `xz-decompress` (xz-embedded compiled to WebAssembly). @internal */
+export async function* unxzWasm(
+  input: AsyncIterable<Uint8Array>,
+  member: string,
+): AsyncGenerator<Uint8Array> {
   const iterator = input[Symbol.asyncIterator]();
   let inputError: unknown;
   const source = new ReadableStream<Uint8Array>(

@@ -7,7 +7,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -18,6 +18,7 @@ import { createXzProcessCompressor, XZ_COMMAND_ENV } from '../../src/artifact/co
 import { readArtifact } from '../../src/artifact/reader.js';
 import { type WriteArtifactOptions, writeArtifact } from '../../src/artifact/writer.js';
 import { ArtifactWriteError, XzUnavailableError } from '../../src/artifact/writer-errors.js';
+import { xzChildren } from './xz-children.js';
 
 const vectors = resolve(dirname(fileURLToPath(import.meta.url)), '../../../../../shared/vectors/artifacts');
 
@@ -51,19 +52,6 @@ function payload(size: number, seed: number): Buffer {
     n++;
   }
   return out;
-}
-
-/** Pids of this process's children running `xz`. */
-async function xzChildren(): Promise<number[]> {
-  const pids: number[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
-    // pid (comm) state ppid ...
-    const m = /^\d+ \((.*)\) \S+ (\d+)/.exec(stat);
-    if (m && m[1] === 'xz' && Number(m[2]) === process.pid) pids.push(Number(entry));
-  }
-  return pids;
 }
 
 /** A module-image written with xz into `work/NAME.mender`, its temporary files in `work/tmp-NAME`. */
