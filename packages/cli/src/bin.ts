@@ -4,19 +4,21 @@
  *
  * - `--version`: answered here.
  * - `--help` (no command) and `artifact ...`, the commands whose start-up is held to 150 ms and
- *   50 MiB: `dist/otakit-main.cjs`, the CLI as one CommonJS file with commander bundled in, which
- *   requires `@otakit/core`'s CommonJS build. Measured (bench/cli.bench.ts): the ESM entry cost the
- *   ESM loader (~2 MiB), and commander resolved from node_modules went through the CJS export lexer
- *   and module resolution, whose hot loops V8 then optimised (~3 MiB of compiler memory).
- *   It is loaded through V8's code cache (see code-cache.ts), and `@otakit/core` is bundled into
- *   it from source so that only the artifact code is compiled, not the HTTP client, keys and
- *   the rest of core's CommonJS build.
+ *   50 MiB: `dist/otakit-main.cjs`, the CLI as one CommonJS file with commander and the artifact
+ *   code of `@otakit/core` bundled in (from source, so that esbuild keeps only what those commands
+ *   use). Measured (bench/cli.bench.ts): the ESM entry cost the ESM loader (~2 MiB), commander
+ *   resolved from node_modules went through the CJS export lexer and module resolution, and core's
+ *   whole CommonJS build (HTTP client, keys, tokens) was most of the compile time. The bundle is
+ *   loaded through V8's code cache (see code-cache.ts), after the V8 settings of
+ *   commands/artifact-v8.ts: V8 tags a code cache with its flags, so they are set first, and for
+ *   every bundled command alike (a cache written under other flags would be refused and rewritten).
  * - every other command: the ESM build (`dist/index.js`), as before. Those commands load the
  *   clients' ESM builds; run from CommonJS they would load `@otakit/core` twice.
  */
 import { join } from 'node:path';
 import { commandName, isVersionRequest } from './argv.js';
 import { codeCacheDirectory, requireWithCodeCache } from './code-cache.js';
+import { settleV8ForArtifactReads } from './commands/artifact-v8.js';
 import { VERSION } from './version.js';
 
 /** Top-level commands (`undefined`: none, as in `otakit --help`) run by the CommonJS bundle. */
@@ -33,7 +35,9 @@ async function run(argv: string[]): Promise<number> {
     process.stdout.write(`${VERSION}\n`);
     return 0;
   }
-  const { main } = BUNDLED.has(commandName(argv))
+  const bundled = BUNDLED.has(commandName(argv));
+  if (bundled) settleV8ForArtifactReads();
+  const { main } = bundled
     ? (requireWithCodeCache(join(__dirname, CJS_MAIN), codeCacheDirectory()) as { main: Main })
     : ((await import(ESM_MAIN)) as { main: Main });
   return main(argv);

@@ -1,10 +1,10 @@
 /**
- * V8 settings for `otakit artifact read|validate`, NOT applied yet: they must be set before the
- * CommonJS bundle is compiled from V8's code cache (src/bin.ts, before `requireWithCodeCache`),
- * because V8 tags a code cache with a hash of its flags: set from the command, after the bundle was
- * compiled, they made every run reject the cache written by the run before and write it again
- * (test/code-cache.test.ts fails). Set in bin.ts for the bundled commands, the cache is written and
- * read under the same flags (code-cache and start-up tests pass).
+ * V8 settings for `otakit artifact read|validate`, set by src/bin.ts for every command the
+ * CommonJS bundle runs (`artifact ...`, `--help`) before the bundle is compiled from V8's code
+ * cache: V8 tags a code cache with a hash of its flags, so set from the command, after the bundle
+ * was compiled, they made every run reject the cache written by the run before and write it again
+ * (test/code-cache.test.ts caught it); set for some bundled commands only, the cache would flip
+ * whenever commands alternate.
  *
  * Why: these commands spend their time in native code (SHA-256, zlib, the zstd WebAssembly module)
  * while a little JS runs per chunk. Measured with bench/artifact.bench.ts (512 MiB random payload,
