@@ -505,6 +505,26 @@ describe('opening a store', () => {
     expect((err as Error).message).not.toContain('hunter2');
   });
 
+  it('a DuckDB memory limit applies: too small refuses the open saying why, a sane one stores, a malformed one refuses the open', async () => {
+    // 1 MB cannot even hold the schema: the open fails with DuckDB's own reason (a failed rollback
+    // once hid it behind "no transaction is active").
+    const tiny = await openTelemetryStore(':memory:', { duckdbMemoryLimit: '1MB' }).catch((e: unknown) => e);
+    expect(tiny).toBeInstanceOf(TelemetryOpenError);
+    expect((tiny as Error).message).toMatch(/could not allocate|out of memory/i);
+    expect((tiny as Error).message).not.toMatch(/no transaction is active/);
+    const sane = await openTelemetryStore(':memory:', { duckdbMemoryLimit: '256MB' });
+    try {
+      for (let b = 0; b < 5; b++) {
+        await sane.appendBatch(Array.from({ length: 4000 }, (_, i) => msg({ id: `m${b}-${i}` })));
+      }
+      expect(await sane.count()).toBe(20_000);
+    } finally {
+      await sane.close();
+    }
+    const bad = await openTelemetryStore(':memory:', { duckdbMemoryLimit: 'lots' }).catch((e: unknown) => e);
+    expect(bad).toBeInstanceOf(TelemetryOpenError);
+  });
+
   it('refuses a file path under a regular file with a typed error', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'otakit-telemetry-'));
     try {

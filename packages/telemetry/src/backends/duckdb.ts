@@ -81,10 +81,13 @@ export class DuckDbBackend implements Backend {
     this.#metricTypes = [VARCHAR, VARCHAR, DOUBLE];
   }
 
-  /** Opens `path` (':memory:' or a file). */
-  static async open(path: string): Promise<DuckDbBackend> {
+  /** Opens `path` (':memory:' or a file), with DuckDB's `memory_limit` when one is given. */
+  static async open(path: string, memoryLimit?: string): Promise<DuckDbBackend> {
     const duckdb = await import('@duckdb/node-api');
-    const instance = await duckdb.DuckDBInstance.create(path);
+    const instance = await duckdb.DuckDBInstance.create(
+      path,
+      memoryLimit === undefined ? undefined : { memory_limit: memoryLimit },
+    );
     try {
       const writer = await instance.connect();
       const reader = await instance.connect();
@@ -109,7 +112,9 @@ export class DuckDbBackend implements Backend {
         await c.run('insert into telemetry_schema_version values ($1, now())', [m.version]);
         await c.run('commit');
       } catch (err) {
-        await c.run('rollback');
+        // DuckDB may have ended the transaction itself (an out-of-memory error does): a failed
+        // rollback must not hide why the migration failed.
+        await c.run('rollback').catch(() => undefined);
         throw err;
       }
     }
