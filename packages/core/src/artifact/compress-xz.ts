@@ -15,6 +15,11 @@ import { ArtifactWriteError, XzUnavailableError } from './writer-errors.js';
 /** The environment variable that names the xz program to run (default: `xz` on `PATH`). */
 export const XZ_COMMAND_ENV = 'OTAKIT_XZ';
 
+/** The xz program to run, for writing and reading: `$OTAKIT_XZ`, else `xz` on `PATH`. @internal */
+export function xzCommand(): string {
+  return process.env[XZ_COMMAND_ENV] || 'xz';
+}
+
 /** Options of {@link createXzProcessCompressor}. */
 export interface XzProcessOptions {
   /** The program to run; default `$OTAKIT_XZ`, else `xz` looked up on `PATH`. */
@@ -44,7 +49,7 @@ const STDERR_KEEP = 2048;
  * ```
  */
 export async function createXzProcessCompressor(options: XzProcessOptions = {}): Promise<Duplex> {
-  const command = options.command ?? (process.env[XZ_COMMAND_ENV] || 'xz');
+  const command = options.command ?? xzCommand();
   const preset = options.preset ?? 6;
   const threads = options.threads ?? 1;
   if (!Number.isInteger(preset) || preset < 0 || preset > 9)

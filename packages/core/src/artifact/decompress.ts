@@ -6,9 +6,10 @@
  * The compression of a member is decided by its name suffix only, as mender-artifact does.
  */
 
+import { xzCommand } from './compress-xz.js';
 import { ArtifactError } from './errors.js';
 import { type GunzipOptions, gunzipChunks } from './gunzip.js';
-import { startXzDecoder, unxzWithChild, xzCommand } from './xz-process.js';
+import { startXzDecoder, unxzWithChild } from './xz-process.js';
 import { unzstd, unzstdLent } from './zstd.js';
 
 /** The compression of an artifact member: none, gzip (`.gz`), xz (`.xz`, called `lzma` by Mender) or zstd (`.zst`). */

@@ -12,10 +12,7 @@
  */
 
 import { constants, createGunzip, type Gunzip } from 'node:zlib';
-import { yieldToEventLoop } from './zstd.js';
-
-/** The decoder yields to the event loop at least this often (milliseconds of work). */
-const YIELD_EVERY_MS = 4;
+import { workSlicer } from './time-slice.js';
 
 interface ZlibHandle {
   writeSync(
@@ -65,7 +62,7 @@ export async function* gunzipChunks(
   });
   const out = Buffer.allocUnsafe(options.sliceBytes);
   const empty = new Uint8Array(0);
-  let workStart = Date.now();
+  const turnIfDue = workSlicer();
   /** Inflates `chunk`, yielding output slices; returns false once the gzip stream has ended. */
   async function* feed(chunk: Uint8Array, flush: number): AsyncGenerator<Uint8Array, boolean> {
     let inOff = 0;
@@ -80,10 +77,7 @@ export async function* gunzipChunks(
       inLen = inLeft;
       if (produced > 0)
         yield options.lend ? out.subarray(0, produced) : Buffer.from(out.subarray(0, produced));
-      if (Date.now() - workStart > YIELD_EVERY_MS) {
-        await yieldToEventLoop();
-        workStart = Date.now();
-      }
+      await turnIfDue();
       // Output space left over: zlib wanted no more input, either because it used it all or
       // because the stream ended (with input to spare).
       if (outLeft !== 0) return inLeft === 0;

@@ -19,7 +19,6 @@
 
 import type { ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
-import { XZ_COMMAND_ENV } from './compress-xz.js';
 import { ArtifactError } from './errors.js';
 
 /**
@@ -36,11 +35,6 @@ const OUTPUT_BUFFER_BYTES = 256 * 1024;
 
 /** Programs that could not be started: not tried again in this process. */
 const unavailable = new Set<string>();
-
-/** The xz program to run: `$OTAKIT_XZ`, else `xz` on `PATH`. @internal */
-export function xzCommand(): string {
-  return process.env[XZ_COMMAND_ENV] || 'xz';
-}
 
 /**
  * The reading end of xz's output: a connected Unix socket read into one reused buffer. Each chunk

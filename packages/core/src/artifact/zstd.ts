@@ -10,6 +10,7 @@
  */
 
 import { ArtifactError } from './errors.js';
+import { workSlicer } from './time-slice.js';
 
 /** Largest zstd window accepted: 2^27 bytes = 128 MiB (mender-artifact's own decoder limit is the same order). */
 export const MAX_ZSTD_WINDOW_LOG = 27;
@@ -17,8 +18,6 @@ export const MAX_ZSTD_WINDOW_LOG = 27;
 const IN_SIZE = 64 * 1024;
 /** Output slice (the size of the module's output buffer). */
 const OUT_SIZE = 128 * 1024;
-/** The decoder yields to the event loop at least this often (milliseconds of work). */
-const YIELD_EVERY_MS = 4;
 
 /** The bits of the WebAssembly API used here (not in @types/node 20's globals). */
 interface WasmApi {
@@ -64,11 +63,6 @@ async function instantiate(): Promise<ZstdExports> {
   return new wasm.Instance(await compiled, {}).exports as unknown as ZstdExports;
 }
 
-/** Resolves on the next turn of the event loop (after pending I/O and timers). */
-export function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
 function cString(memory: WasmMemory, ptr: number): string {
   const bytes = new Uint8Array(memory.buffer, ptr);
   const end = bytes.indexOf(0);
@@ -105,7 +99,7 @@ async function* decode(
   }
   const inPtr = z.otz_in_buffer();
   const outPtr = z.otz_out_buffer();
-  let workStart = Date.now();
+  const turnIfDue = workSlicer();
   // Last result of a decode call: 0 = a frame ended and was flushed; > 0 = inside a frame.
   let last = 1;
   let sawInput = false;
@@ -144,10 +138,7 @@ async function* decode(
           const out = step(inSize);
           inSize = -1;
           if (out) yield out;
-          if (Date.now() - workStart > YIELD_EVERY_MS) {
-            await yieldToEventLoop();
-            workStart = Date.now();
-          }
+          await turnIfDue();
           // Done with this slice once it is consumed and the output buffer was not filled.
           if (z.otz_in_pos() >= piece.length && (out?.length ?? 0) < OUT_SIZE) break;
         }
