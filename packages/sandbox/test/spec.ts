@@ -52,6 +52,25 @@ function deref(obj: Json): { value: Json; ptr?: string } {
 /** Every response checked, as `METHOD template status`, for the coverage test. */
 export const checked = new Set<string>();
 
+/**
+ * Asserts that every route in `routes` (`METHOD template`) was checked with at least one success
+ * (2xx) and at least one error (4xx/5xx) response: a contract test that never saw a route fail (or
+ * succeed) has not tested that half of its documented behaviour.
+ */
+export function expectRoutesCovered(routes: readonly string[]): void {
+  for (const r of routes) {
+    const seen = [...checked].filter((k) => k.startsWith(`${r} `)).map((k) => Number(k.split(' ').at(-1)));
+    expect(
+      seen.some((s) => s < 300),
+      `${r} success`,
+    ).toBe(true);
+    expect(
+      seen.some((s) => s >= 400),
+      `${r} error`,
+    ).toBe(true);
+  }
+}
+
 /** Documented exceptions: where the sandbox follows the real server instead of the spec. */
 export interface Deviation {
   /** Why the sandbox deviates (from research/mender-api.md). */
