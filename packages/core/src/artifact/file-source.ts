@@ -1,4 +1,7 @@
-import { open } from 'node:fs/promises';
+// node:fs's callback API, not node:fs/promises: node:fs is loaded with Node itself, where
+// node:fs/promises (and the readline, watcher and dir modules it loads) added about 0.5 MiB to the
+// peak RSS of `otakit artifact validate`.
+import { close, open, read } from 'node:fs';
 
 /**
  * Bytes read from a file at a time. Measured on a 64 MiB artifact (validation in-process, medians
@@ -10,6 +13,16 @@ export const FILE_CHUNK_BYTES = 512 * 1024;
  * ahead, and the one handed out before, which stays intact while the consumer finishes with it.
  */
 const RING = 3;
+
+const openFile = (path: string) =>
+  new Promise<number>((resolve, reject) => {
+    open(path, 'r', (err, fd) => (err ? reject(err) : resolve(fd)));
+  });
+
+const closeFile = (fd: number) =>
+  new Promise<void>((resolve, reject) => {
+    close(fd, (err) => (err ? reject(err) : resolve()));
+  });
 
 /**
  * The chunks of a file, read with positioned reads of {@link FILE_CHUNK_BYTES} while the previous
@@ -27,16 +40,19 @@ export async function* readFileChunks(
   chunkBytes = FILE_CHUNK_BYTES,
 ): AsyncGenerator<Uint8Array> {
   signal?.throwIfAborted();
-  const handle = await open(path, 'r');
+  const fd = await openFile(path);
   const ring = Array.from({ length: RING }, () => Buffer.allocUnsafe(chunkBytes));
   let position = 0;
   let slot = 0;
   const readNext = () => {
     const buffer = ring[slot]!;
     slot = (slot + 1) % RING;
-    return handle.read(buffer, 0, chunkBytes, position).then(({ bytesRead }) => {
-      position += bytesRead;
-      return buffer.subarray(0, bytesRead);
+    return new Promise<Uint8Array>((resolve, reject) => {
+      read(fd, buffer, 0, chunkBytes, position, (err, bytesRead) => {
+        if (err) return reject(err);
+        position += bytesRead;
+        resolve(buffer.subarray(0, bytesRead));
+      });
     });
   };
   let pending: Promise<Uint8Array> | undefined = readNext();
@@ -51,8 +67,8 @@ export async function* readFileChunks(
       yield chunk;
     }
   } finally {
-    // A read still in flight must finish before its file handle closes.
+    // A read still in flight must finish before its file descriptor closes.
     await pending?.catch(() => undefined);
-    await handle.close();
+    await closeFile(fd);
   }
 }

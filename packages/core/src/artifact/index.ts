@@ -22,6 +22,7 @@ export {
   type Decompressor,
   decompressor,
 } from './decompress.js';
+export { ZSTD_COMMAND_ENV } from './zstd-process.js';
 export {
   ArtifactError,
   type ArtifactErrorCode,

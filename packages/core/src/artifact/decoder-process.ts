@@ -1,0 +1,273 @@
+/**
+ * Decoding through a system program (`xz`, `zstd`) run as a child process: the compressed bytes go
+ * to its stdin, the decoded bytes come from its stdout. Preferred over the WebAssembly decoders by
+ * measurement (see the core README, "xz reading" and "zstd reading"): the native decoders are
+ * faster, run on another core, and their memory (the window, the compiled decoder) is the
+ * child's, not the reader's. When the program cannot be started, {@link decompressor} falls back
+ * to the WebAssembly decoder.
+ *
+ * Bounds: the caller caps the child's decoder memory with the program's own option (a stream that
+ * needs more is refused); the input is written one chunk at a time (the next chunk is pulled only
+ * once the pipe took the previous one, so lent chunks are never held), and the output is read with
+ * backpressure. The child never outlives the generator: when it finishes, fails or is closed
+ * early, the child is killed and waited for.
+ *
+ * The output does not come through a pipe: Node reads a pipe into a fresh 64 KiB buffer per read,
+ * and that garbage raised the reader's peak RSS by about 20 MiB on a 64 MiB payload. The program
+ * writes into a Unix socket instead, whose other end is read with `onread` into one reused buffer;
+ * the socket lives in a private temporary directory (mode 0700) only until the two ends are
+ * connected.
+ *
+ * Only node:fs's callback API is used here (node:fs/promises and its `rm` load five more modules,
+ * about 0.5 MiB of the reader's peak RSS).
+ */
+
+import type { ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
+import { ArtifactError } from './errors.js';
+
+/** At most this much of the program's stderr is kept for an error message. */
+const STDERR_KEEP = 1024;
+
+/** Bytes read from the program's output at a time (into one reused buffer). */
+const OUTPUT_BUFFER_BYTES = 256 * 1024;
+
+/** Programs that could not be started: not tried again in this process. */
+const unavailable = new Set<string>();
+
+/**
+ * The reading end of the program's output: a connected Unix socket read into one reused buffer.
+ * Each chunk handed out is a view into that buffer, valid until the next one is asked for.
+ */
+class OutputChannel {
+  private ready: Uint8Array | undefined;
+  private ended = false;
+  private failure: Error | undefined;
+  private wake: (() => void) | undefined;
+
+  constructor(readonly socket: Socket) {
+    socket.on('end', () => this.finish());
+    socket.on('close', () => this.finish());
+    socket.on('error', (err) => {
+      this.failure ??= err;
+      this.finish();
+    });
+  }
+
+  /** The `onread` callback: keeps the chunk and pauses the socket until it is consumed. */
+  deliver(n: number, buffer: Buffer): boolean {
+    this.ready = buffer.subarray(0, n);
+    this.poke();
+    return false;
+  }
+
+  private finish(): void {
+    this.ended = true;
+    this.poke();
+  }
+
+  private poke(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  /** The next chunk (lent), or `undefined` at the end of the output. */
+  async next(): Promise<Uint8Array | undefined> {
+    for (;;) {
+      const chunk = this.ready;
+      if (chunk !== undefined) {
+        this.ready = undefined;
+        return chunk;
+      }
+      if (this.failure) throw this.failure;
+      if (this.ended) return undefined;
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+        this.socket.resume();
+      });
+    }
+  }
+}
+
+/** A started decoder: the child, its output channel and its exit. @internal */
+export interface DecoderProcess {
+  command: string;
+  child: ChildProcess;
+  output: OutputChannel;
+  closed: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** node:fs's callback functions as promises (see the top of this file for why not fs/promises). */
+type Fs = typeof import('node:fs');
+const mkdtempP = (fs: Fs, prefix: string) =>
+  new Promise<string>((resolve, reject) => {
+    fs.mkdtemp(prefix, (err, dir) => (err ? reject(err) : resolve(dir)));
+  });
+/** Removes the socket file (if the server left it) and its directory; never fails. */
+const removeSocketDir = (fs: Fs, dir: string, path: string) =>
+  new Promise<void>((resolve) => {
+    fs.unlink(path, () => fs.rmdir(dir, () => resolve()));
+  });
+
+/**
+ * Starts `command ...args` (a decoder reading stdin, writing stdout) with its stdout a fresh
+ * output channel (its socket in a directory `otakit-<name>-*` of the temporary directory); `undefined` when the program cannot be started (not installed, not executable)
+ * or the channel cannot be made, which is remembered for the rest of the process.
+ * @internal
+ */
+export async function startDecoderProcess(
+  command: string,
+  args: readonly string[],
+  name: string,
+): Promise<DecoderProcess | undefined> {
+  if (unavailable.has(command)) return undefined;
+  // Loaded here: readers that never meet such a member never load them.
+  const [{ spawn }, net, fs, { tmpdir }, { join }] = await Promise.all([
+    import('node:child_process'),
+    import('node:net'),
+    import('node:fs'),
+    import('node:os'),
+    import('node:path'),
+  ]);
+  const server = net.createServer();
+  let dir: string | undefined;
+  let client: Socket | undefined;
+  let childEnd: Socket | undefined;
+  try {
+    dir = await mkdtempP(fs, join(tmpdir(), `otakit-${name}-`));
+    const path = join(dir, 'out');
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(path, () => resolve());
+    });
+    const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve));
+    let output: OutputChannel | undefined;
+    const buffer = Buffer.allocUnsafe(OUTPUT_BUFFER_BYTES);
+    const connecting = net.connect({
+      path,
+      onread: { buffer, callback: (n: number, buf: Buffer) => output!.deliver(n, buf) },
+    });
+    client = connecting;
+    output = new OutputChannel(connecting);
+    await new Promise<void>((resolve, reject) => {
+      connecting.once('connect', resolve);
+      connecting.once('error', reject);
+    });
+    childEnd = await accepted;
+    const child = spawn(command, args, { stdio: ['pipe', childEnd, 'pipe'] });
+    const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+      child.once('close', (code, signal) => resolve({ code, signal }));
+    });
+    const started = await new Promise<boolean>((resolve) => {
+      child.once('error', () => resolve(false));
+      child.once('spawn', () => resolve(true));
+    });
+    // The child holds its own copy of its end.
+    childEnd.destroy();
+    if (!started) {
+      unavailable.add(command);
+      connecting.destroy();
+      return undefined;
+    }
+    return { command, child, output, closed };
+  } catch {
+    // No Unix socket here (a platform without them, an unwritable temporary directory): the
+    // WebAssembly decoder is used instead.
+    unavailable.add(command);
+    client?.destroy();
+    childEnd?.destroy();
+    return undefined;
+  } finally {
+    server.close();
+    if (dir !== undefined) await removeSocketDir(fs, dir, join(dir, 'out'));
+  }
+}
+
+/**
+ * Decodes a stream with a started decoder (see {@link startDecoderProcess}). `lend`: hand out
+ * views into the reused output buffer (each valid until the next is asked for) instead of copies.
+ * An error of the input (a truncated artifact, an abort) is rethrown as it is; the program's own
+ * failures (a non-zero exit, a kill, a broken output) become the `ArtifactError` that `failure`
+ * makes of `why` (how it ended, and the end of its stderr).
+ * @internal
+ */
+export async function* decodeWithProcess(
+  decoder: DecoderProcess,
+  input: AsyncIterable<Uint8Array>,
+  lend: boolean,
+  failure: (why: string) => ArtifactError,
+): AsyncGenerator<Uint8Array> {
+  const { child, output, closed } = decoder;
+  const stdin = child.stdin!;
+  const stderrStream = child.stderr!;
+  let stderr = '';
+  stderrStream.setEncoding('utf8');
+  stderrStream.on('data', (text: string) => {
+    stderr = (stderr + text).slice(-STDERR_KEEP);
+  });
+  // A write into a pipe whose reader died (EPIPE) is reported by the exit status.
+  stdin.on('error', () => undefined);
+  let stopped = false;
+  let inputError: unknown;
+  let inputFailed = false;
+  const kill = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  };
+  const write = (chunk: Uint8Array) =>
+    new Promise<boolean>((resolve) => {
+      stdin.write(chunk, (err) => resolve(!err));
+    });
+  const pump = (async () => {
+    const iterator = input[Symbol.asyncIterator]();
+    try {
+      for (;;) {
+        const next = await iterator.next();
+        if (next.done || stopped) break;
+        // Waits until the pipe took the chunk: the source may reuse its buffer afterwards.
+        if (next.value.length > 0 && !(await write(next.value))) return;
+      }
+      if (!stopped) stdin.end();
+    } catch (err) {
+      inputFailed = true;
+      inputError = err;
+      kill();
+    } finally {
+      if (stopped) await iterator.return?.()?.catch(() => undefined);
+    }
+  })();
+  let finished = false;
+  try {
+    for (;;) {
+      let chunk: Uint8Array | undefined;
+      try {
+        chunk = await output.next();
+      } catch (err) {
+        if (inputFailed) break;
+        kill();
+        throw failure((err as Error).message);
+      }
+      if (chunk === undefined) break;
+      yield lend ? chunk : Buffer.from(chunk);
+    }
+    await pump;
+    const { code, signal } = await closed;
+    if (inputFailed) throw inputError;
+    if (code !== 0) {
+      const why = code === null ? `was killed by ${signal}` : `exited with status ${code}`;
+      const detail = stderr.trim();
+      throw failure(`${why}${detail ? `: ${detail}` : ''}`);
+    }
+    finished = true;
+  } finally {
+    output.socket.destroy();
+    if (!finished) {
+      stopped = true;
+      kill();
+      stdin.destroy();
+      // No child outlives the read.
+      await closed;
+      await pump;
+    }
+  }
+}
