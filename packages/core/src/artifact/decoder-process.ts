@@ -24,7 +24,7 @@
 
 import type { ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
-import { ArtifactError } from './errors.js';
+import type { ArtifactError } from './errors.js';
 
 /** At most this much of the program's stderr is kept for an error message. */
 const STDERR_KEEP = 1024;
@@ -189,7 +189,8 @@ export async function startDecoderProcess(
  * views into the reused output buffer (each valid until the next is asked for) instead of copies.
  * An error of the input (a truncated artifact, an abort) is rethrown as it is; the program's own
  * failures (a non-zero exit, a kill, a broken output) become the `ArtifactError` that `failure`
- * makes of `why` (how it ended, and the end of its stderr).
+ * makes of `why` (how it ended, and the end of its stderr). `check` sees each input chunk before
+ * the program does; what it throws fails the read as an input error would.
  * @internal
  */
 export async function* decodeWithProcess(
@@ -197,6 +198,7 @@ export async function* decodeWithProcess(
   input: AsyncIterable<Uint8Array>,
   lend: boolean,
   failure: (why: string) => ArtifactError,
+  check?: (chunk: Uint8Array) => void,
 ): AsyncGenerator<Uint8Array> {
   const { child, output, closed } = decoder;
   const stdin = child.stdin!;
@@ -224,6 +226,7 @@ export async function* decodeWithProcess(
       for (;;) {
         const next = await iterator.next();
         if (next.done || stopped) break;
+        check?.(next.value);
         // Waits until the pipe took the chunk: the source may reuse its buffer afterwards.
         if (next.value.length > 0 && !(await write(next.value))) return;
       }

@@ -22,7 +22,6 @@ export {
   type Decompressor,
   decompressor,
 } from './decompress.js';
-export { ZSTD_COMMAND_ENV } from './zstd-process.js';
 export {
   ArtifactError,
   type ArtifactErrorCode,
@@ -84,3 +83,4 @@ export {
   writeArtifact,
 } from './writer.js';
 export { ArtifactWriteError, type ArtifactWriteErrorCode, XzUnavailableError } from './writer-errors.js';
+export { ZSTD_COMMAND_ENV } from './zstd-process.js';
