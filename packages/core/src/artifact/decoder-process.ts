@@ -32,6 +32,14 @@ const STDERR_KEEP = 1024;
 /** Bytes read from the program's output at a time (into one reused buffer). */
 const OUTPUT_BUFFER_BYTES = 256 * 1024;
 
+/**
+ * The output buffer of the last decoder that finished, for the next one: an artifact's header and
+ * data members are decoded one after the other, and a buffer left to the garbage collector stays
+ * in memory until a collection that a read may never trigger (0.1-0.15 MiB of the peak RSS of
+ * `otakit artifact validate` of a zstd artifact, measured).
+ */
+let spareOutputBuffer: Buffer | undefined;
+
 /** Programs that could not be started: not tried again in this process. */
 const unavailable = new Set<string>();
 
@@ -95,6 +103,8 @@ export interface DecoderProcess {
   command: string;
   child: ChildProcess;
   output: OutputChannel;
+  /** The buffer `output` reads into (handed to the next decoder once this one is done). */
+  buffer: Buffer;
   /** The program's stdin: our end of a Unix socket (see {@link startDecoderProcess}). */
   input: Socket;
   closed: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -161,7 +171,8 @@ export async function startDecoderProcess(
       return [ours, theirs];
     };
     let output: OutputChannel | undefined;
-    const buffer = Buffer.allocUnsafe(OUTPUT_BUFFER_BYTES);
+    const buffer = spareOutputBuffer ?? Buffer.allocUnsafe(OUTPUT_BUFFER_BYTES);
+    spareOutputBuffer = undefined;
     const [outputEnd, childOut] = await pair({
       onread: { buffer, callback: (n: number, buf: Buffer) => output!.deliver(n, buf) },
     });
@@ -183,7 +194,7 @@ export async function startDecoderProcess(
       for (const socket of sockets) socket.destroy();
       return undefined;
     }
-    return { command, child, output, input: inputEnd, closed };
+    return { command, child, output, buffer, input: inputEnd, closed };
   } catch {
     // No Unix socket here (a platform without them, an unwritable temporary directory): the
     // WebAssembly decoder is used instead.
@@ -277,6 +288,8 @@ export async function* decodeWithProcess(
     finished = true;
   } finally {
     output.socket.destroy();
+    // Nothing reads into the buffer any more: the next decoder may have it.
+    spareOutputBuffer = decoder.buffer;
     if (finished) stdin.destroy();
     else {
       stopped = true;
