@@ -99,7 +99,8 @@ const isLeftOut = (path: string): boolean =>
   DEPENDENCIES.some((name) => path === name || path.startsWith(`${name}/`));
 
 /**
- * core's zstd decoder imports its WebAssembly module (113 KB of base64) on the first zstd payload;
+ * core's WebAssembly zstd decoder (the fallback where no `zstd` program can be started) imports its
+ * module (113 KB of base64) on the first zstd payload it decodes;
  * in the bundle that import names a file of its own (built from the same module below), so that
  * `otakit artifact read` of other artifacts neither reads nor parses it.
  */

@@ -1,7 +1,7 @@
 /**
  * xz decoding through the system `xz` program (XZ Utils) as a child process (see
  * `decoder-process.ts`). Preferred over the WebAssembly decoder (`xz-decompress`) by measurement
- * (see the core README, "xz reading"): native liblzma decodes several times faster. When no `xz`
+ * (see the core README, "xz and zstd reading"): native liblzma decodes several times faster. When no `xz`
  * can be started, the reader falls back to the WebAssembly decoder.
  */
 

@@ -1,7 +1,7 @@
 /**
  * zstd decoding through the system `zstd` program (Zstandard CLI) as a child process (see
  * `decoder-process.ts`). Preferred over the WebAssembly libzstd of `zstd.ts` by measurement (see
- * the core README, "zstd reading"): compiling and running WebAssembly cost the reader about 8 MiB
+ * the core README, "xz and zstd reading"): compiling and running WebAssembly cost the reader about 8 MiB
  * of peak RSS (V8's WebAssembly compiler, the module's memory with the window), where the child
  * costs it about 1.5 MiB and holds the window itself. When no `zstd` can be started, the reader
  * falls back to the WebAssembly decoder.
