@@ -224,8 +224,11 @@ export async function startDecoderProcess(
  * views into the reused output buffer (each valid until the next is asked for) instead of copies.
  * An error of the input (a truncated artifact, an abort) is rethrown as it is; the program's own
  * failures (a non-zero exit, a kill, a broken output) become the `ArtifactError` that `failure`
- * makes of `why` (how it ended, and the end of its stderr). `check` sees each input chunk before
- * the program does; what it throws fails the read as an input error would.
+ * makes of `why` (how it ended, and the end of its stderr). `options.check` sees each input chunk
+ * before the program does; what it throws fails the read as an input error would. When
+ * `options.signal` aborts, the program is killed at once (a consumer that gave up while the input
+ * is stalled would otherwise leave it running until the input moves) and the decoding fails with
+ * the signal's reason.
  * @internal
  */
 export async function* decodeWithProcess(
@@ -233,8 +236,9 @@ export async function* decodeWithProcess(
   input: AsyncIterable<Uint8Array>,
   lend: boolean,
   failure: (why: string) => ArtifactError,
-  check?: (chunk: Uint8Array) => void,
+  options: { check?: (chunk: Uint8Array) => void; signal?: AbortSignal | undefined } = {},
 ): AsyncGenerator<Uint8Array> {
+  const { check, signal } = options;
   const { child, output, closed } = decoder;
   const stdin = decoder.input;
   const stderrStream = child.stderr!;
@@ -251,6 +255,8 @@ export async function* decodeWithProcess(
   const kill = () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   };
+  signal?.addEventListener('abort', kill);
+  if (signal?.aborted) kill();
   const write = (chunk: Uint8Array) =>
     new Promise<boolean>((resolve) => {
       stdin.write(chunk, (err) => resolve(!err));
@@ -289,16 +295,19 @@ export async function* decodeWithProcess(
       if (chunk === undefined) break;
       yield lend ? chunk : Buffer.from(chunk);
     }
+    // Killed on abort: the input may be stalled, so the pump is not waited for.
+    signal?.throwIfAborted();
     await pump;
-    const { code, signal } = await closed;
+    const { code, signal: killedBy } = await closed;
     if (inputFailed) throw inputError;
     if (code !== 0) {
-      const why = code === null ? `was killed by ${signal}` : `exited with status ${code}`;
+      const why = code === null ? `was killed by ${killedBy}` : `exited with status ${code}`;
       const detail = stderr.trim();
       throw failure(`${why}${detail ? `: ${detail}` : ''}`);
     }
     finished = true;
   } finally {
+    signal?.removeEventListener('abort', kill);
     output.socket.destroy();
     // Nothing reads into the buffer any more: the next decoder may have it.
     spareOutputBuffer = decoder.buffer;
@@ -309,7 +318,7 @@ export async function* decodeWithProcess(
       stdin.destroy();
       // No child outlives the read.
       await closed;
-      await pump;
+      if (!signal?.aborted) await pump;
     }
   }
 }

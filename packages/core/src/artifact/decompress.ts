@@ -19,9 +19,15 @@ export type ArtifactCompression = 'none' | 'gzip' | 'lzma' | 'zstd';
 /**
  * A streaming decompressor: turns the chunks of a compressed member into the chunks of its content.
  * It pulls its input lazily (never more than it needs to produce the next output) and, when it
- * finishes or fails, has stopped reading its input.
+ * finishes or fails, has stopped reading its input. `signal`: when it aborts, a decoder that runs
+ * as a child process is killed at once (even while the input is stalled) and the decompressor
+ * fails with the signal's reason.
  */
-export type Decompressor = (input: AsyncIterable<Uint8Array>, member: string) => AsyncGenerator<Uint8Array>;
+export type Decompressor = (
+  input: AsyncIterable<Uint8Array>,
+  member: string,
+  signal?: AbortSignal,
+) => AsyncGenerator<Uint8Array>;
 
 const SUFFIXES: Record<string, ArtifactCompression> = {
   '': 'none',
@@ -151,9 +157,9 @@ function loadXzReadableStream(): Promise<XzReadableStreamClass> {
  * started, the WebAssembly decoder.
  */
 function unxzWith(lend: boolean): Decompressor {
-  return async function* unxz(input, member) {
+  return async function* unxz(input, member, signal) {
     const decoder = await startXzDecoder(xzCommand());
-    if (decoder) yield* unxzWithChild(decoder, input, member, lend);
+    if (decoder) yield* unxzWithChild(decoder, input, member, lend, signal);
     else yield* unxzWasm(input, member);
   };
 }
@@ -166,9 +172,9 @@ const unxzLent = unxzWith(true);
  * be started, libzstd as WebAssembly (`zstd.ts`).
  */
 function unzstdWith(lend: boolean): Decompressor {
-  return async function* unzstd(input, member) {
+  return async function* unzstd(input, member, signal) {
     const decoder = await startZstdDecoder(zstdCommand());
-    if (decoder) yield* unzstdWithChild(decoder, input, member, lend);
+    if (decoder) yield* unzstdWithChild(decoder, input, member, lend, signal);
     else yield* (lend ? unzstdWasmLent : unzstdWasm)(input, member);
   };
 }

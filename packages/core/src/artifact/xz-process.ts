@@ -36,8 +36,8 @@ export function startXzDecoder(command: string): Promise<DecoderProcess | undefi
 
 /**
  * Decodes an xz stream with a started decoder. `lend`: hand out views into the reused output
- * buffer (each valid until the next is asked for) instead of copies. An error of the input is
- * rethrown as it is; xz's own failures become `ArtifactError`s: `ERR_ARTIFACT_TOO_LARGE` when the
+ * buffer (each valid until the next is asked for) instead of copies. An error of the input, or the
+ * reason of `signal` (which kills xz at once), is rethrown as it is; xz's own failures become `ArtifactError`s: `ERR_ARTIFACT_TOO_LARGE` when the
  * stream needs more than {@link MAX_XZ_DECODER_BYTES}, `ERR_ARTIFACT_DECOMPRESSION` otherwise.
  * @internal
  */
@@ -46,8 +46,11 @@ export function unxzWithChild(
   input: AsyncIterable<Uint8Array>,
   member: string,
   lend: boolean,
+  signal?: AbortSignal,
 ): AsyncGenerator<Uint8Array> {
-  return decodeWithProcess(decoder, input, lend, (why) => xzError(member, decoder.command, why));
+  return decodeWithProcess(decoder, input, lend, (why) => xzError(member, decoder.command, why), {
+    signal,
+  });
 }
 
 function xzError(member: string, command: string, why: string): ArtifactError {

@@ -34,8 +34,8 @@ export function startZstdDecoder(command: string): Promise<DecoderProcess | unde
 
 /**
  * Decodes a zstd stream with a started decoder. `lend`: hand out views into the reused output
- * buffer (each valid until the next is asked for) instead of copies. An error of the input is
- * rethrown as it is; zstd's own failures become `ArtifactError`s: `ERR_ARTIFACT_TOO_LARGE` for a
+ * buffer (each valid until the next is asked for) instead of copies. An error of the input, or the
+ * reason of `signal` (which kills zstd at once), is rethrown as it is; zstd's own failures become `ArtifactError`s: `ERR_ARTIFACT_TOO_LARGE` for a
  * frame whose window exceeds the limit, `ERR_ARTIFACT_DECOMPRESSION` otherwise (corrupt data, a
  * stream that ends inside a frame, an empty stream, anything after the last frame that is not one).
  * @internal
@@ -45,15 +45,13 @@ export function unzstdWithChild(
   input: AsyncIterable<Uint8Array>,
   member: string,
   lend: boolean,
+  signal?: AbortSignal,
 ): AsyncGenerator<Uint8Array> {
   const frames = new ZstdFrameCheck(member);
-  return decodeWithProcess(
-    decoder,
-    input,
-    lend,
-    (why) => zstdError(member, decoder.command, why),
-    (chunk) => frames.feed(chunk),
-  );
+  return decodeWithProcess(decoder, input, lend, (why) => zstdError(member, decoder.command, why), {
+    check: (chunk) => frames.feed(chunk),
+    signal,
+  });
 }
 
 const ZSTD_MAGIC = 0xfd2fb528;

@@ -61,6 +61,15 @@ async function loggedPids(): Promise<number[]> {
 
 const zstdChildren = () => childrenNamed('zstd');
 
+/** Polls `read` until `done` holds (the zstd wrapper logs its pid when the child starts). */
+async function until<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
 /** Bytes that are half text, half hash output (so zstd has both kinds of block to decode). */
 function payload(size: number): Buffer {
   const out = Buffer.alloc(size);
@@ -231,16 +240,18 @@ describe('zstd reading', () => {
     await rm(zstdLog, { force: true });
     process.env[ZSTD_COMMAND_ENV] = zstdWrapper;
     let killed = false;
+    // Half the stream goes in, then zstd is killed (it cannot have finished: the rest is still to
+    // come), then the rest goes in.
     async function* source(): AsyncGenerator<Uint8Array> {
       let sent = 0;
       for await (const chunk of chunks(stream, 16384)) {
-        yield chunk;
-        sent += chunk.length;
         if (!killed && sent >= stream.length / 2) {
-          const [pid] = await loggedPids();
+          const [pid] = await until(loggedPids, (pids) => pids.length > 0);
           process.kill(pid!, 'SIGKILL');
           killed = true;
         }
+        yield chunk;
+        sent += chunk.length;
       }
     }
     let decoded = 0;
@@ -273,6 +284,33 @@ describe('zstd reading', () => {
     expect(await zstdChildren()).toEqual([]);
   });
 
+  it('kills zstd on an abort while its input is stalled and the consumer waits for output', async () => {
+    const data = payload(2 * 1024 * 1024);
+    const stream = zstd(data, '-3');
+    const controller = new AbortController();
+    const reason = new Error('stop');
+    // Half the stream, then nothing, ever: zstd waits for input, the consumer for output; the
+    // abort comes while they wait.
+    async function* stalled(): AsyncGenerator<Uint8Array> {
+      yield* chunks(stream.subarray(0, stream.length >> 1), 16384);
+      setTimeout(() => controller.abort(reason), 50);
+      await new Promise(() => undefined);
+    }
+    process.env[ZSTD_COMMAND_ENV] = zstdWrapper;
+    let decoded = 0;
+    const err = await (async () => {
+      for await (const chunk of payloadDecompressor('zstd')(
+        stalled(),
+        'data/0000.tar.zst',
+        controller.signal,
+      ))
+        decoded += chunk.length;
+    })().catch((e: unknown) => e);
+    expect(err).toBe(reason);
+    expect(decoded).toBeLessThan(data.length);
+    await until(zstdChildren, (pids) => pids.length === 0);
+  });
+
   it('kills zstd and removes its socket directory when the read is aborted mid-payload', async () => {
     const file = join(work, 'abort.mender');
     await writeArtifact(
@@ -296,18 +334,22 @@ describe('zstd reading', () => {
     let running: number[] = [];
     async function* source(): AsyncGenerator<Uint8Array> {
       for (let off = 0; off < bytes.length; off += 16384) {
-        yield bytes.subarray(off, off + 16384);
-        // Once the data member's zstd runs (the header's has exited), abort.
-        if ((await loggedPids()).length === 2) {
+        // Once the data member's zstd runs (the header's has exited), abort; before the last
+        // chunk at the latest, so that the payload is never complete.
+        if (off + 16384 >= bytes.length || (await loggedPids()).length === 2) {
+          await until(loggedPids, (pids) => pids.length === 2);
           running = await zstdChildren();
           controller.abort(reason);
           await new Promise(() => undefined);
         }
+        yield bytes.subarray(off, off + 16384);
       }
     }
     await expect(readArtifact(source(), { signal: controller.signal })).rejects.toBe(reason);
     expect(running.length).toBe(1);
-    expect(await zstdChildren()).toEqual([]);
+    // Killed on the abort although its input is stalled for good (the source never resumes);
+    // gone once Node has reaped it.
+    await until(zstdChildren, (pids) => pids.length === 0);
     expect(await socketDirs()).toEqual(before);
   });
 });
