@@ -20,10 +20,12 @@
  *    <= 1.5x uncompressed (stretch 1.2x), <= 1.6x for gzip and zstd on the incompressible payload,
  *    peak RSS <= 48 MiB.
  *
- * xz members are decoded by the system `xz` in a child process (see core's `xz-process.ts`), whose
- * memory the preload cannot see: for xz the bench also runs that decoder alone on the file's
- * `data/0000.tar.xz` (`xz --decompress --threads=1`, as the reader starts it) under GNU time and
- * prints its peak RSS next to validate's, which is the parent's only.
+ * xz and zstd members are decoded by the system `xz` and `zstd` in a child process (see core's
+ * `decoder-process.ts`), whose memory the preload cannot see: for those the bench also runs that
+ * decoder alone on the file's `data/0000.tar.xz|zst` (with the arguments the reader gives it)
+ * under GNU time and prints its peak RSS next to validate's, which is the parent's only. With
+ * OTAKIT_ZSTD=/nonexistent the reader falls back to its WebAssembly zstd decoder (in-process, no
+ * child figure then).
  *
  * With MENDER_ARTIFACT=/path/to/mender-artifact, `mender-artifact validate -k` runs on the same files
  * in the same repetitions (its peak RSS from GNU time when /usr/bin/time exists).
@@ -253,16 +255,26 @@ async function repack(
   await new Promise<void>((ok) => ws.end(ok));
 }
 
-/** Peak RSS (MiB) of the xz child the reader starts, run alone on the file's data member. */
-async function xzChildPeakMib(file: string, dir: string): Promise<number | undefined> {
-  if (!existsSync('/usr/bin/time')) return undefined;
-  const data = (await members(file)).find((m) => m.name === 'data/0000.tar.xz');
+/** The decoder child the reader starts per compression (see core's xz-process.ts, zstd-process.ts). */
+const CHILD_DECODERS: Record<string, { suffix: string; cmd: string }> = {
+  xz: {
+    suffix: '.xz',
+    cmd: 'xz --decompress --stdout --format=xz --threads=1 --memlimit-decompress=134217728 --no-warn',
+  },
+  zstd: { suffix: '.zst', cmd: 'zstd --decompress --stdout --quiet --memory=134217728' },
+};
+
+/** Peak RSS (MiB) of the decoder child the reader starts, run alone on the file's data member. */
+async function childPeakMib(file: string, compression: string, dir: string): Promise<number | undefined> {
+  const decoder = CHILD_DECODERS[compression];
+  if (!decoder || !existsSync('/usr/bin/time')) return undefined;
+  const data = (await members(file)).find((m) => m.name === `data/0000.tar${decoder.suffix}`);
   if (!data) return undefined;
-  const part = join(dir, 'member.xz');
+  const part = join(dir, `member${decoder.suffix}`);
   await compressRange(file, data.offset, data.size, undefined, part);
   const res = spawnSync(
     '/usr/bin/time',
-    ['-f', 'BENCH rss:%M', 'sh', '-c', 'exec xz --decompress --stdout --threads=1 "$0" > /dev/null', part],
+    ['-f', 'BENCH rss:%M', 'sh', '-c', `exec ${decoder.cmd} < "$0" > /dev/null`, part],
     { encoding: 'utf8' },
   );
   await rm(part);
@@ -349,10 +361,14 @@ async function main(): Promise<void> {
         console.log(
           `  validate/limit: wall ${wallRatio.toFixed(2)}x, CPU ${ratio(validate, 'cpu').toFixed(2)}x${target ? ` (target <= ${target}x${compression === 'none' ? ', stretch 1.2x' : ''})` : ''}; peak RSS ${v.rss.toFixed(1)} MiB (target <= ${TARGET_RSS_MIB})`,
         );
-        if (compression === 'xz') {
-          const child = await xzChildPeakMib(file, dir);
+        // As the reader decides: the program named by OTAKIT_XZ / OTAKIT_ZSTD (else on PATH) starts.
+        const program = compression === 'xz' ? process.env.OTAKIT_XZ : process.env.OTAKIT_ZSTD;
+        const usesChild =
+          compression in CHILD_DECODERS && spawnSync(program || compression, ['--version']).status === 0;
+        if (usesChild) {
+          const child = await childPeakMib(file, compression, dir);
           console.log(
-            `  xz child (decoder of data/0000.tar.xz, measured alone): peak RSS ${child === undefined ? 'n/a (needs /usr/bin/time)' : `${child.toFixed(1)} MiB`}; validate's figure above is the parent's only`,
+            `  ${compression} child (decoder of the data member, measured alone): peak RSS ${child === undefined ? 'n/a (needs /usr/bin/time)' : `${child.toFixed(1)} MiB`}; validate's figure above is the parent's only`,
           );
         }
         if (MENDER_ARTIFACT) {

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { builtinModules } from 'node:module';
+import { builtinModules, createRequire } from 'node:module';
 import { defineConfig, type Options } from 'tsup';
 
 type EsbuildPlugin = NonNullable<Options['esbuildPlugins']>[number];
@@ -21,6 +21,41 @@ const lazyChildProcessForCommander: EsbuildPlugin = {
       contents: "module.exports = { spawn: (...args) => require('node:child_process').spawn(...args) };",
       loader: 'js',
     }));
+  },
+};
+
+/**
+ * Node modules that the bundle loads only when one of their exports is first used: each import of
+ * them gets an object of getters that require the module then. Measured (bench/artifact.bench.ts,
+ * peak RSS of `otakit artifact validate`): `node:fs/promises` (with the readline, watcher and dir
+ * modules it loads) and `node:zlib` added about 0.5 and 0.25 MiB when every command module that
+ * imports them was initialised, though validating an uncompressed artifact calls neither.
+ */
+const LAZY_BUILTINS = ['node:fs/promises', 'node:zlib', 'node:os', 'node:module'];
+const lazyBuiltins: EsbuildPlugin = {
+  name: 'otakit-lazy-builtins',
+  setup(build) {
+    const nodeRequire = createRequire(import.meta.url);
+    build.onResolve({ filter: /^node:/ }, (args) =>
+      LAZY_BUILTINS.includes(args.path) && args.namespace !== 'otakit-lazy-builtin'
+        ? { path: args.path, namespace: 'otakit-lazy-builtin' }
+        : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: 'otakit-lazy-builtin' }, (args) => {
+      const names = Object.keys(nodeRequire(args.path) as object).filter((n) => n !== 'default');
+      const spec = JSON.stringify(args.path);
+      return {
+        contents: [
+          'let loaded;',
+          `const load = () => (loaded ??= require(${spec}));`,
+          ...names.map(
+            (n) =>
+              `Object.defineProperty(exports, ${JSON.stringify(n)}, { enumerable: true, get: () => load()[${JSON.stringify(n)}] });`,
+          ),
+        ].join('\n'),
+        loader: 'js',
+      };
+    });
   },
 };
 
@@ -64,7 +99,8 @@ const isLeftOut = (path: string): boolean =>
   DEPENDENCIES.some((name) => path === name || path.startsWith(`${name}/`));
 
 /**
- * core's zstd decoder imports its WebAssembly module (113 KB of base64) on the first zstd payload;
+ * core's WebAssembly zstd decoder (the fallback where no `zstd` program can be started) imports its
+ * module (113 KB of base64) on the first zstd payload it decodes;
  * in the bundle that import names a file of its own (built from the same module below), so that
  * `otakit artifact read` of other artifacts neither reads nor parses it.
  */
@@ -107,7 +143,7 @@ export default defineConfig([
       o.minifyWhitespace = true;
       o.minifySyntax = true;
     },
-    esbuildPlugins: [lazyChildProcessForCommander, zstdWasmOwnFile, leftOut(isLeftOut)],
+    esbuildPlugins: [lazyChildProcessForCommander, zstdWasmOwnFile, lazyBuiltins, leftOut(isLeftOut)],
     // Keep `node:` specifiers (Node 20 has them), so that tsup's own plugin does not resolve
     // node:child_process before the one above.
     removeNodeProtocol: false,

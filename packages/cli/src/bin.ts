@@ -38,7 +38,7 @@ async function run(argv: string[]): Promise<number> {
   const bundled = BUNDLED.has(commandName(argv));
   if (bundled) settleV8ForArtifactReads();
   const { main } = bundled
-    ? (requireWithCodeCache(join(__dirname, CJS_MAIN), codeCacheDirectory()) as { main: Main })
+    ? (requireWithCodeCache(join(__dirname, CJS_MAIN), codeCacheDirectory(), require) as { main: Main })
     : ((await import(ESM_MAIN)) as { main: Main });
   return main(argv);
 }

@@ -25,7 +25,8 @@ export function codeCacheDirectory(env: NodeJS.ProcessEnv = process.env): string
   if (env.XDG_CACHE_HOME) return join(env.XDG_CACHE_HOME, 'otakit', 'v8-cache');
   let home: string;
   try {
-    home = homedir();
+    // $HOME first, as os.homedir() itself does: the bundle then never loads node:os.
+    home = env.HOME || homedir();
   } catch {
     return undefined;
   }
@@ -58,10 +59,17 @@ type CommonJsWrapper = (
  * `__filename`, `__dirname`) and returns its exports, compiled from the code cache in `cacheDir`
  * when one is there and V8 accepts it. Without a usable cache the file compiles as usual and, at
  * exit, the code compiled by then (the bundle and every function the command ran) is written to
- * the cache for the next run. `cacheDir` `undefined`: a plain `require`.
+ * the cache for the next run. `cacheDir` `undefined`: a plain `require`. `requireNear`: the
+ * `require` the file gets, one that resolves from the file's directory (default: made with
+ * node:module's `createRequire`; src/bin.ts passes its own, as the bundle sits next to it, so
+ * that node:module is never loaded).
  */
-export function requireWithCodeCache(file: string, cacheDir: string | undefined): unknown {
-  if (cacheDir === undefined) return createRequire(file)(file);
+export function requireWithCodeCache(
+  file: string,
+  cacheDir: string | undefined,
+  requireNear: NodeJS.Require = createRequire(file),
+): unknown {
+  if (cacheDir === undefined) return requireNear(file);
   let source: string;
   let cacheFile: string;
   let prefix: string;
@@ -74,7 +82,7 @@ export function requireWithCodeCache(file: string, cacheDir: string | undefined)
       `${prefix}${size}-${Math.trunc(mtimeMs)}-${process.version}-${process.arch}.v8cache`,
     );
   } catch {
-    return createRequire(file)(file);
+    return requireNear(file);
   }
   let cachedData: Buffer | undefined;
   try {
@@ -94,7 +102,7 @@ export function requireWithCodeCache(file: string, cacheDir: string | undefined)
   }
   const wrapper = script.runInThisContext() as CommonJsWrapper;
   const module = { exports: {} as unknown };
-  wrapper.call(module.exports, module.exports, createRequire(file), module, file, dirname(file));
+  wrapper.call(module.exports, module.exports, requireNear, module, file, dirname(file));
   return module.exports;
 }
 

@@ -41,11 +41,11 @@ let artifactFile: string;
  * recorder cannot see it load: it is listed as `bundle:otakit-main.cjs` when the run wrote its
  * code cache, which only the bundle's loader does (each run gets a fresh cache directory).
  */
-async function loaded(args: string[], name: string): Promise<string[]> {
+async function loaded(args: string[], name: string, env: NodeJS.ProcessEnv = {}): Promise<string[]> {
   const log = join(dir, `${name}.log`);
   const cache = join(dir, `${name}-cache`);
   spawnSync(process.execPath, ['--import', preload, bin, ...args], {
-    env: { ...process.env, OTAKIT_LOAD_LOG: log, OTAKIT_COMPILE_CACHE: cache },
+    env: { ...process.env, ...env, OTAKIT_LOAD_LOG: log, OTAKIT_COMPILE_CACHE: cache },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const bundles = (await readdir(cache).catch(() => [] as string[]))
@@ -144,16 +144,22 @@ describe('otakit start-up', () => {
     expect(heavyIn(modules)).toEqual([]);
   });
 
-  it('the zstd decoder module loads, from its own file, when a payload is zstd', async () => {
+  it('a zstd payload is decoded by the zstd program; the WebAssembly decoder loads, from its own file, only without one', async () => {
     const zstdFile = join(dir, 'small-zstd.mender');
     execFileSync(process.execPath, [
       bin,
       ...['artifact', 'write', 'module-image', '-T', 'single-file', '-n', 'small-z', '-t', 'dev'],
       ...['-f', join(cliRoot, 'package.json'), '-o', zstdFile, '--compression', 'zstd'],
     ]);
-    const modules = await loaded(['artifact', 'validate', zstdFile], 'validate-zstd');
-    expect(modules).toContain(BUNDLE);
-    expect(modules).toContain(`cjs:${join(cliRoot, 'dist', 'otakit-zstd-wasm.cjs')}`);
+    const wasm = `cjs:${join(cliRoot, 'dist', 'otakit-zstd-wasm.cjs')}`;
+    const withProgram = await loaded(['artifact', 'validate', zstdFile], 'validate-zstd');
+    expect(withProgram).toContain(BUNDLE);
+    expect(withProgram).not.toContain(wasm);
+    const withoutProgram = await loaded(['artifact', 'validate', zstdFile], 'validate-zstd-wasm', {
+      OTAKIT_ZSTD: '/nonexistent/otakit-test/zstd',
+    });
+    expect(withoutProgram).toContain(BUNDLE);
+    expect(withoutProgram).toContain(wasm);
   });
 
   it('the recorder sees the heavy modules when a command does load them', async () => {

@@ -1,5 +1,6 @@
 import { createPublicKey } from 'node:crypto';
-import { access, constants, readFile, rename } from 'node:fs/promises';
+import { access, constants } from 'node:fs';
+import { readFile, rename } from 'node:fs/promises';
 import {
   ARTIFACT_COMPRESSION_IDS,
   type ArtifactCompressionId,
@@ -80,7 +81,11 @@ async function readUserFile(path: string, what: string): Promise<Buffer> {
 
 async function checkReadable(path: string): Promise<void> {
   try {
-    await access(path, constants.R_OK);
+    // node:fs's callback, not node:fs/promises: `artifact read|validate` never load that (see
+    // tsup.config.ts, lazyBuiltins).
+    await new Promise<void>((resolve, reject) => {
+      access(path, constants.R_OK, (err) => (err ? reject(err) : resolve()));
+    });
   } catch (cause) {
     throw new CliError('ERR_CLI_FILE', `cannot read artifact ${path}: ${(cause as Error).message}`, {
       cause,

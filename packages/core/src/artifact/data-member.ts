@@ -46,7 +46,7 @@ export async function readDataMember(
 ): Promise<void> {
   const { header, ledger, limits } = ctx;
   const body = ctx.outer.body();
-  const plain = compression === 'none' ? body : payloadDecompressor(compression)(body, member);
+  const plain = compression === 'none' ? body : payloadDecompressor(compression)(body, member, ctx.signal);
   // Decompressed chunks are lent too (see payloadDecompressor).
   const lent = ctx.lent || compression !== 'none';
   const input = new ByteReader(plain, ctx.signal);

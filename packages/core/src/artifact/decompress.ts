@@ -1,7 +1,7 @@
 /**
  * One streaming decompressor interface for the four compressions of a Mender Artifact: none, gzip
  * (node:zlib), xz/lzma (the system `xz` program, else `xz-decompress`, WebAssembly xz-embedded)
- * and zstd (reference libzstd as WebAssembly, see `zstd.ts`). Every decoder hands out bounded
+ * and zstd (the system `zstd` program, else reference libzstd as WebAssembly, see `zstd.ts`). Every decoder hands out bounded
  * slices and lets the event loop run.
  * The compression of a member is decided by its name suffix only, as mender-artifact does.
  */
@@ -10,7 +10,8 @@ import { xzCommand } from './compress-xz.js';
 import { ArtifactError } from './errors.js';
 import { type GunzipOptions, gunzipChunks } from './gunzip.js';
 import { startXzDecoder, unxzWithChild } from './xz-process.js';
-import { unzstd, unzstdLent } from './zstd.js';
+import { unzstd as unzstdWasm, unzstdLent as unzstdWasmLent } from './zstd.js';
+import { startZstdDecoder, unzstdWithChild, zstdCommand } from './zstd-process.js';
 
 /** The compression of an artifact member: none, gzip (`.gz`), xz (`.xz`, called `lzma` by Mender) or zstd (`.zst`). */
 export type ArtifactCompression = 'none' | 'gzip' | 'lzma' | 'zstd';
@@ -18,9 +19,15 @@ export type ArtifactCompression = 'none' | 'gzip' | 'lzma' | 'zstd';
 /**
  * A streaming decompressor: turns the chunks of a compressed member into the chunks of its content.
  * It pulls its input lazily (never more than it needs to produce the next output) and, when it
- * finishes or fails, has stopped reading its input.
+ * finishes or fails, has stopped reading its input. `signal`: when it aborts, a decoder that runs
+ * as a child process is killed at once (even while the input is stalled) and the decompressor
+ * fails with the signal's reason.
  */
-export type Decompressor = (input: AsyncIterable<Uint8Array>, member: string) => AsyncGenerator<Uint8Array>;
+export type Decompressor = (
+  input: AsyncIterable<Uint8Array>,
+  member: string,
+  signal?: AbortSignal,
+) => AsyncGenerator<Uint8Array>;
 
 const SUFFIXES: Record<string, ArtifactCompression> = {
   '': 'none',
@@ -150,15 +157,30 @@ function loadXzReadableStream(): Promise<XzReadableStreamClass> {
  * started, the WebAssembly decoder.
  */
 function unxzWith(lend: boolean): Decompressor {
-  return async function* unxz(input, member) {
+  return async function* unxz(input, member, signal) {
     const decoder = await startXzDecoder(xzCommand());
-    if (decoder) yield* unxzWithChild(decoder, input, member, lend);
+    if (decoder) yield* unxzWithChild(decoder, input, member, lend, signal);
     else yield* unxzWasm(input, member);
   };
 }
 
 const unxz = unxzWith(false);
 const unxzLent = unxzWith(true);
+
+/**
+ * zstd: the system `zstd` program as a child process (see `zstd-process.ts`), or, when none can
+ * be started, libzstd as WebAssembly (`zstd.ts`).
+ */
+function unzstdWith(lend: boolean): Decompressor {
+  return async function* unzstd(input, member, signal) {
+    const decoder = await startZstdDecoder(zstdCommand());
+    if (decoder) yield* unzstdWithChild(decoder, input, member, lend, signal);
+    else yield* (lend ? unzstdWasmLent : unzstdWasm)(input, member);
+  };
+}
+
+const unzstd = unzstdWith(false);
+const unzstdLent = unzstdWith(true);
 
 /** xz through `xz-decompress` (xz-embedded compiled to WebAssembly). @internal */
 export async function* unxzWasm(

@@ -83,3 +83,4 @@ export {
   writeArtifact,
 } from './writer.js';
 export { ArtifactWriteError, type ArtifactWriteErrorCode, XzUnavailableError } from './writer-errors.js';
+export { ZSTD_COMMAND_ENV } from './zstd-process.js';

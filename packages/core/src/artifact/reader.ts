@@ -287,7 +287,12 @@ class ArtifactReader {
     const { limits } = this;
     const raw = await this.outer.readBody(limits.maxHeaderBytes, 'the header');
     this.ledger.checkDigest(member, sha256(raw));
-    const plain = boundedExpansion(decompressor(compression)(once(raw), member), raw.length, limits, member);
+    const plain = boundedExpansion(
+      decompressor(compression)(once(raw), member, this.options.signal),
+      raw.length,
+      limits,
+      member,
+    );
     try {
       return await parseHeaderTar(plain, member, version, augmented, limits);
     } finally {

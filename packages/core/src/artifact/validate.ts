@@ -86,8 +86,8 @@ export async function validateArtifact(
 }
 
 /**
- * Reads and verifies an artifact file: {@link readArtifact} on the file, read in 512 KiB chunks
- * with one read ahead (so disk reads overlap with hashing) into three reused buffers. The fastest
+ * Reads and verifies an artifact file: {@link readArtifact} on the file, read in 256 KiB chunks
+ * with one read ahead (so disk reads overlap with hashing) into two reused buffers. The fastest
  * way to verify a file, in bounded memory whatever its size.
  *
  * @example
