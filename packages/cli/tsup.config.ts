@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { defineConfig, type Options } from 'tsup';
 
 type EsbuildPlugin = NonNullable<Options['esbuildPlugins']>[number];
@@ -79,6 +80,88 @@ const zstdWasmOwnFile: EsbuildPlugin = {
   },
 };
 
+const bundleSource = (file: string): string =>
+  fileURLToPath(new URL(`./src/bundle/${file}`, import.meta.url));
+
+/**
+ * A module that `require`s one export of a file of src/bundle, for a `require()` of undici's CommonJS
+ * that expects that export as the whole module.
+ */
+const reexport = (file: string, name: string) => ({
+  contents: `module.exports = require(${JSON.stringify(bundleSource(file))}).${name};`,
+  loader: 'js' as const,
+  resolveDir: bundleSource('.'),
+});
+
+/**
+ * The undici of `otakit device ...` (dist/otakit-device.cjs): core's `import('undici')` gets
+ * src/bundle/undici.ts (the Agent, proxy agents, request API and errors from undici's own `lib/`
+ * files, not its entry with fetch, WebSocket, caches and mocks), and within undici:
+ * - `node:assert` is src/bundle/assert.ts: undici only calls `assert(value[, message])` on its own
+ *   invariants, and Node's module costs ~3 MiB of RSS once loaded;
+ * - `lib/dispatcher/client-h2.js` is src/bundle/no-http2.ts, which throws a clear error if ever
+ *   called: undici calls it only for a connection that negotiated HTTP/2 (`allowH2` or `useH2c`,
+ *   which otakit never sets), and the real one loads `node:http2` (~2 MiB of RSS) with undici;
+ * - the two files undici `require`s only on paths the agent never takes stay undici's own files,
+ *   loaded from node_modules if ever reached, rather than source text the agent holds (every byte
+ *   of the bundle stays in memory as its source): fetch's body encoder (for a FormData handed to a
+ *   dispatcher as is; core encodes a FormData into a stream first) and the llhttp parser built
+ *   without SIMD (for CPUs without it; undici tries the SIMD build first).
+ * Measured with bench/device.bench.ts (idle `otakit device run`); pinned by
+ * test/device-bundle.test.ts.
+ */
+const leanUndici: EsbuildPlugin = {
+  name: 'otakit-lean-undici',
+  setup(build) {
+    const inUndici = (importer: string) => /[\\/]undici[\\/]lib[\\/]/.test(importer);
+    build.onResolve({ filter: /^undici$/ }, () => ({ path: 'undici', namespace: 'otakit-undici' }));
+    build.onResolve({ filter: /^(node:)?assert$/ }, (args) =>
+      inUndici(args.importer) ? { path: 'assert', namespace: 'otakit-undici' } : undefined,
+    );
+    build.onResolve({ filter: /^\.\/client-h2(\.js)?$/ }, (args) =>
+      inUndici(args.importer) ? { path: 'client-h2', namespace: 'otakit-undici' } : undefined,
+    );
+    build.onResolve({ filter: /^\.\.\/(web\/fetch\/body|llhttp\/llhttp-wasm)\.js$/ }, (args) =>
+      inUndici(args.importer)
+        ? { path: `undici/lib/${args.path.slice(3)}`, namespace: 'otakit-require' }
+        : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: 'otakit-undici' }, (args) => {
+      if (args.path === 'assert') return reexport('assert.ts', 'assert');
+      if (args.path === 'client-h2') return reexport('no-http2.ts', 'connectH2');
+      return reexport('undici.ts', 'undiciSubset');
+    });
+  },
+};
+
+/**
+ * In the device bundle the command groups other than `device` (which src/bin.ts never runs from
+ * it) are a module that throws: their code is not source text the agent holds for nothing.
+ */
+const deviceGroupOnly: EsbuildPlugin = {
+  name: 'otakit-device-group-only',
+  setup(build) {
+    build.onResolve({ filter: /^\.\/[\w-]+\.js$/ }, (args) =>
+      /[\\/]commands[\\/]registry\.ts$/.test(args.importer) && args.path !== './device.js'
+        ? { path: args.path, namespace: 'otakit-other-group' }
+        : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: 'otakit-other-group' }, (args) => ({
+      contents: `throw new Error(${JSON.stringify(`otakit: ${args.path} is not in the device bundle (src/bin.ts runs it from another file)`)});`,
+      loader: 'js',
+    }));
+  },
+};
+
+/** Packages the device bundle compiles in rather than `require`s. */
+const DEVICE_BUNDLED_PACKAGES = new Set([...BUNDLED_PACKAGES, '@otakit/device-client', 'undici']);
+const isLeftOutOfDevice = (path: string): boolean =>
+  path.startsWith('node:') ||
+  BUILTINS.has(path.split('/')[0] as string) ||
+  DEPENDENCIES.some(
+    (name) => !DEVICE_BUNDLED_PACKAGES.has(name) && (path === name || path.startsWith(`${name}/`)),
+  );
+
 export default defineConfig([
   // The library (`main` for programs that embed the CLI) and the ESM build the executable runs for
   // commands other than `--version`, `--help` and `artifact`.
@@ -110,6 +193,36 @@ export default defineConfig([
     esbuildPlugins: [lazyChildProcessForCommander, zstdWasmOwnFile, leftOut(isLeftOut)],
     // Keep `node:` specifiers (Node 20 has them), so that tsup's own plugin does not resolve
     // node:child_process before the one above.
+    removeNodeProtocol: false,
+    splitting: false,
+    clean: false,
+    sourcemap: true,
+    target: 'node20',
+    platform: 'node',
+  },
+  // `otakit device ...` (see src/bin.ts): the CLI as one CommonJS file with the device client,
+  // core and the parts of undici the agent uses compiled in, so that an idle `device run` holds
+  // no module it does not run (issue 15: idle RSS <= 48 MiB).
+  {
+    entry: { 'otakit-device': 'src/main.ts' },
+    format: ['cjs'],
+    outExtension: () => ({ js: '.cjs' }),
+    noExternal: [/./],
+    esbuildOptions(o) {
+      o.alias = {
+        '@otakit/core': '../core/src/index.ts',
+        '@otakit/device-client': '../device-client/src/index.ts',
+      };
+      o.minifyWhitespace = true;
+      o.minifySyntax = true;
+    },
+    esbuildPlugins: [
+      lazyChildProcessForCommander,
+      zstdWasmOwnFile,
+      leanUndici,
+      deviceGroupOnly,
+      leftOut(isLeftOutOfDevice),
+    ],
     removeNodeProtocol: false,
     splitting: false,
     clean: false,
