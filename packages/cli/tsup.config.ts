@@ -176,7 +176,9 @@ const lazyBuiltins: EsbuildPlugin = {
       const names = Object.keys((await import(`node:${args.path}`)) as object).filter(
         (name) => name !== 'default',
       );
-      const getters = names.map((name) => `get ${JSON.stringify(name)}() { return load()[${JSON.stringify(name)}]; }`);
+      const getters = names.map(
+        (name) => `get ${JSON.stringify(name)}() { return load()[${JSON.stringify(name)}]; }`,
+      );
       return {
         contents: [
           `let loaded;`,
@@ -252,13 +254,7 @@ export default defineConfig([
       o.minifyWhitespace = true;
       o.minifySyntax = true;
     },
-    esbuildPlugins: [
-      lazyBuiltins,
-      zstdWasmOwnFile,
-      leanUndici,
-      deviceGroupOnly,
-      leftOut(isLeftOutOfDevice),
-    ],
+    esbuildPlugins: [lazyBuiltins, zstdWasmOwnFile, leanUndici, deviceGroupOnly, leftOut(isLeftOutOfDevice)],
     removeNodeProtocol: false,
     splitting: false,
     clean: false,

@@ -159,7 +159,7 @@ describe('the undici of the device bundle', () => {
 
     it('comes to what undici.request comes to, for each URL and options form', async () => {
       const agent = new undiciSubset.Agent({ headersTimeout: 300 });
-      const cases: [string, unknown, Record<string, unknown> | undefined][] = [
+      const cases: [string, unknown, Record<string, unknown> | string | undefined][] = [
         ['a path with a query', `${base}/a/b?x=1`, {}],
         ['a URL object', new URL(`${base}/u`), {}],
         ['a body without a method (a PUT)', `${base}/p`, { body: 'hello' }],
@@ -177,7 +177,7 @@ describe('the undici of the device bundle', () => {
       ];
       try {
         for (const [label, url, opts] of cases) {
-          const withAgent = (o: Record<string, unknown> | undefined) =>
+          const withAgent = (o: Record<string, unknown> | string | undefined) =>
             (o === undefined ? undefined : typeof o === 'object' ? { ...o, dispatcher: agent } : o) as never;
           const theirs = await outcome(() => undici.request(url as string, withAgent(opts)));
           const ours = await outcome(() => undiciSubset.request(url as string, withAgent(opts)));
