@@ -200,6 +200,32 @@ const isLeftOutOfDevice = (path: string): boolean =>
     (name) => !DEVICE_BUNDLED_PACKAGES.has(name) && (path === name || path.startsWith(`${name}/`)),
   );
 
+/** A CommonJS build of the executable: everything bundled but what `plugins` leave out. */
+const commonJsBundle = (
+  entry: Record<string, string>,
+  alias: Record<string, string>,
+  plugins: EsbuildPlugin[],
+): Options => ({
+  entry,
+  format: ['cjs'],
+  outExtension: () => ({ js: '.cjs' }),
+  noExternal: [/./],
+  esbuildOptions(o) {
+    o.alias = alias;
+    o.minifyWhitespace = true;
+    o.minifySyntax = true;
+  },
+  esbuildPlugins: plugins,
+  // Keep `node:` specifiers (Node 20 has them), so that tsup's own plugin does not resolve
+  // node:child_process before the plugins.
+  removeNodeProtocol: false,
+  splitting: false,
+  clean: false,
+  sourcemap: true,
+  target: 'node20',
+  platform: 'node',
+});
+
 export default defineConfig([
   // The library (`main` for programs that embed the CLI) and the ESM build the executable runs for
   // commands other than `--version`, `--help` and `artifact`.
@@ -214,52 +240,21 @@ export default defineConfig([
   },
   // The executable (see src/bin.ts): a small dispatcher, and the CLI as one CommonJS file with
   // commander bundled in for `--help` and `artifact ...`.
-  {
-    entry: {
+  commonJsBundle(
+    {
       otakit: 'src/bin.ts',
       'otakit-main': 'src/main.ts',
       'otakit-zstd-wasm': '../core/src/artifact/zstd-wasm-module.ts',
     },
-    format: ['cjs'],
-    outExtension: () => ({ js: '.cjs' }),
-    noExternal: [/./],
-    esbuildOptions(o) {
-      o.alias = { '@otakit/core': '../core/src/index.ts' };
-      o.minifyWhitespace = true;
-      o.minifySyntax = true;
-    },
-    esbuildPlugins: [lazyChildProcessForCommander, zstdWasmOwnFile, leftOut(isLeftOut)],
-    // Keep `node:` specifiers (Node 20 has them), so that tsup's own plugin does not resolve
-    // node:child_process before the one above.
-    removeNodeProtocol: false,
-    splitting: false,
-    clean: false,
-    sourcemap: true,
-    target: 'node20',
-    platform: 'node',
-  },
+    { '@otakit/core': '../core/src/index.ts' },
+    [lazyChildProcessForCommander, zstdWasmOwnFile, leftOut(isLeftOut)],
+  ),
   // `otakit device ...` (see src/bin.ts): the CLI as one CommonJS file with the device client,
   // core and the parts of undici the agent uses compiled in, so that an idle `device run` holds
   // no module it does not run (issue 15: idle RSS <= 48 MiB).
-  {
-    entry: { 'otakit-device': 'src/main.ts' },
-    format: ['cjs'],
-    outExtension: () => ({ js: '.cjs' }),
-    noExternal: [/./],
-    esbuildOptions(o) {
-      o.alias = {
-        '@otakit/core': '../core/src/index.ts',
-        '@otakit/device-client': '../device-client/src/index.ts',
-      };
-      o.minifyWhitespace = true;
-      o.minifySyntax = true;
-    },
-    esbuildPlugins: [lazyBuiltins, zstdWasmOwnFile, leanUndici, deviceGroupOnly, leftOut(isLeftOutOfDevice)],
-    removeNodeProtocol: false,
-    splitting: false,
-    clean: false,
-    sourcemap: true,
-    target: 'node20',
-    platform: 'node',
-  },
+  commonJsBundle(
+    { 'otakit-device': 'src/main.ts' },
+    { '@otakit/core': '../core/src/index.ts', '@otakit/device-client': '../device-client/src/index.ts' },
+    [lazyBuiltins, zstdWasmOwnFile, leanUndici, deviceGroupOnly, leftOut(isLeftOutOfDevice)],
+  ),
 ]);

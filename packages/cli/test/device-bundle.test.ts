@@ -7,10 +7,7 @@
  * core's HTTP client on that undici: test/undici-subset-core.test.ts. Memory: bench/device.bench.ts.
  */
 
-import { once } from 'node:events';
 import { readdir, readFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as undici from 'undici';
@@ -18,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AssertionError, assert } from '../src/bundle/assert.js';
 import { connectH2, Http2NotBundledError } from '../src/bundle/no-http2.js';
 import { undiciSubset } from '../src/bundle/undici.js';
+import { type LoopbackServer, serveOnLoopback } from './loopback.js';
 
 const cliRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const coreHttp = join(cliRoot, '..', 'core', 'src', 'http');
@@ -123,10 +121,10 @@ describe('the undici of the device bundle', () => {
   });
 
   describe('over loopback', () => {
-    let server: Server;
+    let server: LoopbackServer;
     let base: string;
     beforeAll(async () => {
-      server = createServer((req, res) => {
+      server = await serveOnLoopback((req, res) => {
         if (req.url === '/hold') return; // never answers
         let body = '';
         req.on('data', (c: Buffer) => {
@@ -137,14 +135,9 @@ describe('the undici of the device bundle', () => {
           res.end(JSON.stringify({ method: req.method, url: req.url, body }));
         });
       });
-      server.listen(0, '127.0.0.1');
-      await once(server, 'listening');
-      base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      base = server.url;
     });
-    afterAll(async () => {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-    });
+    afterAll(() => server.close());
 
     /** What a `request` call came to: its status and body, or its error (thrown or rejected). */
     async function outcome(send: () => Promise<undici.Dispatcher.ResponseData>): Promise<unknown> {

@@ -6,12 +6,11 @@
  * (plain, proxy, TLS options) and one a user injects.
  */
 
-import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ConnectionError, HttpClient, NotFoundError, TimeoutError } from '@otakit/core';
 import { MockAgent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { type LoopbackServer, serveOnLoopback } from './loopback.js';
 
 vi.mock('undici', async (importOriginal) => {
   const { undiciSubset } = await import('../src/bundle/undici.js');
@@ -25,7 +24,7 @@ vi.mock('undici', async (importOriginal) => {
   };
 });
 
-let server: Server;
+let server: LoopbackServer;
 let base: string;
 let flaky = 0;
 const seen: { method?: string; url?: string; type?: string; body: string }[] = [];
@@ -54,15 +53,10 @@ function handler(req: IncomingMessage, res: ServerResponse): void {
 }
 
 beforeAll(async () => {
-  server = createServer(handler);
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server = await serveOnLoopback(handler);
+  base = server.url;
 });
-afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((r) => server.close(r));
-});
+afterAll(() => server.close());
 
 describe('core’s HttpClient on the device bundle’s undici', () => {
   it('runs on the module the bundle gives core', async () => {
