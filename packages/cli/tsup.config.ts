@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { builtinModules, createRequire } from 'node:module';
+import { builtinModules } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { defineConfig, type Options } from 'tsup';
 
 type EsbuildPlugin = NonNullable<Options['esbuildPlugins']>[number];
@@ -21,41 +22,6 @@ const lazyChildProcessForCommander: EsbuildPlugin = {
       contents: "module.exports = { spawn: (...args) => require('node:child_process').spawn(...args) };",
       loader: 'js',
     }));
-  },
-};
-
-/**
- * Node modules that the bundle loads only when one of their exports is first used: each import of
- * them gets an object of getters that require the module then. Measured (bench/artifact.bench.ts,
- * peak RSS of `otakit artifact validate`): `node:fs/promises` (with the readline, watcher and dir
- * modules it loads) and `node:zlib` added about 0.5 and 0.25 MiB when every command module that
- * imports them was initialised, though validating an uncompressed artifact calls neither.
- */
-const LAZY_BUILTINS = ['node:fs/promises', 'node:zlib', 'node:os', 'node:module'];
-const lazyBuiltins: EsbuildPlugin = {
-  name: 'otakit-lazy-builtins',
-  setup(build) {
-    const nodeRequire = createRequire(import.meta.url);
-    build.onResolve({ filter: /^node:/ }, (args) =>
-      LAZY_BUILTINS.includes(args.path) && args.namespace !== 'otakit-lazy-builtin'
-        ? { path: args.path, namespace: 'otakit-lazy-builtin' }
-        : undefined,
-    );
-    build.onLoad({ filter: /.*/, namespace: 'otakit-lazy-builtin' }, (args) => {
-      const names = Object.keys(nodeRequire(args.path) as object).filter((n) => n !== 'default');
-      const spec = JSON.stringify(args.path);
-      return {
-        contents: [
-          'let loaded;',
-          `const load = () => (loaded ??= require(${spec}));`,
-          ...names.map(
-            (n) =>
-              `Object.defineProperty(exports, ${JSON.stringify(n)}, { enumerable: true, get: () => load()[${JSON.stringify(n)}] });`,
-          ),
-        ].join('\n'),
-        loader: 'js',
-      };
-    });
   },
 };
 
@@ -115,6 +81,152 @@ const zstdWasmOwnFile: EsbuildPlugin = {
   },
 };
 
+const bundleSource = (file: string): string =>
+  fileURLToPath(new URL(`./src/bundle/${file}`, import.meta.url));
+
+/**
+ * A module that `require`s one export of a file of src/bundle, for a `require()` of undici's CommonJS
+ * that expects that export as the whole module.
+ */
+const reexport = (file: string, name: string) => ({
+  contents: `module.exports = require(${JSON.stringify(bundleSource(file))}).${name};`,
+  loader: 'js' as const,
+  resolveDir: bundleSource('.'),
+});
+
+/**
+ * The undici of `otakit device ...` (dist/otakit-device.cjs): core's `import('undici')` gets
+ * src/bundle/undici.ts (the Agent, proxy agents, request API and errors from undici's own `lib/`
+ * files, not its entry with fetch, WebSocket, caches and mocks), and within undici:
+ * - `node:assert` is src/bundle/assert.ts: undici only calls `assert(value[, message])` on its own
+ *   invariants, and Node's module costs ~3 MiB of RSS once loaded;
+ * - `lib/dispatcher/client-h2.js` is src/bundle/no-http2.ts, which throws a clear error if ever
+ *   called: undici calls it only for a connection that negotiated HTTP/2 (`allowH2` or `useH2c`,
+ *   which otakit never sets), and the real one loads `node:http2` (~2 MiB of RSS) with undici;
+ * - the two files undici `require`s only on paths the agent never takes stay undici's own files,
+ *   loaded from node_modules if ever reached, rather than source text the agent holds (every byte
+ *   of the bundle stays in memory as its source): fetch's body encoder (for a FormData handed to a
+ *   dispatcher as is; core encodes a FormData into a stream first) and the llhttp parser built
+ *   without SIMD (for CPUs without it; undici tries the SIMD build first).
+ * Measured with bench/device.bench.ts (idle `otakit device run`); pinned by
+ * test/device-bundle.test.ts.
+ */
+const leanUndici: EsbuildPlugin = {
+  name: 'otakit-lean-undici',
+  setup(build) {
+    const inUndici = (importer: string) => /[\\/]undici[\\/]lib[\\/]/.test(importer);
+    build.onResolve({ filter: /^undici$/ }, () => ({ path: 'undici', namespace: 'otakit-undici' }));
+    build.onResolve({ filter: /^(node:)?assert$/ }, (args) =>
+      inUndici(args.importer) ? { path: 'assert', namespace: 'otakit-undici' } : undefined,
+    );
+    build.onResolve({ filter: /^\.\/client-h2(\.js)?$/ }, (args) =>
+      inUndici(args.importer) ? { path: 'client-h2', namespace: 'otakit-undici' } : undefined,
+    );
+    build.onResolve({ filter: /^\.\.\/(web\/fetch\/body|llhttp\/llhttp-wasm)\.js$/ }, (args) =>
+      inUndici(args.importer)
+        ? { path: `undici/lib/${args.path.slice(3)}`, namespace: 'otakit-require' }
+        : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: 'otakit-undici' }, (args) => {
+      if (args.path === 'assert') return reexport('assert.ts', 'assert');
+      if (args.path === 'client-h2') return reexport('no-http2.ts', 'connectH2');
+      return reexport('undici.ts', 'undiciSubset');
+    });
+  },
+};
+
+/**
+ * In the device bundle the command groups other than `device` (which src/bin.ts never runs from
+ * it) are a module that throws: their code is not source text the agent holds for nothing.
+ */
+const deviceGroupOnly: EsbuildPlugin = {
+  name: 'otakit-device-group-only',
+  setup(build) {
+    build.onResolve({ filter: /^\.\/[\w-]+\.js$/ }, (args) =>
+      /[\\/]commands[\\/]registry\.ts$/.test(args.importer) && args.path !== './device.js'
+        ? { path: args.path, namespace: 'otakit-other-group' }
+        : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: 'otakit-other-group' }, (args) => ({
+      contents: `throw new Error(${JSON.stringify(`otakit: ${args.path} is not in the device bundle (src/bin.ts runs it from another file)`)});`,
+      loader: 'js',
+    }));
+  },
+};
+
+/**
+ * Node modules a bundle `require`s on first use rather than when it loads. Each becomes a module
+ * of getters, one per export (listed from this Node at build time), that require the real module
+ * when read: `import { spawn } from 'node:child_process'` still works, and `spawn` is only looked
+ * up where it is called. Measured (RSS after `gc()` around each first `require`, and the peak RSS
+ * of `otakit artifact validate` in bench/artifact.bench.ts): node:child_process 0.50 MiB,
+ * node:fs/promises (with the readline, watcher and dir modules it loads) ~0.5 MiB, node:zlib
+ * ~0.25 MiB, node:os 0.21 MiB; validating an uncompressed artifact and the idle agent use none.
+ */
+const lazyBuiltins = (modules: readonly string[]): EsbuildPlugin => ({
+  name: 'otakit-lazy-builtins',
+  setup(build) {
+    const filter = new RegExp(`^(node:)?(${modules.join('|')})$`);
+    build.onResolve({ filter }, (args) =>
+      // The real module, required by the module of getters.
+      args.namespace === 'otakit-lazy-builtin'
+        ? { path: args.path, external: true }
+        : { path: args.path.replace(/^node:/, ''), namespace: 'otakit-lazy-builtin' },
+    );
+    build.onLoad({ filter: /.*/, namespace: 'otakit-lazy-builtin' }, async (args) => {
+      const names = Object.keys((await import(`node:${args.path}`)) as object).filter(
+        (name) => name !== 'default',
+      );
+      const getters = names.map(
+        (name) => `get ${JSON.stringify(name)}() { return load()[${JSON.stringify(name)}]; }`,
+      );
+      return {
+        contents: [
+          `let loaded;`,
+          `const load = () => (loaded ??= require(${JSON.stringify(`node:${args.path}`)}));`,
+          `module.exports = { ${getters.join(', ')} };`,
+        ].join('\n'),
+        loader: 'js',
+      };
+    });
+  },
+});
+
+/** Packages the device bundle compiles in rather than `require`s. */
+const DEVICE_BUNDLED_PACKAGES = new Set([...BUNDLED_PACKAGES, '@otakit/device-client', 'undici']);
+const isLeftOutOfDevice = (path: string): boolean =>
+  path.startsWith('node:') ||
+  BUILTINS.has(path.split('/')[0] as string) ||
+  DEPENDENCIES.some(
+    (name) => !DEVICE_BUNDLED_PACKAGES.has(name) && (path === name || path.startsWith(`${name}/`)),
+  );
+
+/** A CommonJS build of the executable: everything bundled but what `plugins` leave out. */
+const commonJsBundle = (
+  entry: Record<string, string>,
+  alias: Record<string, string>,
+  plugins: EsbuildPlugin[],
+): Options => ({
+  entry,
+  format: ['cjs'],
+  outExtension: () => ({ js: '.cjs' }),
+  noExternal: [/./],
+  esbuildOptions(o) {
+    o.alias = alias;
+    o.minifyWhitespace = true;
+    o.minifySyntax = true;
+  },
+  esbuildPlugins: plugins,
+  // Keep `node:` specifiers (Node 20 has them), so that tsup's own plugin does not resolve
+  // node:child_process before the plugins.
+  removeNodeProtocol: false,
+  splitting: false,
+  clean: false,
+  sourcemap: true,
+  target: 'node20',
+  platform: 'node',
+});
+
 export default defineConfig([
   // The library (`main` for programs that embed the CLI) and the ESM build the executable runs for
   // commands other than `--version`, `--help` and `artifact`.
@@ -129,28 +241,26 @@ export default defineConfig([
   },
   // The executable (see src/bin.ts): a small dispatcher, and the CLI as one CommonJS file with
   // commander bundled in for `--help` and `artifact ...`.
-  {
-    entry: {
+  commonJsBundle(
+    {
       otakit: 'src/bin.ts',
       'otakit-main': 'src/main.ts',
       'otakit-zstd-wasm': '../core/src/artifact/zstd-wasm-module.ts',
     },
-    format: ['cjs'],
-    outExtension: () => ({ js: '.cjs' }),
-    noExternal: [/./],
-    esbuildOptions(o) {
-      o.alias = { '@otakit/core': '../core/src/index.ts' };
-      o.minifyWhitespace = true;
-      o.minifySyntax = true;
-    },
-    esbuildPlugins: [lazyChildProcessForCommander, zstdWasmOwnFile, lazyBuiltins, leftOut(isLeftOut)],
-    // Keep `node:` specifiers (Node 20 has them), so that tsup's own plugin does not resolve
-    // node:child_process before the one above.
-    removeNodeProtocol: false,
-    splitting: false,
-    clean: false,
-    sourcemap: true,
-    target: 'node20',
-    platform: 'node',
-  },
+    { '@otakit/core': '../core/src/index.ts' },
+    [
+      lazyChildProcessForCommander,
+      zstdWasmOwnFile,
+      lazyBuiltins(['fs/promises', 'zlib', 'os', 'module']),
+      leftOut(isLeftOut),
+    ],
+  ),
+  // `otakit device ...` (see src/bin.ts): the CLI as one CommonJS file with the device client,
+  // core and the parts of undici the agent uses compiled in, so that an idle `device run` holds
+  // no module it does not run (issue 15: idle RSS <= 48 MiB).
+  commonJsBundle(
+    { 'otakit-device': 'src/main.ts' },
+    { '@otakit/core': '../core/src/index.ts', '@otakit/device-client': '../device-client/src/index.ts' },
+    [lazyBuiltins(['child_process', 'os', 'zlib']), zstdWasmOwnFile, leanUndici, deviceGroupOnly, leftOut(isLeftOutOfDevice)],
+  ),
 ]);

@@ -12,20 +12,32 @@
  *   loaded through V8's code cache (see code-cache.ts), after the V8 settings of
  *   commands/artifact-v8.ts: V8 tags a code cache with its flags, so they are set first, and for
  *   every bundled command alike (a cache written under other flags would be refused and rewritten).
+ * - `device ...`: `dist/otakit-device.cjs`, the CLI as one CommonJS file with the device client,
+ *   core and the parts of undici the agent uses compiled in (see tsup.config.ts and src/bundle/),
+ *   for the idle `device run` target of issue 15 (RSS <= 48 MiB). Measured with
+ *   bench/device.bench.ts, idle RSS median: 61.8 MiB from the ESM build, ~53 MiB from this file:
+ *   no ESM loader, no undici entry (fetch, WebSocket, caches, mocks), no node:assert, no
+ *   node:http2, and one copy of core. `device run --iot-device-id` still loads the IoT Core
+ *   adapter's own build (with its own core) when telemetry starts.
  * - every other command: the ESM build (`dist/index.js`), as before. Those commands load the
  *   clients' ESM builds; run from CommonJS they would load `@otakit/core` twice.
  */
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { commandName, isVersionRequest } from './argv.js';
 import { codeCacheDirectory, requireWithCodeCache } from './code-cache.js';
 import { settleV8ForArtifactReads } from './commands/artifact-v8.js';
 import { VERSION } from './version.js';
 
+/** The top-level command run by the device bundle. */
+const DEVICE = 'device';
+
 /** Top-level commands (`undefined`: none, as in `otakit --help`) run by the CommonJS bundle. */
 const BUNDLED = new Set<string | undefined>([undefined, 'artifact']);
 
 /** Built files next to this one; in variables so that the bundler leaves them alone. */
 const CJS_MAIN = './otakit-main.cjs';
+const CJS_DEVICE = './otakit-device.cjs';
 const ESM_MAIN = './index.js';
 
 type Main = (argv: string[]) => Promise<number>;
@@ -35,11 +47,18 @@ async function run(argv: string[]): Promise<number> {
     process.stdout.write(`${VERSION}\n`);
     return 0;
   }
-  const bundled = BUNDLED.has(commandName(argv));
-  if (bundled) settleV8ForArtifactReads();
-  const { main } = bundled
-    ? (requireWithCodeCache(join(__dirname, CJS_MAIN), codeCacheDirectory(), require) as { main: Main })
-    : ((await import(ESM_MAIN)) as { main: Main });
+  const name = commandName(argv);
+  let main: Main;
+  if (name === DEVICE) {
+    // A plain require: the code cache made no difference to the idle agent's RSS (measured), and
+    // `device run` sets V8 flags (commands/device-agent.ts) that a cache would have to be made under.
+    ({ main } = createRequire(__filename)(join(__dirname, CJS_DEVICE)) as { main: Main });
+  } else if (BUNDLED.has(name)) {
+    settleV8ForArtifactReads();
+    ({ main } = requireWithCodeCache(join(__dirname, CJS_MAIN), codeCacheDirectory(), require) as { main: Main });
+  } else {
+    ({ main } = (await import(ESM_MAIN)) as { main: Main });
+  }
   return main(argv);
 }
 

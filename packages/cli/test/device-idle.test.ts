@@ -2,7 +2,10 @@
  * An idle device agent loads only what idling needs: the built `otakit device run` runs against the
  * sandbox under the preload that records every module it resolves (as startup.test.ts does for
  * the CLI), authenticates, sends its inventory and polls; then the test asserts what stayed
- * unloaded. Its memory is measured by bench/device.bench.ts, not here.
+ * unloaded. The agent runs from the device bundle (dist/otakit-device.cjs), which compiles in the
+ * device client, core, jose's decoder and the parts of undici it uses, so what it holds is also
+ * checked in the bundle's source map (test/device-bundle.test.ts checks the bundle itself). Its
+ * memory is measured by bench/device.bench.ts, not here.
  */
 
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -38,7 +41,25 @@ const NOT_WHEN_IDLE = [
   /@otakit\/management-client/,
   /\/packages\/sandbox\//,
   /\/packages\/telemetry\//,
+  // undici's entry (fetch, WebSocket, caches, mocks), its HTTP/2 client and node:assert.
+  /\/undici\/index\.js$/,
+  /\/undici\/lib\/(web|mock|cache|interceptor)\//,
+  /\/undici\/lib\/dispatcher\/client-h2\.js$/,
+  /^cjs:(node:)?(assert|http2)$/,
 ];
+
+/**
+ * Every file compiled into the device bundle, from its source map (not the build's generated
+ * modules, `namespace:path`, such as the one-line `require()` of a package left out).
+ */
+async function bundledSources(): Promise<string[]> {
+  const map = JSON.parse(await readFile(join(cliRoot, 'dist', 'otakit-device.cjs.map'), 'utf8')) as {
+    sources: string[];
+  };
+  return map.sources
+    .filter((source) => !/^[\w-]+:/.test(source))
+    .map((source) => resolve(cliRoot, 'dist', source));
+}
 
 let sandbox: Sandbox;
 let dir: string;
@@ -90,12 +111,17 @@ describe('otakit device run, idle', () => {
       await agent.stop();
     }
     const modules = (await readFile(log, 'utf8')).split('\n').filter(Boolean);
-    // It did run the agent (the device client and the HTTP transport are loaded)...
-    expect(modules.some((m) => /\/packages\/device-client\/dist\//.test(m))).toBe(true);
-    expect(modules.some((m) => /\/undici\//.test(m))).toBe(true);
-    // ...and nothing an idle agent without telemetry does not use.
+    // It did run the agent, from the device bundle (which has the device client and undici in it)...
+    expect(modules).toContain(`cjs:${join(cliRoot, 'dist', 'otakit-device.cjs')}`);
+    expect(modules.some((m) => /\/packages\/device-client\/dist\//.test(m))).toBe(false);
+    // ...and loaded nothing an idle agent without telemetry does not use,
     expect(modules.filter((m) => NOT_WHEN_IDLE.some((re) => re.test(m)))).toEqual([]);
+    // nor has it in the bundle.
+    const sources = await bundledSources();
+    expect(sources.filter((m) => NOT_WHEN_IDLE.some((re) => re.test(m)))).toEqual([]);
+    expect(sources.some((m) => /\/packages\/device-client\/src\//.test(m))).toBe(true);
+    expect(sources.some((m) => /\/undici\/lib\/dispatcher\/agent\.js$/.test(m))).toBe(true);
     // The token's expiry is read through jose's decoder (the one JWT codec), not by hand.
-    expect(modules.some((m) => /\/jose\/dist\/\w+\/util\/decode_jwt\.js$/.test(m))).toBe(true);
+    expect(sources.some((m) => /\/jose\/dist\/\w+\/util\/decode_jwt\.js$/.test(m))).toBe(true);
   });
 });

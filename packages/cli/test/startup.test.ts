@@ -163,10 +163,24 @@ describe('otakit start-up', () => {
   });
 
   it('the recorder sees the heavy modules when a command does load them', async () => {
+    // The management commands load their client (and undici) from the ESM build; nothing listens
+    // on port 9, so the command fails after loading them.
+    const modules = await loaded(
+      ['devices', 'list', '--server', 'http://127.0.0.1:9', '--token', 'not-a-token', '--json'],
+      'devices-list',
+    );
+    expect(heavyIn(modules).some((m) => /management-client/.test(m))).toBe(true);
+    expect(heavyIn(modules).some((m) => /\/undici\//.test(m))).toBe(true);
+  });
+
+  it('device commands run the device bundle, which has the device client in it', async () => {
     const modules = await loaded(
       ['device', 'install', artifactFile, '--data-dir', join(dir, 'data'), '--device-type', 'dev', '--json'],
       'install',
     );
-    expect(heavyIn(modules).some((m) => /device-client/.test(m))).toBe(true);
+    expect(modules).toContain(`cjs:${join(cliRoot, 'dist', 'otakit-device.cjs')}`);
+    expect(esmLoaded(modules)).toEqual([]);
+    expect(modules.filter((m) => /otakit-main\.cjs$|\/cli\/dist\/index\.js$/.test(m))).toEqual([]);
+    expect(heavyIn(modules)).toEqual([]);
   });
 });

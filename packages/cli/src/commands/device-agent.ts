@@ -21,6 +21,7 @@ import {
 import { CliError, usageError } from '../shared/errors.js';
 import { EXIT } from '../shared/exit-codes.js';
 import { parseIdentity } from '../shared/flags.js';
+import { isoTime } from '../shared/iso-time.js';
 import { readPublicKeyFile } from '../shared/keys.js';
 import { type TransportOptions, transportOptions } from '../shared/network.js';
 import { printJson } from '../shared/output.js';
@@ -62,7 +63,7 @@ export type EventPrinter = (event: string, message: string, fields?: Record<stri
 /** An {@link EventPrinter} on stdout. */
 export function eventPrinter(json: boolean): EventPrinter {
   return (event, message, fields = {}) => {
-    const time = new Date().toISOString();
+    const time = isoTime();
     process.stdout.write(
       json ? `${JSON.stringify({ time, event, message, ...fields })}\n` : `${time} ${message}\n`,
     );

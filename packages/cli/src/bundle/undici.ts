@@ -1,0 +1,88 @@
+/**
+ * The undici of `otakit device ...` (the bundle `dist/otakit-device.cjs`, see tsup.config.ts):
+ * what `@otakit/core`'s HTTP client takes from `import('undici')` (core/src/http/undici.ts and
+ * every `undici.X` of core/src/http), built from undici's own `lib/` files instead of its entry.
+ * undici's entry also loads fetch, WebSocket, EventSource, the cache stores, the mock agents and
+ * the interceptors, none of which the agent uses: measured with `node --expose-gc` after 20
+ * requests and `gc()` (--liftoff-only), `require('undici')` and requests cost ~61 MiB of RSS and
+ * these files ~53 MiB (bare node: ~39 MiB). The classes are undici's own (the same `lib/` files
+ * its entry re-exports), so a dispatcher, an error's class and `Dispatcher.prototype.request`
+ * behave as with `require('undici')`.
+ *
+ * Left out on purpose: fetch's `FormData` and `Response` are Node's global ones (a FormData body
+ * in this bundle can only be Node's, and its own `Response` encodes it), read when a FormData is
+ * sent, not at load. In the bundle, `node:assert` and undici's HTTP/2 client are replaced too
+ * (./assert.ts, ./no-http2.ts).
+ */
+import type * as Undici from 'undici';
+import api from 'undici/lib/api/index.js';
+import errors from 'undici/lib/core/errors.js';
+import util from 'undici/lib/core/util.js';
+import Agent from 'undici/lib/dispatcher/agent.js';
+import Dispatcher from 'undici/lib/dispatcher/dispatcher.js';
+import EnvHttpProxyAgent from 'undici/lib/dispatcher/env-http-proxy-agent.js';
+import ProxyAgent from 'undici/lib/dispatcher/proxy-agent.js';
+import undiciGlobal from 'undici/lib/global.js';
+
+// As undici's entry does: `request`, `stream`, `pipeline`, `upgrade` and `connect` on every
+// dispatcher (idempotent: the same functions when undici's entry has run in this process too).
+Object.assign(Dispatcher.prototype, api);
+
+/** The members of undici that core uses (see test/undici-subset.test.ts). */
+export type UndiciSubset = Pick<
+  typeof Undici,
+  'request' | 'Dispatcher' | 'Agent' | 'ProxyAgent' | 'EnvHttpProxyAgent' | 'FormData' | 'Response' | 'errors'
+>;
+
+/**
+ * `undici.request(url, options)`: undici's entry's `makeDispatcher(api.request)`, the URL parsed
+ * and checked the same way, sent through `options.dispatcher` or else the global dispatcher.
+ */
+function request(
+  url: string | URL | object,
+  options?: { dispatcher?: Undici.Dispatcher; agent?: unknown; path?: unknown } & Partial<
+    Omit<Undici.Dispatcher.RequestOptions, 'origin' | 'path'>
+  >,
+): Promise<Undici.Dispatcher.ResponseData<unknown>> {
+  // (undici's entry also accepts `url instanceof URL`, which is an object.)
+  if (!url || (typeof url !== 'string' && typeof url !== 'object')) {
+    throw new errors.InvalidArgumentError('invalid url');
+  }
+  if (options != null && typeof options !== 'object') {
+    throw new errors.InvalidArgumentError('invalid opts');
+  }
+  let opts = options;
+  let target: URL;
+  if (opts && opts.path != null) {
+    if (typeof opts.path !== 'string') throw new errors.InvalidArgumentError('invalid opts.path');
+    const path = opts.path.startsWith('/') ? opts.path : `/${opts.path}`;
+    target = new URL(util.parseOrigin(url).origin + path);
+  } else {
+    if (!opts) opts = (typeof url === 'object' ? url : {}) as unknown as typeof opts;
+    target = util.parseURL(url);
+  }
+  const { agent, dispatcher = undiciGlobal.getGlobalDispatcher() } = opts ?? {};
+  if (agent) throw new errors.InvalidArgumentError('unsupported opts.agent. Did you mean opts.client?');
+  return Dispatcher.prototype.request.call(dispatcher, {
+    ...(opts as object),
+    origin: target.origin,
+    path: target.search ? `${target.pathname}${target.search}` : target.pathname,
+    method: opts?.method || (opts?.body ? 'PUT' : 'GET'),
+  } as Undici.Dispatcher.RequestOptions);
+}
+
+/** What the bundle gives core's `import('undici')`. */
+export const undiciSubset = {
+  request: request as UndiciSubset['request'],
+  Dispatcher,
+  Agent,
+  ProxyAgent,
+  EnvHttpProxyAgent,
+  errors,
+  get FormData(): UndiciSubset['FormData'] {
+    return globalThis.FormData as unknown as UndiciSubset['FormData'];
+  },
+  get Response(): UndiciSubset['Response'] {
+    return globalThis.Response as unknown as UndiciSubset['Response'];
+  },
+} satisfies UndiciSubset;
