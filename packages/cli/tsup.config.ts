@@ -261,6 +261,12 @@ export default defineConfig([
   commonJsBundle(
     { 'otakit-device': 'src/main.ts' },
     { '@otakit/core': '../core/src/index.ts', '@otakit/device-client': '../device-client/src/index.ts' },
-    [lazyBuiltins(['child_process', 'os', 'zlib']), zstdWasmOwnFile, leanUndici, deviceGroupOnly, leftOut(isLeftOutOfDevice)],
+    [
+      lazyBuiltins(['child_process', 'os', 'zlib']),
+      zstdWasmOwnFile,
+      leanUndici,
+      deviceGroupOnly,
+      leftOut(isLeftOutOfDevice),
+    ],
   ),
 ]);

@@ -55,7 +55,9 @@ async function run(argv: string[]): Promise<number> {
     ({ main } = createRequire(__filename)(join(__dirname, CJS_DEVICE)) as { main: Main });
   } else if (BUNDLED.has(name)) {
     settleV8ForArtifactReads();
-    ({ main } = requireWithCodeCache(join(__dirname, CJS_MAIN), codeCacheDirectory(), require) as { main: Main });
+    ({ main } = requireWithCodeCache(join(__dirname, CJS_MAIN), codeCacheDirectory(), require) as {
+      main: Main;
+    });
   } else {
     ({ main } = (await import(ESM_MAIN)) as { main: Main });
   }
