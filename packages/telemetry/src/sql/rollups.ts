@@ -1,0 +1,191 @@
+/**
+ * The SQL of the rollups (migration 4): time buckets, value classes, the write path's dirty-bucket
+ * record, building a range of buckets, and the two reads of an aggregate over rollups (the class
+ * histogram, the exact refinement). One text for DuckDB and PostgreSQL, as in `queries.ts`.
+ * How they fit together, and why the answers are exact: `../rollups.ts`.
+ */
+
+import type { FilterSpec, SqlQuery } from './queries.js';
+
+/** Seconds of received time per bucket. */
+export const ROLLUP_BUCKET_SECONDS = 3600;
+/** Milliseconds per bucket. */
+export const BUCKET_MS = ROLLUP_BUCKET_SECONDS * 1000;
+
+/**
+ * A row's bucket: whole seconds since the epoch (exact on both databases: PostgreSQL's `extract`
+ * is a numeric, DuckDB's a double whose floor is exact for microsecond times), then an integer
+ * division done in double precision (exact: the quotient of two integers below 2^53 rounds to a
+ * double that is below the next integer when the division is not whole).
+ */
+export const BUCKET_OF_ROW = `cast(floor(cast(floor(extract(epoch from received_at)) as double precision) / ${ROLLUP_BUCKET_SECONDS}) as bigint)`;
+
+/**
+ * A value's class: 0 for zero, else about 1 % of relative width on a log scale, signed with the
+ * value (classes are ordered as their values are). Only speed depends on it: the reads check that
+ * the classes they got hold disjoint, ordered value ranges, and answer from the samples otherwise.
+ */
+export const VALUE_CLASS = `cast(case when value > 0 then 200000 + floor(ln(value) * 100)
+  when value < 0 then -200000 - floor(ln(-value) * 100) else 0 end as integer)`;
+
+/** The dirty record of the write path: every bucket below the claimed watermark that `source` adds a row to. */
+export function markDirtyFrom(source: string): string {
+  return `insert into telemetry_rollup_dirty (bucket)
+    select distinct ${BUCKET_OF_ROW} from ${source}
+    where ${BUCKET_OF_ROW} < (select watermark from telemetry_rollup_state where id = 1)`;
+}
+
+/** The watermarks and whether any bucket is marked dirty. */
+export const ROLLUP_STATE = `select (select watermark from telemetry_rollup_state where id = 1) as claimed,
+  (select watermark from telemetry_rollup_state where id = 2) as rolled,
+  (select count(*) from (select 1 from telemetry_rollup_dirty limit 1) d) as dirty`;
+
+/** Raises the claimed watermark to `$1` (never lowers it). */
+export const CLAIM = 'update telemetry_rollup_state set watermark = $1 where id = 1 and watermark < $1';
+
+/** Sets the rolled watermark. */
+export const SET_ROLLED = 'update telemetry_rollup_state set watermark = $1 where id = 2';
+
+/** The distinct dirty buckets. */
+export const DIRTY_BUCKETS = 'select distinct bucket from telemetry_rollup_dirty order by bucket';
+
+/** The time of the start of bucket `b`, ISO 8601. */
+export function bucketStart(b: number): string {
+  return new Date(b * BUCKET_MS).toISOString();
+}
+
+/** Removes the rollups of buckets [from, to), before they are (re)built. */
+export function deleteRollups(from: number, to: number): SqlQuery {
+  return { text: 'delete from telemetry_rollups where bucket >= $1 and bucket < $2', params: [from, to] };
+}
+
+/** Builds the rollups of buckets [from, to) from the samples. */
+export function buildRollups(from: number, to: number): SqlQuery {
+  const text = `insert into telemetry_rollups (name, artifact_name, registry, kind, bucket, value_class, n, s, mn, mx)
+    select name, artifact_name, registry, kind, ${BUCKET_OF_ROW}, ${VALUE_CLASS},
+      count(*), sum(value), min(value), max(value)
+    from telemetry_metrics
+    where received_at >= cast($1 as timestamptz) and received_at < cast($2 as timestamptz)
+    group by name, artifact_name, registry, kind, ${BUCKET_OF_ROW}, ${VALUE_CLASS}`;
+  return { text, params: [bucketStart(from), bucketStart(to)] };
+}
+
+/** Removes the dirty records of `buckets` that this transaction's snapshot sees (and no later one). */
+export function clearDirty(buckets: readonly number[]): SqlQuery {
+  return {
+    text: `delete from telemetry_rollup_dirty where bucket in (${buckets.map((_, i) => `$${i + 1}`).join(', ')})`,
+    params: [...buckets],
+  };
+}
+
+/** A half-open interval of received time, ISO 8601 (undefined: unbounded). */
+export interface TimeRange {
+  from: string | undefined;
+  to: string | undefined;
+}
+
+/** How an aggregate reads the window: rollups of clean buckets plus samples of the rest. */
+export interface RollupPlan {
+  /** Buckets [from, to) read from the rollups (undefined `from`: unbounded below). */
+  buckets: { from: number | undefined; to: number };
+  /** Buckets inside `buckets` that are dirty: read from the samples instead. */
+  dirty: readonly number[];
+  /** Time ranges read from the samples. */
+  raw: readonly TimeRange[];
+}
+
+function filterClauses(
+  add: (v: unknown) => string,
+  f: FilterSpec,
+  metric: string,
+  alias = '',
+): string[] {
+  const c = [`${alias}name = ${add(metric)}`];
+  if (f.registry !== undefined) c.push(`${alias}registry = ${add(f.registry)}`);
+  if (f.kind !== undefined) c.push(`${alias}kind = ${add(f.kind)}`);
+  return c;
+}
+
+function timeClauses(add: (v: unknown) => string, r: TimeRange, alias = ''): string[] {
+  const c: string[] = [];
+  if (r.from !== undefined) c.push(`${alias}received_at >= cast(${add(r.from)} as timestamptz)`);
+  if (r.to !== undefined) c.push(`${alias}received_at < cast(${add(r.to)} as timestamptz)`);
+  return c;
+}
+
+function paramsOf(): { params: unknown[]; add: (v: unknown) => string } {
+  const params: unknown[] = [];
+  return {
+    params,
+    add: (v) => {
+      params.push(v);
+      return `$${params.length}`;
+    },
+  };
+}
+
+/**
+ * Per release (or over all releases when `byRelease` is false) and value class: samples, sum,
+ * least and greatest value, over the rollups of the plan's clean buckets and the samples of its
+ * raw ranges.
+ */
+export function classHistogramQuery(metric: string, f: FilterSpec, plan: RollupPlan, byRelease: boolean): SqlQuery {
+  const { params, add } = paramsOf();
+  const parts: string[] = [];
+  const rollupWhere = filterClauses(add, f, metric);
+  if (plan.buckets.from !== undefined) rollupWhere.push(`bucket >= ${add(plan.buckets.from)}`);
+  rollupWhere.push(`bucket < ${add(plan.buckets.to)}`);
+  if (plan.dirty.length > 0) rollupWhere.push(`bucket not in (${plan.dirty.map((b) => add(b)).join(', ')})`);
+  parts.push(`select artifact_name, value_class, n, s, mn, mx from telemetry_rollups where ${rollupWhere.join(' and ')}`);
+  for (const r of plan.raw) {
+    const w = [...filterClauses(add, f, metric), ...timeClauses(add, r)];
+    parts.push(`select artifact_name, ${VALUE_CLASS} as value_class, count(*) as n, sum(value) as s,
+        min(value) as mn, max(value) as mx
+      from telemetry_metrics where ${w.join(' and ')}
+      group by artifact_name, ${VALUE_CLASS}`);
+  }
+  const release = byRelease ? 'artifact_name' : 'cast(null as varchar)';
+  const text = `select ${release} as release, value_class, cast(sum(n) as bigint) as n, sum(s) as s,
+      min(mn) as mn, max(mx) as mx
+    from (${parts.join('\n    union all\n    ')}) p
+    group by ${byRelease ? 'artifact_name, ' : ''}value_class
+    order by ${byRelease ? 'artifact_name nulls last, ' : ''}value_class`;
+  return { text, params };
+}
+
+/** One value to find: the sample at 0-based `offset` in value order among those of `release` in [lo, hi]. */
+export interface Refinement {
+  release: string | null;
+  lo: number;
+  hi: number;
+  offset: number;
+}
+
+/**
+ * The samples at given offsets of value ranges (one per {@link Refinement}, answered as `i`, its
+ * index), among the samples of the window `w` (with `byRelease`, of the refinement's release only).
+ * Each range is read in value order (on PostgreSQL through the (name, release, value) index).
+ */
+export function refinementQuery(
+  metric: string,
+  f: FilterSpec,
+  window: TimeRange,
+  refinements: readonly Refinement[],
+  byRelease: boolean,
+): SqlQuery {
+  const { params, add } = paramsOf();
+  const parts = refinements.map((r, i) => {
+    const w = [...filterClauses(add, f, metric), ...timeClauses(add, window)];
+    if (byRelease) w.push(r.release === null ? 'artifact_name is null' : `artifact_name = ${add(r.release)}`);
+    w.push(`value >= ${add(r.lo)}`, `value <= ${add(r.hi)}`);
+    return `select ${i} as i, value from (select value from telemetry_metrics where ${w.join(' and ')}
+      order by value limit 1 offset ${integer(r.offset)}) r${i}`;
+  });
+  return { text: parts.join('\n  union all\n  '), params };
+}
+
+/** A non-negative integer as SQL text (an offset: DuckDB wants a constant, not a parameter). */
+function integer(n: number): string {
+  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`not an offset: ${n}`);
+  return String(n);
+}
