@@ -85,6 +85,7 @@ const MAX_LIST = 1000;
 /** One value class of one release in a window. */
 interface ClassRow {
   release: string | null;
+  valueClass: number;
   n: number;
   s: number;
   mn: number;
@@ -201,7 +202,7 @@ export class Rollups {
       const h = classHistogramQuery(metric, f, plan, byRelease);
       const groups = toGroups(await q(h.text, h.params));
       if (groups === undefined) return undefined;
-      return await refine(q, metric, f, { from: f.from, to: f.to }, groups, byRelease, this.#backend.dialect);
+      return await refine(q, metric, f, plan, groups, byRelease, this.#backend.dialect);
     });
   }
 }
@@ -235,7 +236,7 @@ function toGroups(rows: Record<string, unknown>[]): Group[] | undefined {
   let current: Group | undefined;
   for (const r of rows) {
     const release = r.release === null || r.release === undefined ? null : String(r.release);
-    const row: ClassRow = { release, n: Number(r.n), s: Number(r.s), mn: Number(r.mn), mx: Number(r.mx) };
+    const row: ClassRow = { release, valueClass: Number(r.value_class), n: Number(r.n), s: Number(r.s), mn: Number(r.mn), mx: Number(r.mx) };
     if (current === undefined || current.release !== release) {
       current = { release, classes: [], n: 0, sum: 0, positive: 0 };
       groups.push(current);
@@ -256,7 +257,7 @@ async function refine(
   q: Querier,
   metric: string,
   f: FilterSpec,
-  window: TimeRange,
+  plan: RollupPlan,
   groups: Group[],
   byRelease: boolean,
   dialect: Dialect,
@@ -272,7 +273,13 @@ async function refine(
         for (const c of g.classes) {
           if (rank < before + c.n) {
             if (c.mn === c.mx) return { value: c.mn };
-            const r: Refinement = { release: g.release, lo: c.mn, hi: c.mx, offset: rank - before };
+            const r: Refinement = {
+              release: g.release,
+              valueClass: c.valueClass,
+              lo: c.mn,
+              hi: c.mx,
+              offset: rank - before,
+            };
             const key = JSON.stringify(r);
             let i = keyOf.get(key);
             if (i === undefined) {
@@ -290,7 +297,7 @@ async function refine(
   );
   const values = new Map<number, number>();
   if (wanted.length > 0) {
-    const r = refinementQuery(metric, f, window, wanted, byRelease);
+    const r = refinementQuery(metric, f, plan, wanted, byRelease);
     for (const row of await q(r.text, r.params)) values.set(Number(row.i), Number(row.value));
   }
   const valueOf = (v: { value?: number; index?: number }): number => {

@@ -94,7 +94,8 @@ export const MIGRATIONS: readonly Migration[] = [
     statements: [
       // One row per field, release, registry, kind, bucket (ROLLUP_BUCKET_SECONDS of received
       // time, numbered from the epoch) and value class (see VALUE_CLASS): how many samples, their
-      // sum, least and greatest value. See rollups.ts for how they are built and read.
+      // sum, least and greatest value, and the values themselves (the exact refinement reads them
+      // there instead of from the samples, so that no index by value slows the writes). See rollups.ts for how they are built and read.
       `create table if not exists telemetry_rollups (
         name varchar not null,
         artifact_name varchar,
@@ -105,7 +106,8 @@ export const MIGRATIONS: readonly Migration[] = [
         n bigint not null,
         s double precision not null,
         mn double precision not null,
-        mx double precision not null
+        mx double precision not null,
+        vals double precision[] not null
       )`,
       // Two watermarks (bucket numbers), one row each so that the transaction raising one never
       // contends with the one raising the other: 1, claimed: writers mark a bucket below it dirty
@@ -119,10 +121,9 @@ export const MIGRATIONS: readonly Migration[] = [
       'create table if not exists telemetry_rollup_dirty (bucket bigint not null)',
     ],
     postgresOnly: [
+      // The class histogram reads a window's buckets of one field; the refinement one class of one release.
       'create index if not exists telemetry_rollups_name_bucket on telemetry_rollups (name, bucket)',
-      // The exact refinement reads the samples of one release between two values, in value order.
-      `create index if not exists telemetry_metrics_name_release_value
-        on telemetry_metrics (name, artifact_name, value) include (received_at, registry, kind)`,
+      'create index if not exists telemetry_rollups_name_class on telemetry_rollups (name, artifact_name, value_class, bucket)',
     ],
   },
 ];

@@ -61,9 +61,10 @@ export function deleteRollups(from: number, to: number): SqlQuery {
 
 /** Builds the rollups of buckets [from, to) from the samples. */
 export function buildRollups(from: number, to: number): SqlQuery {
-  const text = `insert into telemetry_rollups (name, artifact_name, registry, kind, bucket, value_class, n, s, mn, mx)
+  const text = `insert into telemetry_rollups (name, artifact_name, registry, kind, bucket, value_class, n, s, mn, mx, vals)
     select name, artifact_name, registry, kind, ${BUCKET_OF_ROW}, ${VALUE_CLASS},
-      count(*), sum(value), min(value), max(value)
+      count(*), sum(value), min(value), max(value),
+      array_agg(value)
     from telemetry_metrics
     where received_at >= cast($1 as timestamptz) and received_at < cast($2 as timestamptz)
     group by name, artifact_name, registry, kind, ${BUCKET_OF_ROW}, ${VALUE_CLASS}`;
@@ -153,35 +154,69 @@ export function classHistogramQuery(metric: string, f: FilterSpec, plan: RollupP
   return { text, params };
 }
 
-/** One value to find: the sample at 0-based `offset` in value order among those of `release` in [lo, hi]. */
+/**
+ * One value to find: the sample at 0-based `offset` in value order among the window's samples of
+ * `release` (all releases when the read is not per release) in value class `valueClass`, whose
+ * values in the window lie in [lo, hi].
+ */
 export interface Refinement {
   release: string | null;
+  valueClass: number;
   lo: number;
   hi: number;
   offset: number;
 }
 
 /**
- * The samples at given offsets of value ranges (one per {@link Refinement}, answered as `i`, its
- * index), among the samples of the window `w` (with `byRelease`, of the refinement's release only).
- * Each range is read in value order (on PostgreSQL through the (name, release, value) index).
+ * The samples at given offsets of value classes (one per {@link Refinement}, answered as `i`, its
+ * index) among the window's samples as `plan` splits them: the values kept by the rollups of its
+ * clean buckets (read through the (name, release, class, bucket) index on PostgreSQL), and the
+ * samples of its raw ranges between the class's least and greatest value (read once, for all
+ * refinements).
  */
 export function refinementQuery(
   metric: string,
   f: FilterSpec,
-  window: TimeRange,
+  plan: RollupPlan,
   refinements: readonly Refinement[],
   byRelease: boolean,
 ): SqlQuery {
   const { params, add } = paramsOf();
+  const m = add(metric);
+  const common = (alias = '') => {
+    const c = [`${alias}name = ${m}`];
+    if (f.registry !== undefined) c.push(`${alias}registry = ${add(f.registry)}`);
+    if (f.kind !== undefined) c.push(`${alias}kind = ${add(f.kind)}`);
+    return c;
+  };
+  // Only when there are raw parts: DuckDB refuses a parameter the text does not use.
+  const ranges =
+    plan.raw.length === 0 ? [] : refinements.map((r) => `(value >= ${add(r.lo)} and value <= ${add(r.hi)})`);
+  const rawParts = plan.raw.map(
+    (t) => `select artifact_name, value from telemetry_metrics
+      where ${[...common(), ...timeClauses(add, t)].join(' and ')} and (${ranges.join(' or ')})`,
+  );
+  const raw =
+    rawParts.length === 0
+      ? 'select cast(null as varchar) as artifact_name, cast(null as double precision) as value where 1 = 0'
+      : rawParts.join('\n      union all\n      ');
+  const bucketClauses = [`bucket < ${add(plan.buckets.to)}`];
+  if (plan.buckets.from !== undefined) bucketClauses.push(`bucket >= ${add(plan.buckets.from)}`);
+  if (plan.dirty.length > 0) bucketClauses.push(`bucket not in (${plan.dirty.map((b) => add(b)).join(', ')})`);
   const parts = refinements.map((r, i) => {
-    const w = [...filterClauses(add, f, metric), ...timeClauses(add, window)];
-    if (byRelease) w.push(r.release === null ? 'artifact_name is null' : `artifact_name = ${add(r.release)}`);
-    w.push(`value >= ${add(r.lo)}`, `value <= ${add(r.hi)}`);
-    return `select ${i} as i, value from (select value from telemetry_metrics where ${w.join(' and ')}
-      order by value limit 1 offset ${integer(r.offset)}) r${i}`;
+    const release = byRelease ? [r.release === null ? 'artifact_name is null' : `artifact_name = ${add(r.release)}`] : [];
+    return `select ${i} as i, value from (select value from (
+        select unnest(vals) as value from telemetry_rollups
+        where ${[...common(), ...release, `value_class = ${add(r.valueClass)}`, ...bucketClauses].join(' and ')}
+        union all
+        select value from raw where ${[...release, `value >= ${add(r.lo)}`, `value <= ${add(r.hi)}`].join(' and ')}
+      ) c${i} order by value limit 1 offset ${integer(r.offset)}) r${i}`;
   });
-  return { text: parts.join('\n  union all\n  '), params };
+  const text = `with raw as materialized (
+      ${raw}
+    )
+    ${parts.join('\n    union all\n    ')}`;
+  return { text, params };
 }
 
 /** A non-negative integer as SQL text (an offset: DuckDB wants a constant, not a parameter). */
