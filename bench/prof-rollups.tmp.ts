@@ -28,7 +28,7 @@ if (fresh) {
 for (const metric of ['cpu', 'seq']) {
   const q = { metric, from: now - DAY - 60_000, to: now + 60_000 };
   const times: number[] = [];
-  for (let i = 0; i < 15; i++) { const t = performance.now(); await store.releaseAggregates(q); times.push(performance.now() - t); }
+  for (let i = 0; i < Number(process.env.RUNS ?? 15); i++) { const t = performance.now(); await store.releaseAggregates(q); times.push(performance.now() - t); }
   times.sort((a, b) => a - b);
   console.log(metric, times.map((t) => t.toFixed(0)).join(' '));
 }

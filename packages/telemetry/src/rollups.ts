@@ -67,6 +67,7 @@ import {
   clearDirty,
   DIRTY_BUCKETS,
   deleteRollups,
+  HOUR_BUCKETS,
   type Refinement,
   ROLLUP_STATE,
   type RollupPlan,
@@ -77,7 +78,7 @@ import {
 import type { MetricAggregate, ReleaseAggregate } from './types.js';
 
 /** Whole rolled buckets a window needs for a read through the rollups. */
-export const MIN_ROLLUP_BUCKETS = 2;
+export const MIN_ROLLUP_BUCKETS = HOUR_BUCKETS;
 
 /** Most parameters of one statement listing buckets. */
 const MAX_LIST = 1000;
@@ -129,9 +130,19 @@ export class Rollups {
       const claimedNow = Number(s?.claimed);
       const rolled = Number(s?.rolled);
       const dirty = (await q(DIRTY_BUCKETS)).map((r) => Number(r.bucket));
-      if (rolled < claimedNow) await build(q, rolled, claimedNow);
+      if (rolled < claimedNow) await build(q, rolled, claimedNow, false);
       // Dirty buckets at or above `rolled` were just built from this same snapshot.
-      for (const [from, to] of runs(dirty.filter((b) => b < rolled))) await build(q, from, to);
+      for (const [from, to] of runs(dirty.filter((b) => b < rolled))) await build(q, from, to, false);
+      // Hours completed by this roll, and complete hours holding a dirty bucket.
+      const hours = new Set<number>();
+      const firstNew = Math.floor(rolled / HOUR_BUCKETS) * HOUR_BUCKETS;
+      for (let h = firstNew; h + HOUR_BUCKETS <= claimedNow; h += HOUR_BUCKETS) hours.add(h);
+      for (const b of dirty) {
+        const h = b - (((b % HOUR_BUCKETS) + HOUR_BUCKETS) % HOUR_BUCKETS);
+        if (h + HOUR_BUCKETS <= claimedNow) hours.add(h);
+      }
+      const hourRuns = runs([...hours].map((h) => h / HOUR_BUCKETS));
+      for (const [from, to] of hourRuns) await build(q, from * HOUR_BUCKETS, to * HOUR_BUCKETS, true);
       for (let i = 0; i < dirty.length; i += MAX_LIST) {
         const c = clearDirty(dirty.slice(i, i + MAX_LIST));
         await q(c.text, c.params);
@@ -180,25 +191,19 @@ export class Rollups {
     if (f.deviceIds !== undefined) return undefined;
     const fromMs = f.from === undefined ? undefined : Date.parse(f.from);
     const toMs = f.to === undefined ? undefined : Date.parse(f.to);
-    const lowB = fromMs === undefined ? undefined : Math.ceil(fromMs / BUCKET_MS);
+    // Rollups start at the epoch (the first roll builds from bucket 0).
+    const low = fromMs === undefined ? 0 : Math.max(0, Math.ceil(fromMs / BUCKET_MS));
     const highWanted = toMs === undefined ? Number.POSITIVE_INFINITY : Math.floor(toMs / BUCKET_MS);
     // Whether the window could hold enough whole buckets at all (before any work).
-    if (lowB !== undefined && highWanted - lowB < MIN_ROLLUP_BUCKETS) return undefined;
+    if (highWanted - low < MIN_ROLLUP_BUCKETS) return undefined;
     await this.roll();
     return await this.#backend.inSnapshot(async (q) => {
       const [state] = await q(ROLLUP_STATE);
-      const highB = Math.min(Number(state?.rolled), highWanted);
-      if (lowB !== undefined && highB - lowB < MIN_ROLLUP_BUCKETS) return undefined;
-      const dirty = (await q(DIRTY_BUCKETS))
-        .map((r) => Number(r.bucket))
-        .filter((b) => b < highB && (lowB === undefined || b >= lowB));
+      const high = Math.min(Number(state?.rolled), highWanted);
+      if (high - low < MIN_ROLLUP_BUCKETS) return undefined;
+      const dirty = (await q(DIRTY_BUCKETS)).map((r) => Number(r.bucket)).filter((b) => b >= low && b < high);
       if (dirty.length > MAX_LIST) return undefined;
-      const raw: TimeRange[] = [];
-      if (fromMs !== undefined && lowB !== undefined && fromMs < lowB * BUCKET_MS)
-        raw.push({ from: f.from, to: bucketStart(lowB) });
-      for (const [a, b] of runs(dirty)) raw.push({ from: bucketStart(a), to: bucketStart(b) });
-      if (toMs === undefined || toMs > highB * BUCKET_MS) raw.push({ from: bucketStart(highB), to: f.to });
-      const plan: RollupPlan = { buckets: { from: lowB, to: highB }, dirty, raw };
+      const plan = planOf(f, fromMs, toMs, low, high, dirty);
       const h = classHistogramQuery(metric, f, plan, byRelease);
       const groups = toGroups(await q(h.text, h.params));
       if (groups === undefined) return undefined;
@@ -207,11 +212,55 @@ export class Rollups {
   }
 }
 
-/** Deletes and builds the rollups of buckets [from, to). */
-async function build(q: Querier, from: number, to: number): Promise<void> {
-  const d = deleteRollups(from, to);
+/**
+ * Which rollups and samples hold the window [fromMs, toMs): its whole hours from the hourly
+ * rollups, the other whole buckets in [low, high) from the 5-minute ones (a dirty bucket from the
+ * samples, and its hour from its 5-minute rollups), the rest from the samples.
+ */
+function planOf(
+  f: FilterSpec,
+  fromMs: number | undefined,
+  toMs: number | undefined,
+  low: number,
+  high: number,
+  dirty: readonly number[],
+): RollupPlan {
+  const dirtySet = new Set(dirty);
+  const hourFrom = Math.ceil(low / HOUR_BUCKETS) * HOUR_BUCKETS;
+  const hourTo = Math.floor(high / HOUR_BUCKETS) * HOUR_BUCKETS;
+  const hasHours = hourFrom < hourTo;
+  const hoursExcept = hasHours
+    ? [...new Set(dirty.filter((b) => b >= hourFrom && b < hourTo).map((b) => b - (b % HOUR_BUCKETS)))]
+    : [];
+  // 5-minute buckets: outside the whole hours, and inside the hours that hold a dirty bucket.
+  const fine: number[] = [];
+  const addRange = (from: number, to: number) => {
+    for (let b = from; b < to; b++) if (!dirtySet.has(b)) fine.push(b);
+  };
+  if (hasHours) {
+    addRange(low, hourFrom);
+    for (const h of hoursExcept) addRange(h, h + HOUR_BUCKETS);
+    addRange(hourTo, high);
+  } else {
+    addRange(low, high);
+  }
+  const raw: TimeRange[] = [];
+  if (fromMs === undefined || fromMs < low * BUCKET_MS) raw.push({ from: f.from, to: bucketStart(low) });
+  for (const [a, b] of runs(dirty)) raw.push({ from: bucketStart(a), to: bucketStart(b) });
+  if (toMs === undefined || toMs > high * BUCKET_MS) raw.push({ from: bucketStart(high), to: f.to });
+  return {
+    hours: hasHours ? { from: hourFrom, to: hourTo } : undefined,
+    hoursExcept,
+    buckets: runs(fine),
+    raw,
+  };
+}
+
+/** Deletes and builds the rollups of one level over buckets [from, to). */
+async function build(q: Querier, from: number, to: number, hourly: boolean): Promise<void> {
+  const d = deleteRollups(from, to, hourly);
   await q(d.text, d.params);
-  const b = buildRollups(from, to);
+  const b = buildRollups(from, to, hourly);
   await q(b.text, b.params);
 }
 

@@ -92,8 +92,9 @@ export const MIGRATIONS: readonly Migration[] = [
     description:
       'rollups of closed time buckets per (field, release, registry, kind, value class), their watermark and the buckets to redo',
     statements: [
-      // One row per field, release, registry, kind, bucket (ROLLUP_BUCKET_SECONDS of received
-      // time, numbered from the epoch) and value class (see VALUE_CLASS): how many samples, their
+      // One row per field, release, registry, kind, bucket and value class (see VALUE_CLASS), at
+      // two levels: 5-minute buckets (`hourly` false; `bucket` numbers 5-minute spans from the
+      // epoch) and whole hours (`hourly`; `bucket` is the hour's first 5-minute bucket): how many samples, their
       // sum, least and greatest value, and the values themselves (the exact refinement reads them
       // there instead of from the samples, so that no index by value slows the writes). See rollups.ts for how they are built and read.
       `create table if not exists telemetry_rollups (
@@ -101,6 +102,7 @@ export const MIGRATIONS: readonly Migration[] = [
         artifact_name varchar,
         registry varchar not null,
         kind varchar not null,
+        hourly boolean not null,
         bucket bigint not null,
         value_class integer not null,
         n bigint not null,

@@ -7,10 +7,12 @@
 
 import type { FilterSpec, SqlQuery } from './queries.js';
 
-/** Seconds of received time per bucket. */
-export const ROLLUP_BUCKET_SECONDS = 3600;
+/** Seconds of received time per bucket (the finer level; the coarser one is the hour). */
+export const ROLLUP_BUCKET_SECONDS = 300;
 /** Milliseconds per bucket. */
 export const BUCKET_MS = ROLLUP_BUCKET_SECONDS * 1000;
+/** Buckets per hour. */
+export const HOUR_BUCKETS = 3600 / ROLLUP_BUCKET_SECONDS;
 
 /**
  * A row's bucket: whole seconds since the epoch (exact on both databases: PostgreSQL's `extract`
@@ -19,6 +21,9 @@ export const BUCKET_MS = ROLLUP_BUCKET_SECONDS * 1000;
  * double that is below the next integer when the division is not whole).
  */
 export const BUCKET_OF_ROW = `cast(floor(cast(floor(extract(epoch from received_at)) as double precision) / ${ROLLUP_BUCKET_SECONDS}) as bigint)`;
+
+/** The first bucket of a row's hour, computed as {@link BUCKET_OF_ROW} is. */
+const HOUR_OF_ROW = `cast(floor(cast(floor(extract(epoch from received_at)) as double precision) / 3600) as bigint) * ${HOUR_BUCKETS}`;
 
 /**
  * A value's class: 0 for zero, else about 1 % of relative width on a log scale, signed with the
@@ -54,20 +59,23 @@ export function bucketStart(b: number): string {
   return new Date(b * BUCKET_MS).toISOString();
 }
 
-/** Removes the rollups of buckets [from, to), before they are (re)built. */
-export function deleteRollups(from: number, to: number): SqlQuery {
-  return { text: 'delete from telemetry_rollups where bucket >= $1 and bucket < $2', params: [from, to] };
+/** Removes the rollups of one level whose bucket is in [from, to), before they are (re)built. */
+export function deleteRollups(from: number, to: number, hourly: boolean): SqlQuery {
+  return {
+    text: `delete from telemetry_rollups where ${hourly ? '' : 'not '}hourly and bucket >= $1 and bucket < $2`,
+    params: [from, to],
+  };
 }
 
-/** Builds the rollups of buckets [from, to) from the samples. */
-export function buildRollups(from: number, to: number): SqlQuery {
-  const text = `insert into telemetry_rollups (name, artifact_name, registry, kind, bucket, value_class, n, s, mn, mx, vals)
-    select name, artifact_name, registry, kind, ${BUCKET_OF_ROW}, ${VALUE_CLASS},
-      count(*), sum(value), min(value), max(value),
-      array_agg(value)
+/** Builds the rollups of one level over buckets [from, to) (hour-aligned for the hourly level) from the samples. */
+export function buildRollups(from: number, to: number, hourly: boolean): SqlQuery {
+  const bucket = hourly ? HOUR_OF_ROW : BUCKET_OF_ROW;
+  const text = `insert into telemetry_rollups (name, artifact_name, registry, kind, hourly, bucket, value_class, n, s, mn, mx, vals)
+    select name, artifact_name, registry, kind, ${hourly}, ${bucket}, ${VALUE_CLASS},
+      count(*), sum(value), min(value), max(value), array_agg(value)
     from telemetry_metrics
     where received_at >= cast($1 as timestamptz) and received_at < cast($2 as timestamptz)
-    group by name, artifact_name, registry, kind, ${BUCKET_OF_ROW}, ${VALUE_CLASS}`;
+    group by name, artifact_name, registry, kind, ${bucket}, ${VALUE_CLASS}`;
   return { text, params: [bucketStart(from), bucketStart(to)] };
 }
 
@@ -87,12 +95,27 @@ export interface TimeRange {
 
 /** How an aggregate reads the window: rollups of clean buckets plus samples of the rest. */
 export interface RollupPlan {
-  /** Buckets [from, to) read from the rollups (undefined `from`: unbounded below). */
-  buckets: { from: number | undefined; to: number };
-  /** Buckets inside `buckets` that are dirty: read from the samples instead. */
-  dirty: readonly number[];
+  /** Whole clean hours [from, to) (first buckets, hour-aligned) read from the hourly rollups, but `hoursExcept`. */
+  hours: { from: number; to: number } | undefined;
+  hoursExcept: readonly number[];
+  /** Runs of clean buckets [from, to) read from the 5-minute rollups. */
+  buckets: ReadonlyArray<readonly [number, number]>;
   /** Time ranges read from the samples. */
   raw: readonly TimeRange[];
+}
+
+/** The rollup rows a plan reads, as a condition. */
+function rollupRows(add: (v: unknown) => string, plan: RollupPlan): string {
+  const any: string[] = [];
+  if (plan.hours !== undefined) {
+    const c = [`hourly`, `bucket >= ${add(plan.hours.from)}`, `bucket < ${add(plan.hours.to)}`];
+    if (plan.hoursExcept.length > 0) c.push(`bucket not in (${plan.hoursExcept.map((b) => add(b)).join(', ')})`);
+    any.push(`(${c.join(' and ')})`);
+  }
+  for (const [from, to] of plan.buckets) {
+    any.push(`(not hourly and bucket >= ${add(from)} and bucket < ${add(to)})`);
+  }
+  return any.length === 0 ? '1 = 0' : `(${any.join(' or ')})`;
 }
 
 function filterClauses(
@@ -133,10 +156,7 @@ function paramsOf(): { params: unknown[]; add: (v: unknown) => string } {
 export function classHistogramQuery(metric: string, f: FilterSpec, plan: RollupPlan, byRelease: boolean): SqlQuery {
   const { params, add } = paramsOf();
   const parts: string[] = [];
-  const rollupWhere = filterClauses(add, f, metric);
-  if (plan.buckets.from !== undefined) rollupWhere.push(`bucket >= ${add(plan.buckets.from)}`);
-  rollupWhere.push(`bucket < ${add(plan.buckets.to)}`);
-  if (plan.dirty.length > 0) rollupWhere.push(`bucket not in (${plan.dirty.map((b) => add(b)).join(', ')})`);
+  const rollupWhere = [...filterClauses(add, f, metric), rollupRows(add, plan)];
   parts.push(`select artifact_name, value_class, n, s, mn, mx from telemetry_rollups where ${rollupWhere.join(' and ')}`);
   for (const r of plan.raw) {
     const w = [...filterClauses(add, f, metric), ...timeClauses(add, r)];
@@ -200,9 +220,7 @@ export function refinementQuery(
     rawParts.length === 0
       ? 'select cast(null as varchar) as artifact_name, cast(null as double precision) as value where 1 = 0'
       : rawParts.join('\n      union all\n      ');
-  const bucketClauses = [`bucket < ${add(plan.buckets.to)}`];
-  if (plan.buckets.from !== undefined) bucketClauses.push(`bucket >= ${add(plan.buckets.from)}`);
-  if (plan.dirty.length > 0) bucketClauses.push(`bucket not in (${plan.dirty.map((b) => add(b)).join(', ')})`);
+  const bucketClauses = [rollupRows(add, plan)];
   const parts = refinements.map((r, i) => {
     const release = byRelease ? [r.release === null ? 'artifact_name is null' : `artifact_name = ${add(r.release)}`] : [];
     return `select ${i} as i, value from (select value from (

@@ -1,0 +1,16 @@
+import pg from '../packages/telemetry/node_modules/pg/lib/index.js';
+import { classHistogramQuery, BUCKET_MS, bucketStart, ROLLUP_STATE } from '../packages/telemetry/src/sql/rollups.ts';
+const c = new pg.Client({ connectionString: process.argv[2] });
+await c.connect();
+await c.query("set work_mem='64MB'");
+const now = Number(process.env.NOW); const DAY = 86400000;
+const metric = process.argv[3] ?? 'cpu';
+const from = new Date(now - DAY - 60000).toISOString(), to = new Date(now + 60000).toISOString();
+const st = (await c.query(ROLLUP_STATE)).rows[0]; console.log(st);
+const lowB = Math.ceil(Date.parse(from) / BUCKET_MS); const highB = Math.min(Number(st.rolled), Math.floor(Date.parse(to) / BUCKET_MS));
+const plan = { buckets: { from: lowB, to: highB }, dirty: [], raw: [{ from, to: bucketStart(lowB) }, { from: bucketStart(highB), to }] };
+const h = classHistogramQuery(metric, {from, to}, plan, true);
+const r = await c.query('explain (analyze, buffers) ' + h.text, h.params);
+console.log(r.rows.map((x) => x['QUERY PLAN']).join('\n'));
+const t = performance.now(); const rows = await c.query(h.text, h.params); console.log('rows', rows.rows.length, performance.now() - t);
+await c.end();
