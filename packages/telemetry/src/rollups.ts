@@ -61,6 +61,7 @@ import type { FilterSpec } from './sql/queries.js';
 import {
   BUCKET_MS,
   bucketStart,
+  buildHourRollups,
   buildRollups,
   CLAIM,
   classHistogramQuery,
@@ -130,9 +131,9 @@ export class Rollups {
       const claimedNow = Number(s?.claimed);
       const rolled = Number(s?.rolled);
       const dirty = (await q(DIRTY_BUCKETS)).map((r) => Number(r.bucket));
-      if (rolled < claimedNow) await build(q, rolled, claimedNow, false);
+      if (rolled < claimedNow) await build(q, rolled, claimedNow);
       // Dirty buckets at or above `rolled` were just built from this same snapshot.
-      for (const [from, to] of runs(dirty.filter((b) => b < rolled))) await build(q, from, to, false);
+      for (const [from, to] of runs(dirty.filter((b) => b < rolled))) await build(q, from, to);
       // Hours completed by this roll, and complete hours holding a dirty bucket.
       const hours = new Set<number>();
       const firstNew = Math.floor(rolled / HOUR_BUCKETS) * HOUR_BUCKETS;
@@ -142,7 +143,8 @@ export class Rollups {
         if (h + HOUR_BUCKETS <= claimedNow) hours.add(h);
       }
       const hourRuns = runs([...hours].map((h) => h / HOUR_BUCKETS));
-      for (const [from, to] of hourRuns) await build(q, from * HOUR_BUCKETS, to * HOUR_BUCKETS, true);
+      // From the 5-minute rollups, all exact in this snapshot now.
+      for (const [from, to] of hourRuns) await buildHours(q, from * HOUR_BUCKETS, to * HOUR_BUCKETS);
       for (let i = 0; i < dirty.length; i += MAX_LIST) {
         const c = clearDirty(dirty.slice(i, i + MAX_LIST));
         await q(c.text, c.params);
@@ -225,7 +227,6 @@ function planOf(
   high: number,
   dirty: readonly number[],
 ): RollupPlan {
-  const dirtySet = new Set(dirty);
   const hourFrom = Math.ceil(low / HOUR_BUCKETS) * HOUR_BUCKETS;
   const hourTo = Math.floor(high / HOUR_BUCKETS) * HOUR_BUCKETS;
   const hasHours = hourFrom < hourTo;
@@ -233,17 +234,10 @@ function planOf(
     ? [...new Set(dirty.filter((b) => b >= hourFrom && b < hourTo).map((b) => b - (b % HOUR_BUCKETS)))]
     : [];
   // 5-minute buckets: outside the whole hours, and inside the hours that hold a dirty bucket.
-  const fine: number[] = [];
-  const addRange = (from: number, to: number) => {
-    for (let b = from; b < to; b++) if (!dirtySet.has(b)) fine.push(b);
-  };
-  if (hasHours) {
-    addRange(low, hourFrom);
-    for (const h of hoursExcept) addRange(h, h + HOUR_BUCKETS);
-    addRange(hourTo, high);
-  } else {
-    addRange(low, high);
-  }
+  const fineRanges: Array<[number, number]> = hasHours
+    ? [[low, hourFrom], ...[...hoursExcept].sort((a, b) => a - b).map((h): [number, number] => [h, h + HOUR_BUCKETS]), [hourTo, high]]
+    : [[low, high]];
+  const fine = without(fineRanges, dirty);
   const raw: TimeRange[] = [];
   if (fromMs === undefined || fromMs < low * BUCKET_MS) raw.push({ from: f.from, to: bucketStart(low) });
   for (const [a, b] of runs(dirty)) raw.push({ from: bucketStart(a), to: bucketStart(b) });
@@ -251,17 +245,42 @@ function planOf(
   return {
     hours: hasHours ? { from: hourFrom, to: hourTo } : undefined,
     hoursExcept,
-    buckets: runs(fine),
+    buckets: fine,
+    valueBuckets: without([[low, high]], dirty),
     raw,
   };
 }
 
-/** Deletes and builds the rollups of one level over buckets [from, to). */
-async function build(q: Querier, from: number, to: number, hourly: boolean): Promise<void> {
-  const d = deleteRollups(from, to, hourly);
+/** Deletes and builds the 5-minute rollups of buckets [from, to). */
+async function build(q: Querier, from: number, to: number): Promise<void> {
+  const d = deleteRollups(from, to, false);
   await q(d.text, d.params);
-  const b = buildRollups(from, to, hourly);
+  const b = buildRollups(from, to);
   await q(b.text, b.params);
+}
+
+/** Deletes and builds the hourly rollups of the hours in buckets [from, to). */
+async function buildHours(q: Querier, from: number, to: number): Promise<void> {
+  const d = deleteRollups(from, to, true);
+  await q(d.text, d.params);
+  const b = buildHourRollups(from, to);
+  await q(b.text, b.params);
+}
+
+/** Sorted, disjoint half-open ranges of buckets without the buckets of `holes`; empty ranges left out. */
+function without(ranges: ReadonlyArray<readonly [number, number]>, holes: readonly number[]): Array<[number, number]> {
+  const sorted = [...new Set(holes)].sort((a, b) => a - b);
+  const out: Array<[number, number]> = [];
+  for (const [from, to] of ranges) {
+    let start = from;
+    for (const h of sorted) {
+      if (h < start || h >= to) continue;
+      if (h > start) out.push([start, h]);
+      start = h + 1;
+    }
+    if (start < to) out.push([start, to]);
+  }
+  return out;
 }
 
 /** Sorted distinct bucket numbers as half-open runs of consecutive buckets. */

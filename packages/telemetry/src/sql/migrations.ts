@@ -95,8 +95,9 @@ export const MIGRATIONS: readonly Migration[] = [
       // One row per field, release, registry, kind, bucket and value class (see VALUE_CLASS), at
       // two levels: 5-minute buckets (`hourly` false; `bucket` numbers 5-minute spans from the
       // epoch) and whole hours (`hourly`; `bucket` is the hour's first 5-minute bucket): how many samples, their
-      // sum, least and greatest value, and the values themselves (the exact refinement reads them
-      // there instead of from the samples, so that no index by value slows the writes). See rollups.ts for how they are built and read.
+      // sum, least and greatest value, and (5-minute rows only) the values themselves: the exact
+      // refinement reads them there instead of from the samples, so that no index by value slows
+      // the writes. See rollups.ts for how they are built and read.
       `create table if not exists telemetry_rollups (
         name varchar not null,
         artifact_name varchar,
@@ -109,7 +110,7 @@ export const MIGRATIONS: readonly Migration[] = [
         s double precision not null,
         mn double precision not null,
         mx double precision not null,
-        vals double precision[] not null
+        vals double precision[]
       )`,
       // Two watermarks (bucket numbers), one row each so that the transaction raising one never
       // contends with the one raising the other: 1, claimed: writers mark a bucket below it dirty

@@ -15,15 +15,14 @@ export const BUCKET_MS = ROLLUP_BUCKET_SECONDS * 1000;
 export const HOUR_BUCKETS = 3600 / ROLLUP_BUCKET_SECONDS;
 
 /**
- * A row's bucket: whole seconds since the epoch (exact on both databases: PostgreSQL's `extract`
- * is a numeric, DuckDB's a double whose floor is exact for microsecond times), then an integer
- * division done in double precision (exact: the quotient of two integers below 2^53 rounds to a
- * double that is below the next integer when the division is not whole).
+ * A row's bucket: seconds since the epoch as a double (`date_part`, a double on both databases:
+ * exact for whole seconds, and a time a microsecond before a whole second stays below it, doubles
+ * near 2e9 being 2.4e-7 apart), whole seconds, then an integer division done in double precision
+ * (exact: the quotient of two integers below 2^53 rounds to a double below the next integer when
+ * the division is not whole). A row at a bucket's first microsecond is in it, one a microsecond
+ * before is in the previous one, as the time ranges [start, next start) the reads use.
  */
-export const BUCKET_OF_ROW = `cast(floor(cast(floor(extract(epoch from received_at)) as double precision) / ${ROLLUP_BUCKET_SECONDS}) as bigint)`;
-
-/** The first bucket of a row's hour, computed as {@link BUCKET_OF_ROW} is. */
-const HOUR_OF_ROW = `cast(floor(cast(floor(extract(epoch from received_at)) as double precision) / 3600) as bigint) * ${HOUR_BUCKETS}`;
+export const BUCKET_OF_ROW = `cast(floor(floor(date_part('epoch', received_at)) / ${ROLLUP_BUCKET_SECONDS}) as bigint)`;
 
 /**
  * A value's class: 0 for zero, else about 1 % of relative width on a log scale, signed with the
@@ -67,16 +66,34 @@ export function deleteRollups(from: number, to: number, hourly: boolean): SqlQue
   };
 }
 
-/** Builds the rollups of one level over buckets [from, to) (hour-aligned for the hourly level) from the samples. */
-export function buildRollups(from: number, to: number, hourly: boolean): SqlQuery {
-  const bucket = hourly ? HOUR_OF_ROW : BUCKET_OF_ROW;
+/**
+ * Builds the 5-minute rollups of buckets [from, to) from the samples, keeping the values (for the
+ * refinement).
+ */
+export function buildRollups(from: number, to: number): SqlQuery {
   const text = `insert into telemetry_rollups (name, artifact_name, registry, kind, hourly, bucket, value_class, n, s, mn, mx, vals)
-    select name, artifact_name, registry, kind, ${hourly}, ${bucket}, ${VALUE_CLASS},
+    select name, artifact_name, registry, kind, false, ${BUCKET_OF_ROW}, ${VALUE_CLASS},
       count(*), sum(value), min(value), max(value), array_agg(value)
     from telemetry_metrics
     where received_at >= cast($1 as timestamptz) and received_at < cast($2 as timestamptz)
-    group by name, artifact_name, registry, kind, ${bucket}, ${VALUE_CLASS}`;
+    group by name, artifact_name, registry, kind, ${BUCKET_OF_ROW}, ${VALUE_CLASS}`;
   return { text, params: [bucketStart(from), bucketStart(to)] };
+}
+
+/**
+ * Builds the hourly rollups of the hours in buckets [from, to) (hour-aligned) from their 5-minute
+ * rollups, which must be exact in the same snapshot (without the values: the refinement reads
+ * those from the 5-minute rows).
+ */
+export function buildHourRollups(from: number, to: number): SqlQuery {
+  const hour = `cast(floor(cast(bucket as double precision) / ${HOUR_BUCKETS}) as bigint) * ${HOUR_BUCKETS}`;
+  const text = `insert into telemetry_rollups (name, artifact_name, registry, kind, hourly, bucket, value_class, n, s, mn, mx, vals)
+    select name, artifact_name, registry, kind, true, ${hour}, value_class,
+      sum(n), sum(s), min(mn), max(mx), cast(null as double precision[])
+    from telemetry_rollups
+    where not hourly and bucket >= $1 and bucket < $2
+    group by name, artifact_name, registry, kind, ${hour}, value_class`;
+  return { text, params: [from, to] };
 }
 
 /** Removes the dirty records of `buckets` that this transaction's snapshot sees (and no later one). */
@@ -100,6 +117,8 @@ export interface RollupPlan {
   hoursExcept: readonly number[];
   /** Runs of clean buckets [from, to) read from the 5-minute rollups. */
   buckets: ReadonlyArray<readonly [number, number]>;
+  /** Runs of every clean bucket of the window (those of `hours` too): where the refinement reads the values. */
+  valueBuckets: ReadonlyArray<readonly [number, number]>;
   /** Time ranges read from the samples. */
   raw: readonly TimeRange[];
 }
@@ -220,7 +239,11 @@ export function refinementQuery(
     rawParts.length === 0
       ? 'select cast(null as varchar) as artifact_name, cast(null as double precision) as value where 1 = 0'
       : rawParts.join('\n      union all\n      ');
-  const bucketClauses = [rollupRows(add, plan)];
+  const bucketClauses = [
+    plan.valueBuckets.length === 0
+      ? '1 = 0'
+      : `not hourly and (${plan.valueBuckets.map(([a, b]) => `(bucket >= ${add(a)} and bucket < ${add(b)})`).join(' or ')})`,
+  ];
   const parts = refinements.map((r, i) => {
     const release = byRelease ? [r.release === null ? 'artifact_name is null' : `artifact_name = ${add(r.release)}`] : [];
     return `select ${i} as i, value from (select value from (
