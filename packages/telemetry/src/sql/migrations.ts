@@ -125,7 +125,7 @@ export const MIGRATIONS: readonly Migration[] = [
     ],
     postgresOnly: [
       // The class histogram reads a window's buckets of one field; the refinement one class of one release.
-      'create index if not exists telemetry_rollups_name_bucket on telemetry_rollups (name, bucket)',
+      'create index if not exists telemetry_rollups_name_bucket on telemetry_rollups (name, hourly, bucket)',
       'create index if not exists telemetry_rollups_name_class on telemetry_rollups (name, artifact_name, value_class, bucket)',
     ],
   },

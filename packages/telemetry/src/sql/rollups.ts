@@ -123,18 +123,16 @@ export interface RollupPlan {
   raw: readonly TimeRange[];
 }
 
-/** The rollup rows a plan reads, as a condition. */
-function rollupRows(add: (v: unknown) => string, plan: RollupPlan): string {
+/** The rollup rows a plan reads, as conditions (one per range: each an index range scan on PostgreSQL). */
+function rollupRows(add: (v: unknown) => string, plan: RollupPlan): string[] {
   const any: string[] = [];
   if (plan.hours !== undefined) {
-    const c = [`hourly`, `bucket >= ${add(plan.hours.from)}`, `bucket < ${add(plan.hours.to)}`];
+    const c = ['hourly', `bucket >= ${add(plan.hours.from)}`, `bucket < ${add(plan.hours.to)}`];
     if (plan.hoursExcept.length > 0) c.push(`bucket not in (${plan.hoursExcept.map((b) => add(b)).join(', ')})`);
-    any.push(`(${c.join(' and ')})`);
+    any.push(c.join(' and '));
   }
-  for (const [from, to] of plan.buckets) {
-    any.push(`(not hourly and bucket >= ${add(from)} and bucket < ${add(to)})`);
-  }
-  return any.length === 0 ? '1 = 0' : `(${any.join(' or ')})`;
+  for (const [from, to] of plan.buckets) any.push(`not hourly and bucket >= ${add(from)} and bucket < ${add(to)}`);
+  return any;
 }
 
 function filterClauses(
@@ -175,14 +173,19 @@ function paramsOf(): { params: unknown[]; add: (v: unknown) => string } {
 export function classHistogramQuery(metric: string, f: FilterSpec, plan: RollupPlan, byRelease: boolean): SqlQuery {
   const { params, add } = paramsOf();
   const parts: string[] = [];
-  const rollupWhere = [...filterClauses(add, f, metric), rollupRows(add, plan)];
-  parts.push(`select artifact_name, value_class, n, s, mn, mx from telemetry_rollups where ${rollupWhere.join(' and ')}`);
+  for (const rows of rollupRows(add, plan)) {
+    const rollupWhere = [...filterClauses(add, f, metric), rows];
+    parts.push(`select artifact_name, value_class, n, s, mn, mx from telemetry_rollups where ${rollupWhere.join(' and ')}`);
+  }
   for (const r of plan.raw) {
     const w = [...filterClauses(add, f, metric), ...timeClauses(add, r)];
     parts.push(`select artifact_name, ${VALUE_CLASS} as value_class, count(*) as n, sum(value) as s,
         min(value) as mn, max(value) as mx
       from telemetry_metrics where ${w.join(' and ')}
       group by artifact_name, ${VALUE_CLASS}`);
+  }
+  if (parts.length === 0) {
+    parts.push(`select artifact_name, value_class, n, s, mn, mx from telemetry_rollups where 1 = 0`);
   }
   const release = byRelease ? 'artifact_name' : 'cast(null as varchar)';
   const text = `select ${release} as release, value_class, cast(sum(n) as bigint) as n, sum(s) as s,
