@@ -74,6 +74,7 @@ import {
   type RollupPlan,
   refinementQuery,
   SET_ROLLED,
+  stageRawQuery,
   type TimeRange,
 } from './sql/rollups.js';
 import type { MetricAggregate, ReleaseAggregate } from './types.js';
@@ -206,10 +207,15 @@ export class Rollups {
       const dirty = (await q(DIRTY_BUCKETS)).map((r) => Number(r.bucket)).filter((b) => b >= low && b < high);
       if (dirty.length > MAX_LIST) return undefined;
       const plan = planOf(f, fromMs, toMs, low, high, dirty);
-      const h = classHistogramQuery(metric, f, plan, byRelease);
+      const staged = this.#backend.dialect === 'duckdb';
+      if (staged && plan.raw.length > 0) {
+        const r = stageRawQuery(metric, f, plan);
+        await q(r.text, r.params);
+      }
+      const h = classHistogramQuery(metric, f, plan, byRelease, staged);
       const groups = toGroups(await q(h.text, h.params));
       if (groups === undefined) return undefined;
-      return await refine(q, metric, f, plan, groups, byRelease, this.#backend.dialect);
+      return await refine(q, metric, f, plan, groups, byRelease, this.#backend.dialect, staged);
     });
   }
 }
@@ -329,6 +335,7 @@ async function refine(
   groups: Group[],
   byRelease: boolean,
   dialect: Dialect,
+  staged: boolean,
 ): Promise<Array<Group & { p: number[]; max: number }>> {
   const wanted: Refinement[] = [];
   const keyOf = new Map<string, number>();
@@ -365,7 +372,7 @@ async function refine(
   );
   const values = new Map<number, number>();
   if (wanted.length > 0) {
-    const r = refinementQuery(metric, f, plan, wanted, byRelease);
+    const r = refinementQuery(metric, f, plan, wanted, byRelease, staged);
     for (const row of await q(r.text, r.params)) values.set(Number(row.i), Number(row.value));
   }
   const valueOf = (v: { value?: number; index?: number }): number => {

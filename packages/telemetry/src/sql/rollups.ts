@@ -76,7 +76,8 @@ export function buildRollups(from: number, to: number): SqlQuery {
       count(*), sum(value), min(value), max(value), array_agg(value)
     from telemetry_metrics
     where received_at >= cast($1 as timestamptz) and received_at < cast($2 as timestamptz)
-    group by name, artifact_name, registry, kind, ${BUCKET_OF_ROW}, ${VALUE_CLASS}`;
+    group by name, artifact_name, registry, kind, ${BUCKET_OF_ROW}, ${VALUE_CLASS}
+    order by ${BUCKET_OF_ROW}`;
   return { text, params: [bucketStart(from), bucketStart(to)] };
 }
 
@@ -92,7 +93,8 @@ export function buildHourRollups(from: number, to: number): SqlQuery {
       sum(n), sum(s), min(mn), max(mx), cast(null as double precision[])
     from telemetry_rollups
     where not hourly and bucket >= $1 and bucket < $2
-    group by name, artifact_name, registry, kind, ${hour}, value_class`;
+    group by name, artifact_name, registry, kind, ${hour}, value_class
+    order by ${hour}`;
   return { text, params: [from, to] };
 }
 
@@ -154,6 +156,32 @@ function timeClauses(add: (v: unknown) => string, r: TimeRange, alias = ''): str
   return c;
 }
 
+/** The time conditions of the plan's raw ranges, one per range (each an index range scan on PostgreSQL). */
+function rawScans(add: (v: unknown) => string, plan: RollupPlan): string[] {
+  return plan.raw.map((r) => {
+    const c = timeClauses(add, r);
+    return c.length === 0 ? '1 = 1' : c.join(' and ');
+  });
+}
+
+/** The temporary table {@link stageRawQuery} fills. */
+const STAGED_RAW = 'rollup_window_raw';
+
+/**
+ * DuckDB: the window's samples outside the rollups (the plan's raw ranges, in one scan: DuckDB has
+ * no index to range over and would scan the table once per range and per query), with their
+ * class, into a temporary table of the read's own connection, which the histogram and the
+ * refinement then read.
+ */
+export function stageRawQuery(metric: string, f: FilterSpec, plan: RollupPlan): SqlQuery {
+  const { params, add } = paramsOf();
+  const ranges = rawScans(add, plan);
+  const text = `create temp table ${STAGED_RAW} as
+    select artifact_name, value, ${VALUE_CLASS} as value_class from telemetry_metrics
+    where ${[...filterClauses(add, f, metric), `((${ranges.join(') or (')}))`].join(' and ')}`;
+  return { text, params };
+}
+
 function paramsOf(): { params: unknown[]; add: (v: unknown) => string } {
   const params: unknown[] = [];
   return {
@@ -170,19 +198,32 @@ function paramsOf(): { params: unknown[]; add: (v: unknown) => string } {
  * least and greatest value, over the rollups of the plan's clean buckets and the samples of its
  * raw ranges.
  */
-export function classHistogramQuery(metric: string, f: FilterSpec, plan: RollupPlan, byRelease: boolean): SqlQuery {
+export function classHistogramQuery(
+  metric: string,
+  f: FilterSpec,
+  plan: RollupPlan,
+  byRelease: boolean,
+  staged: boolean,
+): SqlQuery {
   const { params, add } = paramsOf();
   const parts: string[] = [];
   for (const rows of rollupRows(add, plan)) {
     const rollupWhere = [...filterClauses(add, f, metric), rows];
     parts.push(`select artifact_name, value_class, n, s, mn, mx from telemetry_rollups where ${rollupWhere.join(' and ')}`);
   }
-  for (const r of plan.raw) {
-    const w = [...filterClauses(add, f, metric), ...timeClauses(add, r)];
-    parts.push(`select artifact_name, ${VALUE_CLASS} as value_class, count(*) as n, sum(value) as s,
-        min(value) as mn, max(value) as mx
-      from telemetry_metrics where ${w.join(' and ')}
-      group by artifact_name, ${VALUE_CLASS}`);
+  if (staged) {
+    if (plan.raw.length > 0) {
+      parts.push(`select artifact_name, value_class, count(*) as n, sum(value) as s, min(value) as mn, max(value) as mx
+        from ${STAGED_RAW} group by artifact_name, value_class`);
+    }
+  } else {
+    for (const r of rawScans(add, plan)) {
+      const w = [...filterClauses(add, f, metric), r];
+      parts.push(`select artifact_name, ${VALUE_CLASS} as value_class, count(*) as n, sum(value) as s,
+          min(value) as mn, max(value) as mx
+        from telemetry_metrics where ${w.join(' and ')}
+        group by artifact_name, ${VALUE_CLASS}`);
+    }
   }
   if (parts.length === 0) {
     parts.push(`select artifact_name, value_class, n, s, mn, mx from telemetry_rollups where 1 = 0`);
@@ -222,6 +263,7 @@ export function refinementQuery(
   plan: RollupPlan,
   refinements: readonly Refinement[],
   byRelease: boolean,
+  staged: boolean,
 ): SqlQuery {
   const { params, add } = paramsOf();
   const m = add(metric);
@@ -234,10 +276,15 @@ export function refinementQuery(
   // Only when there are raw parts: DuckDB refuses a parameter the text does not use.
   const ranges =
     plan.raw.length === 0 ? [] : refinements.map((r) => `(value >= ${add(r.lo)} and value <= ${add(r.hi)})`);
-  const rawParts = plan.raw.map(
-    (t) => `select artifact_name, value from telemetry_metrics
-      where ${[...common(), ...timeClauses(add, t)].join(' and ')} and (${ranges.join(' or ')})`,
-  );
+  const rawParts =
+    staged && plan.raw.length > 0
+      ? [`select artifact_name, value from ${STAGED_RAW} where ${ranges.join(' or ')}`]
+      : staged
+        ? []
+        : rawScans(add, plan).map(
+            (t) => `select artifact_name, value from telemetry_metrics
+      where ${[...common(), t].join(' and ')} and (${ranges.join(' or ')})`,
+          );
   const raw =
     rawParts.length === 0
       ? 'select cast(null as varchar) as artifact_name, cast(null as double precision) as value where 1 = 0'
@@ -247,6 +294,32 @@ export function refinementQuery(
       ? '1 = 0'
       : `not hourly and (${plan.valueBuckets.map(([a, b]) => `(bucket >= ${add(a)} and bucket < ${add(b)})`).join(' or ')})`,
   ];
+  if (staged) {
+    // DuckDB: one scan of the rollups for every refinement, numbered per refinement.
+    const wanted = refinements
+      .map(
+        (r, i) =>
+          `(${i}, cast(${add(r.release)} as varchar), cast(${add(r.valueClass)} as integer), cast(${add(r.lo)} as double precision), cast(${add(r.hi)} as double precision), ${integer(r.offset)})`,
+      )
+      .join(', ');
+    const sameRelease = (alias: string) => (byRelease ? ` and ${alias}.artifact_name is not distinct from w.release` : '');
+    const classes = [...new Set(refinements.map((r) => r.valueClass))].map((c) => add(c)).join(', ');
+    const text = `with raw as materialized (
+        ${raw}
+      ), wanted(i, release, value_class, lo, hi, k) as (values ${wanted}),
+      cand as (
+        select w.i, v.value from (
+          select artifact_name, value_class, unnest(vals) as value from telemetry_rollups
+          where ${[...common(), ...bucketClauses, `value_class in (${classes})`].join(' and ')}
+        ) v join wanted w on v.value_class = w.value_class${sameRelease('v')}
+        union all
+        select w.i, x.value from raw x join wanted w on x.value >= w.lo and x.value <= w.hi${sameRelease('x')}
+      )
+      select t.i, t.value from (
+        select i, value, row_number() over (partition by i order by value) as rn from cand
+      ) t join wanted w on w.i = t.i where t.rn = w.k + 1`;
+    return { text, params };
+  }
   const parts = refinements.map((r, i) => {
     const release = byRelease ? [r.release === null ? 'artifact_name is null' : `artifact_name = ${add(r.release)}`] : [];
     return `select ${i} as i, value from (select value from (
