@@ -87,7 +87,7 @@ function makeSamples(r: () => number, count: number, start: number, span: number
       registry,
       kind,
       receivedAt: at,
-      artifactName: release,
+      ...(release === null ? {} : { artifactName: release }),
       payload: values,
     });
   }
@@ -154,13 +154,16 @@ function expectFigures(
     p95: want.p95,
     max: want.max,
   });
-  expect(Math.abs((got.mean as number) - want.mean), `${what} mean`).toBeLessThanOrEqual(1e-12 * want.magnitude);
+  expect(Math.abs((got.mean as number) - want.mean), `${what} mean`).toBeLessThanOrEqual(
+    1e-12 * want.magnitude,
+  );
 }
 
 function expectReleases(got: ReleaseAggregate[], samples: Sample[], w: Window): void {
   const chosen = selected(samples, w);
   const byRelease = new Map<string | null, number[]>();
-  for (const s of chosen) byRelease.set(s.release, [...(byRelease.get(s.release) ?? []), s.values[w.metric] as number]);
+  for (const s of chosen)
+    byRelease.set(s.release, [...(byRelease.get(s.release) ?? []), s.values[w.metric] as number]);
   const what = JSON.stringify(w);
   expect(got.map((g) => g.release).sort(), what).toEqual([...byRelease.keys()].sort());
   for (const g of got) expectFigures(g, byRelease.get(g.release) as number[], `${what} ${g.release}`);
@@ -241,7 +244,8 @@ for (const backend of backendsUnderTest()) {
           expectCohort(await store.aggregate(query(w)), all, w);
         }
         // The whole store, every field (no window: rollups below the watermark, samples above).
-        for (const metric of FIELDS) expectReleases(await store.releaseAggregates({ metric }), all, { metric });
+        for (const metric of FIELDS)
+          expectReleases(await store.releaseAggregates({ metric }), all, { metric });
       }
     });
 
@@ -253,7 +257,13 @@ for (const backend of backendsUnderTest()) {
       await store.appendBatch(messages);
       const w = { metric: 'distinct', from: now - 6 * HOUR, to: now + HOUR };
       expectReleases(await store.releaseAggregates(query(w)), samples, w);
-      const more = makeSamples(r, 300, Math.floor(now / HOUR) * HOUR, now - Math.floor(now / HOUR) * HOUR + 1, 'open2');
+      const more = makeSamples(
+        r,
+        300,
+        Math.floor(now / HOUR) * HOUR,
+        now - Math.floor(now / HOUR) * HOUR + 1,
+        'open2',
+      );
       await store.appendBatch(more.messages);
       expectReleases(await store.releaseAggregates(query(w)), [...samples, ...more.samples], w);
     });
@@ -277,14 +287,8 @@ for (const backend of backendsUnderTest()) {
       expect(before).toMatchObject({ count: 48, max: 48, p50: 24.5 });
       // Scale the rollups' counts: a read through them sees it; a read of edges only does not.
       const tamper = 'update telemetry_rollups set n = n * 2';
-      const reopen = async () => {
-        if (backend.name === 'postgres') {
-          await onDatabase(target.url, tamper);
-          return;
-        }
-      };
       if (backend.name === 'postgres') {
-        await reopen();
+        await onDatabase(target.url, tamper);
         const [after] = await store.releaseAggregates(window);
         expect(after?.count).toBe(96);
         // A window under an hour: from the samples.
@@ -383,16 +387,14 @@ async function raceWritesAndReads(writer: TelemetryStore, reader: TelemetryStore
   let checked = 0;
   while (writing || checked < 3) {
     const got = await reader.aggregate(window);
-    const k = got.count === 0 ? 0 : undefined;
-    const all = batches.flat();
-    // The prefix of batches whose samples in the window number `got.count`.
-    let prefix = k ?? -1;
+    // The shortest prefix of batches whose samples in the window number `got.count` (a longer one
+    // with the same count adds no sample of the window, so the same figures).
+    let prefix = -1;
     for (let n = 1; n <= batches.length && prefix < 0; n++) {
-      if (selected(batches.slice(0, n).flat(), { ...window, metric: 'distinct' }).length === got.count) prefix = n;
+      if (selected(batches.slice(0, n).flat(), window).length === got.count) prefix = n;
     }
     expect(prefix, `count ${got.count} is no prefix of the batches`).toBeGreaterThan(0);
-    expectCohort(got, batches.slice(0, prefix).flat(), { ...window });
-    expect(all.length).toBe(batches.length * BATCH);
+    expectCohort(got, batches.slice(0, prefix).flat(), window);
     checked++;
   }
   await writes;

@@ -140,7 +140,9 @@ export class DuckDbBackend implements Backend {
   }
 
   excludingWriters<T>(work: (q: Querier) => Promise<T>): Promise<T> {
-    return this.#inTurn(() => this.#inTransaction(() => work((text, params = []) => this.#run(this.#writer, text, params))));
+    return this.#inTurn(() =>
+      this.#inTransaction(() => work((text, params = []) => this.#run(this.#writer, text, params))),
+    );
   }
 
   async inSnapshot<T>(work: (q: Querier) => Promise<T>, roller = false): Promise<T | undefined> {
@@ -170,7 +172,11 @@ export class DuckDbBackend implements Backend {
     }
   }
 
-  async #run(c: DuckDBConnection, text: string, params: readonly unknown[]): Promise<Record<string, unknown>[]> {
+  async #run(
+    c: DuckDBConnection,
+    text: string,
+    params: readonly unknown[],
+  ): Promise<Record<string, unknown>[]> {
     const reader = await c.runAndReadAll(text, params as never);
     return reader.getRowObjectsJS() as Record<string, unknown>[];
   }

@@ -124,7 +124,9 @@ export class PostgresBackend implements Backend {
     try {
       await client.query('begin');
       await client.query('select pg_advisory_xact_lock($1)', [WRITERS_LOCK]);
-      const result = await work(async (text, params = []) => (await client.query(text, params as unknown[])).rows);
+      const result = await work(
+        async (text, params = []) => (await client.query(text, params as unknown[])).rows,
+      );
       await client.query('commit');
       return result;
     } catch (err) {
@@ -142,7 +144,9 @@ export class PostgresBackend implements Backend {
       if (roller) {
         // Session level and before `begin`: the snapshot (taken by the transaction's first
         // statement) then sees everything the previous roller committed.
-        const res = await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1) as ok', [ROLLER_LOCK]);
+        const res = await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1) as ok', [
+          ROLLER_LOCK,
+        ]);
         locked = res.rows[0]?.ok === true;
         if (!locked) return undefined;
       }
@@ -152,7 +156,9 @@ export class PostgresBackend implements Backend {
         `begin isolation level repeatable read${roller ? '' : ' read only'}; set local max_parallel_workers_per_gather = 0`,
       );
       try {
-        const result = await work(async (text, params = []) => (await client.query(text, params as unknown[])).rows);
+        const result = await work(
+          async (text, params = []) => (await client.query(text, params as unknown[])).rows,
+        );
         await client.query('commit');
         return result;
       } catch (err) {

@@ -130,19 +130,16 @@ function rollupRows(add: (v: unknown) => string, plan: RollupPlan): string[] {
   const any: string[] = [];
   if (plan.hours !== undefined) {
     const c = ['hourly', `bucket >= ${add(plan.hours.from)}`, `bucket < ${add(plan.hours.to)}`];
-    if (plan.hoursExcept.length > 0) c.push(`bucket not in (${plan.hoursExcept.map((b) => add(b)).join(', ')})`);
+    if (plan.hoursExcept.length > 0)
+      c.push(`bucket not in (${plan.hoursExcept.map((b) => add(b)).join(', ')})`);
     any.push(c.join(' and '));
   }
-  for (const [from, to] of plan.buckets) any.push(`not hourly and bucket >= ${add(from)} and bucket < ${add(to)}`);
+  for (const [from, to] of plan.buckets)
+    any.push(`not hourly and bucket >= ${add(from)} and bucket < ${add(to)}`);
   return any;
 }
 
-function filterClauses(
-  add: (v: unknown) => string,
-  f: FilterSpec,
-  metric: string,
-  alias = '',
-): string[] {
+function filterClauses(add: (v: unknown) => string, f: FilterSpec, metric: string, alias = ''): string[] {
   const c = [`${alias}name = ${add(metric)}`];
   if (f.registry !== undefined) c.push(`${alias}registry = ${add(f.registry)}`);
   if (f.kind !== undefined) c.push(`${alias}kind = ${add(f.kind)}`);
@@ -209,7 +206,9 @@ export function classHistogramQuery(
   const parts: string[] = [];
   for (const rows of rollupRows(add, plan)) {
     const rollupWhere = [...filterClauses(add, f, metric), rows];
-    parts.push(`select artifact_name, value_class, n, s, mn, mx from telemetry_rollups where ${rollupWhere.join(' and ')}`);
+    parts.push(
+      `select artifact_name, value_class, n, s, mn, mx from telemetry_rollups where ${rollupWhere.join(' and ')}`,
+    );
   }
   if (staged) {
     if (plan.raw.length > 0) {
@@ -302,7 +301,8 @@ export function refinementQuery(
           `(${i}, cast(${add(r.release)} as varchar), cast(${add(r.valueClass)} as integer), cast(${add(r.lo)} as double precision), cast(${add(r.hi)} as double precision), ${integer(r.offset)})`,
       )
       .join(', ');
-    const sameRelease = (alias: string) => (byRelease ? ` and ${alias}.artifact_name is not distinct from w.release` : '');
+    const sameRelease = (alias: string) =>
+      byRelease ? ` and ${alias}.artifact_name is not distinct from w.release` : '';
     const classes = [...new Set(refinements.map((r) => r.valueClass))].map((c) => add(c)).join(', ');
     const text = `with raw as materialized (
         ${raw}
@@ -321,7 +321,9 @@ export function refinementQuery(
     return { text, params };
   }
   const parts = refinements.map((r, i) => {
-    const release = byRelease ? [r.release === null ? 'artifact_name is null' : `artifact_name = ${add(r.release)}`] : [];
+    const release = byRelease
+      ? [r.release === null ? 'artifact_name is null' : `artifact_name = ${add(r.release)}`]
+      : [];
     return `select ${i} as i, value from (select value from (
         select unnest(vals) as value from telemetry_rollups
         where ${[...common(), ...release, `value_class = ${add(r.valueClass)}`, ...bucketClauses].join(' and ')}
