@@ -11,6 +11,11 @@ export type Querier = (text: string, params?: readonly unknown[]) => Promise<Rec
  */
 export interface Backend {
   readonly dialect: Dialect;
+  /**
+   * How many `write` calls may run at once (each its own transaction). Two writes of one id at
+   * once still store it once: the primary key makes the second wait for the first and skip it.
+   */
+  readonly writeConcurrency: number;
   /** Applies the migrations not yet applied. */
   migrate(): Promise<void>;
   /**

@@ -58,6 +58,8 @@ const CHUNK_ROWS = 2048;
 /** @internal */
 export class DuckDbBackend implements Backend {
   readonly dialect = 'duckdb' as const;
+  /** One writer connection (its staging tables and appenders are per connection). */
+  readonly writeConcurrency = 1;
   readonly #duckdb: DuckDB;
   readonly #instance: DuckDBInstance;
   readonly #writer: DuckDBConnection;

@@ -45,10 +45,14 @@ const ROLLER_LOCK = 0x07a4_1e20;
 /** @internal */
 export class PostgresBackend implements Backend {
   readonly dialect = 'postgres' as const;
+  readonly writeConcurrency: number;
   readonly #pool: Pool;
 
-  private constructor(pool: Pool) {
+  private constructor(pool: Pool, maxConnections: number) {
     this.#pool = pool;
+    // Two transactions at once (one writes while the other commits), leaving the pool's other
+    // connections to reads; one with a pool too small for that.
+    this.writeConcurrency = maxConnections >= 3 ? 2 : 1;
   }
 
   /** Connects to `url` (a `postgres://` URL) and checks the connection. */
@@ -70,7 +74,7 @@ export class PostgresBackend implements Backend {
       await pool.end().catch(() => undefined);
       throw err;
     }
-    return new PostgresBackend(pool);
+    return new PostgresBackend(pool, maxConnections);
   }
 
   async migrate(): Promise<void> {
@@ -106,8 +110,8 @@ export class PostgresBackend implements Backend {
       // The shared lock is taken by a statement of its own, before the insert: the insert's
       // snapshot (READ COMMITTED: taken when it starts) then sees any claimed watermark raised
       // before the lock was granted. See rollups.ts for why that matters.
-      await client.query('begin');
-      await client.query('select pg_advisory_xact_lock_shared($1)', [WRITERS_LOCK]);
+      // One round trip for both (a simple query; the lock's key is a constant).
+      await client.query(`begin; select pg_advisory_xact_lock_shared(${WRITERS_LOCK})`);
       const res = await client.query<{ id: string }>(INSERT, cols);
       await client.query('commit');
       return new Set(res.rows.map((r) => r.id));
