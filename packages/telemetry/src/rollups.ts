@@ -96,6 +96,9 @@ import type { MetricAggregate, ReleaseAggregate } from './types.js';
 /** Whole rolled buckets a window needs for a read through the rollups. */
 export const MIN_ROLLUP_BUCKETS = HOUR_BUCKETS;
 
+/** Buckets built by one roll past which PostgreSQL's statistics of the rollups are refreshed. */
+const LARGE_ROLL = 2 * HOUR_BUCKETS;
+
 /** Most parameters of one statement listing buckets. */
 const MAX_LIST = 1000;
 
@@ -165,6 +168,13 @@ export class Rollups {
         await q(c.text, c.params);
       }
       if (rolled < claimedNow) await q(SET_ROLLED, [claimedNow]);
+      // PostgreSQL plans the reads from the table's statistics: after a large build (the first
+      // roll-up of a store, or after a bulk load) they are stale until autovacuum analyzes the
+      // table, and a read then scans every rollup instead of its range (measured: a day's read
+      // ~150 ms against ~25 ms).
+      if (this.#backend.dialect === 'postgres' && claimedNow - rolled + dirty.length > LARGE_ROLL) {
+        await q('analyze telemetry_rollups');
+      }
     }, true);
   }
 
