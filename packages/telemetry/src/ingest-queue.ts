@@ -117,7 +117,8 @@ export class IngestQueue {
   #kick(): void {
     // A second loop only once a batch is queued behind the first loop's (it then writes while the
     // first one commits: on PostgreSQL two transactions on two connections).
-    if (this.#active >= this.#backend.writeConcurrency || (this.#active > 0 && this.#queue.length === 0)) return;
+    if (this.#active >= this.#backend.writeConcurrency || (this.#active > 0 && this.#queue.length === 0))
+      return;
     // Counted until the loop's last check of the queue (synchronously): an append after that
     // starts a new loop.
     this.#active++;
