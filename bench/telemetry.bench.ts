@@ -416,7 +416,7 @@ console.log(
 );
 console.log(`  releaseAggregates over ${stored} rows (${QUERY_RUNS} runs):`);
 console.log(
-  `    first query after the fill        ${coldMs.toFixed(1)} ms (builds the rollups of ${stored} rows' closed hours)`,
+  `    first query after the fill        ${coldMs.toFixed(1)} ms (builds the rollups of ${stored} rows' closed 5-minute buckets and hours)`,
 );
 console.log(
   `    whole day, all devices            p50 ${dayStats.p50.toFixed(1)} ms, p95 ${dayStats.p95.toFixed(1)} ms`,
