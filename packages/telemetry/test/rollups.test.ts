@@ -334,6 +334,28 @@ for (const backend of backendsUnderTest()) {
       }
     });
 
+    it('builds the rollups ahead of any read with rollUp(), once per closed bucket', async () => {
+      const r = rng(5);
+      const { samples, messages } = makeSamples(r, 300, BASE + 500 * HOUR, 3 * HOUR, 'ahead');
+      await store.appendBatch(messages);
+      await store.rollUp();
+      if (backend.name === 'postgres') {
+        const count = async () =>
+          Number((await pgRows(target.url, 'select count(*) as n from telemetry_rollups'))[0]?.n);
+        const built = await count();
+        expect(built).toBeGreaterThan(0);
+        // Nothing new since: a second roll-up builds nothing again.
+        await store.rollUp();
+        expect(await count()).toBe(built);
+      }
+      const w = {
+        metric: 'signed',
+        from: BASE + 500 * HOUR + 7 * 60_000,
+        to: BASE + 503 * HOUR - 7 * 60_000,
+      };
+      expectReleases(await store.releaseAggregates(query(w)), samples, w);
+    });
+
     it('stays exact while another store writes into rolled and open buckets as the reads roll up', async () => {
       if (backend.name === 'duckdb') {
         // One process owns a DuckDB store: the writer is the same store, racing its own reads.
