@@ -26,7 +26,10 @@ export class IngestQueue {
   #queue: Pending[] = [];
   /** Messages accepted and not yet settled (queued or being written). */
   #inFlight = 0;
-  #writing: Promise<void> | undefined;
+  /** The drain loops not finished (at most the backend's `writeConcurrency`), for `flush`. */
+  readonly #writers = new Set<Promise<void>>();
+  /** The drain loops that may still take a batch. */
+  #active = 0;
   #closed = false;
   #writableWaiters: Array<() => void> = [];
 
@@ -100,7 +103,7 @@ export class IngestQueue {
 
   /** Resolves when every message accepted so far is stored or failed. */
   async flush(): Promise<void> {
-    while (this.#writing !== undefined) await this.#writing;
+    while (this.#writers.size > 0) await Promise.all([...this.#writers]);
   }
 
   /** Refuses new appends, writes what was accepted, and wakes the producers waiting for room. */
@@ -112,17 +115,33 @@ export class IngestQueue {
   }
 
   #kick(): void {
-    if (this.#writing !== undefined) return;
-    this.#writing = this.#drain();
+    // A second loop only once a batch is queued behind the first loop's (it then writes while the
+    // first one commits: on PostgreSQL two transactions on two connections).
+    if (this.#active >= this.#backend.writeConcurrency || (this.#active > 0 && this.#queue.length === 0))
+      return;
+    // Counted until the loop's last check of the queue (synchronously): an append after that
+    // starts a new loop.
+    this.#active++;
+    const loop: Promise<void> = this.#drain();
+    this.#writers.add(loop);
+    void loop.finally(() => this.#writers.delete(loop)).catch(() => undefined);
   }
 
   async #drain(): Promise<void> {
+    let counted = true;
     try {
-      while (this.#queue.length > 0) {
+      for (;;) {
+        if (this.#queue.length === 0) {
+          // In the same step as the check: an append after it finds the loop gone and starts one.
+          counted = false;
+          this.#active--;
+          return;
+        }
         // Let producers woken by the last batch queue their next messages first, so that batches
         // stay large under load instead of alternating between a few messages and many.
         await new Promise<void>((resolve) => setImmediate(resolve));
         const batch = this.#queue.splice(0, this.#maxBatch);
+        if (batch.length === 0) continue;
         await this.#writeBatch(batch);
         this.#inFlight -= batch.length;
         const waiters = this.#writableWaiters;
@@ -130,7 +149,7 @@ export class IngestQueue {
         for (const w of waiters) w();
       }
     } finally {
-      this.#writing = undefined;
+      if (counted) this.#active--;
     }
   }
 

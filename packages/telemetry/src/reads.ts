@@ -6,6 +6,7 @@
 
 import { TelemetryValidationError } from './errors.js';
 import { toEpochMs } from './message.js';
+import type { Dialect } from './sql/migrations.js';
 import type { FilterSpec } from './sql/queries.js';
 import type { MetricAggregate, ReleaseAggregate, TelemetryFilter, TelemetryRecord } from './types.js';
 
@@ -92,21 +93,26 @@ export function toReleaseAggregate(r: Record<string, unknown>): ReleaseAggregate
   };
 }
 
-/** `percentile_cont(q)` of `n` sorted samples whose values at floor and ceil of q*(n-1) are `lo`, `hi`. */
-function interpolate(q: number, n: number, lo: number, hi: number): number {
+/**
+ * `percentile_cont(q)` of `n` sorted samples whose values at floor and ceil of q*(n-1) are `lo`,
+ * `hi`, to the last bit as each database computes it: PostgreSQL `lo + d * (hi - lo)`
+ * (`float8_lerp`), DuckDB `lo * (1 - d) + hi * d`, d being the position's fraction.
+ */
+export function interpolate(q: number, n: number, lo: number, hi: number, dialect: Dialect): number {
   const position = q * (n - 1);
-  return lo + (position - Math.floor(position)) * (hi - lo);
+  const d = position - Math.floor(position);
+  return dialect === 'duckdb' ? lo * (1 - d) + hi * d : lo + d * (hi - lo);
 }
 
 /** A row of the by-value per-release query (`releaseAggregatesByValueQuery`) as a {@link ReleaseAggregate}. */
-export function toReleaseAggregateByValue(r: Record<string, unknown>): ReleaseAggregate {
+export function toReleaseAggregateByValue(r: Record<string, unknown>, dialect: Dialect): ReleaseAggregate {
   const count = Number(r.count);
   return {
     release: r.release === null || r.release === undefined ? null : String(r.release),
     count,
     mean: Number(r.mean),
-    p50: interpolate(0.5, count, Number(r.p50_lo), Number(r.p50_hi)),
-    p95: interpolate(0.95, count, Number(r.p95_lo), Number(r.p95_hi)),
+    p50: interpolate(0.5, count, Number(r.p50_lo), Number(r.p50_hi), dialect),
+    p95: interpolate(0.95, count, Number(r.p95_lo), Number(r.p95_hi), dialect),
     max: Number(r.max),
   };
 }

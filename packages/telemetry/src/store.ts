@@ -26,6 +26,7 @@ import {
   toReleaseAggregate,
   toReleaseAggregateByValue,
 } from './reads.js';
+import { Rollups } from './rollups.js';
 import type { Dialect } from './sql/migrations.js';
 import {
   COUNT_MESSAGES,
@@ -167,6 +168,7 @@ export class TelemetryStore {
   readonly target: string;
   readonly #backend: Backend;
   readonly #ingest: IngestQueue;
+  readonly #rollups: Rollups;
   #closed = false;
   /** Per field: whether it has few distinct values, and when that was probed. */
   readonly #cardinality = new Map<string, { few: boolean; at: number }>();
@@ -176,6 +178,7 @@ export class TelemetryStore {
     this.#backend = backend;
     this.dialect = backend.dialect;
     this.target = target;
+    this.#rollups = new Rollups(backend);
     this.#ingest = new IngestQueue(
       backend,
       positive(options.maxQueued, 10_000, 'maxQueued'),
@@ -246,10 +249,13 @@ export class TelemetryStore {
   async releaseAggregates(query: ReleaseAggregatesQuery): Promise<ReleaseAggregate[]> {
     const metric = metricOf(query);
     const filter = filterSpec(query);
+    // A window of whole hours without a device set: from the rollups (see rollups.ts).
+    const rolled = await this.#guard(() => this.#rollups.releaseAggregates(metric, filter));
+    if (rolled !== undefined) return rolled;
     // Exact either way; a field with few distinct values is counted per value instead of sorted.
     if (await this.#fewDistinctValues(metric, filter)) {
       const q = releaseAggregatesByValueQuery(metric, filter);
-      return (await this.#query(q.text, q.params)).map(toReleaseAggregateByValue);
+      return (await this.#query(q.text, q.params)).map((r) => toReleaseAggregateByValue(r, this.dialect));
     }
     const q = releaseAggregatesQuery(metric, filter);
     return (await this.#query(q.text, q.params)).map(toReleaseAggregate);
@@ -260,7 +266,11 @@ export class TelemetryStore {
    * across releases: the figures of a cohort of devices over a window (what release gates compare).
    */
   async aggregate(query: ReleaseAggregatesQuery): Promise<MetricAggregate> {
-    const q = metricAggregateQuery(metricOf(query), filterSpec(query));
+    const metric = metricOf(query);
+    const filter = filterSpec(query);
+    const rolled = await this.#guard(() => this.#rollups.aggregate(metric, filter));
+    if (rolled !== undefined) return rolled;
+    const q = metricAggregateQuery(metric, filter);
     return toMetricAggregate((await this.#query(q.text, q.params))[0]);
   }
 
@@ -289,6 +299,25 @@ export class TelemetryStore {
   async count(): Promise<number> {
     const rows = await this.#query(COUNT_MESSAGES, []);
     return Number(rows[0]?.n ?? 0);
+  }
+
+  /**
+   * Rolls up what is closed and pending (see rollups.ts). Reads do it on their own; this lets a
+   * process do it ahead of them (after a bulk load, or on a timer) so that no read pays for it.
+   */
+  async rollUp(): Promise<void> {
+    await this.#guard(() => this.#rollups.roll());
+  }
+
+  /** Runs a read of the rollups, its failures as {@link TelemetryQueryError}. */
+  async #guard<T>(read: () => Promise<T>): Promise<T> {
+    if (this.#closed) throw new TelemetryClosedError();
+    try {
+      return await read();
+    } catch (err) {
+      if (err instanceof TelemetryError) throw err;
+      throw new TelemetryQueryError(`telemetry query failed: ${errorText(err)}`, { cause: err });
+    }
   }
 
   async #query(text: string, params: unknown[]): Promise<Record<string, unknown>[]> {

@@ -182,6 +182,26 @@ for (const backend of backendsUnderTest()) {
       expect(agg).toMatchObject({ count: 2, max: 2, mean: 1.5 });
     });
 
+    it('stores each id once when batches are written at once, an id in two of them included', async () => {
+      // Small batches: on PostgreSQL two are written at once, on two connections.
+      const small = await openTelemetryStore(target.url, { maxBatch: 40 });
+      try {
+        const ids = Array.from({ length: 1200 }, (_, i) => `c-${i % 900}`);
+        const results = await Promise.all(
+          ids.map((id, i) => small.append(msg({ id, deviceId: `d-${i % 30}`, payload: { cpu: i } }))),
+        );
+        const stored = new Map<string, number>();
+        for (const r of results) if (!r.duplicate) stored.set(r.id, (stored.get(r.id) ?? 0) + 1);
+        expect(stored.size).toBe(900);
+        expect([...stored.values()].every((n) => n === 1)).toBe(true);
+        expect(await small.count()).toBe(900);
+        const [agg] = await small.releaseAggregates({ metric: 'cpu' });
+        expect(agg?.count).toBe(900);
+      } finally {
+        await small.close();
+      }
+    });
+
     it('returns the latest message per device, filtered by device set, registry and kind', async () => {
       const other = 'projects/demo/locations/europe-west1/registries/lab';
       await store.appendBatch([
@@ -451,7 +471,7 @@ for (const backend of backendsUnderTest()) {
     });
 
     if (backend.name === 'postgres') {
-      it('brings a store of schema version 2 to version 3, keeping its rows and its answers', async () => {
+      it('brings a store of schema version 2 to the newest version, keeping its rows and its answers', async () => {
         await store.appendBatch([
           msg({ id: 'v2-a', artifactName: 'r1', payload: { cpu: 1 } }),
           msg({ id: 'v2-b', artifactName: 'r1', payload: { cpu: 3 } }),
@@ -479,7 +499,7 @@ for (const backend of backendsUnderTest()) {
           target.url,
           'select version from telemetry_schema_version order by version',
         );
-        expect(versions.map((r) => Number(r.version))).toEqual([1, 2, 3]);
+        expect(versions.map((r) => Number(r.version))).toEqual([1, 2, 3, 4]);
         expect(await store.releaseAggregates({ metric: 'cpu' })).toEqual([
           { release: 'r1', count: 2, mean: 2, p50: 2, p95: 2.9, max: 3 },
         ]);

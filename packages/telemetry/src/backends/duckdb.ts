@@ -20,7 +20,8 @@ import type {
 import type { StoredRow } from '../message.js';
 import { messageColumnValues } from '../message.js';
 import { CREATE_VERSION_TABLE, MIGRATIONS, migrationStatements } from '../sql/migrations.js';
-import type { Backend } from './backend.js';
+import { markDirtyFrom } from '../sql/rollups.js';
+import type { Backend, Querier } from './backend.js';
 
 type DuckDB = typeof import('@duckdb/node-api');
 
@@ -45,6 +46,9 @@ const FROM_STAGE = `select id, device_id, registry, received_at, kind, subfolder
     deployment_id, cast(payload as json), payload_raw, payload_encoding, cast(metrics as json)
   from stage_messages`;
 
+/** The dirty-bucket record of the staged messages (see rollups.ts): part of each write's transaction. */
+const DIRTY_FROM_STAGE = markDirtyFrom('stage_messages');
+
 /** Empties the staging tables. */
 const CLEAR_STAGE = 'delete from stage_messages; delete from stage_metrics;';
 
@@ -54,6 +58,8 @@ const CHUNK_ROWS = 2048;
 /** @internal */
 export class DuckDbBackend implements Backend {
   readonly dialect = 'duckdb' as const;
+  /** One writer connection (its staging tables and appenders are per connection). */
+  readonly writeConcurrency = 1;
   readonly #duckdb: DuckDB;
   readonly #instance: DuckDBInstance;
   readonly #writer: DuckDBConnection;
@@ -65,6 +71,10 @@ export class DuckDbBackend implements Backend {
   readonly #appenders = new Map<string, DuckDBAppender>();
   /** Whether the staging tables may hold rows of a write that failed. */
   #stageDirty = false;
+  /** The writes and {@link excludingWriters} take turns on this chain. */
+  #turn: Promise<unknown> = Promise.resolve();
+  /** Whether a roller runs (one process owns a DuckDB file: a flag is the lock). */
+  #rolling = false;
 
   private constructor(
     duckdb: DuckDB,
@@ -120,7 +130,60 @@ export class DuckDbBackend implements Backend {
     }
   }
 
-  async write(rows: readonly StoredRow[]): Promise<Set<string>> {
+  /** Runs `work` once every earlier turn (a write, or excludingWriters) has settled. */
+  #inTurn<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#turn.then(work, work);
+    this.#turn = run.catch(() => undefined);
+    return run;
+  }
+
+  write(rows: readonly StoredRow[]): Promise<Set<string>> {
+    return this.#inTurn(() => this.#write(rows));
+  }
+
+  excludingWriters<T>(work: (q: Querier) => Promise<T>): Promise<T> {
+    return this.#inTurn(() =>
+      this.#inTransaction(() => work((text, params = []) => this.#run(this.#writer, text, params))),
+    );
+  }
+
+  async inSnapshot<T>(work: (q: Querier) => Promise<T>, roller = false): Promise<T | undefined> {
+    if (roller) {
+      if (this.#rolling) return undefined;
+      this.#rolling = true;
+    }
+    try {
+      // A connection of its own: a transaction of DuckDB is per connection, and concurrent reads
+      // must not share one.
+      const c = await this.#instance.connect();
+      try {
+        await c.run('begin transaction');
+        try {
+          const result = await work((text, params = []) => this.#run(c, text, params));
+          await c.run('commit');
+          return result;
+        } catch (err) {
+          await c.run('rollback').catch(() => undefined);
+          throw err;
+        }
+      } finally {
+        c.closeSync();
+      }
+    } finally {
+      if (roller) this.#rolling = false;
+    }
+  }
+
+  async #run(
+    c: DuckDBConnection,
+    text: string,
+    params: readonly unknown[],
+  ): Promise<Record<string, unknown>[]> {
+    const reader = await c.runAndReadAll(text, params as never);
+    return reader.getRowObjectsJS() as Record<string, unknown>[];
+  }
+
+  async #write(rows: readonly StoredRow[]): Promise<Set<string>> {
     const c = this.#writer;
     // The staging tables are emptied by the transaction that moves their rows; a write that failed
     // may have left rows behind.
@@ -151,6 +214,7 @@ export class DuckDbBackend implements Backend {
       await c.run(`begin transaction;
         insert into telemetry_messages ${FROM_STAGE};
         ${METRICS_FROM_STAGE};
+        ${DIRTY_FROM_STAGE};
         ${CLEAR_STAGE}
         commit`);
       this.#stageDirty = false;
@@ -172,7 +236,7 @@ export class DuckDbBackend implements Backend {
           skipped,
         );
       }
-      await c.run(`${METRICS_FROM_STAGE}; ${CLEAR_STAGE}`);
+      await c.run(`${METRICS_FROM_STAGE}; ${DIRTY_FROM_STAGE}; ${CLEAR_STAGE}`);
       this.#stageDirty = false;
       return inserted;
     });

@@ -87,6 +87,48 @@ export const MIGRATIONS: readonly Migration[] = [
       'drop index if exists telemetry_metrics_name_time',
     ],
   },
+  {
+    version: 4,
+    description:
+      'rollups of closed time buckets per (field, release, registry, kind, value class), their watermark and the buckets to redo',
+    statements: [
+      // One row per field, release, registry, kind, bucket and value class (see VALUE_CLASS), at
+      // two levels: 5-minute buckets (`hourly` false; `bucket` numbers 5-minute spans from the
+      // epoch) and whole hours (`hourly`; `bucket` is the hour's first 5-minute bucket): how many samples, their
+      // sum, least and greatest value, and (5-minute rows only) the values themselves: the exact
+      // refinement reads them there instead of from the samples, so that no index by value slows
+      // the writes. See rollups.ts for how they are built and read.
+      `create table if not exists telemetry_rollups (
+        name varchar not null,
+        artifact_name varchar,
+        registry varchar not null,
+        kind varchar not null,
+        hourly boolean not null,
+        bucket bigint not null,
+        value_class integer not null,
+        n bigint not null,
+        s double precision not null,
+        mn double precision not null,
+        mx double precision not null,
+        vals double precision[]
+      )`,
+      // Two watermarks (bucket numbers), one row each so that the transaction raising one never
+      // contends with the one raising the other: 1, claimed: writers mark a bucket below it dirty
+      // when they add a row to it; 2, rolled: buckets below it have their rollups (but the dirty ones).
+      `create table if not exists telemetry_rollup_state (
+        id integer primary key,
+        watermark bigint not null
+      )`,
+      'insert into telemetry_rollup_state values (1, 0), (2, 0) on conflict do nothing',
+      // Append-only for writers (no unique key: a bucket may be listed many times), emptied by the roller.
+      'create table if not exists telemetry_rollup_dirty (bucket bigint not null)',
+    ],
+    postgresOnly: [
+      // The class histogram reads a window's buckets of one field; the refinement one class of one release.
+      'create index if not exists telemetry_rollups_name_bucket on telemetry_rollups (name, hourly, bucket)',
+      'create index if not exists telemetry_rollups_name_class on telemetry_rollups (name, artifact_name, value_class, bucket)',
+    ],
+  },
 ];
 
 /** The statements of `migration` for `dialect`, with types filled in. */

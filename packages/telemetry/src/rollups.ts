@@ -1,0 +1,434 @@
+/**
+ * Pre-aggregated rollups of closed time buckets, and exact aggregates read from them.
+ *
+ * ## What is stored (migration 4)
+ * `telemetry_rollups` holds, per field, release, registry, kind, bucket and value class (~1 % of
+ * relative width on a log scale, zero its own class, signed), the number of samples, their sum,
+ * least and greatest value, at two levels: 5-minute buckets, which also keep the values themselves
+ * (for the exact refinement below), and whole hours (built from their twelve 5-minute rollups).
+ * Two watermarks (5-minute bucket numbers) in `telemetry_rollup_state`: `claimed` (writers record
+ * the buckets below it that they add rows to, in `telemetry_rollup_dirty`, in the same statement
+ * as the rows) and `rolled` (the buckets below it have their rollups, except those listed dirty;
+ * an hour below it has its hourly rollup).
+ *
+ * ## Building (lazily, by the reads: {@link Rollups.roll})
+ * 1. Raise `claimed` to the current bucket in a transaction that excludes writers
+ *    (`Backend.excludingWriters`: on PostgreSQL the exclusive side of an advisory lock every write
+ *    transaction holds shared, taken by a statement before its insert).
+ * 2. In one snapshot (PostgreSQL `repeatable read`), holding the roller lock taken *before* the
+ *    snapshot: build the 5-minute buckets [rolled, claimed), rebuild every dirty bucket below
+ *    `rolled`, then (from those 5-minute rollups, exact in this snapshot) the hours completed by
+ *    this roll and the complete hours holding a dirty bucket; delete the dirty records this
+ *    snapshot sees, set `rolled = claimed`.
+ *
+ * Why no row is ever missed or counted twice, whatever the timing (PostgreSQL, READ COMMITTED
+ * writers): take a row R of bucket B committed by writer W. Step 1 waits for every write
+ * transaction holding the shared lock, and a write taking it later waits for step 1's commit and
+ * then starts its insert, whose snapshot therefore sees the raised `claimed`. So either W committed
+ * before step 1 committed (then R is in every later snapshot, in particular step 2's), or W saw
+ * `claimed` > B and recorded B dirty in R's transaction. In the second case, a roller's snapshot
+ * either sees R (and then counts it when building B) or does not see W's commit at all, hence
+ * neither R nor W's dirty record, which it therefore does not delete (a snapshot's delete touches
+ * only rows it sees): B stays dirty until a roller whose snapshot sees R rebuilds it. Rollers are
+ * serialised by a lock taken before their snapshot, so each starts from what the previous one
+ * committed; a roller also deletes the rollups of a bucket before building it, so building twice
+ * only redoes work. A read takes one snapshot for all its statements: in it, every bucket below
+ * `rolled` and not dirty has rollups equal to the samples the same snapshot sees (a sample of the
+ * bucket committed after its rollup was built carries a dirty record committed with it), an hour
+ * holding no dirty bucket has an hourly rollup equal to its twelve 5-minute ones, and the rest is
+ * read from the samples. On DuckDB (one process) the writes and step 1 take turns in
+ * JavaScript, a flag stands for the roller lock, and a transaction is a snapshot.
+ *
+ * ## Reading (exact)
+ * The window [from, to) is its clean whole hours (hourly rollups), its other clean whole 5-minute
+ * buckets (5-minute rollups), and the samples of the rest: the partial edge buckets, the buckets
+ * not rolled yet (at least the open one) and the dirty ones: per release and
+ * value class, count, sum, least and greatest value. count and max are exact; the mean is the sum
+ * of the class sums over the count (the same samples as `avg`, summed in another order: it may
+ * differ from `avg` in the last bits). For the percentiles, `percentile_cont` needs the sorted
+ * samples at ranks floor and ceil of q*(n-1) (see `releaseAggregatesByValueQuery`): the running
+ * count over the classes, in class order, gives the class holding a rank and the offset in it. If
+ * that class's least and greatest value are equal, that is the value; otherwise one query reads
+ * the value at that offset among the class's values: those its 5-minute rollups keep in the
+ * window's clean buckets, and the window's other samples between the class's least and greatest
+ * value (so no index by value is needed on the samples). That is exact when the
+ * classes' value ranges are disjoint and ordered as the classes are, which the read checks (so that
+ * nothing rests on how the two databases round a logarithm): when they are not, it answers from
+ * the samples alone.
+ *
+ * ## When
+ * A read uses the rollups when it has no device set and its window holds at least
+ * {@link MIN_ROLLUP_BUCKETS} whole rolled 5-minute buckets (an hour); otherwise it reads at most
+ * about an hour of samples (or is filtered by device, which rollups do not keep), which the
+ * samples' indexes answer about as fast as the rollups would. Measured over 1M messages a day
+ * (bench/telemetry.bench.ts): the hour of 100 devices stays on the samples.
+ *
+ * The mean: the sum of the per-class sums over the count, so it may differ from `avg` over the
+ * same samples in the last bits (the tests bound it at 1e-12 of the samples' mean magnitude);
+ * count, max and the percentiles are exact to the bit.
+ */
+
+import type { Backend, Querier } from './backends/backend.js';
+import { interpolate } from './reads.js';
+import type { Dialect } from './sql/migrations.js';
+import type { FilterSpec } from './sql/queries.js';
+import {
+  BUCKET_MS,
+  bucketStart,
+  buildHourRollups,
+  buildRollups,
+  CLAIM,
+  classHistogramQuery,
+  clearDirty,
+  DIRTY_BUCKETS,
+  deleteRollups,
+  HOUR_BUCKETS,
+  type Refinement,
+  ROLLUP_STATE,
+  type RollupPlan,
+  refinementQuery,
+  SET_ROLLED,
+  stageRawQuery,
+  type TimeRange,
+} from './sql/rollups.js';
+import type { MetricAggregate, ReleaseAggregate } from './types.js';
+
+/** Whole rolled buckets a window needs for a read through the rollups. */
+export const MIN_ROLLUP_BUCKETS = HOUR_BUCKETS;
+
+/** Buckets built by one roll past which PostgreSQL's statistics of the rollups are refreshed. */
+const LARGE_ROLL = 2 * HOUR_BUCKETS;
+
+/** Most parameters of one statement listing buckets. */
+const MAX_LIST = 1000;
+
+/** One value class of one release in a window. */
+interface ClassRow {
+  release: string | null;
+  valueClass: number;
+  n: number;
+  s: number;
+  mn: number;
+  mx: number;
+}
+
+/** A release's figures before refinement. */
+interface Group {
+  release: string | null;
+  classes: ClassRow[];
+  n: number;
+  sum: number;
+  positive: number;
+}
+
+const QUANTILES = [0.5, 0.95] as const;
+
+/** @internal The rollups of one store. */
+export class Rollups {
+  readonly #backend: Backend;
+  readonly #now: () => number;
+
+  constructor(backend: Backend, now: () => number = Date.now) {
+    this.#backend = backend;
+    this.#now = now;
+  }
+
+  /**
+   * Rolls up what is closed and pending: raises `claimed` to the current bucket, builds the
+   * buckets below it, rebuilds the dirty ones. Returns at once when another roller runs (a read
+   * then reads the samples of what is not rolled).
+   */
+  async roll(): Promise<void> {
+    const nowBucket = Math.floor(this.#now() / BUCKET_MS);
+    const [state] = await this.#backend.query(ROLLUP_STATE, []);
+    const claimed = Number(state?.claimed);
+    if (claimed < nowBucket) await this.#backend.excludingWriters((q) => q(CLAIM, [nowBucket]));
+    else if (Number(state?.rolled) >= claimed && Number(state?.dirty) === 0) return;
+    await this.#backend.inSnapshot(async (q) => {
+      const [s] = await q(ROLLUP_STATE);
+      const claimedNow = Number(s?.claimed);
+      const rolled = Number(s?.rolled);
+      const dirty = (await q(DIRTY_BUCKETS)).map((r) => Number(r.bucket));
+      if (rolled < claimedNow) await build(q, rolled, claimedNow);
+      // Dirty buckets at or above `rolled` were just built from this same snapshot.
+      for (const [from, to] of runs(dirty.filter((b) => b < rolled))) await build(q, from, to);
+      // Hours completed by this roll, and complete hours holding a dirty bucket.
+      const hours = new Set<number>();
+      const firstNew = Math.floor(rolled / HOUR_BUCKETS) * HOUR_BUCKETS;
+      for (let h = firstNew; h + HOUR_BUCKETS <= claimedNow; h += HOUR_BUCKETS) hours.add(h);
+      for (const b of dirty) {
+        const h = b - (((b % HOUR_BUCKETS) + HOUR_BUCKETS) % HOUR_BUCKETS);
+        if (h + HOUR_BUCKETS <= claimedNow) hours.add(h);
+      }
+      const hourRuns = runs([...hours].map((h) => h / HOUR_BUCKETS));
+      // From the 5-minute rollups, all exact in this snapshot now.
+      for (const [from, to] of hourRuns) await buildHours(q, from * HOUR_BUCKETS, to * HOUR_BUCKETS);
+      for (let i = 0; i < dirty.length; i += MAX_LIST) {
+        const c = clearDirty(dirty.slice(i, i + MAX_LIST));
+        await q(c.text, c.params);
+      }
+      if (rolled < claimedNow) await q(SET_ROLLED, [claimedNow]);
+      // PostgreSQL plans the reads from the table's statistics: after a large build (the first
+      // roll-up of a store, or after a bulk load) they are stale until autovacuum analyzes the
+      // table, and a read then scans every rollup instead of its range (measured: a day's read
+      // ~150 ms against ~25 ms).
+      if (this.#backend.dialect === 'postgres' && claimedNow - rolled + dirty.length > LARGE_ROLL) {
+        await q('analyze telemetry_rollups');
+      }
+    }, true);
+  }
+
+  /**
+   * {@link TelemetryStore.releaseAggregates} through the rollups; undefined when the cost rule
+   * (see the module's comment) or the class check sends the read to the samples.
+   */
+  async releaseAggregates(metric: string, f: FilterSpec): Promise<ReleaseAggregate[] | undefined> {
+    const groups = await this.#read(metric, f, true);
+    return groups?.map((g) => ({
+      release: g.release,
+      count: g.n,
+      mean: g.sum / g.n,
+      p50: g.p[0] as number,
+      p95: g.p[1] as number,
+      max: g.max,
+    }));
+  }
+
+  /** {@link TelemetryStore.aggregate} through the rollups; undefined as for {@link releaseAggregates}. */
+  async aggregate(metric: string, f: FilterSpec): Promise<MetricAggregate | undefined> {
+    const groups = await this.#read(metric, f, false);
+    if (groups === undefined) return undefined;
+    const g = groups[0];
+    if (g === undefined) return { count: 0, mean: null, p50: null, p95: null, max: null, rate: null };
+    return {
+      count: g.n,
+      mean: g.sum / g.n,
+      p50: g.p[0] as number,
+      p95: g.p[1] as number,
+      max: g.max,
+      rate: g.positive / g.n,
+    };
+  }
+
+  async #read(
+    metric: string,
+    f: FilterSpec,
+    byRelease: boolean,
+  ): Promise<Array<Group & { p: number[]; max: number }> | undefined> {
+    if (f.deviceIds !== undefined) return undefined;
+    const fromMs = f.from === undefined ? undefined : Date.parse(f.from);
+    const toMs = f.to === undefined ? undefined : Date.parse(f.to);
+    // Rollups start at the epoch (the first roll builds from bucket 0).
+    const low = fromMs === undefined ? 0 : Math.max(0, Math.ceil(fromMs / BUCKET_MS));
+    const highWanted = toMs === undefined ? Number.POSITIVE_INFINITY : Math.floor(toMs / BUCKET_MS);
+    // Whether the window could hold enough whole buckets at all (before any work).
+    if (highWanted - low < MIN_ROLLUP_BUCKETS) return undefined;
+    await this.roll();
+    return await this.#backend.inSnapshot(async (q) => {
+      const [state] = await q(ROLLUP_STATE);
+      const high = Math.min(Number(state?.rolled), highWanted);
+      if (high - low < MIN_ROLLUP_BUCKETS) return undefined;
+      const dirty = (await q(DIRTY_BUCKETS)).map((r) => Number(r.bucket)).filter((b) => b >= low && b < high);
+      if (dirty.length > MAX_LIST) return undefined;
+      const plan = planOf(f, fromMs, toMs, low, high, dirty);
+      const staged = this.#backend.dialect === 'duckdb';
+      if (staged && plan.raw.length > 0) {
+        const r = stageRawQuery(metric, f, plan);
+        await q(r.text, r.params);
+      }
+      const h = classHistogramQuery(metric, f, plan, byRelease, staged);
+      const groups = toGroups(await q(h.text, h.params));
+      if (groups === undefined) return undefined;
+      return await refine(q, metric, f, plan, groups, byRelease, this.#backend.dialect, staged);
+    });
+  }
+}
+
+/**
+ * Which rollups and samples hold the window [fromMs, toMs): its whole hours from the hourly
+ * rollups, the other whole buckets in [low, high) from the 5-minute ones (a dirty bucket from the
+ * samples, and its hour from its 5-minute rollups), the rest from the samples.
+ */
+function planOf(
+  f: FilterSpec,
+  fromMs: number | undefined,
+  toMs: number | undefined,
+  low: number,
+  high: number,
+  dirty: readonly number[],
+): RollupPlan {
+  const hourFrom = Math.ceil(low / HOUR_BUCKETS) * HOUR_BUCKETS;
+  const hourTo = Math.floor(high / HOUR_BUCKETS) * HOUR_BUCKETS;
+  const hasHours = hourFrom < hourTo;
+  const hoursExcept = hasHours
+    ? [...new Set(dirty.filter((b) => b >= hourFrom && b < hourTo).map((b) => b - (b % HOUR_BUCKETS)))]
+    : [];
+  // 5-minute buckets: outside the whole hours, and inside the hours that hold a dirty bucket.
+  const fineRanges: Array<[number, number]> = hasHours
+    ? [
+        [low, hourFrom],
+        ...[...hoursExcept].sort((a, b) => a - b).map((h): [number, number] => [h, h + HOUR_BUCKETS]),
+        [hourTo, high],
+      ]
+    : [[low, high]];
+  const fine = without(fineRanges, dirty);
+  const raw: TimeRange[] = [];
+  if (fromMs === undefined || fromMs < low * BUCKET_MS) raw.push({ from: f.from, to: bucketStart(low) });
+  for (const [a, b] of runs(dirty)) raw.push({ from: bucketStart(a), to: bucketStart(b) });
+  if (toMs === undefined || toMs > high * BUCKET_MS) raw.push({ from: bucketStart(high), to: f.to });
+  return {
+    hours: hasHours ? { from: hourFrom, to: hourTo } : undefined,
+    hoursExcept,
+    buckets: fine,
+    valueBuckets: without([[low, high]], dirty),
+    raw,
+  };
+}
+
+/** Deletes and builds the 5-minute rollups of buckets [from, to). */
+async function build(q: Querier, from: number, to: number): Promise<void> {
+  const d = deleteRollups(from, to, false);
+  await q(d.text, d.params);
+  const b = buildRollups(from, to);
+  await q(b.text, b.params);
+}
+
+/** Deletes and builds the hourly rollups of the hours in buckets [from, to). */
+async function buildHours(q: Querier, from: number, to: number): Promise<void> {
+  const d = deleteRollups(from, to, true);
+  await q(d.text, d.params);
+  const b = buildHourRollups(from, to);
+  await q(b.text, b.params);
+}
+
+/** Sorted, disjoint half-open ranges of buckets without the buckets of `holes`; empty ranges left out. */
+function without(
+  ranges: ReadonlyArray<readonly [number, number]>,
+  holes: readonly number[],
+): Array<[number, number]> {
+  const sorted = [...new Set(holes)].sort((a, b) => a - b);
+  const out: Array<[number, number]> = [];
+  for (const [from, to] of ranges) {
+    let start = from;
+    for (const h of sorted) {
+      if (h < start || h >= to) continue;
+      if (h > start) out.push([start, h]);
+      start = h + 1;
+    }
+    if (start < to) out.push([start, to]);
+  }
+  return out;
+}
+
+/** Sorted distinct bucket numbers as half-open runs of consecutive buckets. */
+function runs(buckets: readonly number[]): Array<[number, number]> {
+  const sorted = [...new Set(buckets)].sort((a, b) => a - b);
+  const out: Array<[number, number]> = [];
+  for (const b of sorted) {
+    const last = out[out.length - 1];
+    if (last !== undefined && last[1] === b) last[1] = b + 1;
+    else out.push([b, b + 1]);
+  }
+  return out;
+}
+
+/**
+ * The histogram's rows (ordered by release as the database orders them, then by class) per
+ * release; undefined when a release's class ranges overlap or are out of order.
+ */
+function toGroups(rows: Record<string, unknown>[]): Group[] | undefined {
+  const groups: Group[] = [];
+  let current: Group | undefined;
+  for (const r of rows) {
+    const release = r.release === null || r.release === undefined ? null : String(r.release);
+    const row: ClassRow = {
+      release,
+      valueClass: Number(r.value_class),
+      n: Number(r.n),
+      s: Number(r.s),
+      mn: Number(r.mn),
+      mx: Number(r.mx),
+    };
+    if (current === undefined || current.release !== release) {
+      current = { release, classes: [], n: 0, sum: 0, positive: 0 };
+      groups.push(current);
+    }
+    const prev = current.classes[current.classes.length - 1];
+    if (prev !== undefined && !(prev.mx < row.mn)) return undefined;
+    if (row.mn <= 0 && row.mx > 0) return undefined;
+    current.classes.push(row);
+    current.n += row.n;
+    current.sum += row.s;
+    if (row.mn > 0) current.positive += row.n;
+  }
+  return groups;
+}
+
+/** The percentiles of each group: from the classes, and one query for the ranks inside a class of several values. */
+async function refine(
+  q: Querier,
+  metric: string,
+  f: FilterSpec,
+  plan: RollupPlan,
+  groups: Group[],
+  byRelease: boolean,
+  dialect: Dialect,
+  staged: boolean,
+): Promise<Array<Group & { p: number[]; max: number }>> {
+  const wanted: Refinement[] = [];
+  const keyOf = new Map<string, number>();
+  // Per group, per quantile: the value at each of the two ranks, or the index of its refinement.
+  const found = groups.map((g) =>
+    QUANTILES.map((quantile) => {
+      const position = quantile * (g.n - 1);
+      return [Math.floor(position), Math.ceil(position)].map((rank) => {
+        let before = 0;
+        for (const c of g.classes) {
+          if (rank < before + c.n) {
+            if (c.mn === c.mx) return { value: c.mn };
+            const r: Refinement = {
+              release: g.release,
+              valueClass: c.valueClass,
+              lo: c.mn,
+              hi: c.mx,
+              offset: rank - before,
+            };
+            const key = JSON.stringify(r);
+            let i = keyOf.get(key);
+            if (i === undefined) {
+              i = wanted.length;
+              keyOf.set(key, i);
+              wanted.push(r);
+            }
+            return { index: i };
+          }
+          before += c.n;
+        }
+        throw new Error(`rank ${rank} is beyond the ${g.n} samples counted`);
+      });
+    }),
+  );
+  const values = new Map<number, number>();
+  if (wanted.length > 0) {
+    const r = refinementQuery(metric, f, plan, wanted, byRelease, staged);
+    for (const row of await q(r.text, r.params)) values.set(Number(row.i), Number(row.value));
+  }
+  const sampleAt = (v: { value?: number; index?: number }): number => {
+    if (v.value !== undefined) return v.value;
+    const value = values.get(v.index as number);
+    // The snapshot that counted the classes also read them: a missing sample is a bug.
+    if (value === undefined) throw new Error('a refined sample is missing');
+    return value;
+  };
+  return groups.map((g, gi) => ({
+    ...g,
+    p: QUANTILES.map((quantile, qi) => {
+      const [lo, hi] = (found[gi] as Array<Array<{ value?: number; index?: number }>>)[qi] as [
+        { value?: number; index?: number },
+        { value?: number; index?: number },
+      ];
+      return interpolate(quantile, g.n, sampleAt(lo), sampleAt(hi), dialect);
+    }),
+    max: (g.classes[g.classes.length - 1] as ClassRow).mx,
+  }));
+}
