@@ -13,8 +13,10 @@ import {
   type MetricAggregate,
   openTelemetryStore,
   type ReleaseAggregate,
+  TelemetryClosedError,
   type TelemetryMessage,
   type TelemetryStore,
+  TelemetryValidationError,
 } from '@otakit/telemetry';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { backendsUnderTest, onDatabase, pgRows, type TestTarget } from './backends.js';
@@ -354,6 +356,45 @@ for (const backend of backendsUnderTest()) {
         to: BASE + 503 * HOUR - 7 * 60_000,
       };
       expectReleases(await store.releaseAggregates(query(w)), samples, w);
+    });
+
+    it('rolls up on its own timer (rollUpIntervalMs) with no read, stays exact, and stops at close', async () => {
+      const r = rng(9);
+      const { samples, messages } = makeSamples(r, 400, BASE + 700 * HOUR, 3 * HOUR, 'timer');
+      const timed = await openTelemetryStore(backend.name === 'postgres' ? target.url : ':memory:', {
+        rollUpIntervalMs: 25,
+      });
+      try {
+        await timed.appendBatch(messages);
+        if (backend.name === 'postgres') {
+          // No read and no rollUp() call: only the timer can have built these.
+          const count = async () =>
+            Number((await pgRows(target.url, 'select count(*) as n from telemetry_rollups'))[0]?.n);
+          const deadline = Date.now() + 20_000;
+          while ((await count()) === 0 && Date.now() < deadline)
+            await new Promise((ok) => setTimeout(ok, 25));
+          expect(await count()).toBeGreaterThan(0);
+        } else {
+          await new Promise((ok) => setTimeout(ok, 200));
+        }
+        const w = { metric: 'distinct', from: BASE + 700 * HOUR + 11 * 60_000, to: BASE + 703 * HOUR - 60_000 };
+        expectReleases(await timed.releaseAggregates(query(w)), samples, w);
+        // Closing while the timer may be rolling up resolves.
+        await new Promise((ok) => setTimeout(ok, 25));
+      } finally {
+        await timed.close();
+      }
+      await expect(timed.rollUp()).rejects.toBeInstanceOf(TelemetryClosedError);
+    });
+
+    it('refuses a rollUpIntervalMs that is not a positive integer or 0, and closes what it opened', async () => {
+      for (const rollUpIntervalMs of [-1, 1.5, Number.NaN]) {
+        await expect(openTelemetryStore(target.url, { rollUpIntervalMs })).rejects.toBeInstanceOf(
+          TelemetryValidationError,
+        );
+      }
+      const off = await openTelemetryStore(target.url, { rollUpIntervalMs: 0 });
+      await off.close();
     });
 
     it('stays exact while another store writes into rolled and open buckets as the reads roll up', async () => {
