@@ -377,7 +377,11 @@ for (const backend of backendsUnderTest()) {
         } else {
           await new Promise((ok) => setTimeout(ok, 200));
         }
-        const w = { metric: 'distinct', from: BASE + 700 * HOUR + 11 * 60_000, to: BASE + 703 * HOUR - 60_000 };
+        const w = {
+          metric: 'distinct',
+          from: BASE + 700 * HOUR + 11 * 60_000,
+          to: BASE + 703 * HOUR - 60_000,
+        };
         expectReleases(await timed.releaseAggregates(query(w)), samples, w);
         // Closing while the timer may be rolling up resolves.
         await new Promise((ok) => setTimeout(ok, 25));

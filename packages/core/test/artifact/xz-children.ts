@@ -1,4 +1,5 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { chmod, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 
 /** Pids of this process's children running the program `name` (read from /proc). */
 export async function childrenNamed(name: string): Promise<number[]> {
@@ -16,4 +17,30 @@ export async function childrenNamed(name: string): Promise<number[]> {
 /** Pids of this process's children running `xz`. */
 export function xzChildren(): Promise<number[]> {
   return childrenNamed('xz');
+}
+
+/** A shell wrapper around a real decoder program that logs the pid of every run. */
+export interface PidLoggingWrapper {
+  /** The wrapper script, `<dir>/<program>-wrapper.sh`: it appends its pid to `log`, then `exec`s the program (same pid). */
+  path: string;
+  /** The log file the pids go to (deleting it starts a new count). */
+  log: string;
+  /** The pids logged so far. */
+  pids(): Promise<number[]>;
+}
+
+/** Writes a {@link PidLoggingWrapper} for `program` into `dir`. */
+export async function pidLoggingWrapper(dir: string, program: string): Promise<PidLoggingWrapper> {
+  const log = join(dir, `${program}.log`);
+  const path = join(dir, `${program}-wrapper.sh`);
+  await writeFile(path, `#!/bin/sh\necho $$ >> '${log}'\nexec ${program} "$@"\n`);
+  await chmod(path, 0o755);
+  return {
+    path,
+    log,
+    async pids() {
+      const text = await readFile(log, 'utf8').catch(() => '');
+      return text.split('\n').filter(Boolean).map(Number);
+    },
+  };
 }

@@ -8,7 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -27,22 +27,18 @@ import { readArtifact } from '../../src/artifact/reader.js';
 import { validateArtifact } from '../../src/artifact/validate.js';
 import { writeArtifact } from '../../src/artifact/writer.js';
 import { MAX_XZ_DECODER_BYTES } from '../../src/artifact/xz-process.js';
-import { xzChildren } from './xz-children.js';
+import { type PidLoggingWrapper, pidLoggingWrapper, xzChildren } from './xz-children.js';
 
 const savedXz = process.env[XZ_COMMAND_ENV];
 /** A path no xz can be started from: the reader falls back to the WebAssembly decoder. */
 const NO_XZ = '/nonexistent/otakit-test/xz';
 let work: string;
-/** A wrapper around the real xz that appends its pid to `xzLog` (then `exec`s, keeping the pid). */
-let xzWrapper: string;
-let xzLog: string;
+/** The real xz behind a wrapper that logs the pid of every run. */
+let wrapper: PidLoggingWrapper;
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'otakit-xz-read-test-'));
-  xzLog = join(work, 'xz.log');
-  xzWrapper = join(work, 'xz-wrapper.sh');
-  await writeFile(xzWrapper, `#!/bin/sh\necho $$ >> '${xzLog}'\nexec xz "$@"\n`);
-  await chmod(xzWrapper, 0o755);
+  wrapper = await pidLoggingWrapper(work, 'xz');
 });
 afterAll(async () => {
   await rm(work, { recursive: true, force: true });
@@ -51,11 +47,6 @@ afterEach(() => {
   if (savedXz === undefined) delete process.env[XZ_COMMAND_ENV];
   else process.env[XZ_COMMAND_ENV] = savedXz;
 });
-
-async function loggedPids(): Promise<number[]> {
-  const text = await readFile(xzLog, 'utf8').catch(() => '');
-  return text.split('\n').filter(Boolean).map(Number);
-}
 
 /** Bytes that are half text, half hash output (so xz has both kinds of block to decode). */
 function payload(size: number): Buffer {
@@ -107,11 +98,11 @@ describe('xz reading', () => {
           }),
           keys,
         );
-      await rm(xzLog, { force: true });
-      process.env[XZ_COMMAND_ENV] = xzWrapper;
+      await rm(wrapper.log, { force: true });
+      process.env[XZ_COMMAND_ENV] = wrapper.path;
       expect(await validate()).toEqual(expectedOutcome(vector));
       // The header and the data member, each through its own xz.
-      expect((await loggedPids()).length).toBe(2);
+      expect((await wrapper.pids()).length).toBe(2);
       process.env[XZ_COMMAND_ENV] = NO_XZ;
       expect(await validate()).toEqual(expectedOutcome(vector));
     },
@@ -120,7 +111,7 @@ describe('xz reading', () => {
   it('decodes a multi-MiB stream to the same bytes with both decoders, lent or copied', async () => {
     const data = payload(3 * 1024 * 1024 + 17);
     const xz = execFileSync('xz', ['-c', '-1'], { input: data, maxBuffer: 64 << 20 });
-    for (const command of [xzWrapper, NO_XZ]) {
+    for (const command of [wrapper.path, NO_XZ]) {
       process.env[XZ_COMMAND_ENV] = command;
       expect((await decodeAll(decompressor('lzma')(chunks(xz), 'header.tar.xz'))).equals(data)).toBe(true);
       // Lent chunks are views into a reused buffer: hash each one at once, as the reader does.
@@ -134,7 +125,7 @@ describe('xz reading', () => {
   it('falls back to the WebAssembly decoder when the output socket cannot be made', async () => {
     const data = payload(300 * 1024);
     const xz = execFileSync('xz', ['-c', '-1'], { input: data });
-    await rm(xzLog, { force: true });
+    await rm(wrapper.log, { force: true });
     // The same wrapper under another name: what cannot be used is remembered per command.
     process.env[XZ_COMMAND_ENV] = `${work}/./xz-wrapper.sh`;
     const savedTmp = process.env.TMPDIR;
@@ -145,7 +136,7 @@ describe('xz reading', () => {
       if (savedTmp === undefined) delete process.env.TMPDIR;
       else process.env.TMPDIR = savedTmp;
     }
-    expect(await loggedPids()).toEqual([]);
+    expect(await wrapper.pids()).toEqual([]);
   });
 
   it('turns corrupt and truncated xz data into ERR_ARTIFACT_DECOMPRESSION with both decoders', async () => {
@@ -158,7 +149,7 @@ describe('xz reading', () => {
       truncated: xz.subarray(0, xz.length - 50),
       'not xz': Buffer.from('this is not an xz stream, only text'.repeat(10)),
     };
-    for (const command of [xzWrapper, NO_XZ]) {
+    for (const command of [wrapper.path, NO_XZ]) {
       process.env[XZ_COMMAND_ENV] = command;
       for (const [what, input] of Object.entries(cases)) {
         const err = await decodeAll(decompressor('lzma')(chunks(input), 'data/0000.tar.xz')).catch(
@@ -182,7 +173,7 @@ describe('xz reading', () => {
     xz[16] = 32;
     xz.writeUInt32LE(crc32(xz.subarray(12, 12 + headerSize - 4)), 12 + headerSize - 4);
     expect(MAX_XZ_DECODER_BYTES).toBeLessThan(256 * 1024 * 1024);
-    process.env[XZ_COMMAND_ENV] = xzWrapper;
+    process.env[XZ_COMMAND_ENV] = wrapper.path;
     const err = await decodeAll(decompressor('lzma')(chunks(xz), 'data/0000.tar.xz')).catch(
       (e: unknown) => e,
     );
@@ -200,7 +191,7 @@ describe('xz reading', () => {
       yield* chunks(xz.subarray(0, xz.length >> 1));
       throw cut;
     }
-    process.env[XZ_COMMAND_ENV] = xzWrapper;
+    process.env[XZ_COMMAND_ENV] = wrapper.path;
     const err = await decodeAll(payloadDecompressor('lzma')(failing(), 'data/0000.tar.xz')).catch(
       (e: unknown) => e,
     );
@@ -224,8 +215,8 @@ describe('xz reading', () => {
     );
     const bytes = await readFile(file);
     const before = await socketDirs();
-    await rm(xzLog, { force: true });
-    process.env[XZ_COMMAND_ENV] = xzWrapper;
+    await rm(wrapper.log, { force: true });
+    process.env[XZ_COMMAND_ENV] = wrapper.path;
     const controller = new AbortController();
     const reason = new Error('stop');
     let running: number[] = [];
@@ -233,7 +224,7 @@ describe('xz reading', () => {
       for (let off = 0; off < bytes.length; off += 16384) {
         yield bytes.subarray(off, off + 16384);
         // Once the data member's xz runs (the header's has exited), abort.
-        if ((await loggedPids()).length === 2) {
+        if ((await wrapper.pids()).length === 2) {
           running = await xzChildren();
           controller.abort(reason);
           await new Promise(() => undefined);

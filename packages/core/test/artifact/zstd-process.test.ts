@@ -9,7 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -29,22 +29,18 @@ import { validateArtifact } from '../../src/artifact/validate.js';
 import { writeArtifact } from '../../src/artifact/writer.js';
 import { MAX_ZSTD_WINDOW_LOG } from '../../src/artifact/zstd.js';
 import { ZSTD_COMMAND_ENV, ZstdFrameCheck } from '../../src/artifact/zstd-process.js';
-import { childrenNamed } from './xz-children.js';
+import { childrenNamed, type PidLoggingWrapper, pidLoggingWrapper } from './xz-children.js';
 
 const savedZstd = process.env[ZSTD_COMMAND_ENV];
 /** A path no zstd can be started from: the reader falls back to the WebAssembly decoder. */
 const NO_ZSTD = '/nonexistent/otakit-test/zstd';
 let work: string;
-/** A wrapper around the real zstd that appends its pid to `zstdLog` (then `exec`s, keeping the pid). */
-let zstdWrapper: string;
-let zstdLog: string;
+/** The real zstd behind a wrapper that logs the pid of every run. */
+let wrapper: PidLoggingWrapper;
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'otakit-zstd-read-test-'));
-  zstdLog = join(work, 'zstd.log');
-  zstdWrapper = join(work, 'zstd-wrapper.sh');
-  await writeFile(zstdWrapper, `#!/bin/sh\necho $$ >> '${zstdLog}'\nexec zstd "$@"\n`);
-  await chmod(zstdWrapper, 0o755);
+  wrapper = await pidLoggingWrapper(work, 'zstd');
 });
 afterAll(async () => {
   await rm(work, { recursive: true, force: true });
@@ -53,11 +49,6 @@ afterEach(() => {
   if (savedZstd === undefined) delete process.env[ZSTD_COMMAND_ENV];
   else process.env[ZSTD_COMMAND_ENV] = savedZstd;
 });
-
-async function loggedPids(): Promise<number[]> {
-  const text = await readFile(zstdLog, 'utf8').catch(() => '');
-  return text.split('\n').filter(Boolean).map(Number);
-}
 
 const zstdChildren = () => childrenNamed('zstd');
 
@@ -119,15 +110,15 @@ describe('zstd reading', () => {
           }),
           keys,
         );
-      await rm(zstdLog, { force: true });
-      process.env[ZSTD_COMMAND_ENV] = zstdWrapper;
+      await rm(wrapper.log, { force: true });
+      process.env[ZSTD_COMMAND_ENV] = wrapper.path;
       expect(await validate()).toEqual(expectedOutcome(vector));
       // The header and every data member that the read reached, each through its own zstd.
-      expect((await loggedPids()).length).toBeGreaterThanOrEqual(1);
-      await rm(zstdLog, { force: true });
+      expect((await wrapper.pids()).length).toBeGreaterThanOrEqual(1);
+      await rm(wrapper.log, { force: true });
       process.env[ZSTD_COMMAND_ENV] = NO_ZSTD;
       expect(await validate()).toEqual(expectedOutcome(vector));
-      expect(await loggedPids()).toEqual([]);
+      expect(await wrapper.pids()).toEqual([]);
     },
   );
 
@@ -142,7 +133,7 @@ describe('zstd reading', () => {
       skippable,
       zstd(data.subarray(1_000_000), '-19', '--check'),
     ]);
-    for (const command of [zstdWrapper, NO_ZSTD]) {
+    for (const command of [wrapper.path, NO_ZSTD]) {
       process.env[ZSTD_COMMAND_ENV] = command;
       expect((await decodeAll(decompressor('zstd')(chunks(stream), 'header.tar.zst'))).equals(data)).toBe(
         true,
@@ -171,7 +162,7 @@ describe('zstd reading', () => {
       'gzip after a zstd frame': Buffer.concat([good, gzipSync(data)]),
       'xz after a zstd frame': Buffer.concat([good, execFileSync('xz', ['-c', '-1'], { input: data })]),
     };
-    for (const command of [zstdWrapper, NO_ZSTD]) {
+    for (const command of [wrapper.path, NO_ZSTD]) {
       process.env[ZSTD_COMMAND_ENV] = command;
       for (const [what, input] of Object.entries(cases)) {
         const err = await decodeAll(decompressor('zstd')(chunks(input), 'data/0000.tar.zst')).catch(
@@ -219,7 +210,7 @@ describe('zstd reading', () => {
 
   it('refuses a frame whose window is over the limit with both decoders, and accepts one at the limit', async () => {
     const content = payload(4096);
-    for (const command of [zstdWrapper, NO_ZSTD]) {
+    for (const command of [wrapper.path, NO_ZSTD]) {
       process.env[ZSTD_COMMAND_ENV] = command;
       const err = await decodeAll(
         decompressor('zstd')(chunks(zstdRawFrame(content, MAX_ZSTD_WINDOW_LOG + 1)), 'data/0000.tar.zst'),
@@ -237,8 +228,8 @@ describe('zstd reading', () => {
   it('fails the read with ERR_ARTIFACT_DECOMPRESSION when zstd is killed mid-stream', async () => {
     const data = payload(2 * 1024 * 1024);
     const stream = zstd(data, '-3');
-    await rm(zstdLog, { force: true });
-    process.env[ZSTD_COMMAND_ENV] = zstdWrapper;
+    await rm(wrapper.log, { force: true });
+    process.env[ZSTD_COMMAND_ENV] = wrapper.path;
     let killed = false;
     // Half the stream goes in, then zstd is killed (it cannot have finished: the rest is still to
     // come), then the rest goes in.
@@ -246,7 +237,10 @@ describe('zstd reading', () => {
       let sent = 0;
       for await (const chunk of chunks(stream, 16384)) {
         if (!killed && sent >= stream.length / 2) {
-          const [pid] = await until(loggedPids, (pids) => pids.length > 0);
+          const [pid] = await until(
+            () => wrapper.pids(),
+            (pids) => pids.length > 0,
+          );
           process.kill(pid!, 'SIGKILL');
           killed = true;
         }
@@ -276,7 +270,7 @@ describe('zstd reading', () => {
       yield* chunks(stream.subarray(0, stream.length >> 1));
       throw cut;
     }
-    process.env[ZSTD_COMMAND_ENV] = zstdWrapper;
+    process.env[ZSTD_COMMAND_ENV] = wrapper.path;
     const err = await decodeAll(payloadDecompressor('zstd')(failing(), 'data/0000.tar.zst')).catch(
       (e: unknown) => e,
     );
@@ -296,7 +290,7 @@ describe('zstd reading', () => {
       setTimeout(() => controller.abort(reason), 50);
       await new Promise(() => undefined);
     }
-    process.env[ZSTD_COMMAND_ENV] = zstdWrapper;
+    process.env[ZSTD_COMMAND_ENV] = wrapper.path;
     let decoded = 0;
     const err = await (async () => {
       for await (const chunk of payloadDecompressor('zstd')(
@@ -327,8 +321,8 @@ describe('zstd reading', () => {
     );
     const bytes = await readFile(file);
     const before = await socketDirs();
-    await rm(zstdLog, { force: true });
-    process.env[ZSTD_COMMAND_ENV] = zstdWrapper;
+    await rm(wrapper.log, { force: true });
+    process.env[ZSTD_COMMAND_ENV] = wrapper.path;
     const controller = new AbortController();
     const reason = new Error('stop');
     let running: number[] = [];
@@ -336,8 +330,11 @@ describe('zstd reading', () => {
       for (let off = 0; off < bytes.length; off += 16384) {
         // Once the data member's zstd runs (the header's has exited), abort; before the last
         // chunk at the latest, so that the payload is never complete.
-        if (off + 16384 >= bytes.length || (await loggedPids()).length === 2) {
-          await until(loggedPids, (pids) => pids.length === 2);
+        if (off + 16384 >= bytes.length || (await wrapper.pids()).length === 2) {
+          await until(
+            () => wrapper.pids(),
+            (pids) => pids.length === 2,
+          );
           running = await zstdChildren();
           controller.abort(reason);
           await new Promise(() => undefined);
