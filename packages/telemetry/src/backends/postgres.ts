@@ -4,7 +4,7 @@
  * actually inserted are written from their `metrics` in the same statement.
  */
 
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import type { StoredRow } from '../message.js';
 import { messageColumnValues } from '../message.js';
 import { CREATE_VERSION_TABLE, MIGRATIONS, migrationStatements } from '../sql/migrations.js';
@@ -78,10 +78,7 @@ export class PostgresBackend implements Backend {
   }
 
   async migrate(): Promise<void> {
-    const client = await this.#pool.connect();
-    try {
-      await client.query('begin');
-      await client.query('select pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    await this.#inTransaction(`begin; select pg_advisory_xact_lock(${MIGRATION_LOCK})`, async (client) => {
       await client.query(CREATE_VERSION_TABLE);
       const done = await client.query<{ version: number }>('select version from telemetry_schema_version');
       const applied = new Set(done.rows.map((r) => Number(r.version)));
@@ -90,13 +87,7 @@ export class PostgresBackend implements Backend {
         for (const s of migrationStatements(m, 'postgres')) await client.query(s);
         await client.query('insert into telemetry_schema_version values ($1, now())', [m.version]);
       }
-      await client.query('commit');
-    } catch (err) {
-      await client.query('rollback').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   async write(rows: readonly StoredRow[]): Promise<Set<string>> {
@@ -105,37 +96,27 @@ export class PostgresBackend implements Backend {
       const values = messageColumnValues(r, new Date(r.receivedAt).toISOString());
       for (let c = 0; c < values.length; c++) (cols[c] as unknown[])[i] = values[c];
     });
-    const client = await this.#pool.connect();
-    try {
-      // The shared lock is taken by a statement of its own, before the insert: the insert's
-      // snapshot (READ COMMITTED: taken when it starts) then sees any claimed watermark raised
-      // before the lock was granted. See rollups.ts for why that matters.
-      // One round trip for both (a simple query; the lock's key is a constant).
-      await client.query(`begin; select pg_advisory_xact_lock_shared(${WRITERS_LOCK})`);
-      const res = await client.query<{ id: string }>(INSERT, cols);
-      await client.query('commit');
-      return new Set(res.rows.map((r) => r.id));
-    } catch (err) {
-      await client.query('rollback').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    // The shared lock is taken by a statement of its own, before the insert: the insert's
+    // snapshot (READ COMMITTED: taken when it starts) then sees any claimed watermark raised
+    // before the lock was granted. See rollups.ts for why that matters.
+    const res = await this.#inTransaction(
+      `begin; select pg_advisory_xact_lock_shared(${WRITERS_LOCK})`,
+      (client) => client.query<{ id: string }>(INSERT, cols),
+    );
+    return new Set(res.rows.map((r) => r.id));
   }
 
   async excludingWriters<T>(work: (q: Querier) => Promise<T>): Promise<T> {
+    return await this.#inTransaction(`begin; select pg_advisory_xact_lock(${WRITERS_LOCK})`, (client) =>
+      work(querier(client)),
+    );
+  }
+
+  /** Runs `work` on a pooled connection in one transaction (see {@link transaction}). */
+  async #inTransaction<T>(begin: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
     const client = await this.#pool.connect();
     try {
-      await client.query('begin');
-      await client.query('select pg_advisory_xact_lock($1)', [WRITERS_LOCK]);
-      const result = await work(
-        async (text, params = []) => (await client.query(text, params as unknown[])).rows,
-      );
-      await client.query('commit');
-      return result;
-    } catch (err) {
-      await client.query('rollback').catch(() => undefined);
-      throw err;
+      return await transaction(client, begin, () => work(client));
     } finally {
       client.release();
     }
@@ -156,19 +137,11 @@ export class PostgresBackend implements Backend {
       }
       // A read's statements each touch a few thousand rows: starting parallel workers costs more
       // than they save (measured under load: ~50-70 ms of a ~80 ms histogram was the Gather's start).
-      await client.query(
+      return await transaction(
+        client,
         `begin isolation level repeatable read${roller ? '' : ' read only'}; set local max_parallel_workers_per_gather = 0`,
+        () => work(querier(client)),
       );
-      try {
-        const result = await work(
-          async (text, params = []) => (await client.query(text, params as unknown[])).rows,
-        );
-        await client.query('commit');
-        return result;
-      } catch (err) {
-        await client.query('rollback').catch(() => undefined);
-        throw err;
-      }
     } finally {
       let broken = false;
       if (locked) {
@@ -190,4 +163,27 @@ export class PostgresBackend implements Backend {
   async close(): Promise<void> {
     await this.#pool.end();
   }
+}
+
+/**
+ * Runs `work` in one transaction on `client`, opened by `begin` (a simple query, which may also
+ * set options or take a lock in the same round trip): committed when `work` resolves, rolled back
+ * when it throws (a failed rollback leaves the error of `work` to report).
+ */
+async function transaction<T>(client: PoolClient, begin: string, work: () => Promise<T>): Promise<T> {
+  try {
+    // Inside the try: a lock or setting that fails after `begin` leaves an aborted transaction open.
+    await client.query(begin);
+    const result = await work();
+    await client.query('commit');
+    return result;
+  } catch (err) {
+    await client.query('rollback').catch(() => undefined);
+    throw err;
+  }
+}
+
+/** The rows of each statement run on `client`. */
+function querier(client: PoolClient): Querier {
+  return async (text, params = []) => (await client.query(text, params as unknown[])).rows;
 }
