@@ -70,11 +70,11 @@
 
 import type { Backend, Querier } from './backends/backend.js';
 import { interpolate } from './reads.js';
+import { hourOf, planOf, runs } from './rollup-plan.js';
 import type { Dialect } from './sql/migrations.js';
 import type { FilterSpec } from './sql/queries.js';
 import {
   BUCKET_MS,
-  bucketStart,
   buildHourRollups,
   buildRollups,
   CLAIM,
@@ -89,7 +89,6 @@ import {
   refinementQuery,
   SET_ROLLED,
   stageRawQuery,
-  type TimeRange,
 } from './sql/rollups.js';
 import type { MetricAggregate, ReleaseAggregate } from './types.js';
 
@@ -123,6 +122,12 @@ interface Group {
 
 const QUANTILES = [0.5, 0.95] as const;
 
+/** The sample at a rank: known from its class (`value`), or the `index` of its refinement. */
+interface RankValue {
+  value?: number;
+  index?: number;
+}
+
 /** @internal The rollups of one store. */
 export class Rollups {
   readonly #backend: Backend;
@@ -154,10 +159,10 @@ export class Rollups {
       for (const [from, to] of runs(dirty.filter((b) => b < rolled))) await build(q, from, to);
       // Hours completed by this roll, and complete hours holding a dirty bucket.
       const hours = new Set<number>();
-      const firstNew = Math.floor(rolled / HOUR_BUCKETS) * HOUR_BUCKETS;
+      const firstNew = hourOf(rolled);
       for (let h = firstNew; h + HOUR_BUCKETS <= claimedNow; h += HOUR_BUCKETS) hours.add(h);
       for (const b of dirty) {
-        const h = b - (((b % HOUR_BUCKETS) + HOUR_BUCKETS) % HOUR_BUCKETS);
+        const h = hourOf(b);
         if (h + HOUR_BUCKETS <= claimedNow) hours.add(h);
       }
       const hourRuns = runs([...hours].map((h) => h / HOUR_BUCKETS));
@@ -244,47 +249,6 @@ export class Rollups {
   }
 }
 
-/**
- * Which rollups and samples hold the window [fromMs, toMs): its whole hours from the hourly
- * rollups, the other whole buckets in [low, high) from the 5-minute ones (a dirty bucket from the
- * samples, and its hour from its 5-minute rollups), the rest from the samples.
- */
-function planOf(
-  f: FilterSpec,
-  fromMs: number | undefined,
-  toMs: number | undefined,
-  low: number,
-  high: number,
-  dirty: readonly number[],
-): RollupPlan {
-  const hourFrom = Math.ceil(low / HOUR_BUCKETS) * HOUR_BUCKETS;
-  const hourTo = Math.floor(high / HOUR_BUCKETS) * HOUR_BUCKETS;
-  const hasHours = hourFrom < hourTo;
-  const hoursExcept = hasHours
-    ? [...new Set(dirty.filter((b) => b >= hourFrom && b < hourTo).map((b) => b - (b % HOUR_BUCKETS)))]
-    : [];
-  // 5-minute buckets: outside the whole hours, and inside the hours that hold a dirty bucket.
-  const fineRanges: Array<[number, number]> = hasHours
-    ? [
-        [low, hourFrom],
-        ...[...hoursExcept].sort((a, b) => a - b).map((h): [number, number] => [h, h + HOUR_BUCKETS]),
-        [hourTo, high],
-      ]
-    : [[low, high]];
-  const fine = without(fineRanges, dirty);
-  const raw: TimeRange[] = [];
-  if (fromMs === undefined || fromMs < low * BUCKET_MS) raw.push({ from: f.from, to: bucketStart(low) });
-  for (const [a, b] of runs(dirty)) raw.push({ from: bucketStart(a), to: bucketStart(b) });
-  if (toMs === undefined || toMs > high * BUCKET_MS) raw.push({ from: bucketStart(high), to: f.to });
-  return {
-    hours: hasHours ? { from: hourFrom, to: hourTo } : undefined,
-    hoursExcept,
-    buckets: fine,
-    valueBuckets: without([[low, high]], dirty),
-    raw,
-  };
-}
-
 /** Deletes and builds the 5-minute rollups of buckets [from, to). */
 async function build(q: Querier, from: number, to: number): Promise<void> {
   const d = deleteRollups(from, to, false);
@@ -299,37 +263,6 @@ async function buildHours(q: Querier, from: number, to: number): Promise<void> {
   await q(d.text, d.params);
   const b = buildHourRollups(from, to);
   await q(b.text, b.params);
-}
-
-/** Sorted, disjoint half-open ranges of buckets without the buckets of `holes`; empty ranges left out. */
-function without(
-  ranges: ReadonlyArray<readonly [number, number]>,
-  holes: readonly number[],
-): Array<[number, number]> {
-  const sorted = [...new Set(holes)].sort((a, b) => a - b);
-  const out: Array<[number, number]> = [];
-  for (const [from, to] of ranges) {
-    let start = from;
-    for (const h of sorted) {
-      if (h < start || h >= to) continue;
-      if (h > start) out.push([start, h]);
-      start = h + 1;
-    }
-    if (start < to) out.push([start, to]);
-  }
-  return out;
-}
-
-/** Sorted distinct bucket numbers as half-open runs of consecutive buckets. */
-function runs(buckets: readonly number[]): Array<[number, number]> {
-  const sorted = [...new Set(buckets)].sort((a, b) => a - b);
-  const out: Array<[number, number]> = [];
-  for (const b of sorted) {
-    const last = out[out.length - 1];
-    if (last !== undefined && last[1] === b) last[1] = b + 1;
-    else out.push([b, b + 1]);
-  }
-  return out;
 }
 
 /**
@@ -413,7 +346,7 @@ async function refine(
     const r = refinementQuery(metric, f, plan, wanted, byRelease, staged);
     for (const row of await q(r.text, r.params)) values.set(Number(row.i), Number(row.value));
   }
-  const sampleAt = (v: { value?: number; index?: number }): number => {
+  const sampleAt = (v: RankValue): number => {
     if (v.value !== undefined) return v.value;
     const value = values.get(v.index as number);
     // The snapshot that counted the classes also read them: a missing sample is a bug.
@@ -423,10 +356,7 @@ async function refine(
   return groups.map((g, gi) => ({
     ...g,
     p: QUANTILES.map((quantile, qi) => {
-      const [lo, hi] = (found[gi] as Array<Array<{ value?: number; index?: number }>>)[qi] as [
-        { value?: number; index?: number },
-        { value?: number; index?: number },
-      ];
+      const [lo, hi] = (found[gi] as Array<Array<RankValue>>)[qi] as [RankValue, RankValue];
       return interpolate(quantile, g.n, sampleAt(lo), sampleAt(hi), dialect);
     }),
     max: (g.classes[g.classes.length - 1] as ClassRow).mx,
