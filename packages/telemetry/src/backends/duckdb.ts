@@ -116,17 +116,10 @@ export class DuckDbBackend implements Backend {
     const applied = new Set(done.getRowObjectsJS().map((r) => Number(r.version)));
     for (const m of MIGRATIONS) {
       if (applied.has(m.version)) continue;
-      await c.run('begin transaction');
-      try {
+      await transaction(c, async () => {
         for (const s of migrationStatements(m, 'duckdb')) await c.run(s);
         await c.run('insert into telemetry_schema_version values ($1, now())', [m.version]);
-        await c.run('commit');
-      } catch (err) {
-        // DuckDB may have ended the transaction itself (an out-of-memory error does): a failed
-        // rollback must not hide why the migration failed.
-        await c.run('rollback').catch(() => undefined);
-        throw err;
-      }
+      });
     }
   }
 
@@ -143,7 +136,7 @@ export class DuckDbBackend implements Backend {
 
   excludingWriters<T>(work: (q: Querier) => Promise<T>): Promise<T> {
     return this.#inTurn(() =>
-      this.#inTransaction(() => work((text, params = []) => this.#run(this.#writer, text, params))),
+      transaction(this.#writer, () => work((text, params = []) => this.#run(this.#writer, text, params))),
     );
   }
 
@@ -157,15 +150,7 @@ export class DuckDbBackend implements Backend {
       // must not share one.
       const c = await this.#instance.connect();
       try {
-        await c.run('begin transaction');
-        try {
-          const result = await work((text, params = []) => this.#run(c, text, params));
-          await c.run('commit');
-          return result;
-        } catch (err) {
-          await c.run('rollback').catch(() => undefined);
-          throw err;
-        }
+        return await transaction(c, () => work((text, params = []) => this.#run(c, text, params)));
       } finally {
         c.closeSync();
       }
@@ -223,7 +208,7 @@ export class DuckDbBackend implements Backend {
       // A stored id (or a value the database refused): undo, and retry checking each id.
       await c.run('rollback').catch(() => undefined);
     }
-    return await this.#inTransaction(async () => {
+    return await transaction(c, async () => {
       // The primary key's index finds the ids already stored, without scanning the table.
       const res = await c.runAndReadAll(`insert into telemetry_messages ${FROM_STAGE}
         on conflict (id) do nothing
@@ -240,20 +225,6 @@ export class DuckDbBackend implements Backend {
       this.#stageDirty = false;
       return inserted;
     });
-  }
-
-  /** Runs `work` in one transaction on the writer connection: committed, or rolled back and rethrown. */
-  async #inTransaction<T>(work: () => Promise<T>): Promise<T> {
-    const c = this.#writer;
-    await c.run('begin transaction');
-    try {
-      const result = await work();
-      await c.run('commit');
-      return result;
-    } catch (err) {
-      await c.run('rollback').catch(() => undefined);
-      throw err;
-    }
   }
 
   /** Appends column arrays to a staging table in data chunks (one native call per column and chunk). */
@@ -297,5 +268,22 @@ export class DuckDbBackend implements Backend {
     this.#writer.closeSync();
     this.#reader.closeSync();
     this.#instance.closeSync();
+  }
+}
+
+/**
+ * Runs `work` in one transaction on `c`: committed, or rolled back and rethrown. A failed rollback
+ * does not hide the error of `work` (DuckDB may have ended the transaction itself: an
+ * out-of-memory error does).
+ */
+async function transaction<T>(c: DuckDBConnection, work: () => Promise<T>): Promise<T> {
+  await c.run('begin transaction');
+  try {
+    const result = await work();
+    await c.run('commit');
+    return result;
+  } catch (err) {
+    await c.run('rollback').catch(() => undefined);
+    throw err;
   }
 }
