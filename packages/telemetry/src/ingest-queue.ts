@@ -54,13 +54,10 @@ export class IngestQueue {
     } catch (err) {
       return Promise.reject(err);
     }
-    if (this.#inFlight + 1 > this.#maxQueued) {
-      return Promise.reject(new TelemetryBackpressureError(this.#inFlight, this.#maxQueued));
-    }
+    const refused = this.#refusal(1);
+    if (refused) return Promise.reject(refused);
     this.#inFlight++;
-    const settled = new Promise<AppendResult>((resolve, reject) => {
-      this.#queue.push({ row, resolve, reject });
-    });
+    const settled = this.#enqueue(row);
     this.#kick();
     return settled;
   }
@@ -74,18 +71,26 @@ export class IngestQueue {
     } catch (err) {
       return Promise.reject(err);
     }
-    if (this.#inFlight + rows.length > this.#maxQueued) {
-      return Promise.reject(new TelemetryBackpressureError(this.#inFlight, this.#maxQueued));
-    }
+    const refused = this.#refusal(rows.length);
+    if (refused) return Promise.reject(refused);
     this.#inFlight += rows.length;
-    const settled = rows.map(
-      (row) =>
-        new Promise<AppendResult>((resolve, reject) => {
-          this.#queue.push({ row, resolve, reject });
-        }),
-    );
+    const settled = rows.map((row) => this.#enqueue(row));
     this.#kick();
     return Promise.all(settled);
+  }
+
+  /** The backpressure error when `count` more messages would pass `maxQueued`, else undefined. */
+  #refusal(count: number): TelemetryBackpressureError | undefined {
+    return this.#inFlight + count > this.#maxQueued
+      ? new TelemetryBackpressureError(this.#inFlight, this.#maxQueued)
+      : undefined;
+  }
+
+  /** Queues an admitted row; the promise settles when its batch is stored or fails. */
+  #enqueue(row: StoredRow): Promise<AppendResult> {
+    return new Promise<AppendResult>((resolve, reject) => {
+      this.#queue.push({ row, resolve, reject });
+    });
   }
 
   /** See {@link TelemetryStore.whenWritable}. */

@@ -344,7 +344,7 @@ export class TelemetryStore {
     await this.#guard(() => this.#rollups.roll());
   }
 
-  /** Runs a read of the rollups, its failures as {@link TelemetryQueryError}. */
+  /** Runs a read, its failures as {@link TelemetryQueryError} (after close: {@link TelemetryClosedError}). */
   async #guard<T>(read: () => Promise<T>): Promise<T> {
     if (this.#closed) throw new TelemetryClosedError();
     try {
@@ -355,13 +355,8 @@ export class TelemetryStore {
     }
   }
 
-  async #query(text: string, params: unknown[]): Promise<Record<string, unknown>[]> {
-    if (this.#closed) throw new TelemetryClosedError();
-    try {
-      return await this.#backend.query(text, params);
-    } catch (err) {
-      throw new TelemetryQueryError(`telemetry query failed: ${errorText(err)}`, { cause: err });
-    }
+  #query(text: string, params: unknown[]): Promise<Record<string, unknown>[]> {
+    return this.#guard(() => this.#backend.query(text, params));
   }
 
   /**
