@@ -20,6 +20,7 @@ import type {
 import type { StoredRow } from '../message.js';
 import { messageColumnValues } from '../message.js';
 import { CREATE_VERSION_TABLE, MIGRATIONS, migrationStatements } from '../sql/migrations.js';
+import { Params } from '../sql/queries.js';
 import { markDirtyFrom } from '../sql/rollups.js';
 import type { Backend, Querier } from './backend.js';
 
@@ -216,10 +217,8 @@ export class DuckDbBackend implements Backend {
       const inserted = new Set(res.getRowObjectsJS().map((r) => String(r.id)));
       if (inserted.size < rows.length) {
         const skipped = rows.filter((r) => !inserted.has(r.id)).map((r) => r.id);
-        await c.run(
-          `delete from stage_metrics where message_id in (${skipped.map((_, i) => `$${i + 1}`).join(', ')})`,
-          skipped,
-        );
+        const p = new Params();
+        await c.run(`delete from stage_metrics where message_id in (${p.list(skipped)})`, p.values as never);
       }
       await c.run(`${METRICS_FROM_STAGE}; ${DIRTY_FROM_STAGE}; ${CLEAR_STAGE}`);
       this.#stageDirty = false;

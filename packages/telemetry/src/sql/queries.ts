@@ -11,7 +11,7 @@ export interface SqlQuery {
 }
 
 /** Builds `$n` placeholders for a growing parameter list. */
-class Params {
+export class Params {
   readonly values: unknown[] = [];
   add(value: unknown): string {
     this.values.push(value);

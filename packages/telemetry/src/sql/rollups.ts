@@ -5,7 +5,7 @@
  * How they fit together, and why the answers are exact: `../rollups.ts`.
  */
 
-import type { FilterSpec, SqlQuery } from './queries.js';
+import { type FilterSpec, Params, type SqlQuery } from './queries.js';
 
 /** Seconds of received time per bucket (the finer level; the coarser one is the hour). */
 export const ROLLUP_BUCKET_SECONDS = 300;
@@ -100,9 +100,10 @@ export function buildHourRollups(from: number, to: number): SqlQuery {
 
 /** Removes the dirty records of `buckets` that this transaction's snapshot sees (and no later one). */
 export function clearDirty(buckets: readonly number[]): SqlQuery {
+  const p = new Params();
   return {
-    text: `delete from telemetry_rollup_dirty where bucket in (${buckets.map((_, i) => `$${i + 1}`).join(', ')})`,
-    params: [...buckets],
+    text: `delete from telemetry_rollup_dirty where bucket in (${p.list(buckets)})`,
+    params: p.values,
   };
 }
 
@@ -179,15 +180,10 @@ export function stageRawQuery(metric: string, f: FilterSpec, plan: RollupPlan): 
   return { text, params };
 }
 
+/** A parameter list and its `add` (see {@link Params}), for the clause builders above. */
 function paramsOf(): { params: unknown[]; add: (v: unknown) => string } {
-  const params: unknown[] = [];
-  return {
-    params,
-    add: (v) => {
-      params.push(v);
-      return `$${params.length}`;
-    },
-  };
+  const p = new Params();
+  return { params: p.values, add: (v) => p.add(v) };
 }
 
 /**
@@ -265,13 +261,7 @@ export function refinementQuery(
   staged: boolean,
 ): SqlQuery {
   const { params, add } = paramsOf();
-  const m = add(metric);
-  const common = (alias = '') => {
-    const c = [`${alias}name = ${m}`];
-    if (f.registry !== undefined) c.push(`${alias}registry = ${add(f.registry)}`);
-    if (f.kind !== undefined) c.push(`${alias}kind = ${add(f.kind)}`);
-    return c;
-  };
+  const common = (alias = '') => filterClauses(add, f, metric, alias);
   // Only when there are raw parts: DuckDB refuses a parameter the text does not use.
   const ranges =
     plan.raw.length === 0 ? [] : refinements.map((r) => `(value >= ${add(r.lo)} and value <= ${add(r.hi)})`);
