@@ -361,34 +361,50 @@ for (const backend of backendsUnderTest()) {
     it('rolls up on its own timer (rollUpIntervalMs) with no read, stays exact, and stops at close', async () => {
       const r = rng(9);
       const { samples, messages } = makeSamples(r, 400, BASE + 700 * HOUR, 3 * HOUR, 'timer');
-      const timed = await openTelemetryStore(backend.name === 'postgres' ? target.url : ':memory:', {
-        rollUpIntervalMs: 25,
-      });
+      const w = { metric: 'distinct', from: BASE + 700 * HOUR + 11 * 60_000, to: BASE + 703 * HOUR - 60_000 };
+      const dir = mkdtempSync(join(tmpdir(), 'otakit-rollup-timer-'));
+      // DuckDB: a file, so that the rollups can be counted once the store has closed it.
+      const url = backend.name === 'postgres' ? target.url : join(dir, 't.duckdb');
       try {
-        await timed.appendBatch(messages);
-        if (backend.name === 'postgres') {
-          // No read and no rollUp() call: only the timer can have built these.
-          const count = async () =>
-            Number((await pgRows(target.url, 'select count(*) as n from telemetry_rollups'))[0]?.n);
-          const deadline = Date.now() + 20_000;
-          while ((await count()) === 0 && Date.now() < deadline)
-            await new Promise((ok) => setTimeout(ok, 25));
-          expect(await count()).toBeGreaterThan(0);
-        } else {
-          await new Promise((ok) => setTimeout(ok, 200));
+        const timed = await openTelemetryStore(url, { rollUpIntervalMs: 25 });
+        try {
+          await timed.appendBatch(messages);
+          // No read and no rollUp() call: only the timer can build rollups.
+          if (backend.name === 'postgres') {
+            const count = async () =>
+              Number((await pgRows(target.url, 'select count(*) as n from telemetry_rollups'))[0]?.n);
+            const deadline = Date.now() + 20_000;
+            while ((await count()) === 0 && Date.now() < deadline)
+              await new Promise((ok) => setTimeout(ok, 25));
+            expect(await count()).toBeGreaterThan(0);
+          } else {
+            await new Promise((ok) => setTimeout(ok, 1000));
+          }
+        } finally {
+          // Closing while the timer may be rolling up resolves.
+          await timed.close();
         }
-        const w = {
-          metric: 'distinct',
-          from: BASE + 700 * HOUR + 11 * 60_000,
-          to: BASE + 703 * HOUR - 60_000,
-        };
-        expectReleases(await timed.releaseAggregates(query(w)), samples, w);
-        // Closing while the timer may be rolling up resolves.
-        await new Promise((ok) => setTimeout(ok, 25));
+        await expect(timed.rollUp()).rejects.toBeInstanceOf(TelemetryClosedError);
+        if (backend.name === 'duckdb') {
+          const { DuckDBInstance } = createRequire(import.meta.url)('@duckdb/node-api');
+          const db = await DuckDBInstance.create(url);
+          const c = await db.connect();
+          const rows = (
+            await c.runAndReadAll('select count(*) as n from telemetry_rollups')
+          ).getRowObjectsJS();
+          c.closeSync();
+          db.closeSync();
+          expect(Number(rows[0]?.n)).toBeGreaterThan(0);
+        }
+        const again = await openTelemetryStore(url, { rollUpIntervalMs: 0 });
+        try {
+          expectReleases(await again.releaseAggregates(query(w)), samples, w);
+        } finally {
+          await again.close();
+        }
       } finally {
-        await timed.close();
+        rmSync(dir, { recursive: true, force: true });
       }
-      await expect(timed.rollUp()).rejects.toBeInstanceOf(TelemetryClosedError);
     });
 
     it('refuses a rollUpIntervalMs that is not a positive integer or 0, and closes what it opened', async () => {
