@@ -25,7 +25,7 @@
 
 import type { ChildProcess } from 'node:child_process';
 import type { NetConnectOpts, Socket } from 'node:net';
-import type { ArtifactError } from './errors.js';
+import { ArtifactError } from './errors.js';
 
 /** At most this much of the program's stderr is kept for an error message. */
 const STDERR_KEEP = 1024;
@@ -217,6 +217,26 @@ export async function startDecoderProcess(
     server.close();
     if (dir !== undefined) await removeSocketDir(fs, dir, join(dir, 'sock'));
   }
+}
+
+/**
+ * The `failure` of {@link decodeWithProcess} for a decoder program of `member`: a `why` that
+ * matches `overLimit` (the program refused a stream over its memory limit) is
+ * `ERR_ARTIFACT_TOO_LARGE` with `overLimitMessage`, anything else `ERR_ARTIFACT_DECOMPRESSION`.
+ * @internal
+ */
+export function programFailure(
+  member: string,
+  command: string,
+  overLimit: RegExp,
+  overLimitMessage: string,
+): (why: string) => ArtifactError {
+  return (why) =>
+    overLimit.test(why)
+      ? new ArtifactError('ERR_ARTIFACT_TOO_LARGE', `${overLimitMessage} (${command}: ${why})`, { member })
+      : new ArtifactError('ERR_ARTIFACT_DECOMPRESSION', `corrupt compressed data (${command} ${why})`, {
+          member,
+        });
 }
 
 /**

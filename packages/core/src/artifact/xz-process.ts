@@ -5,8 +5,12 @@
  * can be started, the reader falls back to the WebAssembly decoder.
  */
 
-import { type DecoderProcess, decodeWithProcess, startDecoderProcess } from './decoder-process.js';
-import { ArtifactError } from './errors.js';
+import {
+  type DecoderProcess,
+  decodeWithProcess,
+  programFailure,
+  startDecoderProcess,
+} from './decoder-process.js';
 
 /**
  * Most memory the child's decoder may use: 128 MiB (a stream made with `xz -9` needs 65 MiB; Mender
@@ -48,20 +52,11 @@ export function unxzWithChild(
   lend: boolean,
   signal?: AbortSignal,
 ): AsyncGenerator<Uint8Array> {
-  return decodeWithProcess(decoder, input, lend, (why) => xzError(member, decoder.command, why), {
-    signal,
-  });
-}
-
-function xzError(member: string, command: string, why: string): ArtifactError {
-  if (/memory usage limit/i.test(why)) {
-    return new ArtifactError(
-      'ERR_ARTIFACT_TOO_LARGE',
-      `an xz stream needs more decoder memory than the limit of ${MAX_XZ_DECODER_BYTES} bytes (${command}: ${why})`,
-      { member },
-    );
-  }
-  return new ArtifactError('ERR_ARTIFACT_DECOMPRESSION', `corrupt compressed data (${command} ${why})`, {
+  const failure = programFailure(
     member,
-  });
+    decoder.command,
+    /memory usage limit/i,
+    `an xz stream needs more decoder memory than the limit of ${MAX_XZ_DECODER_BYTES} bytes`,
+  );
+  return decodeWithProcess(decoder, input, lend, failure, { signal });
 }

@@ -7,7 +7,12 @@
  * falls back to the WebAssembly decoder.
  */
 
-import { type DecoderProcess, decodeWithProcess, startDecoderProcess } from './decoder-process.js';
+import {
+  type DecoderProcess,
+  decodeWithProcess,
+  programFailure,
+  startDecoderProcess,
+} from './decoder-process.js';
 import { ArtifactError } from './errors.js';
 import { MAX_ZSTD_WINDOW_LOG } from './zstd.js';
 
@@ -48,7 +53,13 @@ export function unzstdWithChild(
   signal?: AbortSignal,
 ): AsyncGenerator<Uint8Array> {
   const frames = new ZstdFrameCheck(member);
-  return decodeWithProcess(decoder, input, lend, (why) => zstdError(member, decoder.command, why), {
+  const failure = programFailure(
+    member,
+    decoder.command,
+    /window size larger than maximum|requires too much memory/i,
+    `a zstd frame asks for a window larger than the limit of ${2 ** MAX_ZSTD_WINDOW_LOG} bytes`,
+  );
+  return decodeWithProcess(decoder, input, lend, failure, {
     check: (chunk) => frames.feed(chunk),
     signal,
   });
@@ -138,17 +149,4 @@ export class ZstdFrameCheck {
       }
     }
   }
-}
-
-function zstdError(member: string, command: string, why: string): ArtifactError {
-  if (/window size larger than maximum|requires too much memory/i.test(why)) {
-    return new ArtifactError(
-      'ERR_ARTIFACT_TOO_LARGE',
-      `a zstd frame asks for a window larger than the limit of ${2 ** MAX_ZSTD_WINDOW_LOG} bytes (${command}: ${why})`,
-      { member },
-    );
-  }
-  return new ArtifactError('ERR_ARTIFACT_DECOMPRESSION', `corrupt compressed data (${command} ${why})`, {
-    member,
-  });
 }

@@ -18,7 +18,7 @@ import { createXzProcessCompressor, XZ_COMMAND_ENV } from '../../src/artifact/co
 import { readArtifact } from '../../src/artifact/reader.js';
 import { type WriteArtifactOptions, writeArtifact } from '../../src/artifact/writer.js';
 import { ArtifactWriteError, XzUnavailableError } from '../../src/artifact/writer-errors.js';
-import { xzChildren } from './xz-children.js';
+import { xzChildren } from './decoder-children.js';
 
 const vectors = resolve(dirname(fileURLToPath(import.meta.url)), '../../../../../shared/vectors/artifacts');
 

@@ -8,7 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -27,7 +27,16 @@ import { readArtifact } from '../../src/artifact/reader.js';
 import { validateArtifact } from '../../src/artifact/validate.js';
 import { writeArtifact } from '../../src/artifact/writer.js';
 import { MAX_XZ_DECODER_BYTES } from '../../src/artifact/xz-process.js';
-import { type PidLoggingWrapper, pidLoggingWrapper, xzChildren } from './xz-children.js';
+import {
+  chunks,
+  decodeAll,
+  type PidLoggingWrapper,
+  payload,
+  pidLoggingWrapper,
+  socketDirs,
+  until,
+  xzChildren,
+} from './decoder-children.js';
 
 const savedXz = process.env[XZ_COMMAND_ENV];
 /** A path no xz can be started from: the reader falls back to the WebAssembly decoder. */
@@ -47,34 +56,6 @@ afterEach(() => {
   if (savedXz === undefined) delete process.env[XZ_COMMAND_ENV];
   else process.env[XZ_COMMAND_ENV] = savedXz;
 });
-
-/** Bytes that are half text, half hash output (so xz has both kinds of block to decode). */
-function payload(size: number): Buffer {
-  const out = Buffer.alloc(size);
-  for (let off = 0, n = 0; off < size; n++) {
-    const block =
-      n % 2 === 0
-        ? Buffer.from(`row ${n}: a line of a log file that repeats\n`.repeat(32))
-        : createHash('sha512').update(String(n)).digest();
-    off += block.copy(out, off);
-  }
-  return out;
-}
-
-async function* chunks(data: Uint8Array, size = 4096): AsyncGenerator<Uint8Array> {
-  for (let off = 0; off < data.length; off += size) yield data.subarray(off, off + size);
-}
-
-async function decodeAll(stream: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const chunk of stream) parts.push(Buffer.from(chunk));
-  return Buffer.concat(parts);
-}
-
-/** Entries of the temporary directory that the xz reader creates (its socket directories). */
-async function socketDirs(): Promise<string[]> {
-  return (await readdir(tmpdir())).filter((name) => name.startsWith('otakit-unxz-'));
-}
 
 const xzVectors = loadVectorManifest().filter((v) => v.file.includes('lzma'));
 
@@ -214,7 +195,7 @@ describe('xz reading', () => {
       file,
     );
     const bytes = await readFile(file);
-    const before = await socketDirs();
+    const before = await socketDirs('unxz');
     await rm(wrapper.log, { force: true });
     process.env[XZ_COMMAND_ENV] = wrapper.path;
     const controller = new AbortController();
@@ -233,7 +214,8 @@ describe('xz reading', () => {
     }
     await expect(readArtifact(source(), { signal: controller.signal })).rejects.toBe(reason);
     expect(running.length).toBe(1);
-    expect(await xzChildren()).toEqual([]);
-    expect(await socketDirs()).toEqual(before);
+    // Killed on the abort; gone once Node has reaped it (the read may reject before that).
+    await until(xzChildren, (pids) => pids.length === 0);
+    expect(await socketDirs('unxz')).toEqual(before);
   });
 });

@@ -9,7 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -29,7 +29,16 @@ import { validateArtifact } from '../../src/artifact/validate.js';
 import { writeArtifact } from '../../src/artifact/writer.js';
 import { MAX_ZSTD_WINDOW_LOG } from '../../src/artifact/zstd.js';
 import { ZSTD_COMMAND_ENV, ZstdFrameCheck } from '../../src/artifact/zstd-process.js';
-import { childrenNamed, type PidLoggingWrapper, pidLoggingWrapper } from './xz-children.js';
+import {
+  childrenNamed,
+  chunks,
+  decodeAll,
+  type PidLoggingWrapper,
+  payload,
+  pidLoggingWrapper,
+  socketDirs,
+  until,
+} from './decoder-children.js';
 
 const savedZstd = process.env[ZSTD_COMMAND_ENV];
 /** A path no zstd can be started from: the reader falls back to the WebAssembly decoder. */
@@ -52,45 +61,8 @@ afterEach(() => {
 
 const zstdChildren = () => childrenNamed('zstd');
 
-/** Polls `read` until `done` holds (the zstd wrapper logs its pid when the child starts). */
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
-/** Bytes that are half text, half hash output (so zstd has both kinds of block to decode). */
-function payload(size: number): Buffer {
-  const out = Buffer.alloc(size);
-  for (let off = 0, n = 0; off < size; n++) {
-    const block =
-      n % 2 === 0
-        ? Buffer.from(`row ${n}: a line of a log file that repeats\n`.repeat(32))
-        : createHash('sha512').update(String(n)).digest();
-    off += block.copy(out, off);
-  }
-  return out;
-}
-
 const zstd = (data: Uint8Array, ...args: string[]): Buffer =>
   execFileSync('zstd', ['-c', '-q', ...args], { input: data, maxBuffer: 64 << 20 });
-
-async function* chunks(data: Uint8Array, size = 4096): AsyncGenerator<Uint8Array> {
-  for (let off = 0; off < data.length; off += size) yield data.subarray(off, off + size);
-}
-
-async function decodeAll(stream: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const chunk of stream) parts.push(Buffer.from(chunk));
-  return Buffer.concat(parts);
-}
-
-/** Entries of the temporary directory that the zstd reader creates (its socket directories). */
-async function socketDirs(): Promise<string[]> {
-  return (await readdir(tmpdir())).filter((name) => name.startsWith('otakit-unzstd-'));
-}
 
 const zstdVectors = loadVectorManifest().filter((v) => v.file.includes('zstd'));
 
@@ -320,7 +292,7 @@ describe('zstd reading', () => {
       file,
     );
     const bytes = await readFile(file);
-    const before = await socketDirs();
+    const before = await socketDirs('unzstd');
     await rm(wrapper.log, { force: true });
     process.env[ZSTD_COMMAND_ENV] = wrapper.path;
     const controller = new AbortController();
@@ -347,6 +319,6 @@ describe('zstd reading', () => {
     // Killed on the abort although its input is stalled for good (the source never resumes);
     // gone once Node has reaped it.
     await until(zstdChildren, (pids) => pids.length === 0);
-    expect(await socketDirs()).toEqual(before);
+    expect(await socketDirs('unzstd')).toEqual(before);
   });
 });
