@@ -179,6 +179,8 @@ describe('otakit start-up', () => {
       'install',
     );
     expect(modules).toContain(`cjs:${join(cliRoot, 'dist', 'otakit-device.cjs')}`);
+    // bin.ts requires it with its own `require`, not one made by node:module.
+    expect(modules).not.toContain('cjs:node:module');
     expect(esmLoaded(modules)).toEqual([]);
     expect(modules.filter((m) => /otakit-main\.cjs$|\/cli\/dist\/index\.js$/.test(m))).toEqual([]);
     expect(heavyIn(modules)).toEqual([]);
