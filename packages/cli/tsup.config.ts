@@ -59,10 +59,13 @@ const DEPENDENCIES = Object.keys(
     }
   ).dependencies,
 ).filter((name) => !BUNDLED_PACKAGES.has(name));
-const isLeftOut = (path: string): boolean =>
-  path.startsWith('node:') ||
-  BUILTINS.has(path.split('/')[0] as string) ||
-  DEPENDENCIES.some((name) => path === name || path.startsWith(`${name}/`));
+/** Whether a bundle that compiles in `bundled` (and BUNDLED_PACKAGES) leaves `path` out. */
+const leftOutBut =
+  (bundled: ReadonlySet<string>) =>
+  (path: string): boolean =>
+    path.startsWith('node:') ||
+    BUILTINS.has(path.split('/')[0] as string) ||
+    DEPENDENCIES.some((name) => !bundled.has(name) && (path === name || path.startsWith(`${name}/`)));
 
 /**
  * core's WebAssembly zstd decoder (the fallback where no `zstd` program can be started) imports its
@@ -192,15 +195,6 @@ const lazyBuiltins = (modules: readonly string[]): EsbuildPlugin => ({
   },
 });
 
-/** Packages the device bundle compiles in rather than `require`s. */
-const DEVICE_BUNDLED_PACKAGES = new Set([...BUNDLED_PACKAGES, '@otakit/device-client', 'undici']);
-const isLeftOutOfDevice = (path: string): boolean =>
-  path.startsWith('node:') ||
-  BUILTINS.has(path.split('/')[0] as string) ||
-  DEPENDENCIES.some(
-    (name) => !DEVICE_BUNDLED_PACKAGES.has(name) && (path === name || path.startsWith(`${name}/`)),
-  );
-
 /** A CommonJS build of the executable: everything bundled but what `plugins` leave out. */
 const commonJsBundle = (
   entry: Record<string, string>,
@@ -252,7 +246,7 @@ export default defineConfig([
       lazyChildProcessForCommander,
       zstdWasmOwnFile,
       lazyBuiltins(['fs/promises', 'zlib', 'os', 'module']),
-      leftOut(isLeftOut),
+      leftOut(leftOutBut(new Set())),
     ],
   ),
   // `otakit device ...` (see src/bin.ts): the CLI as one CommonJS file with the device client,
@@ -266,7 +260,8 @@ export default defineConfig([
       zstdWasmOwnFile,
       leanUndici,
       deviceGroupOnly,
-      leftOut(isLeftOutOfDevice),
+      // The device bundle also compiles in the device client and undici.
+      leftOut(leftOutBut(new Set(['@otakit/device-client', 'undici']))),
     ],
   ),
 ]);

@@ -22,7 +22,6 @@
  * - every other command: the ESM build (`dist/index.js`), as before. Those commands load the
  *   clients' ESM builds; run from CommonJS they would load `@otakit/core` twice.
  */
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { commandName, isVersionRequest } from './argv.js';
 import { codeCacheDirectory, requireWithCodeCache } from './code-cache.js';
@@ -52,7 +51,7 @@ async function run(argv: string[]): Promise<number> {
   if (name === DEVICE) {
     // A plain require: the code cache made no difference to the idle agent's RSS (measured), and
     // `device run` sets V8 flags (commands/device-agent.ts) that a cache would have to be made under.
-    ({ main } = createRequire(__filename)(join(__dirname, CJS_DEVICE)) as { main: Main });
+    ({ main } = require(join(__dirname, CJS_DEVICE)) as { main: Main });
   } else if (BUNDLED.has(name)) {
     settleV8ForArtifactReads();
     ({ main } = requireWithCodeCache(join(__dirname, CJS_MAIN), codeCacheDirectory(), require) as {

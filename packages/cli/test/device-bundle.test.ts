@@ -10,12 +10,12 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startServer, type TestServer } from '@otakit/test-support';
 import * as undici from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AssertionError, assert } from '../src/bundle/assert.js';
 import { connectH2, Http2NotBundledError } from '../src/bundle/no-http2.js';
 import { undiciSubset } from '../src/bundle/undici.js';
-import { type LoopbackServer, serveOnLoopback } from './loopback.js';
 
 const cliRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const coreHttp = join(cliRoot, '..', 'core', 'src', 'http');
@@ -121,10 +121,10 @@ describe('the undici of the device bundle', () => {
   });
 
   describe('over loopback', () => {
-    let server: LoopbackServer;
+    let server: TestServer;
     let base: string;
     beforeAll(async () => {
-      server = await serveOnLoopback((req, res) => {
+      server = await startServer((req, res) => {
         if (req.url === '/hold') return; // never answers
         let body = '';
         req.on('data', (c: Buffer) => {

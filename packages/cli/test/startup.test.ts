@@ -35,6 +35,9 @@ const HEAVY = [
 let dir: string;
 let artifactFile: string;
 
+/** How {@link loaded} lists the CommonJS bundle, which the recorder cannot see load. */
+const BUNDLE = 'bundle:otakit-main.cjs';
+
 /**
  * Runs the built CLI with `args` (whatever its exit code); returns the modules it resolved. The
  * CommonJS bundle runs as a `vm.Script` (through the code cache), not through `require`, so the
@@ -50,11 +53,9 @@ async function loaded(args: string[], name: string, env: NodeJS.ProcessEnv = {})
   });
   const bundles = (await readdir(cache).catch(() => [] as string[]))
     .filter((f) => f.startsWith('otakit-main.cjs-'))
-    .map(() => 'bundle:otakit-main.cjs');
+    .map(() => BUNDLE);
   return [...(await readFile(log, 'utf8')).split('\n').filter(Boolean), ...bundles];
 }
-
-const BUNDLE = 'bundle:otakit-main.cjs';
 
 function heavyIn(modules: string[]): string[] {
   return modules.filter((m) => HEAVY.some((re) => re.test(m)));
@@ -179,6 +180,8 @@ describe('otakit start-up', () => {
       'install',
     );
     expect(modules).toContain(`cjs:${join(cliRoot, 'dist', 'otakit-device.cjs')}`);
+    // bin.ts requires it with its own `require`, not one made by node:module.
+    expect(modules).not.toContain('cjs:node:module');
     expect(esmLoaded(modules)).toEqual([]);
     expect(modules.filter((m) => /otakit-main\.cjs$|\/cli\/dist\/index\.js$/.test(m))).toEqual([]);
     expect(heavyIn(modules)).toEqual([]);

@@ -8,9 +8,9 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ConnectionError, HttpClient, NotFoundError, TimeoutError } from '@otakit/core';
+import { startServer, type TestServer } from '@otakit/test-support';
 import { MockAgent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type LoopbackServer, serveOnLoopback } from './loopback.js';
 
 vi.mock('undici', async (importOriginal) => {
   const { undiciSubset } = await import('../src/bundle/undici.js');
@@ -24,7 +24,7 @@ vi.mock('undici', async (importOriginal) => {
   };
 });
 
-let server: LoopbackServer;
+let server: TestServer;
 let base: string;
 let flaky = 0;
 const seen: { method?: string; url?: string; type?: string; body: string }[] = [];
@@ -53,7 +53,7 @@ function handler(req: IncomingMessage, res: ServerResponse): void {
 }
 
 beforeAll(async () => {
-  server = await serveOnLoopback(handler);
+  server = await startServer(handler);
   base = server.url;
 });
 afterAll(() => server.close());

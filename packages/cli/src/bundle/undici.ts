@@ -28,7 +28,7 @@ import undiciGlobal from 'undici/lib/global.js';
 // dispatcher (idempotent: the same functions when undici's entry has run in this process too).
 Object.assign(Dispatcher.prototype, api);
 
-/** The members of undici that core uses (see test/undici-subset.test.ts). */
+/** The members of undici that core uses (test/device-bundle.test.ts checks core uses no other). */
 export type UndiciSubset = Pick<
   typeof Undici,
   'request' | 'Dispatcher' | 'Agent' | 'ProxyAgent' | 'EnvHttpProxyAgent' | 'FormData' | 'Response' | 'errors'

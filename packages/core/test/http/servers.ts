@@ -1,45 +1,9 @@
-import { once } from 'node:events';
-import {
-  createServer,
-  request as httpRequest,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-} from 'node:http';
-import type { Server as HttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { createServer, request as httpRequest, type IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
+import { listen, type TestServer } from '@otakit/test-support';
 
-/** A real server listening on 127.0.0.1 on a free port. */
-export interface TestServer {
-  server: Server | HttpsServer;
-  url: string;
-  port: number;
-  close(): Promise<void>;
-}
-
-/** Starts `server` on 127.0.0.1:0 and returns its URL; `close()` also drops open (stalled) sockets. */
-export async function listen(server: Server | HttpsServer, protocol = 'http'): Promise<TestServer> {
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  return {
-    server,
-    port,
-    url: `${protocol}://127.0.0.1:${port}`,
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
-
-/** A node:http server on 127.0.0.1 running `handler`. */
-export function startServer(
-  handler: (req: IncomingMessage, res: ServerResponse) => void,
-): Promise<TestServer> {
-  return listen(createServer(handler));
-}
+// The loopback server helpers live in test-support (the CLI's tests use them too).
+export { listen, startServer, type TestServer } from '@otakit/test-support';
 
 /** What went through a {@link startProxy} proxy. */
 export interface ProxyLog {
