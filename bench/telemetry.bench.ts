@@ -3,10 +3,14 @@
  * process so that its peak RSS is its own:
  *
  * 1. Ingest, three ways interleaved round by round (medians of the rounds):
- *    - through the broker: 1,000 simulated devices (each an `IotCoreDevice` with its own MQTT
- *      connection and JWT, all in a child process: bench/telemetry-devices.mjs) publish QoS 1
- *      telemetry to the sandbox's MQTT bridge in this process, each awaiting its PUBACK, which the
- *      bridge sends only once the store wrote the message (`storeSink`);
+ *    - through the broker: 1,000 simulated devices (each with its own MQTT connection, client id
+ *      and JWT, all in a child process: bench/telemetry-devices.mjs) publish QoS 1 telemetry to
+ *      the sandbox's MQTT bridge in this process, each awaiting its PUBACK, which the bridge sends
+ *      only once the store wrote the message (`storeSink`). The devices share this machine's cores
+ *      with the server, so the simulator is lean by default (each device a socket speaking MQTT
+ *      3.1.1 itself); OTAKIT_BENCH_SIMULATOR=sdk makes each one an `IotCoreDevice` (mqtt.js)
+ *      instead. Besides the rate, the server's CPU time per message (this process: broker, store,
+ *      DuckDB's threads) is printed, a figure that does not depend on where the devices run;
  *    - into the store directly: the same 1,000 devices as producers each awaiting `store.append`
  *      (the store's share of the broker path);
  *    - the broker's ceiling: the same devices and bridge with a sink that stores nothing;
@@ -35,6 +39,7 @@
  * - OTAKIT_BENCH_BACKENDS: `duckdb`, `postgres` or both, comma-separated (default: both when a
  *   PostgreSQL URL is set);
  * - OTAKIT_BENCH_BROKER=0 skips the broker path (no sandbox, no MQTT);
+ * - OTAKIT_BENCH_SIMULATOR: `lean` (default) or `sdk`, the simulated devices (see above);
  * - OTAKIT_BENCH_MAX_BATCH: the store's `maxBatch` (default: the store's, 1000). With 1,000
  *   devices each awaiting its PUBACK, a smaller batch lets the devices of a stored batch publish
  *   again while the next one commits.
@@ -216,8 +221,11 @@ async function ingestRaw(n: number): Promise<number> {
 // store; the devices in a child process (bench/telemetry-devices.mjs). They share one registered key
 // (each still authenticates with its own JWT and client id).
 interface BrokerRig {
-  /** Publishes about `n` messages over all devices; resolves with the rate, messages per second. */
-  publish(n: number): Promise<number>;
+  /**
+   * Publishes about `n` messages over all devices; resolves with the rate (messages per second)
+   * and the CPU time per message, in microseconds, of this process (the server) and of the devices.
+   */
+  publish(n: number): Promise<{ rate: number; serverUs: number; devicesUs: number }>;
   close(): Promise<void>;
 }
 async function startBroker(sink: { write(record: unknown): Promise<void> }): Promise<BrokerRig> {
@@ -256,10 +264,17 @@ async function startBroker(sink: { write(record: unknown): Promise<void> }): Pro
   return {
     async publish(n) {
       const answer = next();
+      const cpu = process.cpuUsage();
       const t = performance.now();
       child.send({ publish: n });
-      const { published } = await answer;
-      return (published as number) / ((performance.now() - t) / 1000);
+      const { published, cpuSeconds } = (await answer) as { published: number; cpuSeconds: number };
+      const seconds = (performance.now() - t) / 1000;
+      const used = process.cpuUsage(cpu);
+      return {
+        rate: published / seconds,
+        serverUs: (used.user + used.system) / published,
+        devicesUs: (cpuSeconds * 1e6) / published,
+      };
     },
     async close() {
       const exited = new Promise((done) => child.once('exit', done));
@@ -272,6 +287,15 @@ async function startBroker(sink: { write(record: unknown): Promise<void> }): Pro
 }
 
 const perRound = Math.ceil(MESSAGES / ROUNDS);
+const SIMULATOR = process.env.OTAKIT_BENCH_SIMULATOR ?? 'lean';
+/** Keeps a broker round's CPU figures; returns its rate. */
+function record(
+  r: { rate: number; serverUs: number; devicesUs: number },
+  into: Array<{ serverUs: number; devicesUs: number }>,
+): number {
+  into.push(r);
+  return r.rate;
+}
 const rig = BROKER ? await startBroker(telemetry.storeSink(store)) : undefined;
 // The broker's own ceiling: the same bridge acknowledging once a sink that stores nothing returns.
 const nullRig = BROKER ? await startBroker({ write: async () => undefined }) : undefined;
@@ -282,14 +306,18 @@ if (nullRig) await nullRig.publish(DEVICES);
 const storeRates: number[] = [];
 const brokerRates: number[] = [];
 const nullBrokerRates: number[] = [];
+const brokerCpu: Array<{ serverUs: number; devicesUs: number }> = [];
+const nullBrokerCpu: Array<{ serverUs: number; devicesUs: number }> = [];
 const rawRates: number[] = [];
 for (let round = 0; round < ROUNDS; round++) {
   // Rotate the order, so that no path always runs first (or right after the others).
   const paths = [
     async () => storeRates.push(await ingestThroughStore(perRound)),
     async () => rawRates.push(await ingestRaw(perRound)),
-    ...(rig ? [async () => brokerRates.push(await rig.publish(perRound))] : []),
-    ...(nullRig ? [async () => nullBrokerRates.push(await nullRig.publish(perRound))] : []),
+    ...(rig ? [async () => brokerRates.push(record(await rig.publish(perRound), brokerCpu))] : []),
+    ...(nullRig
+      ? [async () => nullBrokerRates.push(record(await nullRig.publish(perRound), nullBrokerCpu))]
+      : []),
   ];
   for (let i = 0; i < paths.length; i++)
     await (paths[(round + i) % paths.length] as () => Promise<unknown>)();
@@ -399,6 +427,14 @@ if (rig) {
   console.log(
     `    MQTT broker -> no-op sink         ${fmt(median(nullBrokerRates))} msg/s (the broker's ceiling)`,
   );
+  const us = (xs: Array<{ serverUs: number; devicesUs: number }>, k: 'serverUs' | 'devicesUs') =>
+    median(xs.map((x) => x[k])).toFixed(1);
+  console.log(
+    `    CPU per message, broker -> store   server ${us(brokerCpu, 'serverUs')} µs, devices ${us(brokerCpu, 'devicesUs')} µs (${SIMULATOR} simulator)`,
+  );
+  console.log(
+    `    CPU per message, no-op sink        server ${us(nullBrokerCpu, 'serverUs')} µs, devices ${us(nullBrokerCpu, 'devicesUs')} µs`,
+  );
 }
 console.log(`    store.append (id check, metrics)  ${fmt(median(storeRates))} msg/s`);
 console.log(`    raw 1000-row inserts (baseline)   ${fmt(median(rawRates))} msg/s`);
@@ -445,6 +481,7 @@ if (MAX_BATCH) console.log(`  store maxBatch                        ${MAX_BATCH}
 console.log(`  peak RSS                             ${peakRssMiB().toFixed(1)} MiB`);
 console.log(
   `  targets: ingest >= 10000 msg/s ${median(rig ? brokerRates : storeRates) >= 10_000 ? 'met' : 'NOT met'}` +
+    (rig ? ` (${SIMULATOR} simulator)` : '') +
     ` (${rig ? 'through the broker' : 'store only: broker path skipped'}); ` +
     `p95 < 100 ms (whole day) ${dayStats.p95 < 100 ? 'met' : 'NOT met'}, (hour) ${hourStats.p95 < 100 ? 'met' : 'NOT met'}`,
 );
