@@ -99,5 +99,6 @@ export async function verifyArtifactFile(
   path: string,
   options: ReadArtifactOptions = {},
 ): Promise<ArtifactInfo> {
-  return runReader(readFileChunks(path, options.signal), options, undefined, true);
+  const chunks = readFileChunks(path, options.signal);
+  return runReader(chunks, options, undefined, true, chunks.file);
 }

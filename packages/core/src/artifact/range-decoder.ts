@@ -1,0 +1,184 @@
+/**
+ * Decoding a zstd or xz data member straight from the artifact file: when the artifact is a file
+ * (not a stream), `dd` reads the member's exact byte range from it into the decoder child's input
+ * (see `startDecoderProcess`'s feeder), so this process neither reads nor forwards the
+ * compressed bytes; it only reads the decoded ones, parses the inner tar and hashes the payload.
+ *
+ * Why: through the child, incompressible data went file → this process → socket → decoder →
+ * socket → this process, and this process paid for the read, the write and the read back on top
+ * of the hash. Measured with `otakit artifact validate -k` of a random-payload zstd artifact
+ * (bench/artifact.bench.ts, see the core README, "xz and zstd reading").
+ *
+ * The decoder never sees a byte past the member: dd is given its offset and length
+ * (`iflag=skip_bytes,count_bytes skip=OFFSET count=LENGTH`), from the outer tar header, and reads
+ * from its own descriptor of the same open file (`/proc/self/fd/N`, so a file renamed or replaced
+ * meanwhile is not read instead). Arguments are numbers in an argv array: no path, no shell. The
+ * zstd frame check (foreign frames refused) is made before dd starts, by reading only the frame
+ * and block headers from the file.
+ *
+ * Anything missing (no dd that takes those flags, no `/proc`, no decoder program, a member that
+ * runs past the end of the file, a stream source) keeps today's path: the reader feeds the
+ * decoder itself, or the WebAssembly decoder decodes.
+ */
+
+import { close, open, readSync } from 'node:fs';
+import { xzCommand } from './compress-xz.js';
+import { type ArtifactCompression, payloadDecompressor } from './decompress.js';
+import { ArtifactError } from './errors.js';
+import type { FileAccess } from './file-source.js';
+import { workSlicer } from './time-slice.js';
+import { startXzDecoder, unxzWithChild } from './xz-process.js';
+import { startZstdDecoder, unzstdWithChild, ZstdFrameCheck, zstdCommand } from './zstd-process.js';
+
+/** The environment variable that names the dd program to run (default: `dd` on `PATH`). */
+export const DD_COMMAND_ENV = 'OTAKIT_DD';
+
+/** The dd program that reads members from the file: `$OTAKIT_DD`, else `dd` on `PATH`. @internal */
+export function ddCommand(): string {
+  return process.env[DD_COMMAND_ENV] || 'dd';
+}
+
+/**
+ * dd's block size: each read from the file and write into the decoder's input socket. 128 KiB,
+ * zstd's block size (measured against 1 MiB: no faster, and 0.9 MiB more in dd).
+ */
+const DD_BLOCK_BYTES = 128 * 1024;
+
+/** Bytes read at a time while walking the zstd frame and block headers in the file. */
+const WALK_READ_BYTES = 4096;
+
+/** Whether a dd program takes the flags used here, by command (checked once per process). */
+const probes = new Map<string, Promise<boolean>>();
+
+/**
+ * Whether `command` runs and takes `iflag=skip_bytes,count_bytes` (GNU coreutils; BusyBox
+ * builds may lack `count_bytes`): it is run once per process, on an empty input.
+ */
+function rangeReaderWorks(command: string): Promise<boolean> {
+  let probe = probes.get(command);
+  if (probe === undefined) {
+    probe = import('node:child_process').then(
+      ({ spawn }) =>
+        new Promise<boolean>((resolve) => {
+          const child = spawn(command, ['iflag=skip_bytes,count_bytes', 'count=0', 'status=none'], {
+            stdio: 'ignore',
+          });
+          child.once('error', () => resolve(false));
+          child.once('close', (code) => resolve(code === 0));
+        }),
+    );
+    probes.set(command, probe);
+  }
+  return probe;
+}
+
+const openFile = (path: string) =>
+  new Promise<number | undefined>((resolve) => {
+    open(path, 'r', (err, fd) => resolve(err ? undefined : fd));
+  });
+
+/**
+ * Walks the zstd frames of `size` bytes at `offset` of the file with {@link ZstdFrameCheck},
+ * reading only the frame and block headers (and what shares their 4 KiB), with synchronous reads
+ * (the bytes are read again by dd moments later: they are in the page cache) in slices of a few
+ * milliseconds. Stops at the end of the range (what a block claims beyond it is the decoder's to
+ * find truncated).
+ * @throws {ArtifactError} `ERR_ARTIFACT_DECOMPRESSION` at a frame that is not a zstd frame
+ */
+async function checkZstdFramesInFile(
+  fd: number,
+  offset: number,
+  size: number,
+  member: string,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const frames = new ZstdFrameCheck(member);
+  const buffer = Buffer.allocUnsafe(WALK_READ_BYTES);
+  const slice = workSlicer();
+  const end = offset + size;
+  for (let position = offset; position < end; ) {
+    const n = readSync(fd, buffer, 0, Math.min(WALK_READ_BYTES, end - position), position);
+    if (n === 0) return;
+    frames.feed(buffer.subarray(0, n));
+    position += n + frames.takeSkip();
+    signal?.throwIfAborted();
+    await slice();
+  }
+}
+
+/** The failure of dd (the decoder did not fail): the member could not be read from the file. */
+function rangeReaderFailure(member: string): (why: string) => ArtifactError {
+  return (why) =>
+    new ArtifactError(
+      'ERR_ARTIFACT_DECOMPRESSION',
+      `reading the compressed member from the file failed (${why})`,
+      {
+        member,
+      },
+    );
+}
+
+/**
+ * Decodes a zstd or xz data member of an artifact file (see the top of this file): from the file
+ * through dd when it can, else from `body` (the member's bytes as the outer tar reads them) as
+ * `payloadDecompressor` does. The chunks are lent. The caller's outer tar must skip the member's
+ * bytes afterwards without reading them (a {@link FileAccess} skip), as dd read them.
+ *
+ * Errors are those of the decoder (see `unzstdWithChild`, `unxzWithChild`), and
+ * `ERR_ARTIFACT_DECOMPRESSION` when dd fails; an abort of `signal` kills dd and the decoder.
+ * @param range where the member's bytes are in the file
+ * @internal
+ */
+export async function* decodeMemberFromFile(
+  compression: ArtifactCompression,
+  file: FileAccess,
+  range: { offset: number; size: number },
+  body: AsyncIterable<Uint8Array>,
+  member: string,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<Uint8Array> {
+  const fd = file.fd;
+  const zstd = compression === 'zstd';
+  const usable =
+    (zstd || compression === 'lzma') &&
+    fd !== undefined &&
+    range.size > 0 &&
+    range.offset + range.size <= file.size &&
+    (await rangeReaderWorks(ddCommand()));
+  // dd's own open file description (its offset is dd's to move), of the very file being read.
+  const own = usable ? await openFile(`/proc/self/fd/${fd}`) : undefined;
+  if (own === undefined) {
+    yield* payloadDecompressor(compression)(body, member, signal);
+    return;
+  }
+  let decoder: Awaited<ReturnType<typeof startZstdDecoder>>;
+  try {
+    if (zstd) await checkZstdFramesInFile(own, range.offset, range.size, member, signal);
+    const feeder = {
+      command: ddCommand(),
+      args: [
+        'iflag=skip_bytes,count_bytes',
+        `skip=${range.offset}`,
+        `count=${range.size}`,
+        `bs=${DD_BLOCK_BYTES}`,
+        'status=none',
+      ],
+      stdin: own,
+    };
+    decoder = await (zstd ? startZstdDecoder(zstdCommand(), feeder) : startXzDecoder(xzCommand(), feeder));
+  } finally {
+    // dd has its own copy.
+    close(own, () => undefined);
+  }
+  if (decoder === undefined) {
+    // No decoder program: the WebAssembly decoder, from the reader's bytes.
+    yield* payloadDecompressor(compression)(body, member, signal);
+    return;
+  }
+  // Without a feeder (dd could not be started after all), the decoder reads the reader's bytes.
+  const input = decoder.feeder ? undefined : body;
+  const failed = rangeReaderFailure(member);
+  yield* zstd
+    ? unzstdWithChild(decoder, input, member, true, signal, failed)
+    : unxzWithChild(decoder, input, member, true, signal, failed);
+}
