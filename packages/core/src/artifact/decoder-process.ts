@@ -116,8 +116,6 @@ export interface FeederSpec {
   command: string;
   args: readonly string[];
   stdin: number;
-  /** Whether the feeder can do the job (e.g. takes its arguments): it is not started otherwise. */
-  usable: Promise<boolean>;
 }
 
 /** A started feeder (see {@link FeederSpec}): the child, its exit and the end of its stderr. @internal */
@@ -178,9 +176,8 @@ const removeSocketDir = (fs: Fs, dir: string, path: string) =>
  *
  * With a `feeder`, that program writes the decoder's input: it is started once the decoder runs,
  * with our end of the input socket as its stdout (so the bytes go from one child to the other and
- * never through this process), and the decoder's `feeder` is set. When the feeder is not usable or
- * cannot be started (which is remembered too), the decoder is returned without one, its input ours
- * to write.
+ * never through this process), and the decoder's `feeder` is set. When the feeder cannot be
+ * started (which is remembered too), the decoder is returned without one, its input ours to write.
  * @internal
  */
 export async function startDecoderProcess(
@@ -247,9 +244,7 @@ export async function startDecoderProcess(
     // Started only now: until the decoder's copy of its input end was the only one besides ours,
     // this process could have read what the feeder writes.
     const fed =
-      feeder && !unavailable.has(feeder.command) && (await feeder.usable)
-        ? await startFeeder(spawn, feeder, inputEnd)
-        : undefined;
+      feeder && !unavailable.has(feeder.command) ? await startFeeder(spawn, feeder, inputEnd) : undefined;
     // The feeder holds its own copy of our end.
     if (fed) inputEnd.destroy();
     return { command, child, output, buffer, input: inputEnd, closed, feeder: fed };

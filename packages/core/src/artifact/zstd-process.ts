@@ -28,13 +28,18 @@ export function zstdCommand(): string {
 /**
  * Starts `command --decompress` with the same window limit as the WebAssembly decoder
  * (2^{@link MAX_ZSTD_WINDOW_LOG} bytes, `--memory`); `undefined` when it cannot be started.
- * `feeder`: a program that writes zstd's input (see `startDecoderProcess`).
+ * `feeder`: a program that writes zstd's input (see `startDecoderProcess`); `extraArgs` go after
+ * the others.
  * @internal
  */
-export function startZstdDecoder(command: string, feeder?: FeederSpec): Promise<DecoderProcess | undefined> {
+export function startZstdDecoder(
+  command: string,
+  feeder?: FeederSpec,
+  extraArgs: readonly string[] = [],
+): Promise<DecoderProcess | undefined> {
   return startDecoderProcess(
     command,
-    ['--decompress', '--stdout', '--quiet', `--memory=${2 ** MAX_ZSTD_WINDOW_LOG}`],
+    ['--decompress', '--stdout', '--quiet', `--memory=${2 ** MAX_ZSTD_WINDOW_LOG}`, ...extraArgs],
     'unzstd',
     feeder,
   );

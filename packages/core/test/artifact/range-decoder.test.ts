@@ -482,12 +482,37 @@ describe('hostile members and failures through the file', () => {
     );
   });
 
+  it('decodes from the file with a zstd older than --no-asyncio (it is probed, not assumed)', async () => {
+    const older = join(work, 'older-zstd.sh');
+    await writeFile(
+      older,
+      `#!/bin/sh\nfor a in "$@"; do [ "$a" = --no-asyncio ] && { echo "Incorrect parameter: $a" >&2; exit 1; }; done\necho $$ >> '${older}.log'\nexec zstd "$@"\n`,
+    );
+    await chmod(older, 0o755);
+    process.env[DD_COMMAND_ENV] = dd.path;
+    process.env[ZSTD_COMMAND_ENV] = older;
+    const content = mixed(1024 * 1024);
+    const path = await artifactFile('older-zstd.mender', 'zstd', content);
+    await rm(dd.log, { force: true });
+    await rm(`${older}.log`, { force: true });
+    const read = await outcome(verifyArtifactFile(path));
+    // The header's zstd and the data member's ran (the probe exits before logging), dd read the
+    // member.
+    expect((await readFile(`${older}.log`, 'utf8')).trim().split('\n')).toHaveLength(2);
+    expect((await dd.pids()).length).toBeGreaterThanOrEqual(1);
+    expect(read).toEqual(await outcome(readArtifact(createReadStream(path))));
+    expect('files' in read && read.files[0]![1]).toBe(content.length);
+  });
+
   it('falls back when dd is missing, when dd lacks the flags, and when zstd is missing', async () => {
     const content = mixed(1024 * 1024);
     const path = await artifactFile('fallback.mender', 'zstd', content);
     process.env[ZSTD_COMMAND_ENV] = zstdWrapper.path;
     const expected = await outcome(readArtifact(createReadStream(path)));
     expect('files' in expected).toBe(true);
+    // Through dd (which runs the probes of dd and zstd, once per process).
+    process.env[DD_COMMAND_ENV] = dd.path;
+    expect(await outcome(verifyArtifactFile(path))).toEqual(expected);
 
     // No dd: zstd reads the reader's bytes.
     process.env[DD_COMMAND_ENV] = '/nonexistent/otakit-test/dd';
