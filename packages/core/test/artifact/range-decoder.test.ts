@@ -64,8 +64,13 @@ function useWrappers(): void {
   process.env[XZ_COMMAND_ENV] = xzWrapper.path;
 }
 
-/** What a read gave: the files and names, or the error's class, code and member. */
-async function outcome(read: Promise<ArtifactInfo>) {
+/** What a read gave: the name and files, or the error's code and member. */
+type Outcome =
+  | { name: string; files: [string, number, string][] }
+  | { code: string; member: string | undefined };
+
+/** What a read gave (an error must be an `ArtifactError`). */
+async function outcome(read: Promise<ArtifactInfo>): Promise<Outcome> {
   try {
     const info = await read;
     return { name: info.artifactName, files: info.files.map((f) => [f.name, f.size, f.sha256]) };
