@@ -7,7 +7,7 @@
  * Why: through the child, incompressible data went file → this process → socket → decoder →
  * socket → this process, and this process paid for the read, the write and the read back on top
  * of the hash. Measured with `otakit artifact validate -k` of a random-payload zstd artifact
- * (bench/artifact.bench.ts, see the core README, "xz and zstd reading").
+ * (bench/artifact.bench.ts; see the core README, "xz and zstd reading from a file").
  *
  * The decoder never sees a byte past the member: dd is given its offset and length
  * (`iflag=skip_bytes,count_bytes skip=OFFSET count=LENGTH`), from the outer tar header, and reads
