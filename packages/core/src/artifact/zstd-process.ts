@@ -100,6 +100,8 @@ export class ZstdFrameCheck {
   private readonly field = new Uint8Array(4);
   private have = 0;
   private checksumBytes = 0;
+  /** Bytes of raw (stored, incompressible) blocks seen so far: their block headers' sizes. */
+  rawBlockBytes = 0;
 
   constructor(private readonly member: string) {}
 
@@ -164,6 +166,7 @@ export class ZstdFrameCheck {
           const type = (h >> 1) & 3;
           // An RLE block carries one byte; raw and compressed blocks carry Block_Size bytes.
           this.skip = type === 1 ? 1 : h >>> 3;
+          if (type === 0) this.rawBlockBytes += h >>> 3;
           if (h & 1) {
             this.skip += this.checksumBytes;
             this.state = 'magic';
