@@ -179,15 +179,13 @@ export async function* decodeMemberFromFile(
   try {
     const command = ddCommand();
     const zstdProgram = zstdCommand();
-    // Both probes run at once (once per process each).
-    const usable = rangeReaderWorks(command);
-    const noAsyncIo = zstd ? zstdTakesNoAsyncIo(zstdProgram) : undefined;
-    // Compressible zstd data: the present path (see MIN_RAW_SHARE_FOR_DD).
+    // Without a usable dd, exactly the present path; compressible zstd data keeps it too (see
+    // MIN_RAW_SHARE_FOR_DD). The probes run once per process each.
     const worthIt = async () =>
       !zstd ||
       (await checkZstdFramesInFile(own, range.offset, range.size, member, signal)) >=
         range.size * MIN_RAW_SHARE_FOR_DD;
-    if (!(await usable) || !(await worthIt())) decoder = undefined;
+    if (!(await rangeReaderWorks(command)) || !(await worthIt())) decoder = undefined;
     else {
       const feeder = {
         command,
@@ -201,7 +199,11 @@ export async function* decodeMemberFromFile(
         stdin: own,
       };
       decoder = await (zstd
-        ? startZstdDecoder(zstdProgram, feeder, (await noAsyncIo) ? [ZSTD_NO_ASYNC_IO] : [])
+        ? startZstdDecoder(
+            zstdProgram,
+            feeder,
+            (await zstdTakesNoAsyncIo(zstdProgram)) ? [ZSTD_NO_ASYNC_IO] : [],
+          )
         : startXzDecoder(xzCommand(), feeder));
     }
   } finally {
