@@ -179,13 +179,13 @@ export async function* decodeMemberFromFile(
   try {
     const command = ddCommand();
     const zstdProgram = zstdCommand();
-    // Without a usable dd, exactly the present path; compressible zstd data keeps it too (see
-    // MIN_RAW_SHARE_FOR_DD). The probes run once per process each.
+    // Compressible zstd data keeps the present path (see MIN_RAW_SHARE_FOR_DD), without probing
+    // anything; so does a member when no usable dd is found. The probes run once per process each.
     const worthIt = async () =>
       !zstd ||
       (await checkZstdFramesInFile(own, range.offset, range.size, member, signal)) >=
         range.size * MIN_RAW_SHARE_FOR_DD;
-    if (!(await rangeReaderWorks(command)) || !(await worthIt())) decoder = undefined;
+    if (!(await worthIt()) || !(await rangeReaderWorks(command))) decoder = undefined;
     else {
       const feeder = {
         command,
