@@ -27,12 +27,19 @@
  * OTAKIT_ZSTD=/nonexistent the reader falls back to its WebAssembly zstd decoder (in-process, no
  * child figure then).
  *
+ * From a file, `dd` reads a zstd or xz data member straight into the decoder (core's
+ * `range-decoder.ts`); its peak RSS is printed the same way. For those compressions each
+ * repetition also runs validate with OTAKIT_DD=/nonexistent: the path a stream source takes (the
+ * reader reads the member and feeds the decoder), the "before" of the file path, paired in the
+ * same run (OTAKIT_BENCH_STREAM_PATH=0 leaves it out).
+ *
  * With MENDER_ARTIFACT=/path/to/mender-artifact, `mender-artifact validate -k` runs on the same files
  * in the same repetitions (its peak RSS from GNU time when /usr/bin/time exists).
  *
  * Run after `pnpm build`: `pnpm bench artifact`. Env: OTAKIT_BENCH_MIB (payload size, default 512),
  * OTAKIT_BENCH_REPS (default 5), OTAKIT_BENCH_COMPRESSIONS (default none,gzip,zstd,xz),
- * OTAKIT_BENCH_PAYLOADS (default random,compressible), MENDER_ARTIFACT.
+ * OTAKIT_BENCH_PAYLOADS (default random,compressible), OTAKIT_BENCH_STREAM_PATH (default 1),
+ * MENDER_ARTIFACT.
  */
 
 import { spawn, spawnSync } from 'node:child_process';
@@ -50,6 +57,9 @@ const REPS = Number(process.env.OTAKIT_BENCH_REPS ?? 5);
 const COMPRESSIONS = (process.env.OTAKIT_BENCH_COMPRESSIONS ?? 'none,gzip,zstd,xz').split(',');
 const PAYLOADS = (process.env.OTAKIT_BENCH_PAYLOADS ?? 'random,compressible').split(',');
 const MENDER_ARTIFACT = process.env.MENDER_ARTIFACT;
+const STREAM_PATH = process.env.OTAKIT_BENCH_STREAM_PATH !== '0';
+/** Validate with no dd: the reader feeds the decoder (the path of a stream source). */
+const NO_DD = { OTAKIT_DD: '/nonexistent/otakit-bench/dd' };
 const ROOT = resolve(import.meta.dirname, '..');
 const CLI = join(ROOT, 'packages', 'cli', 'bin', 'otakit.cjs');
 // bench/ is not a workspace package: the built @otakit/core is loaded from its dist.
@@ -98,9 +108,12 @@ function median(values: number[]): number {
 }
 
 /** Runs a node process with the preload; wall from spawn to exit, CPU and RSS from the preload. */
-function runNode(args: string[], preload: string): Run {
+function runNode(args: string[], preload: string, env: Record<string, string> = {}): Run {
   const start = process.hrtime.bigint();
-  const res = spawnSync(process.execPath, ['--require', preload, ...args], { env: ENV, encoding: 'utf8' });
+  const res = spawnSync(process.execPath, ['--require', preload, ...args], {
+    env: { ...ENV, ...env },
+    encoding: 'utf8',
+  });
   const wall = Number(process.hrtime.bigint() - start) / 1e6;
   const m = /BENCH rss:(\d+) cpu:(\d+)/.exec(res.stderr);
   if (res.status !== 0 || m === null) throw new Error(`${args.join(' ')} failed: ${res.stdout}${res.stderr}`);
@@ -264,6 +277,28 @@ const CHILD_DECODERS: Record<string, { suffix: string; cmd: string }> = {
   zstd: { suffix: '.zst', cmd: 'zstd --decompress --stdout --quiet --memory=134217728' },
 };
 
+/** Peak RSS (MiB) of `dd` reading the file's data member as the reader has it read (run alone). */
+async function ddPeakMib(file: string, compression: string): Promise<number | undefined> {
+  const decoder = CHILD_DECODERS[compression];
+  if (!decoder || !existsSync('/usr/bin/time')) return undefined;
+  const data = (await members(file)).find((m) => m.name === `data/0000.tar${decoder.suffix}`);
+  if (!data) return undefined;
+  const res = spawnSync(
+    '/usr/bin/time',
+    [
+      '-f',
+      'BENCH rss:%M',
+      'sh',
+      '-c',
+      `exec dd iflag=skip_bytes,count_bytes skip=${data.offset} count=${data.size} bs=131072 status=none < "$0" > /dev/null`,
+      file,
+    ],
+    { encoding: 'utf8' },
+  );
+  const m = /BENCH rss:(\d+)/.exec(res.stderr);
+  return res.status === 0 && m ? Number(m[1]) / 1024 : undefined;
+}
+
 /** Peak RSS (MiB) of the decoder child the reader starts, run alone on the file's data member. */
 async function childPeakMib(file: string, compression: string, dir: string): Promise<number | undefined> {
   const decoder = CHILD_DECODERS[compression];
@@ -327,18 +362,19 @@ async function main(): Promise<void> {
         const size = (await stat(file)).size;
         const limit: Run[] = [];
         const validate: Run[] = [];
+        const fed: Run[] = [];
         const mender: Run[] = [];
+        const validateArgs = [CLI, 'artifact', 'validate', '-k', pub, file];
+        const runs = [
+          () => limit.push(runNode([hashScript, file], preload)),
+          () => validate.push(runNode(validateArgs, preload)),
+        ];
+        if (STREAM_PATH && compression in CHILD_DECODERS) {
+          runs.push(() => fed.push(runNode(validateArgs, preload, NO_DD)));
+        }
         for (let rep = 0; rep < REPS; rep++) {
-          const runLimit = () => limit.push(runNode([hashScript, file], preload));
-          const runValidate = () =>
-            validate.push(runNode([CLI, 'artifact', 'validate', '-k', pub, file], preload));
-          if (rep % 2 === 0) {
-            runLimit();
-            runValidate();
-          } else {
-            runValidate();
-            runLimit();
-          }
+          // The order rotates every repetition, so machine load weighs on each alike.
+          for (let i = 0; i < runs.length; i++) runs[(rep + i) % runs.length]!();
           if (MENDER_ARTIFACT) mender.push(runMenderArtifact(file, pub));
         }
         const med = (runs: Run[]): Run => ({
@@ -365,10 +401,20 @@ async function main(): Promise<void> {
         const program = compression === 'xz' ? process.env.OTAKIT_XZ : process.env.OTAKIT_ZSTD;
         const usesChild =
           compression in CHILD_DECODERS && spawnSync(program || compression, ['--version']).status === 0;
+        if (fed.length > 0) {
+          const f = med(fed);
+          console.log(`  validate, reader feeds the decoder (no dd: the stream path): ${fmt(f)}`);
+          console.log(
+            `  stream path/limit: wall ${ratio(fed, 'wall').toFixed(2)}x, CPU ${ratio(fed, 'cpu').toFixed(2)}x; file path/stream path: wall ${median(validate.map((r, i) => r.wall / fed[i]!.wall)).toFixed(2)}x`,
+          );
+        }
         if (usesChild) {
           const child = await childPeakMib(file, compression, dir);
+          const ddChild = await ddPeakMib(file, compression);
+          const mib = (v: number | undefined) =>
+            v === undefined ? 'n/a (needs /usr/bin/time)' : `${v.toFixed(1)} MiB`;
           console.log(
-            `  ${compression} child (decoder of the data member, measured alone): peak RSS ${child === undefined ? 'n/a (needs /usr/bin/time)' : `${child.toFixed(1)} MiB`}; validate's figure above is the parent's only`,
+            `  children (each measured alone on the data member): ${compression} peak RSS ${mib(child)}, dd ${mib(ddChild)}; validate's figure above is the parent's only`,
           );
         }
         if (MENDER_ARTIFACT) {

@@ -1,4 +1,11 @@
 import { ArtifactError } from './errors.js';
+import type { FileAccess } from './file-source.js';
+
+/**
+ * Skips at least this long over a file source are made without reading (see
+ * {@link ByteReader.skip}); shorter ones read through the chunk already read ahead.
+ */
+const SKIP_WITHOUT_READING_BYTES = 1024 * 1024;
 
 /**
  * Pull-based reader over an async sequence of byte chunks: exact reads, bounded streaming of `n`
@@ -12,9 +19,14 @@ export class ByteReader {
   /** Bytes handed out so far. */
   position = 0;
 
+  /**
+   * @param file the file `source` reads (from its first byte), when it is one: long skips then
+   * move past bytes without reading them
+   */
   constructor(
     source: AsyncIterable<Uint8Array>,
     private readonly signal?: AbortSignal,
+    private readonly file?: FileAccess,
   ) {
     this.iterator = source[Symbol.asyncIterator]();
   }
@@ -78,9 +90,21 @@ export class ByteReader {
     return out;
   }
 
-  /** Discards exactly `n` bytes. */
+  /**
+   * Discards exactly `n` bytes. Over a file, what goes beyond the chunk held is skipped without
+   * reading when it is long (unless the file ends first: then it is read up to the end, and the
+   * truncation error is thrown as for any source).
+   */
   async skip(n: number, member: string): Promise<void> {
     let left = n;
+    if (this.file && left - this.chunk.length >= SKIP_WITHOUT_READING_BYTES) {
+      const held = this.chunk.length;
+      if (this.file.skip(left - held)) {
+        this.chunk = new Uint8Array(0);
+        this.position += left;
+        return;
+      }
+    }
     while (left > 0) {
       const got = await this.readSome(left);
       if (got === undefined) throw truncated(member);

@@ -1,10 +1,12 @@
 import { ByteReader } from './byte-reader.js';
 import { type ArtifactCompression, payloadDecompressor } from './decompress.js';
 import { ArtifactError, type ArtifactErrorCode } from './errors.js';
+import type { FileAccess } from './file-source.js';
 import type { HeaderLimits } from './header.js';
 import { checkPath, PAYLOAD_FILE_NAME } from './manifest.js';
 import type { ManifestLedger } from './manifest-ledger.js';
 import { hashPayload, streamPayloadToConsumer } from './payload-stream.js';
+import { decodeMemberFromFile } from './range-decoder.js';
 import { TarReader } from './tar.js';
 import type { ArtifactFileInfo, ArtifactHeader, ReadArtifactOptions } from './types.js';
 
@@ -26,6 +28,11 @@ export interface DataMemberContext {
   consumer: ReadArtifactOptions['onPayloadFile'];
   /** Whether the source lends its chunks (they must be copied before a consumer gets them). */
   lent: boolean;
+  /**
+   * The artifact file, when the source is one (read from its first byte): zstd and xz members
+   * are then decoded from it directly (see `range-decoder.ts`).
+   */
+  file: FileAccess | undefined;
   /** Payload files seen so far in the whole artifact (bounded by `limits.maxFiles`). */
   fileCount: { value: number };
   /** Where each payload file read is recorded. */
@@ -46,7 +53,13 @@ export async function readDataMember(
 ): Promise<void> {
   const { header, ledger, limits } = ctx;
   const body = ctx.outer.body();
-  const plain = compression === 'none' ? body : payloadDecompressor(compression)(body, member, ctx.signal);
+  const fromFile = ctx.file && (compression === 'zstd' || compression === 'lzma');
+  const plain =
+    compression === 'none'
+      ? body
+      : fromFile
+        ? decodeMemberFromFile(compression, ctx.file!, ctx.outer.bodyRange(), body, member, ctx.signal)
+        : payloadDecompressor(compression)(body, member, ctx.signal);
   // Decompressed chunks are lent too (see payloadDecompressor).
   const lent = ctx.lent || compression !== 'none';
   const input = new ByteReader(plain, ctx.signal);

@@ -102,6 +102,30 @@ class OutputChannel {
   }
 }
 
+/** How a child process ended. @internal */
+export interface ChildExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/**
+ * A program that writes the decoder's input itself (see {@link startDecoderProcess}): `command
+ * ...args` with `stdin` (an open file descriptor) as its standard input. @internal
+ */
+export interface FeederSpec {
+  command: string;
+  args: readonly string[];
+  stdin: number;
+}
+
+/** A started feeder (see {@link FeederSpec}): the child, its exit and the end of its stderr. @internal */
+export interface FeederProcess {
+  command: string;
+  child: ChildProcess;
+  closed: Promise<ChildExit>;
+  stderr(): string;
+}
+
 /** A started decoder: the child, its output channel and its exit. @internal */
 export interface DecoderProcess {
   command: string;
@@ -109,9 +133,14 @@ export interface DecoderProcess {
   output: OutputChannel;
   /** The buffer `output` reads into (handed to the next decoder once this one is done). */
   buffer: Buffer;
-  /** The program's stdin: our end of a Unix socket (see {@link startDecoderProcess}). */
+  /**
+   * The program's stdin: our end of a Unix socket (see {@link startDecoderProcess}); closed
+   * already when a feeder writes into it.
+   */
   input: Socket;
-  closed: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  closed: Promise<ChildExit>;
+  /** The program that writes the decoder's input, when one does: there is no input to write then. */
+  feeder?: FeederProcess | undefined;
 }
 
 /**
@@ -144,12 +173,18 @@ const removeSocketDir = (fs: Fs, dir: string, path: string) =>
  * Why a socket for stdin too: a pipe holds 64 KiB, a Unix socket about 200 KiB; measured on a
  * 512 MiB zstd payload (paired runs, 2 loaded cores), validate took 0.90-0.98 s with a pipe and
  * 0.75 s with a socket, the hash limit 0.52 s.
+ *
+ * With a `feeder`, that program writes the decoder's input: it is started once the decoder runs,
+ * with our end of the input socket as its stdout (so the bytes go from one child to the other and
+ * never through this process), and the decoder's `feeder` is set. When the feeder cannot be
+ * started (which is remembered too), the decoder is returned without one, its input ours to write.
  * @internal
  */
 export async function startDecoderProcess(
   command: string,
   args: readonly string[],
   name: string,
+  feeder?: FeederSpec,
 ): Promise<DecoderProcess | undefined> {
   if (unavailable.has(command)) return undefined;
   // Loaded here: readers that never meet such a member never load them.
@@ -206,7 +241,13 @@ export async function startDecoderProcess(
       for (const socket of sockets) socket.destroy();
       return undefined;
     }
-    return { command, child, output, buffer, input: inputEnd, closed };
+    // Started only now: until the decoder's copy of its input end was the only one besides ours,
+    // this process could have read what the feeder writes.
+    const fed =
+      feeder && !unavailable.has(feeder.command) ? await startFeeder(spawn, feeder, inputEnd) : undefined;
+    // The feeder holds its own copy of our end.
+    if (fed) inputEnd.destroy();
+    return { command, child, output, buffer, input: inputEnd, closed, feeder: fed };
   } catch {
     // No Unix socket here (a platform without them, an unwritable temporary directory): the
     // WebAssembly decoder is used instead.
@@ -217,6 +258,39 @@ export async function startDecoderProcess(
     server.close();
     if (dir !== undefined) await removeSocketDir(fs, dir, join(dir, 'sock'));
   }
+}
+
+/** Starts a feeder writing into `into`; `undefined` (remembered) when it cannot be started. */
+async function startFeeder(
+  spawn: typeof import('node:child_process').spawn,
+  feeder: FeederSpec,
+  into: Socket,
+): Promise<FeederProcess | undefined> {
+  const child = spawn(feeder.command, feeder.args, { stdio: [feeder.stdin, into, 'pipe'] });
+  const closed = new Promise<ChildExit>((resolve) => {
+    child.once('close', (code, signal) => resolve({ code, signal }));
+  });
+  const started = await new Promise<boolean>((resolve) => {
+    child.once('error', () => resolve(false));
+    child.once('spawn', () => resolve(true));
+  });
+  if (!started) {
+    unavailable.add(feeder.command);
+    return undefined;
+  }
+  let stderr = '';
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (text: string) => {
+    stderr = (stderr + text).slice(-STDERR_KEEP);
+  });
+  return { command: feeder.command, child, closed, stderr: () => stderr.trim() };
+}
+
+/** How a child that failed ended, for an error message (`undefined` when it exited with 0). */
+function howItFailed(exit: ChildExit, stderr: string): string | undefined {
+  if (exit.code === 0) return undefined;
+  const why = exit.code === null ? `was killed by ${exit.signal}` : `exited with status ${exit.code}`;
+  return `${why}${stderr ? `: ${stderr}` : ''}`;
 }
 
 /**
@@ -249,17 +323,25 @@ export function programFailure(
  * `options.signal` aborts, the program is killed at once (a consumer that gave up while the input
  * is stalled would otherwise leave it running until the input moves) and the decoding fails with
  * the signal's reason.
+ *
+ * When the decoder has a feeder, `input` is not read (the feeder writes the program's input), the
+ * feeder is killed and waited for with the program, and a feeder that fails (the program did not)
+ * becomes the `ArtifactError` that `options.feederFailure` makes of `why`.
  * @internal
  */
 export async function* decodeWithProcess(
   decoder: DecoderProcess,
-  input: AsyncIterable<Uint8Array>,
+  input: AsyncIterable<Uint8Array> | undefined,
   lend: boolean,
   failure: (why: string) => ArtifactError,
-  options: { check?: (chunk: Uint8Array) => void; signal?: AbortSignal | undefined } = {},
+  options: {
+    check?: (chunk: Uint8Array) => void;
+    signal?: AbortSignal | undefined;
+    feederFailure?: (why: string) => ArtifactError;
+  } = {},
 ): AsyncGenerator<Uint8Array> {
   const { check, signal } = options;
-  const { child, output, closed } = decoder;
+  const { child, output, closed, feeder } = decoder;
   const stdin = decoder.input;
   const stderrStream = child.stderr!;
   let stderr = '';
@@ -273,15 +355,19 @@ export async function* decodeWithProcess(
   let inputError: unknown;
   let inputFailed = false;
   const kill = () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    for (const c of feeder ? [feeder.child, child] : [child]) {
+      if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    }
   };
+  const bothClosed = () => Promise.all([closed, feeder?.closed]);
   signal?.addEventListener('abort', kill);
   if (signal?.aborted) kill();
   const write = (chunk: Uint8Array) =>
     new Promise<boolean>((resolve) => {
       stdin.write(chunk, (err) => resolve(!err));
     });
-  const pump = (async () => {
+  const pump = async () => {
+    if (feeder || input === undefined) return;
     const iterator = input[Symbol.asyncIterator]();
     try {
       for (;;) {
@@ -300,7 +386,8 @@ export async function* decodeWithProcess(
     } finally {
       if (stopped) await iterator.return?.()?.catch(() => undefined);
     }
-  })();
+  };
+  const pumped = pump();
   let finished = false;
   try {
     for (;;) {
@@ -317,13 +404,14 @@ export async function* decodeWithProcess(
     }
     // Killed on abort: the input may be stalled, so the pump is not waited for.
     signal?.throwIfAborted();
-    await pump;
-    const { code, signal: killedBy } = await closed;
+    await pumped;
+    const [exit, feederExit] = await bothClosed();
     if (inputFailed) throw inputError;
-    if (code !== 0) {
-      const why = code === null ? `was killed by ${killedBy}` : `exited with status ${code}`;
-      const detail = stderr.trim();
-      throw failure(`${why}${detail ? `: ${detail}` : ''}`);
+    const failed = howItFailed(exit, stderr.trim());
+    if (failed !== undefined) throw failure(failed);
+    const feederFailed = feeder && feederExit ? howItFailed(feederExit, feeder.stderr()) : undefined;
+    if (feederFailed !== undefined) {
+      throw (options.feederFailure ?? failure)(`${feeder!.command} ${feederFailed}`);
     }
     finished = true;
   } finally {
@@ -337,8 +425,8 @@ export async function* decodeWithProcess(
       kill();
       stdin.destroy();
       // No child outlives the read.
-      await closed;
-      if (!signal?.aborted) await pump;
+      await bothClosed();
+      if (!signal?.aborted) await pumped;
     }
   }
 }

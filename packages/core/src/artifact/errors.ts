@@ -22,7 +22,7 @@ import { brandErrorClass, OtakitError } from '../errors.js';
  * | `ERR_ARTIFACT_UNSUPPORTED_ENTRY` | a symlink, hard link, device, FIFO, directory (in data) or other non-regular tar entry |
  * | `ERR_ARTIFACT_TOO_LARGE` | a member or metadata exceeds its limit (`limits`), or too many files |
  * | `ERR_ARTIFACT_COMPRESSION_BOMB` | a compressed header expands more than `limits.maxExpansionRatio` |
- * | `ERR_ARTIFACT_DECOMPRESSION` | a compressed stream is corrupt |
+ * | `ERR_ARTIFACT_DECOMPRESSION` | a compressed stream is corrupt (or `dd` failed to read it from the artifact file) |
  * | `ERR_ARTIFACT_INVALID_JSON` | `version`, `header-info`, `type-info`, `meta-data` or `files` is not valid JSON/UTF-8 |
  * | `ERR_ARTIFACT_INVALID_MANIFEST` | a manifest line is malformed or names something that cannot be in an artifact |
  * | `ERR_ARTIFACT_INVALID_HEADER` | the header violates the schema (missing device type or name, unknown field, type mismatch, ...) |

@@ -33,6 +33,7 @@ export {
 } from './errors.js';
 export { type ManifestEntry, parseManifest } from './manifest.js';
 export { mergeHeader } from './merge.js';
+export { DD_COMMAND_ENV } from './range-decoder.js';
 export { DEFAULT_ARTIFACT_LIMITS, readArtifact } from './reader.js';
 export {
   type ArtifactSigningKey,

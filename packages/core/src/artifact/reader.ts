@@ -4,6 +4,7 @@ import { ByteReader } from './byte-reader.js';
 import { readDataMember } from './data-member.js';
 import { type ArtifactCompression, compressionFromSuffix, decompressor } from './decompress.js';
 import { ArtifactError } from './errors.js';
+import type { FileAccess } from './file-source.js';
 import { boundedExpansion, type HeaderLimits, parseHeaderTar } from './header.js';
 import { checkPath, parseManifest } from './manifest.js';
 import { type Diagnosis, ManifestLedger } from './manifest-ledger.js';
@@ -66,7 +67,9 @@ export async function readArtifact(
 
 /**
  * The read behind {@link readArtifact} and `validateArtifact`. `lent`: the source reuses its chunk
- * buffers (see `readFileChunks`), so whatever is kept or handed to a consumer is copied.
+ * buffers (see `readFileChunks`), so whatever is kept or handed to a consumer is copied. `file`:
+ * the file the source reads from its first byte, when it is one (see `readFileChunks`): members
+ * are then skipped without reading them, and zstd and xz members decoded from the file directly.
  * @internal
  */
 export async function runReader(
@@ -74,14 +77,15 @@ export async function runReader(
   options: ReadArtifactOptions,
   diagnosis: Diagnosis | undefined,
   lent = false,
+  file?: FileAccess,
 ): Promise<ArtifactInfo> {
   const keys = diagnosis ? [] : (options.trustedKeys ?? []).map(toPublicKey);
   const limits: HeaderLimits = { ...DEFAULT_ARTIFACT_LIMITS, ...definedOnly(options.limits ?? {}) };
   const signal = options.signal;
   signal?.throwIfAborted();
-  const input = new ByteReader(source, signal);
+  const input = new ByteReader(source, signal, file);
   try {
-    return await new ArtifactReader(input, options, keys, limits, diagnosis, lent).read();
+    return await new ArtifactReader(input, options, keys, limits, diagnosis, lent, file).read();
   } finally {
     await input.close();
   }
@@ -106,6 +110,7 @@ class ArtifactReader {
     private readonly limits: HeaderLimits,
     private readonly diagnosis: Diagnosis | undefined,
     private readonly lent: boolean,
+    private readonly file: FileAccess | undefined,
   ) {
     this.outer = new TarReader(input, 'artifact', limits.maxMetadataBytes);
     this.ledger = new ManifestLedger(diagnosis);
@@ -237,6 +242,7 @@ class ArtifactReader {
       signal: this.options.signal,
       consumer: diagnosis ? undefined : this.options.onPayloadFile,
       lent: this.lent,
+      file: this.file,
       fileCount: this.fileCount,
       files: this.files,
     };

@@ -117,6 +117,14 @@ export class TarReader {
     await this.skipPadding();
   }
 
+  /**
+   * Where the unread rest of the current entry's body lies: its offset in the input (counted from
+   * the input's first byte) and its length. The next {@link TarReader.next} skips it.
+   */
+  bodyRange(): { offset: number; size: number } {
+    return { offset: this.input.position, size: this.remaining };
+  }
+
   /** Reads the whole body of the current entry, which must not be larger than `max` bytes. */
   async readBody(max: number, what: string): Promise<Uint8Array> {
     if (this.remaining > max) {

@@ -87,7 +87,9 @@ export async function validateArtifact(
 
 /**
  * Reads and verifies an artifact file: {@link readArtifact} on the file, read in 256 KiB chunks
- * with one read ahead (so disk reads overlap with hashing) into two reused buffers. The fastest
+ * with one read ahead (so disk reads overlap with hashing) into two reused buffers. A zstd or xz
+ * data member is not read here: `dd` reads its byte range from the file straight into the decoder
+ * program (`$OTAKIT_DD`, default `dd`; without a usable one, this reads and feeds it). The fastest
  * way to verify a file, in bounded memory whatever its size.
  *
  * @example
@@ -99,5 +101,6 @@ export async function verifyArtifactFile(
   path: string,
   options: ReadArtifactOptions = {},
 ): Promise<ArtifactInfo> {
-  return runReader(readFileChunks(path, options.signal), options, undefined, true);
+  const chunks = readFileChunks(path, options.signal);
+  return runReader(chunks, options, undefined, true, chunks.file);
 }

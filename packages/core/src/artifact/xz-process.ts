@@ -8,9 +8,11 @@
 import {
   type DecoderProcess,
   decodeWithProcess,
+  type FeederSpec,
   programFailure,
   startDecoderProcess,
 } from './decoder-process.js';
+import type { ArtifactError } from './errors.js';
 
 /**
  * Most memory the child's decoder may use: 128 MiB (a stream made with `xz -9` needs 65 MiB; Mender
@@ -20,10 +22,11 @@ export const MAX_XZ_DECODER_BYTES = 128 * 1024 * 1024;
 
 /**
  * Starts `command --decompress` (one thread, decoder memory capped at
- * {@link MAX_XZ_DECODER_BYTES}); `undefined` when it cannot be started.
+ * {@link MAX_XZ_DECODER_BYTES}); `undefined` when it cannot be started. `feeder`: a program that
+ * writes xz's input (see `startDecoderProcess`).
  * @internal
  */
-export function startXzDecoder(command: string): Promise<DecoderProcess | undefined> {
+export function startXzDecoder(command: string, feeder?: FeederSpec): Promise<DecoderProcess | undefined> {
   return startDecoderProcess(
     command,
     [
@@ -35,6 +38,7 @@ export function startXzDecoder(command: string): Promise<DecoderProcess | undefi
       '--no-warn',
     ],
     'unxz',
+    feeder,
   );
 }
 
@@ -43,14 +47,17 @@ export function startXzDecoder(command: string): Promise<DecoderProcess | undefi
  * buffer (each valid until the next is asked for) instead of copies. An error of the input, or the
  * reason of `signal` (which kills xz at once), is rethrown as it is; xz's own failures become `ArtifactError`s: `ERR_ARTIFACT_TOO_LARGE` when the
  * stream needs more than {@link MAX_XZ_DECODER_BYTES}, `ERR_ARTIFACT_DECOMPRESSION` otherwise.
+ * When the decoder has a feeder, `input` is not read, and a failure of the feeder becomes what
+ * `feederFailure` makes of it.
  * @internal
  */
 export function unxzWithChild(
   decoder: DecoderProcess,
-  input: AsyncIterable<Uint8Array>,
+  input: AsyncIterable<Uint8Array> | undefined,
   member: string,
   lend: boolean,
   signal?: AbortSignal,
+  feederFailure?: (why: string) => ArtifactError,
 ): AsyncGenerator<Uint8Array> {
   const failure = programFailure(
     member,
@@ -58,5 +65,8 @@ export function unxzWithChild(
     /memory usage limit/i,
     `an xz stream needs more decoder memory than the limit of ${MAX_XZ_DECODER_BYTES} bytes`,
   );
-  return decodeWithProcess(decoder, input, lend, failure, { signal });
+  return decodeWithProcess(decoder, input, lend, failure, {
+    signal,
+    ...(feederFailure ? { feederFailure } : {}),
+  });
 }

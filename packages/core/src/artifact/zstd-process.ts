@@ -10,6 +10,7 @@
 import {
   type DecoderProcess,
   decodeWithProcess,
+  type FeederSpec,
   programFailure,
   startDecoderProcess,
 } from './decoder-process.js';
@@ -27,13 +28,20 @@ export function zstdCommand(): string {
 /**
  * Starts `command --decompress` with the same window limit as the WebAssembly decoder
  * (2^{@link MAX_ZSTD_WINDOW_LOG} bytes, `--memory`); `undefined` when it cannot be started.
+ * `feeder`: a program that writes zstd's input (see `startDecoderProcess`); `extraArgs` go after
+ * the others.
  * @internal
  */
-export function startZstdDecoder(command: string): Promise<DecoderProcess | undefined> {
+export function startZstdDecoder(
+  command: string,
+  feeder?: FeederSpec,
+  extraArgs: readonly string[] = [],
+): Promise<DecoderProcess | undefined> {
   return startDecoderProcess(
     command,
-    ['--decompress', '--stdout', '--quiet', `--memory=${2 ** MAX_ZSTD_WINDOW_LOG}`],
+    ['--decompress', '--stdout', '--quiet', `--memory=${2 ** MAX_ZSTD_WINDOW_LOG}`, ...extraArgs],
     'unzstd',
+    feeder,
   );
 }
 
@@ -43,14 +51,18 @@ export function startZstdDecoder(command: string): Promise<DecoderProcess | unde
  * reason of `signal` (which kills zstd at once), is rethrown as it is; zstd's own failures become `ArtifactError`s: `ERR_ARTIFACT_TOO_LARGE` for a
  * frame whose window exceeds the limit, `ERR_ARTIFACT_DECOMPRESSION` otherwise (corrupt data, a
  * stream that ends inside a frame, an empty stream, anything after the last frame that is not one).
+ * When the decoder has a feeder, `input` is not read: the caller walks the frames itself
+ * ({@link ZstdFrameCheck}) before the feeder starts, and a failure of the feeder becomes what
+ * `feederFailure` makes of it.
  * @internal
  */
 export function unzstdWithChild(
   decoder: DecoderProcess,
-  input: AsyncIterable<Uint8Array>,
+  input: AsyncIterable<Uint8Array> | undefined,
   member: string,
   lend: boolean,
   signal?: AbortSignal,
+  feederFailure?: (why: string) => ArtifactError,
 ): AsyncGenerator<Uint8Array> {
   const frames = new ZstdFrameCheck(member);
   const failure = programFailure(
@@ -62,6 +74,7 @@ export function unzstdWithChild(
   return decodeWithProcess(decoder, input, lend, failure, {
     check: (chunk) => frames.feed(chunk),
     signal,
+    ...(feederFailure ? { feederFailure } : {}),
   });
 }
 
@@ -87,8 +100,21 @@ export class ZstdFrameCheck {
   private readonly field = new Uint8Array(4);
   private have = 0;
   private checksumBytes = 0;
+  /** Bytes of raw (stored, incompressible) blocks seen so far: their block headers' sizes. */
+  rawBlockBytes = 0;
 
   constructor(private readonly member: string) {}
+
+  /**
+   * The bytes after those fed so far that the check passes over (the rest of a block, a skippable
+   * frame), handed to the caller, which does not feed them: the next byte fed is the one after
+   * them. For a walk that reads only the headers (see `range-decoder.ts`).
+   */
+  takeSkip(): number {
+    const n = this.skip;
+    this.skip = 0;
+    return n;
+  }
 
   /** Checks the next bytes of the stream. @throws {ArtifactError} `ERR_ARTIFACT_DECOMPRESSION` */
   feed(chunk: Uint8Array): void {
@@ -140,6 +166,7 @@ export class ZstdFrameCheck {
           const type = (h >> 1) & 3;
           // An RLE block carries one byte; raw and compressed blocks carry Block_Size bytes.
           this.skip = type === 1 ? 1 : h >>> 3;
+          if (type === 0) this.rawBlockBytes += h >>> 3;
           if (h & 1) {
             this.skip += this.checksumBytes;
             this.state = 'magic';
