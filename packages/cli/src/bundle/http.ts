@@ -39,14 +39,14 @@ export const httpForClient = {
 };
 
 /**
- * Whether `constructor` is `http.IncomingMessage` (what undici's `util.destroy` checks before
+ * Whether `ctor` (a constructor) is `http.IncomingMessage` (what undici's `util.destroy` checks before
  * destroying a stream): `node:http` is loaded only for a class of that name, and an
  * IncomingMessage exists only once something else has loaded `node:http`.
  */
-export function isIncomingMessage(constructor: unknown): boolean {
+export function isIncomingMessage(ctor: unknown): boolean {
   return (
-    typeof constructor === 'function' &&
-    constructor.name === 'IncomingMessage' &&
-    constructor === process.getBuiltinModule('node:http').IncomingMessage
+    typeof ctor === 'function' &&
+    ctor.name === 'IncomingMessage' &&
+    ctor === process.getBuiltinModule('node:http').IncomingMessage
   );
 }
