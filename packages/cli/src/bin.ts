@@ -26,6 +26,7 @@ import { join } from 'node:path';
 import { commandName, isVersionRequest } from './argv.js';
 import { codeCacheDirectory, requireWithCodeCache } from './code-cache.js';
 import { settleV8ForArtifactReads } from './commands/artifact-v8.js';
+import { settleV8ForDevice } from './commands/device-v8.js';
 import { VERSION } from './version.js';
 
 /** The top-level command run by the device bundle. */
@@ -49,8 +50,9 @@ async function run(argv: string[]): Promise<number> {
   const name = commandName(argv);
   let main: Main;
   if (name === DEVICE) {
-    // A plain require: the code cache made no difference to the idle agent's RSS (measured), and
-    // `device run` sets V8 flags (commands/device-agent.ts) that a cache would have to be made under.
+    // V8 settings first (commands/device-v8.ts). A plain require: the code cache made no
+    // difference to the idle agent's RSS (measured), and a cache is tagged with V8's flags.
+    settleV8ForDevice();
     ({ main } = require(join(__dirname, CJS_DEVICE)) as { main: Main });
   } else if (BUNDLED.has(name)) {
     settleV8ForArtifactReads();

@@ -110,7 +110,12 @@ describe('otakit device run, idle', () => {
         '--poll-interval',
         '1s',
       ],
-      { NODE_OPTIONS: `--import=${preload}`, OTAKIT_LOAD_LOG: log, OTAKIT_BUILTIN_LOG: builtinLog },
+      {
+        NODE_OPTIONS: `--import=${preload}`,
+        OTAKIT_LOAD_LOG: log,
+        OTAKIT_BUILTIN_LOG: builtinLog,
+        OTAKIT_V8_LOG: '1',
+      },
     );
     try {
       await agent.until('"event":"inventory:sent"');
@@ -120,7 +125,12 @@ describe('otakit device run, idle', () => {
     }
     const modules = (await readFile(log, 'utf8')).split('\n').filter(Boolean);
     // It did run the agent, from the device bundle (which has the device client and undici in it)...
-    expect(modules).toContain(`cjs:${join(cliRoot, 'dist', 'otakit-device.cjs')}`);
+    const bundle = `cjs:${join(cliRoot, 'dist', 'otakit-device.cjs')}`;
+    expect(modules).toContain(bundle);
+    // ...with the V8 flags of commands/device-v8.ts set before the bundle loaded, and an idle agent
+    // never lifting --max-opt (that is for an update),
+    expect(modules.filter((m) => m.startsWith('v8:'))).toEqual(['v8:--max-opt=1', 'v8:--liftoff-only']);
+    expect(modules.indexOf('v8:--max-opt=1')).toBeLessThan(modules.indexOf(bundle));
     expect(modules.some((m) => /\/packages\/device-client\/dist\//.test(m))).toBe(false);
     // ...and loaded nothing an idle agent without telemetry does not use,
     expect(modules.filter((m) => NOT_WHEN_IDLE.some((re) => re.test(m)))).toEqual([]);
