@@ -129,8 +129,8 @@ describe('otakit device run, idle', () => {
     expect(modules).toContain(bundle);
     // ...with the V8 flags of commands/device-v8.ts set before the bundle loaded, and an idle agent
     // never lifting --max-opt (that is for an update),
-    expect(modules.filter((m) => m.startsWith('v8:'))).toEqual(['v8:--max-opt=1', 'v8:--liftoff-only']);
-    expect(modules.indexOf('v8:--max-opt=1')).toBeLessThan(modules.indexOf(bundle));
+    expect(modules.filter((m) => m.startsWith('v8:'))).toEqual(['v8:--max-opt=0', 'v8:--liftoff-only']);
+    expect(modules.indexOf('v8:--max-opt=0')).toBeLessThan(modules.indexOf(bundle));
     expect(modules.some((m) => /\/packages\/device-client\/dist\//.test(m))).toBe(false);
     // ...and loaded nothing an idle agent without telemetry does not use,
     expect(modules.filter((m) => NOT_WHEN_IDLE.some((re) => re.test(m)))).toEqual([]);

@@ -4,26 +4,30 @@
  * flags concern the whole process: the CLI runs one command per process; the libraries never
  * touch them.
  *
- * `--max-opt=1`: JavaScript runs in V8's interpreter and its baseline compiler (Sparkplug), never
- * its optimising compilers. Measured with the idle agent (`device run`, polling every second,
- * paired runs, RSS over 60-90 s): after ~40 s of polling V8 optimised the hottest functions of the
- * poll (undici's request writer, core's request loop) with TurboFan, which paged in 1.3 MiB more
- * of TurboFan's own machine code (file-backed RSS, the compiler is part of the node binary) and
- * kept optimised code and its metadata (~0.5 MiB of heap); idle RSS 53.5 MiB with it, 52.7 MiB
- * with `--max-opt=1` (52.6 with `--max-opt=2`, Maglev, which Node 20 does not run by default;
- * 52.1 with `--max-opt=0`, the interpreter only, ruled out below). The work of an update is in
- * native code (SHA-256, writes, the HTTP parser in WebAssembly), a little JavaScript per chunk,
- * yet an agent with `--max-opt=1` throughout took ~7 % longer to download, verify and install
- * 256 MiB (bench/device.bench.ts, 5 paired rounds, load ~4): so `device run` lifts it when its
- * first update starts ({@link optimiseFromFirstUpdate}), and the bench measures that agent
- * against the same agent without flags, in the same run. Settings measured and left out (no effect on idle
- * RSS, or unsafe when set at run time): `--semi-space-growth-factor=1` (the young generation had
- * not grown past its first step), `--optimize-for-size`, `--heap-growing-percent=10`,
- * `--bytecode-old-age=1`, `--compact-on-every-full-gc`, `--lazy-new-space-shrinking`,
- * `--no-sparkplug` alone, `--wasm-lazy-compilation`; `--single-threaded-gc` set at run time
- * aborted the process in its next incremental marking (a V8 fatal error in cppgc).
+ * `--max-opt=0` until the first update starts: an idle agent's JavaScript runs in V8's
+ * interpreter only. Measured with the idle agent (`device run`, polling every second, paired runs,
+ * RSS median over 60-90 s): after ~40 s of polling V8 optimised the hottest functions of the poll
+ * (undici's request writer, core's request loop) with TurboFan, which paged in 1.3 MiB more of
+ * TurboFan's own machine code (file-backed RSS: the compiler is part of the node binary) and kept
+ * optimised code and its metadata; Sparkplug's baseline code calls builtins through V8's second
+ * mapping of them (short builtin calls), paging in ~0.6 MiB more. Idle RSS: 53.5 MiB by default,
+ * 52.7 with `--max-opt=1` (Sparkplug), 52.6 with `--max-opt=2`, 52.1 with `--max-opt=0`. A poll
+ * every few seconds (minutes, in the field) gives an optimising compiler nothing worth its memory.
+ * An update is another matter: an agent with `--max-opt=1` throughout took ~7 % longer to
+ * download, verify and install 256 MiB (bench/device.bench.ts, 5 paired rounds, load ~4), so
+ * `device run` lifts the limit when its first update starts ({@link optimiseFromFirstUpdate});
+ * the bench measures that agent against the same agent without flags, in the same run.
+ *
+ * Settings measured and left out (no effect on idle RSS, or unsafe when set at run time):
+ * `--semi-space-growth-factor=1` (the young generation had not grown past its first step),
+ * `--optimize-for-size`, `--heap-growing-percent=10`, `--bytecode-old-age=1`,
+ * `--compact-on-every-full-gc`, `--lazy-new-space-shrinking`, `--no-sparkplug` alone,
+ * `--wasm-lazy-compilation`; `--single-threaded-gc` set at run time aborted the process in its
+ * next incremental marking (a V8 fatal error in cppgc). `--no-short-builtin-calls` saved ~0.5 MiB
+ * given on node's command line, but V8 maps the builtins when the isolate starts, before any code
+ * of ours can set a flag.
  */
-export const DEVICE_V8_FLAGS: readonly string[] = ['--max-opt=1'];
+export const DEVICE_V8_FLAGS: readonly string[] = ['--max-opt=0'];
 
 /**
  * What `device run` sets when its first update starts: V8's default `--max-opt` (every tier), so
