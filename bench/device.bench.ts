@@ -9,6 +9,9 @@
  *    - agent: a DeviceClient daemon (`run()`) doing the whole deployment of an uncompressed
  *      rootfs-image: download staged for restart resume (the default), verify every checksum,
  *      write the inactive slot of a simulated A/B device, reboot, commit, report;
+ *    - agent with the V8 flags `otakit device run` sets (packages/cli/src/commands/device-v8.ts: at
+ *      start, and when its update starts; or OTAKIT_BENCH_AGENT_V8 throughout), the same
+ *      deployment: what they cost an update;
  *    - agent, no staging (`download.stage: false`): what staging for restart resume costs;
  *    - agent, killed at half and resumed: the same deployment, the agent SIGKILLed once half the
  *      bytes went by and started again (it replays the staged prefix, re-hashing the slot, and
@@ -24,7 +27,8 @@
  * OTAKIT_BENCH_DEVICE_MIB (payload size, default 256), OTAKIT_BENCH_DEVICE_ROUNDS (default 3),
  * OTAKIT_BENCH_IDLE_SECONDS (default 30; 0 skips the idle measurement),
  * OTAKIT_BENCH_DEVICE_SKIP_UPDATE=1 (only the idle measurement), OTAKIT_BENCH_BEFORE=path/to/other/
- * packages/cli/bin/otakit.cjs (that build's agent idles in the same run, for a before/after).
+ * packages/cli/bin/otakit.cjs (that build's agent idles in the same run, for a before/after),
+ * OTAKIT_BENCH_AGENT_V8 (the flags of the flagged agent, space-separated; default: device run's).
  */
 
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -35,6 +39,11 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import {
+  AGENT_WASM_FLAGS,
+  DEVICE_V8_FLAGS,
+  UPDATE_V8_FLAGS,
+} from '../packages/cli/src/commands/device-v8.js';
 
 const MIB = 1024 * 1024;
 const PAYLOAD_MIB = Number(process.env.OTAKIT_BENCH_DEVICE_MIB ?? 256);
@@ -44,6 +53,16 @@ const SKIP_UPDATE = process.env.OTAKIT_BENCH_DEVICE_SKIP_UPDATE === '1';
 const TARGET_RATIO = 0.8;
 const TARGET_IDLE_MIB = 48;
 const root = resolve(import.meta.dirname, '..');
+/**
+ * The V8 flags `otakit device run` sets (packages/cli/src/commands/device-v8.ts), or
+ * OTAKIT_BENCH_AGENT_V8 (space-separated flags) to try others: an agent with them downloads,
+ * verifies and installs in every round next to the one without.
+ */
+const AGENT_V8_FLAGS = process.env.OTAKIT_BENCH_AGENT_V8
+  ? process.env.OTAKIT_BENCH_AGENT_V8.split(' ').filter(Boolean)
+  : [...AGENT_WASM_FLAGS, ...DEVICE_V8_FLAGS];
+/** What that agent sets when its update starts, as `device run` does (none with OTAKIT_BENCH_AGENT_V8). */
+const AGENT_UPDATE_V8_FLAGS = process.env.OTAKIT_BENCH_AGENT_V8 ? [] : [...UPDATE_V8_FLAGS];
 const CLI = join(root, 'packages', 'cli', 'bin', 'otakit.cjs');
 /**
  * Another build's bin (e.g. a checkout from before a change): its agent idles in the same run, and
@@ -96,6 +115,11 @@ if (job.mode === 'raw') {
       process.kill(process.pid, 'SIGKILL');
     }
   });
+  if (job.updateV8Flags) {
+    // As \`otakit device run\` does (packages/cli/src/commands/device-v8.ts, optimiseFromFirstUpdate).
+    const { setFlagsFromString } = await import('node:v8');
+    client.events.once('update:start', () => { for (const f of job.updateV8Flags) setFlagsFromString(f); });
+  }
   client.events.on('update:done', (e) => { outcome = e.outcome + (e.error ? ': ' + e.error : ''); ac.abort(); });
   await client.run({ signal: ac.signal });
   await client.close();
@@ -115,7 +139,8 @@ interface Measure {
 /** Runs one child asynchronously: the sandbox serving it lives in this process's event loop. */
 function runChild(job: Record<string, unknown>): Promise<Measure> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD], {
+    const nodeArgs = (job.nodeArgs as string[] | undefined) ?? [];
+    const child = spawn(process.execPath, [...nodeArgs, '--input-type=module', '-e', CHILD], {
       cwd: root,
       env: {
         ...process.env,
@@ -219,10 +244,18 @@ async function main(): Promise<void> {
       await mgmt('POST', '/api/management/v1/deployments/artifacts', undefined, form);
       await rm(artifactPath);
 
-      const kinds = ['raw', 'agent', 'unstaged', 'resumed', ...(BEFORE_CLIENT ? (['before'] as const) : [])];
+      const kinds = [
+        'raw',
+        'agent',
+        'flagged',
+        'unstaged',
+        'resumed',
+        ...(BEFORE_CLIENT ? (['before'] as const) : []),
+      ];
       const runs: Record<(typeof kinds)[number], Measure[]> = {
         raw: [],
         agent: [],
+        flagged: [],
         unstaged: [],
         resumed: [],
         before: [],
@@ -235,6 +268,7 @@ async function main(): Promise<void> {
         const devices = {
           raw: await newDevice(),
           agent: await newDevice(),
+          flagged: await newDevice(),
           unstaged: await newDevice(),
           resumed: await newDevice(),
           before: await newDevice(),
@@ -277,6 +311,10 @@ async function main(): Promise<void> {
               peakRss: Math.max(first.peakRss, second.peakRss),
             });
             resumedNetwork.push((first.networkBytes ?? 0) + (second.networkBytes ?? 0));
+          } else if (kind === 'flagged') {
+            runs.flagged.push(
+              await runChild(agentJob(d, { nodeArgs: AGENT_V8_FLAGS, updateV8Flags: AGENT_UPDATE_V8_FLAGS })),
+            );
           } else if (kind === 'before') {
             runs.before.push(await runChild(agentJob(d, { deviceClient: BEFORE_CLIENT })));
           } else {
@@ -296,6 +334,11 @@ async function main(): Promise<void> {
       };
       line('raw undici download to disk (fsynced)', runs.raw, false);
       const staged = line('agent: download+verify+install+commit', runs.agent, true);
+      line(
+        `agent with ${[...AGENT_V8_FLAGS, ...AGENT_UPDATE_V8_FLAGS.map((f) => `${f} at update`)].join(' ')}`,
+        runs.flagged,
+        true,
+      );
       line('agent without staging (no restart resume)', runs.unstaged, true);
       line('agent killed at 50 % and resumed (both runs)', runs.resumed, true);
       if (BEFORE_CLIENT) line('agent of the BEFORE build (staged)', runs.before, true);

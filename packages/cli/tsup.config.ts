@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { builtinModules } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { defineConfig, type Options } from 'tsup';
@@ -106,6 +107,10 @@ const reexport = (file: string, name: string) => ({
  * - `lib/dispatcher/client-h2.js` is src/bundle/no-http2.ts, which throws a clear error if ever
  *   called: undici calls it only for a connection that negotiated HTTP/2 (`allowH2` or `useH2c`,
  *   which otakit never sets), and the real one loads `node:http2` (~2 MiB of RSS) with undici;
+ * - `node:http`, read by `lib/dispatcher/client.js` (`maxHeaderSize`) and `lib/core/util.js`
+ *   (`IncomingMessage`) when they load, is src/bundle/http.ts, which loads it only when an answer
+ *   needs it (`--max-http-header-size` given, a class named IncomingMessage): the agent no longer
+ *   loads Node's HTTP client and server modules and perf_hooks with undici;
  * - the two files undici `require`s only on paths the agent never takes stay undici's own files,
  *   loaded from node_modules if ever reached, rather than source text the agent holds (every byte
  *   of the bundle stays in memory as its source): fetch's body encoder (for a FormData handed to a
@@ -130,13 +135,51 @@ const leanUndici: EsbuildPlugin = {
         ? { path: `undici/lib/${args.path.slice(3)}`, namespace: 'otakit-require' }
         : undefined,
     );
+    build.onResolve({ filter: /^(node:)?http$/ }, (args) =>
+      /[\\/]undici[\\/]lib[\\/]dispatcher[\\/]client\.js$/.test(args.importer)
+        ? { path: 'http', namespace: 'otakit-undici' }
+        : undefined,
+    );
+    build.onLoad({ filter: /[\\/]undici[\\/]lib[\\/]core[\\/]util\.js$/ }, async (args) => ({
+      contents: withoutHttpImport(await readFile(args.path, 'utf8'), args.path),
+      loader: 'js',
+    }));
     build.onLoad({ filter: /.*/, namespace: 'otakit-undici' }, (args) => {
       if (args.path === 'assert') return reexport('assert.ts', 'assert');
       if (args.path === 'client-h2') return reexport('no-http2.ts', 'connectH2');
+      if (args.path === 'http') return reexport('http.ts', 'httpForClient');
       return reexport('undici.ts', 'undiciSubset');
     });
   },
 };
+
+/**
+ * undici's `lib/core/util.js` with its `IncomingMessage` check made by src/bundle/http.ts, which
+ * loads `node:http` only for a class of that name: the file destructures `IncomingMessage` from
+ * `node:http` when it loads. Fails the build if the file no longer reads as expected (another
+ * undici), rather than bundling a `node:http` the agent would load.
+ */
+function withoutHttpImport(source: string, path: string): string {
+  const edits: [string, string][] = [
+    [
+      "const { IncomingMessage } = require('node:http')\n",
+      `const { isIncomingMessage } = require(${JSON.stringify(bundleSource('http.ts'))})\n`,
+    ],
+    [
+      'Object.getPrototypeOf(stream).constructor === IncomingMessage',
+      'isIncomingMessage(Object.getPrototypeOf(stream).constructor)',
+    ],
+  ];
+  let out = source;
+  for (const [from, to] of edits) {
+    if (out.split(from).length !== 2) throw new Error(`${path}: expected \`${from.trim()}\` once`);
+    out = out.replace(from, to);
+  }
+  if (/\bIncomingMessage\b|node:http\b/.test(out)) {
+    throw new Error(`${path}: still uses IncomingMessage or node:http after the edits`);
+  }
+  return out;
+}
 
 /**
  * In the device bundle the command groups other than `device` (which src/bin.ts never runs from
@@ -200,6 +243,7 @@ const commonJsBundle = (
   entry: Record<string, string>,
   alias: Record<string, string>,
   plugins: EsbuildPlugin[],
+  inject: string[] = [],
 ): Options => ({
   entry,
   format: ['cjs'],
@@ -209,6 +253,7 @@ const commonJsBundle = (
     o.alias = alias;
     o.minifyWhitespace = true;
     o.minifySyntax = true;
+    o.inject = inject;
   },
   esbuildPlugins: plugins,
   // Keep `node:` specifiers (Node 20 has them), so that tsup's own plugin does not resolve
@@ -263,5 +308,7 @@ export default defineConfig([
       // The device bundle also compiles in the device client and undici.
       leftOut(leftOutBut(new Set(['@otakit/device-client', 'undici']))),
     ],
+    // `performance.now()` without the global's perf_hooks (see src/bundle/performance.ts).
+    [bundleSource('performance.ts')],
   ),
 ]);

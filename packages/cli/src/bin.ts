@@ -17,7 +17,8 @@
  *   for the idle `device run` target of issue 15 (RSS <= 48 MiB). Measured with
  *   bench/device.bench.ts, idle RSS median: 61.8 MiB from the ESM build, ~53 MiB from this file:
  *   no ESM loader, no undici entry (fetch, WebSocket, caches, mocks), no node:assert, no
- *   node:http2, and one copy of core. `device run --iot-device-id` still loads the IoT Core
+ *   node:http2, and one copy of core; ~51.8 MiB (30 s and 90 s) with no node:http or perf_hooks
+ *   (src/bundle/http.ts, src/bundle/performance.ts) and the V8 settings of commands/device-v8.ts. `device run --iot-device-id` still loads the IoT Core
  *   adapter's own build (with its own core) when telemetry starts.
  * - every other command: the ESM build (`dist/index.js`), as before. Those commands load the
  *   clients' ESM builds; run from CommonJS they would load `@otakit/core` twice.
@@ -26,6 +27,7 @@ import { join } from 'node:path';
 import { commandName, isVersionRequest } from './argv.js';
 import { codeCacheDirectory, requireWithCodeCache } from './code-cache.js';
 import { settleV8ForArtifactReads } from './commands/artifact-v8.js';
+import { settleV8ForDevice } from './commands/device-v8.js';
 import { VERSION } from './version.js';
 
 /** The top-level command run by the device bundle. */
@@ -49,8 +51,9 @@ async function run(argv: string[]): Promise<number> {
   const name = commandName(argv);
   let main: Main;
   if (name === DEVICE) {
-    // A plain require: the code cache made no difference to the idle agent's RSS (measured), and
-    // `device run` sets V8 flags (commands/device-agent.ts) that a cache would have to be made under.
+    // V8 settings first (commands/device-v8.ts). A plain require: the code cache made no
+    // difference to the idle agent's RSS (measured), and a cache is tagged with V8's flags.
+    settleV8ForDevice();
     ({ main } = require(join(__dirname, CJS_DEVICE)) as { main: Main });
   } else if (BUNDLED.has(name)) {
     settleV8ForArtifactReads();

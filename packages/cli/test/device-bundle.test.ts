@@ -7,14 +7,19 @@
  * core's HTTP client on that undici: test/undici-subset-core.test.ts. Memory: bench/device.bench.ts.
  */
 
+import { execFile } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
+import http from 'node:http';
 import { dirname, join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { startServer, type TestServer } from '@otakit/test-support';
 import * as undici from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AssertionError, assert } from '../src/bundle/assert.js';
+import { httpForClient, isIncomingMessage, maxHeaderSize } from '../src/bundle/http.js';
 import { connectH2, Http2NotBundledError } from '../src/bundle/no-http2.js';
+import { performance as bundlePerformance } from '../src/bundle/performance.js';
 import { undiciSubset } from '../src/bundle/undici.js';
 
 const cliRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -79,6 +84,54 @@ describe('the node:assert of the device bundle', () => {
       }
     }
     expect(calls).toBeGreaterThan(50);
+  });
+});
+
+describe('the node:http of the device bundle', () => {
+  it('gives Node’s own maxHeaderSize when no --max-http-header-size is given', () => {
+    expect(maxHeaderSize([], undefined)).toBe(http.maxHeaderSize);
+    expect(maxHeaderSize([], '--no-warnings')).toBe(16384);
+    expect(httpForClient.maxHeaderSize).toBe(http.maxHeaderSize);
+  });
+
+  it('asks node:http when the process was given --max-http-header-size, on its command line or in NODE_OPTIONS', async () => {
+    const script = `import { maxHeaderSize } from ${JSON.stringify(join(cliRoot, 'src', 'bundle', 'http.ts'))};
+      console.log(JSON.stringify([maxHeaderSize(), (await import('node:http')).maxHeaderSize]));`;
+    const run = (args: string[], nodeOptions: string) =>
+      new Promise<number[]>((resolvePromise, reject) => {
+        execFile(
+          process.execPath,
+          [...args, '--import', 'tsx', '--input-type=module', '-e', script],
+          { cwd: join(cliRoot, '..', '..'), env: { ...process.env, NODE_OPTIONS: nodeOptions } },
+          (err, stdout) => (err ? reject(err) : resolvePromise(JSON.parse(stdout) as number[])),
+        );
+      });
+    expect(await run(['--max-http-header-size=65536'], '')).toEqual([65536, 65536]);
+    expect(await run([], '--max_http_header_size=32768')).toEqual([32768, 32768]);
+    expect(await run([], '')).toEqual([16384, 16384]);
+  });
+
+  it('recognises http.IncomingMessage, and only it, as undici’s util.destroy does', () => {
+    expect(isIncomingMessage(http.IncomingMessage)).toBe(true);
+    // A class of the same name, other streams, and what a prototype chain may end in.
+    expect(isIncomingMessage(class IncomingMessage {})).toBe(false);
+    expect(isIncomingMessage(Readable)).toBe(false);
+    expect(isIncomingMessage(undefined)).toBe(false);
+    expect(isIncomingMessage('IncomingMessage')).toBe(false);
+  });
+});
+
+describe('the performance of the device bundle', () => {
+  it('counts monotonic milliseconds, as the global performance.now() does', async () => {
+    const [ours, node] = [bundlePerformance.now(), performance.now()];
+    await new Promise((r) => setTimeout(r, 25));
+    const ourDelta = bundlePerformance.now() - ours;
+    const nodeDelta = performance.now() - node;
+    // Milliseconds (not micro- or nanoseconds), with sub-millisecond precision, from one clock.
+    expect(ourDelta).toBeGreaterThanOrEqual(24);
+    expect(ourDelta).toBeLessThan(nodeDelta + 1);
+    expect(ourDelta).toBeGreaterThan(nodeDelta - 1);
+    expect(Number.isInteger(bundlePerformance.now() * 1000)).toBe(false);
   });
 });
 
@@ -241,8 +294,12 @@ describe('the built device bundle', () => {
     sources = map.sources;
   });
 
-  it('requires neither node:assert nor node:http2', () => {
-    expect(text).not.toMatch(/require\("(node:)?(assert|http2)(\/strict)?"\)/);
+  it('requires neither node:assert, node:http2, node:http nor perf_hooks', () => {
+    expect(text).not.toMatch(/require\("(node:)?(assert|http2?|perf_hooks)(\/strict)?"\)/);
+    expect(sources.some((s) => s.endsWith('src/bundle/http.ts'))).toBe(true);
+    // Every `performance.now()` reads src/bundle/performance.ts, none the global.
+    expect(sources.some((s) => s.endsWith('src/bundle/performance.ts'))).toBe(true);
+    expect(text).not.toMatch(/globalThis\.performance/);
     // ...while the same build keeps undici's client, so the check looks where it should.
     expect(sources.some((s) => s.endsWith('undici/lib/dispatcher/client-h1.js'))).toBe(true);
   });

@@ -49,6 +49,13 @@ const NOT_WHEN_IDLE = [
 ];
 
 /**
+ * Node modules an idle agent does not need, that undici's `node:http` and the global `performance`
+ * loaded (the device bundle gives undici and `performance.now()` its own, src/bundle/http.ts and
+ * src/bundle/performance.ts).
+ */
+const NODE_NOT_WHEN_IDLE = /^(http|_http_\w+|perf_hooks|internal\/perf\/performance|http2|assert)$/;
+
+/**
  * Every file compiled into the device bundle, from its source map (not the build's generated
  * modules, `namespace:path`, such as the one-line `require()` of a package left out).
  */
@@ -85,6 +92,7 @@ describe('otakit device run, idle', () => {
     });
     expect(res.status).toBe(201);
     const log = join(dir, 'loads.log');
+    const builtinLog = join(dir, 'builtins.log');
     const agent = startJsonAgent(
       [
         '--server',
@@ -102,7 +110,12 @@ describe('otakit device run, idle', () => {
         '--poll-interval',
         '1s',
       ],
-      { NODE_OPTIONS: `--import=${preload}`, OTAKIT_LOAD_LOG: log },
+      {
+        NODE_OPTIONS: `--import=${preload}`,
+        OTAKIT_LOAD_LOG: log,
+        OTAKIT_BUILTIN_LOG: builtinLog,
+        OTAKIT_V8_LOG: '1',
+      },
     );
     try {
       await agent.until('"event":"inventory:sent"');
@@ -112,10 +125,20 @@ describe('otakit device run, idle', () => {
     }
     const modules = (await readFile(log, 'utf8')).split('\n').filter(Boolean);
     // It did run the agent, from the device bundle (which has the device client and undici in it)...
-    expect(modules).toContain(`cjs:${join(cliRoot, 'dist', 'otakit-device.cjs')}`);
+    const bundle = `cjs:${join(cliRoot, 'dist', 'otakit-device.cjs')}`;
+    expect(modules).toContain(bundle);
+    // ...with the V8 flags of commands/device-v8.ts set before the bundle loaded, and an idle agent
+    // never lifting --max-opt (that is for an update),
+    expect(modules.filter((m) => m.startsWith('v8:'))).toEqual(['v8:--max-opt=0', 'v8:--liftoff-only']);
+    expect(modules.indexOf('v8:--max-opt=0')).toBeLessThan(modules.indexOf(bundle));
     expect(modules.some((m) => /\/packages\/device-client\/dist\//.test(m))).toBe(false);
     // ...and loaded nothing an idle agent without telemetry does not use,
     expect(modules.filter((m) => NOT_WHEN_IDLE.some((re) => re.test(m)))).toEqual([]);
+    // Nor did Node load its HTTP client and server or perf_hooks for it (the list was written at
+    // exit: it has the modules the agent used, such as net and crypto).
+    const builtins = (await readFile(builtinLog, 'utf8')).split('\n').filter(Boolean);
+    expect(builtins).toEqual(expect.arrayContaining(['net', 'crypto']));
+    expect(builtins.filter((m) => NODE_NOT_WHEN_IDLE.test(m))).toEqual([]);
     // nor has it in the bundle.
     const sources = await bundledSources();
     expect(sources.filter((m) => NOT_WHEN_IDLE.some((re) => re.test(m)))).toEqual([]);

@@ -5,7 +5,7 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,8 +14,9 @@ import { ProvidesStore, SimulatedInstaller } from '@otakit/device-client';
 import { type Sandbox, startSandbox } from '@otakit/sandbox';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseWindow } from '../src/commands/device-agent.js';
+import { AGENT_WASM_FLAGS, DEVICE_V8_FLAGS, UPDATE_V8_FLAGS } from '../src/commands/device-v8.js';
 import { parseIdentity } from '../src/shared/flags.js';
-import { run } from './helpers.js';
+import { run, startJsonAgent } from './helpers.js';
 
 const cliRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -194,6 +195,35 @@ describe('otakit device', () => {
 
     expect(await status()).toBe('success');
     expect((await new ProvidesStore(dataDir).read()).artifactName).toBe('cli-release-2');
+  });
+
+  it('run sets its V8 flags before the device bundle loads, and lets V8 optimise again when an update starts', {
+    timeout: 120_000,
+  }, async () => {
+    const { args, status } = await serverWithDeployment('02:00:00:00:00:cc', 'cli-v8-flags');
+    const dir = await mkdtemp(join(tmpdir(), 'otakit-cli-v8-'));
+    const log = join(dir, 'loads.log');
+    const preload = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'record-loads.mjs');
+    const agent = startJsonAgent(args, {
+      NODE_OPTIONS: `--import=${preload}`,
+      OTAKIT_LOAD_LOG: log,
+      OTAKIT_V8_LOG: '1',
+    });
+    try {
+      await agent.until('"event":"update:done"');
+    } finally {
+      expect(await agent.stop()).toBe(0);
+    }
+    expect(agent.output()).toMatch(/"outcome":"success"/);
+    expect(await status()).toBe('success');
+    const lines = (await readFile(log, 'utf8')).split('\n').filter(Boolean);
+    const bundle = lines.findIndex((l) => l.endsWith('/dist/otakit-device.cjs'));
+    expect(bundle).toBeGreaterThan(-1);
+    expect(lines.filter((l) => l.startsWith('v8:'))).toEqual(
+      [...DEVICE_V8_FLAGS, ...AGENT_WASM_FLAGS, ...UPDATE_V8_FLAGS].map((f) => `v8:${f}`),
+    );
+    expect(lines.indexOf(`v8:${DEVICE_V8_FLAGS[0]}`)).toBeLessThan(bundle);
+    await rm(dir, { recursive: true, force: true });
   });
 
   it('run --download-only holds before install until SIGUSR1', { timeout: 120_000 }, async () => {

@@ -3,7 +3,6 @@
  * commands (it pulls in `@otakit/device-client`).
  */
 import { join, resolve } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
 import { readPrivateKeyFile } from '@otakit/core';
 import {
   type Bootloader,
@@ -26,6 +25,7 @@ import { readPublicKeyFile } from '../shared/keys.js';
 import { type TransportOptions, transportOptions } from '../shared/network.js';
 import { printJson } from '../shared/output.js';
 import { iotTarget, startTelemetry } from './device-telemetry.js';
+import { baselineWasmOnly, optimiseFromFirstUpdate } from './device-v8.js';
 
 /**
  * Builds the installer of `--installer`: `simulated:DIR`, `modules:DIR` (Mender update modules),
@@ -204,17 +204,6 @@ async function trustedKeys(paths: string[] | undefined): Promise<string[] | unde
   return Promise.all(paths.map((p) => readPublicKeyFile(p, '--trusted-key')));
 }
 
-/**
- * The agent compiles WebAssembly (undici's HTTP parser, the zstd decoder) with V8's baseline
- * compiler only. Measured with bench/device.bench.ts's agent: optimising llhttp's parser in the
- * background took the agent's RSS from 72 to 101 MiB for a moment a second after start-up, and
- * left it ~9 MiB higher idling; the baseline code costs a 64 MiB zstd payload ~8 % decoding time.
- * Set before the first request compiles the parser; a V8 flag, so for this process only.
- */
-function baselineWasmOnly(): void {
-  setFlagsFromString('--liftoff-only');
-}
-
 /** Runs the agent until SIGTERM or SIGINT (`otakit device run`). */
 export async function runAgent(opts: RunFlags): Promise<void> {
   baselineWasmOnly();
@@ -259,6 +248,7 @@ export async function runAgent(opts: RunFlags): Promise<void> {
     },
   };
   const client = new DeviceClient(options);
+  optimiseFromFirstUpdate(client.events);
   const print = eventPrinter(opts.json === true);
   logEvents(client, print);
   const telemetry = iot === undefined ? undefined : await startTelemetry(client, iot, options, print);
