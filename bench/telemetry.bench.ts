@@ -42,7 +42,9 @@
  * - OTAKIT_BENCH_SIMULATOR: `lean` (default) or `sdk`, the simulated devices (see above);
  * - OTAKIT_BENCH_MAX_BATCH: the store's `maxBatch` (default: the store's, 1000). With 1,000
  *   devices each awaiting its PUBACK, a smaller batch lets the devices of a stored batch publish
- *   again while the next one commits.
+ *   again while the next one commits;
+ * - OTAKIT_BENCH_DUCKDB_THREADS: the DuckDB store's `duckdbThreads` (default DuckDB's own, one per
+ *   core).
  */
 
 import { fork, spawnSync } from 'node:child_process';
@@ -172,7 +174,11 @@ if (backendOfChild === 'duckdb') {
 
 const loadAtStart = loadavg()[0] as number;
 const MAX_BATCH = process.env.OTAKIT_BENCH_MAX_BATCH;
-const store = await telemetry.openTelemetryStore(target, MAX_BATCH ? { maxBatch: Number(MAX_BATCH) } : {});
+const DUCKDB_THREADS = backendOfChild === 'duckdb' ? process.env.OTAKIT_BENCH_DUCKDB_THREADS : undefined;
+const store = await telemetry.openTelemetryStore(target, {
+  ...(MAX_BATCH ? { maxBatch: Number(MAX_BATCH) } : {}),
+  ...(DUCKDB_THREADS ? { duckdbThreads: Number(DUCKDB_THREADS) } : {}),
+});
 let seq = 0;
 
 // ---- 1. ingest ----------------------------------------------------------------------------------
@@ -478,6 +484,7 @@ console.log(
   `  machine load (1-min average)         ${loadAtStart.toFixed(1)} at start, ${(loadavg()[0] as number).toFixed(1)} at end`,
 );
 if (MAX_BATCH) console.log(`  store maxBatch                        ${MAX_BATCH}`);
+if (DUCKDB_THREADS) console.log(`  store duckdbThreads                   ${DUCKDB_THREADS}`);
 console.log(`  peak RSS                             ${peakRssMiB().toFixed(1)} MiB`);
 console.log(
   `  targets: ingest >= 10000 msg/s ${median(rig ? brokerRates : storeRates) >= 10_000 ? 'met' : 'NOT met'}` +

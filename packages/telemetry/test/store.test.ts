@@ -14,6 +14,7 @@ import {
   TelemetryWriteError,
 } from '@otakit/telemetry';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DuckDbBackend } from '../src/backends/duckdb.js';
 import { backendsUnderTest, onDatabase, pgRows, type TestTarget } from './backends.js';
 
 const REGISTRY = 'projects/demo/locations/europe-west1/registries/fleet';
@@ -543,6 +544,32 @@ describe('opening a store', () => {
     }
     const bad = await openTelemetryStore(':memory:', { duckdbMemoryLimit: 'lots' }).catch((e: unknown) => e);
     expect(bad).toBeInstanceOf(TelemetryOpenError);
+  });
+
+  it('runs DuckDB on the threads asked for, stores and aggregates on one, and refuses a count that is not a positive integer', async () => {
+    for (const threads of [1, 3]) {
+      const backend = await DuckDbBackend.open(':memory:', undefined, threads);
+      try {
+        const [row] = await backend.query(`select current_setting('threads') as threads`, []);
+        expect(Number(row?.threads)).toBe(threads);
+      } finally {
+        await backend.close();
+      }
+    }
+    const store = await openTelemetryStore(':memory:', { duckdbThreads: 1 });
+    try {
+      await store.appendBatch(Array.from({ length: 50 }, (_, i) => msg({ id: `t${i}` })));
+      expect(await store.count()).toBe(50);
+      const [agg] = await store.releaseAggregates({ metric: 'cpu' });
+      expect(agg?.count).toBe(50);
+    } finally {
+      await store.close();
+    }
+    for (const duckdbThreads of [0, -1, 1.5]) {
+      await expect(openTelemetryStore(':memory:', { duckdbThreads })).rejects.toBeInstanceOf(
+        TelemetryValidationError,
+      );
+    }
   });
 
   it('refuses a file path under a regular file with a typed error', async () => {

@@ -92,12 +92,18 @@ export class DuckDbBackend implements Backend {
     this.#metricTypes = [VARCHAR, VARCHAR, DOUBLE];
   }
 
-  /** Opens `path` (':memory:' or a file), with DuckDB's `memory_limit` when one is given. */
-  static async open(path: string, memoryLimit?: string): Promise<DuckDbBackend> {
+  /**
+   * Opens `path` (':memory:' or a file), with DuckDB's `memory_limit` and `threads` when given
+   * (else DuckDB's own).
+   */
+  static async open(path: string, memoryLimit?: string, threads?: number): Promise<DuckDbBackend> {
     const duckdb = await import('@duckdb/node-api');
+    const config: Record<string, string> = {};
+    if (memoryLimit !== undefined) config.memory_limit = memoryLimit;
+    if (threads !== undefined) config.threads = String(threads);
     const instance = await duckdb.DuckDBInstance.create(
       path,
-      memoryLimit === undefined ? undefined : { memory_limit: memoryLimit },
+      Object.keys(config).length === 0 ? undefined : config,
     );
     try {
       const writer = await instance.connect();
