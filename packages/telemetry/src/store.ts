@@ -74,8 +74,8 @@ export interface TelemetryStoreOptions {
   /**
    * DuckDB only: the threads DuckDB runs queries and writes on; default DuckDB's own, one per core.
    * Measured on a 2-core machine where the broker, its 1,000 simulated devices and the store share
-   * the cores (`pnpm bench telemetry`, 3 paired runs): with `1` the store used 15 to 30 % less CPU
-   * per message and ingest through the broker rose 13 to 34 %, while whole-day aggregates over
+   * the cores (`pnpm bench telemetry`, 4 paired runs): with `1` the server used 7 to 31 % less CPU
+   * per message and ingest through the broker rose 6 to 34 %, while whole-day aggregates over
    * 1,000,000 messages kept their p95 (59 against 57 ms). A store that mostly answers large
    * queries on a machine with many cores keeps the default.
    */
