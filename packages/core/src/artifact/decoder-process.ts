@@ -26,6 +26,7 @@
 import type { ChildProcess } from 'node:child_process';
 import type { NetConnectOpts, Socket } from 'node:net';
 import { ArtifactError } from './errors.js';
+import { OutputChannel } from './output-channel.js';
 
 /** At most this much of the program's stderr is kept for an error message. */
 const STDERR_KEEP = 1024;
@@ -46,61 +47,6 @@ let spareOutputBuffer: Buffer | undefined;
 
 /** Programs that could not be started: not tried again in this process. */
 const unavailable = new Set<string>();
-
-/**
- * The reading end of the program's output: a connected Unix socket read into one reused buffer.
- * Each chunk handed out is a view into that buffer, valid until the next one is asked for.
- */
-class OutputChannel {
-  private ready: Uint8Array | undefined;
-  private ended = false;
-  private failure: Error | undefined;
-  private wake: (() => void) | undefined;
-
-  constructor(readonly socket: Socket) {
-    socket.on('end', () => this.finish());
-    socket.on('close', () => this.finish());
-    socket.on('error', (err) => {
-      this.failure ??= err;
-      this.finish();
-    });
-  }
-
-  /** The `onread` callback: keeps the chunk and pauses the socket until it is consumed. */
-  deliver(n: number, buffer: Buffer): boolean {
-    this.ready = buffer.subarray(0, n);
-    this.poke();
-    return false;
-  }
-
-  private finish(): void {
-    this.ended = true;
-    this.poke();
-  }
-
-  private poke(): void {
-    const w = this.wake;
-    this.wake = undefined;
-    w?.();
-  }
-
-  /** The next chunk (lent), or `undefined` at the end of the output. */
-  async next(): Promise<Uint8Array | undefined> {
-    for (;;) {
-      const chunk = this.ready;
-      if (chunk !== undefined) {
-        this.ready = undefined;
-        return chunk;
-      }
-      if (this.failure) throw this.failure;
-      if (this.ended) return undefined;
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-        this.socket.resume();
-      });
-    }
-  }
-}
 
 /** How a child process ended. @internal */
 export interface ChildExit {
@@ -225,14 +171,7 @@ export async function startDecoderProcess(
     });
     output = new OutputChannel(outputEnd);
     const [inputEnd, childIn] = await pair({});
-    const child = spawn(command, args, { stdio: [childIn, childOut, 'pipe'] });
-    const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-      child.once('close', (code, signal) => resolve({ code, signal }));
-    });
-    const started = await new Promise<boolean>((resolve) => {
-      child.once('error', () => resolve(false));
-      child.once('spawn', () => resolve(true));
-    });
+    const { child, closed, started } = await spawnChild(spawn, command, args, [childIn, childOut, 'pipe']);
     // The child holds its own copies of its ends.
     childIn.destroy();
     childOut.destroy();
@@ -260,13 +199,19 @@ export async function startDecoderProcess(
   }
 }
 
-/** Starts a feeder writing into `into`; `undefined` (remembered) when it cannot be started. */
-async function startFeeder(
-  spawn: typeof import('node:child_process').spawn,
-  feeder: FeederSpec,
-  into: Socket,
-): Promise<FeederProcess | undefined> {
-  const child = spawn(feeder.command, feeder.args, { stdio: [feeder.stdin, into, 'pipe'] });
+type Spawn = typeof import('node:child_process').spawn;
+
+/**
+ * Spawns `command ...args` with `stdio` (stderr piped); resolves once it started or could not be,
+ * with its exit as a promise.
+ */
+async function spawnChild(
+  spawn: Spawn,
+  command: string,
+  args: readonly string[],
+  stdio: [number | Socket, Socket, 'pipe'],
+): Promise<{ child: ChildProcess; closed: Promise<ChildExit>; started: boolean }> {
+  const child = spawn(command, args, { stdio });
   const closed = new Promise<ChildExit>((resolve) => {
     child.once('close', (code, signal) => resolve({ code, signal }));
   });
@@ -274,16 +219,35 @@ async function startFeeder(
     child.once('error', () => resolve(false));
     child.once('spawn', () => resolve(true));
   });
-  if (!started) {
-    unavailable.add(feeder.command);
-    return undefined;
-  }
+  return { child, closed, started };
+}
+
+/** Keeps the last {@link STDERR_KEEP} characters of a child's stderr; returns them, trimmed. */
+function stderrTail(child: ChildProcess): () => string {
   let stderr = '';
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (text: string) => {
     stderr = (stderr + text).slice(-STDERR_KEEP);
   });
-  return { command: feeder.command, child, closed, stderr: () => stderr.trim() };
+  return () => stderr.trim();
+}
+
+/** Starts a feeder writing into `into`; `undefined` (remembered) when it cannot be started. */
+async function startFeeder(
+  spawn: Spawn,
+  feeder: FeederSpec,
+  into: Socket,
+): Promise<FeederProcess | undefined> {
+  const { child, closed, started } = await spawnChild(spawn, feeder.command, feeder.args, [
+    feeder.stdin,
+    into,
+    'pipe',
+  ]);
+  if (!started) {
+    unavailable.add(feeder.command);
+    return undefined;
+  }
+  return { command: feeder.command, child, closed, stderr: stderrTail(child) };
 }
 
 /** How a child that failed ended, for an error message (`undefined` when it exited with 0). */
@@ -343,12 +307,7 @@ export async function* decodeWithProcess(
   const { check, signal } = options;
   const { child, output, closed, feeder } = decoder;
   const stdin = decoder.input;
-  const stderrStream = child.stderr!;
-  let stderr = '';
-  stderrStream.setEncoding('utf8');
-  stderrStream.on('data', (text: string) => {
-    stderr = (stderr + text).slice(-STDERR_KEEP);
-  });
+  const stderr = stderrTail(child);
   // A write into a pipe whose reader died (EPIPE) is reported by the exit status.
   stdin.on('error', () => undefined);
   let stopped = false;
@@ -407,7 +366,7 @@ export async function* decodeWithProcess(
     await pumped;
     const [exit, feederExit] = await bothClosed();
     if (inputFailed) throw inputError;
-    const failed = howItFailed(exit, stderr.trim());
+    const failed = howItFailed(exit, stderr());
     if (failed !== undefined) throw failure(failed);
     const feederFailed = feeder && feederExit ? howItFailed(feederExit, feeder.stderr()) : undefined;
     if (feederFailed !== undefined) {
