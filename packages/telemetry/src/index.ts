@@ -33,6 +33,7 @@ export {
 export type { ListenOptions, TelemetryServer } from './http/server.js';
 export type { MessageLimits, Metrics, TelemetryKind, TelemetryMessage } from './message.js';
 export { DEFAULT_MESSAGE_LIMITS } from './message.js';
+export type { TelemetryStoreOptions } from './options.js';
 export { type BridgeRecord, storeSink } from './sink.js';
-export { DUCKDB_FILE_NAME, openTelemetryStore, TelemetryStore, type TelemetryStoreOptions } from './store.js';
+export { DUCKDB_FILE_NAME, openTelemetryStore, TelemetryStore } from './store.js';
 export type * from './types.js';

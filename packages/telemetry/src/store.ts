@@ -16,7 +16,8 @@ import {
   TelemetryValidationError,
 } from './errors.js';
 import { errorText, IngestQueue } from './ingest-queue.js';
-import { DEFAULT_MESSAGE_LIMITS, type MessageLimits, type TelemetryMessage } from './message.js';
+import { DEFAULT_MESSAGE_LIMITS, type TelemetryMessage } from './message.js';
+import { DEFAULT_ROLL_UP_INTERVAL_MS, positive, type TelemetryStoreOptions } from './options.js';
 import {
   filterSpec,
   limitOf,
@@ -48,47 +49,6 @@ import type {
   ReleaseAggregatesQuery,
   TelemetryRecord,
 } from './types.js';
-
-/** Options of {@link openTelemetryStore}. */
-export interface TelemetryStoreOptions {
-  /**
-   * Most messages accepted but not yet stored (default 10,000). Past it, `append` rejects with
-   * {@link TelemetryBackpressureError} at once instead of buffering.
-   */
-  maxQueued?: number;
-  /** Most messages written in one transaction (default 1000). */
-  maxBatch?: number;
-  /** Per-message limits (payload size, numeric fields extracted). */
-  limits?: Partial<MessageLimits>;
-  /** PostgreSQL only: connections in the pool (default 4). */
-  maxConnections?: number;
-  /**
-   * DuckDB only: the most memory DuckDB's buffer manager may hold, in DuckDB's notation (`'256MB'`,
-   * `'2GB'`); default DuckDB's own, 80 % of the machine's RAM. Measured (1,000,000 messages written
-   * to a file store, then aggregated per release): the process peaked at ~700 MiB by default and
-   * ~490 MiB with `'256MB'`. A value DuckDB does not accept fails the open with
-   * {@link TelemetryOpenError}; a limit too small for a write fails that write with
-   * {@link TelemetryWriteError}.
-   */
-  duckdbMemoryLimit?: string;
-  /**
-   * DuckDB only: the threads DuckDB runs queries and writes on; default DuckDB's own, one per core.
-   * Measured on a 2-core machine where the broker, its 1,000 simulated devices and the store share
-   * the cores (`pnpm bench telemetry`, 4 paired runs): with `1` the server used 7 to 31 % less CPU
-   * per message and ingest through the broker rose 6 to 34 %, while whole-day aggregates over
-   * 1,000,000 messages kept their p95 (59 against 57 ms). A store that mostly answers large
-   * queries on a machine with many cores keeps the default.
-   */
-  duckdbThreads?: number;
-  /**
-   * How often the store rolls up the time buckets that closed (see {@link TelemetryStore.rollUp}),
-   * in ms; default 60,000, `0` never (reads then roll up what closed since the last roll-up
-   * themselves, and the first read after a long quiet spell or a bulk load pays for it: 1,000,000
-   * backdated messages took ~13 s on PostgreSQL and ~1.6 s on DuckDB). The timer does not keep
-   * the process alive; a failed roll-up is retried at the next tick (and by the next read).
-   */
-  rollUpIntervalMs?: number;
-}
 
 /** The file a directory target stores into. */
 export const DUCKDB_FILE_NAME = 'telemetry.duckdb';
@@ -386,16 +346,7 @@ export class TelemetryStore {
   }
 }
 
-/** How often a store rolls up closed buckets by default. */
-const DEFAULT_ROLL_UP_INTERVAL_MS = 60_000;
 /** How long a field's probed cardinality is trusted. */
 const CARDINALITY_TTL_MS = 60_000;
 /** Most fields whose cardinality is remembered at once. */
 const MAX_REMEMBERED_FIELDS = 1000;
-
-function positive(value: number | undefined, fallback: number, what: string): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < 1)
-    throw new TelemetryValidationError(`${what} must be a positive integer`);
-  return value;
-}
