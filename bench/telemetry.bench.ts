@@ -43,8 +43,8 @@
  * - OTAKIT_BENCH_MAX_BATCH: the store's `maxBatch` (default: the store's, 1000). With 1,000
  *   devices each awaiting its PUBACK, a smaller batch lets the devices of a stored batch publish
  *   again while the next one commits;
- * - OTAKIT_BENCH_DUCKDB_THREADS: the DuckDB store's `duckdbThreads` (default DuckDB's own, one per
- *   core).
+ * - OTAKIT_BENCH_DUCKDB_THREADS: the DuckDB store's `duckdbThreads` (default the store's, one per
+ *   core but one).
  */
 
 import { fork, spawnSync } from 'node:child_process';

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { availableParallelism } from 'node:os';
 import { TelemetryValidationError } from './errors.js';
 import type { MessageLimits } from './message.js';
 
@@ -30,12 +31,15 @@ export interface TelemetryStoreOptions {
    */
   duckdbMemoryLimit?: string;
   /**
-   * DuckDB only: the threads DuckDB runs queries and writes on; default DuckDB's own, one per core.
+   * DuckDB only: the threads DuckDB runs queries and writes on; default one per core but one
+   * ({@link defaultDuckDbThreads}), at least 1, leaving a core to the process's event loop (the
+   * broker, the ingest endpoints, the HTTP API), where DuckDB's own default is one per core.
    * Measured on a 2-core machine where the broker, its 1,000 simulated devices and the store share
-   * the cores (`pnpm bench telemetry`, 4 paired runs): with `1` the server used 7 to 31 % less CPU
-   * per message and ingest through the broker rose 6 to 34 %, while whole-day aggregates over
-   * 1,000,000 messages kept their p95 (59 against 57 ms). A store that mostly answers large
-   * queries on a machine with many cores keeps the default.
+   * the cores (`pnpm bench telemetry`, 5 paired runs): with 1 thread instead of DuckDB's 2 the
+   * server used 7 to 31 % less CPU per message and ingest through the broker rose 6 to 34 %, while
+   * whole-day aggregates over 1,000,000 messages kept their p95 (59 against 57 ms; 58 against 67
+   * in the fifth run). A store that mostly answers large queries on a machine of its own may give
+   * every core (`os.availableParallelism()`).
    */
   duckdbThreads?: number;
   /**
@@ -46,6 +50,14 @@ export interface TelemetryStoreOptions {
    * the process alive; a failed roll-up is retried at the next tick (and by the next read).
    */
   rollUpIntervalMs?: number;
+}
+
+/**
+ * The DuckDB store's threads when `duckdbThreads` is not given: one per core but one, at least 1
+ * (see {@link TelemetryStoreOptions.duckdbThreads}).
+ */
+export function defaultDuckDbThreads(cores: number = availableParallelism()): number {
+  return Math.max(1, cores - 1);
 }
 
 /** How often a store rolls up closed buckets by default. */

@@ -17,7 +17,12 @@ import {
 } from './errors.js';
 import { errorText, IngestQueue } from './ingest-queue.js';
 import { DEFAULT_MESSAGE_LIMITS, type TelemetryMessage } from './message.js';
-import { DEFAULT_ROLL_UP_INTERVAL_MS, positive, type TelemetryStoreOptions } from './options.js';
+import {
+  DEFAULT_ROLL_UP_INTERVAL_MS,
+  defaultDuckDbThreads,
+  positive,
+  type TelemetryStoreOptions,
+} from './options.js';
 import {
   filterSpec,
   limitOf,
@@ -87,7 +92,7 @@ export async function openTelemetryStore(
       backend = await DuckDbBackend.open(
         duckDbPath(target),
         options.duckdbMemoryLimit,
-        options.duckdbThreads === undefined ? undefined : positive(options.duckdbThreads, 1, 'duckdbThreads'),
+        positive(options.duckdbThreads, defaultDuckDbThreads(), 'duckdbThreads'),
       );
     }
   } catch (err) {

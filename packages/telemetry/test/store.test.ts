@@ -1,5 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   openTelemetryStore,
@@ -13,8 +13,9 @@ import {
   TelemetryValidationError,
   TelemetryWriteError,
 } from '@otakit/telemetry';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DuckDbBackend } from '../src/backends/duckdb.js';
+import { defaultDuckDbThreads } from '../src/options.js';
 import { backendsUnderTest, onDatabase, pgRows, type TestTarget } from './backends.js';
 
 const REGISTRY = 'projects/demo/locations/europe-west1/registries/fleet';
@@ -544,6 +545,23 @@ describe('opening a store', () => {
     }
     const bad = await openTelemetryStore(':memory:', { duckdbMemoryLimit: 'lots' }).catch((e: unknown) => e);
     expect(bad).toBeInstanceOf(TelemetryOpenError);
+  });
+
+  it('runs DuckDB on one thread per core but one by default, at least one', async () => {
+    expect(defaultDuckDbThreads(1)).toBe(1);
+    expect(defaultDuckDbThreads(2)).toBe(1);
+    expect(defaultDuckDbThreads(8)).toBe(7);
+    expect(defaultDuckDbThreads()).toBe(Math.max(1, availableParallelism() - 1));
+    const open = vi.spyOn(DuckDbBackend, 'open');
+    try {
+      const store = await openTelemetryStore(':memory:');
+      await store.close();
+      const explicit = await openTelemetryStore(':memory:', { duckdbThreads: 3 });
+      await explicit.close();
+      expect(open.mock.calls.map((call) => call[2])).toEqual([defaultDuckDbThreads(), 3]);
+    } finally {
+      open.mockRestore();
+    }
   });
 
   it('runs DuckDB on the threads asked for, stores and aggregates on one, and refuses a count that is not a positive integer', async () => {

@@ -32,6 +32,18 @@ export const BUCKET_OF_ROW = `cast(floor(floor(date_part('epoch', received_at)) 
 export const VALUE_CLASS = `cast(case when value > 0 then 200000 + floor(ln(value) * 100)
   when value < 0 then -200000 - floor(ln(-value) * 100) else 0 end as integer)`;
 
+/**
+ * The bucket {@link BUCKET_OF_ROW} gives a row stored at `receivedAtMs` (stored to the microsecond,
+ * as the backends round it), computed here for a writer that knows the claimed watermark.
+ */
+export function bucketOfMs(receivedAtMs: number): number {
+  const seconds = Math.floor(Math.round(receivedAtMs * 1000) / 1e6);
+  return Math.floor(seconds / ROLLUP_BUCKET_SECONDS);
+}
+
+/** The claimed watermark (writers mark the buckets below it dirty). */
+export const CLAIMED_WATERMARK = 'select watermark from telemetry_rollup_state where id = 1';
+
 /** The dirty record of the write path: every bucket below the claimed watermark that `source` adds a row to. */
 export function markDirtyFrom(source: string): string {
   return `insert into telemetry_rollup_dirty (bucket)
