@@ -33,8 +33,15 @@ export const DEVICE_V8_FLAGS: readonly string[] = ['--max-opt=0'];
  * What `device run` sets when its first update starts: V8's default `--max-opt` (every tier), so
  * that an update runs as fast as without {@link DEVICE_V8_FLAGS}. Functions V8 optimises then stay
  * optimised; the agent does not go back to the idle setting (a rootfs update reboots it anyway).
+ *
+ * `--max-opt=0` set at run time also turns `--turbofan` and `--sparkplug` off (V8 applies a
+ * flag's implications when it is set), and raising `--max-opt` again does not turn them back on:
+ * with `--max-opt=999` alone no function was ever optimised again (test/device-v8.test.ts checks
+ * it with V8's own optimisation status), and the agent downloaded, verified and installed 256 MiB
+ * ~9 % slower than one without flags (bench/device.bench.ts, 5 paired rounds: raw/agent 0.710
+ * against 0.776). So both compilers are named.
  */
-export const UPDATE_V8_FLAGS: readonly string[] = ['--max-opt=999'];
+export const UPDATE_V8_FLAGS: readonly string[] = ['--max-opt=999', '--turbofan', '--sparkplug'];
 
 /**
  * `otakit device run` compiles WebAssembly (undici's HTTP parser, the zstd decoder) with V8's
