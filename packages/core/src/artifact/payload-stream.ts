@@ -60,6 +60,7 @@ export async function streamPayloadToConsumer(
     name: target.name,
     size: target.size,
     stream,
+    sha256: target.sha256,
   };
   const settled = Promise.resolve()
     .then(() => consumer(file, header))

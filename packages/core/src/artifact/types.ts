@@ -118,6 +118,12 @@ export interface ArtifactPayloadFile {
    * the SHA-256 differs from the manifest, or when reading the artifact fails.
    */
   stream: Readable;
+  /**
+   * The SHA-256 (lowercase hex) the manifest lists for the file. The stream ends only once the
+   * bytes matched it, so a consumer that read the stream to its end got exactly the bytes of this
+   * digest and need not hash them again.
+   */
+  sha256: string;
 }
 
 /** Limits that bound the memory a reader may use on hostile input. */

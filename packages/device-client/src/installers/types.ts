@@ -49,6 +49,13 @@ export interface PayloadFile {
    * ignore it (the agent then stages the bytes itself). See {@link PayloadPlacement}.
    */
   placement?: PayloadPlacement | undefined;
+  /**
+   * The SHA-256 (lowercase hex) the artifact's signed manifest lists for the file, when the agent
+   * streams it from a verified artifact. The stream ends only once its bytes matched this digest
+   * (else it errors), so an installer that read the stream to its end holds exactly these bytes:
+   * {@link writePayloadFile} reports it instead of hashing the bytes a second time.
+   */
+  sha256?: string | undefined;
 }
 
 /**

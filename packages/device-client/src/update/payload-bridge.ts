@@ -8,6 +8,8 @@ export interface ReaderPayloadFile {
   size: number;
   stream: Readable;
   placement?: PayloadPlacement | undefined;
+  /** The digest the stream's bytes are verified against (see {@link PayloadFile.sha256}). */
+  sha256?: string | undefined;
 }
 
 interface Session {
@@ -103,6 +105,7 @@ export class PayloadBridge {
       size: file.size,
       stream: file.stream,
       ...(file.placement ? { placement: file.placement } : {}),
+      ...(file.sha256 ? { sha256: file.sha256 } : {}),
     });
     const consumed = finished(file.stream);
     await Promise.race([consumed, session.done.catch(() => {})]);
