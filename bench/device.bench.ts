@@ -29,6 +29,10 @@
  * OTAKIT_BENCH_DEVICE_SKIP_UPDATE=1 (only the idle measurement), OTAKIT_BENCH_BEFORE=path/to/other/
  * packages/cli/bin/otakit.cjs (that build's agent idles in the same run, for a before/after),
  * OTAKIT_BENCH_AGENT_V8 (the flags of the flagged agent, space-separated; default: device run's).
+ * For a look inside the idle agent: OTAKIT_BENCH_IDLE_SMAPS=1 prints each idler's resident memory
+ * by mapping (anonymous, the node binary's pages, each library), OTAKIT_BENCH_IDLE_HOLD=S keeps
+ * them idling S seconds more with their pids printed (for /proc/PID/pagemap or a heap snapshot),
+ * OTAKIT_BENCH_IDLE_NODE_OPTIONS sets their NODE_OPTIONS (e.g. `--require` of a probe).
  */
 
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -180,6 +184,27 @@ async function procRss(pid: number): Promise<{ rss: number; hwm: number }> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(status)?.[1] ?? Number.NaN);
   return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
+}
+
+/**
+ * Resident memory of `pid` by mapping (OTAKIT_BENCH_IDLE_SMAPS=1): anonymous (the heaps, code
+ * spaces, WebAssembly memory), the node binary's pages, and every other file, in MiB.
+ */
+async function smapsBreakdown(pid: number): Promise<Map<string, number>> {
+  const text = await readFile(`/proc/${pid}/smaps`, 'utf8');
+  const sums = new Map<string, number>();
+  let name = '';
+  for (const line of text.split('\n')) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (head) {
+      const path = head[1] ?? '';
+      name = path === '' ? '[anon]' : path === process.execPath ? '[node binary]' : path;
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) sums.set(name, (sums.get(name) ?? 0) + Number(rss[1]) / 1024);
+  }
+  return sums;
 }
 
 async function main(): Promise<void> {
@@ -362,7 +387,7 @@ async function idle(
   server: string,
   newDevice: () => Promise<{ identity: { serial: string }; key: string; dataDir: string }>,
 ): Promise<void> {
-  const env = { ...process.env, NODE_OPTIONS: '' };
+  const env = { ...process.env, NODE_OPTIONS: process.env.OTAKIT_BENCH_IDLE_NODE_OPTIONS ?? '' };
   const bins: [string, string][] = [['otakit device run', CLI]];
   if (BEFORE) bins.push(['otakit device run (BEFORE)', BEFORE]);
   const procs: { label: string; child: ChildProcess; out: () => string }[] = [];
@@ -418,6 +443,17 @@ async function idle(
       console.log(
         `  ${p.label.padEnd(30)} RSS median ${median(samples[i]!).toFixed(1)} MiB (last ${rss.toFixed(1)}), peak ${hwm.toFixed(1)} MiB`,
       );
+      if (process.env.OTAKIT_BENCH_IDLE_SMAPS === '1') {
+        const parts = [...(await smapsBreakdown(p.child.pid!))].sort((a, b) => b[1] - a[1]);
+        for (const [name, mib] of parts.filter(([, mib]) => mib >= 0.1))
+          console.log(`    ${mib.toFixed(1).padStart(6)} MiB  ${name}`);
+      }
+    }
+    const hold = Number(process.env.OTAKIT_BENCH_IDLE_HOLD ?? 0);
+    if (hold > 0) {
+      // For a look from outside (e.g. /proc/PID/pagemap) while they idle.
+      console.log(`  holding ${hold} s: ${procs.map((p) => `${p.label} pid ${p.child.pid}`).join(', ')}`);
+      await new Promise((r) => setTimeout(r, hold * 1000));
     }
     const agent = median(samples[0]!);
     const bare = median(samples.at(-1)!);
