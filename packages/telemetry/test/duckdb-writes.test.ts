@@ -11,6 +11,7 @@ import { DuckDbBackend } from '../src/backends/duckdb.js';
 import { appendsAsJson } from '../src/backends/duckdb-json.js';
 import { type StoredRow, toStoredRow } from '../src/message.js';
 import { BUCKET_MS, BUCKET_OF_ROW, bucketOfMs, CLAIM } from '../src/sql/rollups.js';
+import { rng } from './random.js';
 
 const REGISTRY = 'projects/demo/locations/europe-west1/registries/fleet';
 const BASE = Date.parse('2026-06-01T00:00:00.000Z');
@@ -26,18 +27,6 @@ function row(id: string, over: Partial<TelemetryMessage> = {}): StoredRow {
     payload: { cpu: 0.5, temp: 40.25, nested: { v: -3 } },
     ...over,
   });
-}
-
-/** A small seeded generator (mulberry32), so that a failure can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const MESSAGE_COLUMNS = `id, device_id, registry, epoch_us(received_at) as at, kind, subfolder, artifact_name,

@@ -20,6 +20,7 @@ import {
 } from '@otakit/telemetry';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { backendsUnderTest, onDatabase, pgRows, type TestTarget } from './backends.js';
+import { rng } from './random.js';
 
 const REGISTRY = 'projects/demo/locations/europe-west1/registries/fleet';
 const OTHER_REGISTRY = 'projects/demo/locations/europe-west1/registries/lab';
@@ -28,18 +29,6 @@ const HOUR = 3_600_000;
 const BASE = Date.parse('2026-06-01T00:00:00.000Z');
 const RELEASES = ['r-1', 'r-2', null] as const;
 const FIELDS = ['few', 'distinct', 'constant', 'signed', 'zero', 'close', 'wide'] as const;
-
-/** A small seeded generator (mulberry32), so that a failure can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** One stored sample, as the reference sees it. */
 interface Sample {
