@@ -29,6 +29,9 @@ const INSERT = `with ins as (
   )
   select id from ins`;
 
+/** The prepared statement of {@link INSERT} on each connection. */
+const INSERT_NAME = 'otakit_telemetry_insert';
+
 /** Sort memory of each connection (PostgreSQL's `work_mem`), enough for ~1M samples in memory. */
 const SORT_MEMORY = '64MB';
 
@@ -101,7 +104,8 @@ export class PostgresBackend implements Backend {
     // before the lock was granted. See rollups.ts for why that matters.
     const res = await this.#inTransaction(
       `begin; select pg_advisory_xact_lock_shared(${WRITERS_LOCK})`,
-      (client) => client.query<{ id: string }>(INSERT, cols),
+      // Named: each pooled connection parses and plans the insert once, not once per batch.
+      (client) => client.query<{ id: string }>({ name: INSERT_NAME, text: INSERT, values: cols }),
     );
     return new Set(res.rows.map((r) => r.id));
   }
