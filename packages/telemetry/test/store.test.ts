@@ -590,6 +590,31 @@ describe('opening a store', () => {
     }
   });
 
+  it('refuses a second open of a DuckDB file open in this process, and opens it again once closed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'otakit-telemetry-'));
+    try {
+      const file = join(dir, 'telemetry.duckdb');
+      const first = await openTelemetryStore(file);
+      await first.append(msg({ id: 'one' }));
+      // The same file by another spelling of its path too.
+      for (const again of [file, join(dir, '.', 'telemetry.duckdb'), dir]) {
+        await expect(openTelemetryStore(again)).rejects.toBeInstanceOf(TelemetryOpenError);
+      }
+      await first.close();
+      const second = await openTelemetryStore(file);
+      try {
+        expect(await second.count()).toBe(1);
+      } finally {
+        await second.close();
+      }
+      // In-memory stores are each their own.
+      const [m1, m2] = await Promise.all([openTelemetryStore(':memory:'), openTelemetryStore(':memory:')]);
+      await Promise.all([m1.close(), m2.close()]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses a file path under a regular file with a typed error', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'otakit-telemetry-'));
     try {

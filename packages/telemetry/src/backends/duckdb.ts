@@ -1,26 +1,19 @@
 /**
  * The embedded backend: DuckDB through `@duckdb/node-api`, in memory or in one file. A write is one
- * transaction on the writer connection, in one of three ways:
- *
- * - direct (the common case): DuckDB's appender (its fast path) appends the batch to
- *   `telemetry_messages` and `telemetry_metrics` inside the transaction; the primary key refuses a
- *   stored id, which undoes the whole transaction. Dirty buckets are worked out here from the
- *   claimed watermark, which only `excludingWriters` changes (this process owns the file), so it is
- *   read once per change;
- * - staged: the batch is appended to per-connection staging tables and moved with
- *   `insert ... select`, which casts the JSON texts and so lets DuckDB check them. Taken when a
- *   payload or its metrics hold a `\u` escape of a UTF-16 surrogate, which JavaScript's JSON.parse
- *   accepts alone and DuckDB's JSON reader refuses: appended directly, such a payload would fail
- *   every later query that reads it (the other JSON texts JSON.parse accepts DuckDB accepts too,
- *   test/duckdb-json.test.ts checks it);
- * - checked: after a direct or staged write refused a stored id, from staging with `on conflict
- *   (id) do nothing returning id`, keeping only the new rows' numeric fields.
- *
- * Measured (CPU time per batch of 100 messages with 3 numeric fields each, 1 DuckDB thread): the
- * staged write took ~9.4 ms (two appends to staging, then one call of seven statements), the
- * direct one ~4.6 ms; each call into DuckDB costs ~0.3 to 1.3 ms of fixed CPU whatever its rows,
- * which is what the direct write saves. Through the broker, where batches hold ~100 messages, the
- * store's share of the server's CPU per message is most of that difference.
+ * transaction on the writer connection, one of three ways:
+ * - direct (the common case): DuckDB's appender appends the batch to `telemetry_messages` and
+ *   `telemetry_metrics`; the primary key refuses a stored id, undoing the whole transaction. Dirty
+ *   buckets are worked out here from the claimed watermark, which only `excludingWriters` changes
+ *   (this process owns the file, duckdb-files.ts), so it is read once per change;
+ * - staged, when a payload or its metrics hold a `\u` escape of a UTF-16 surrogate (JSON.parse
+ *   accepts one alone, DuckDB does not; appended directly, it would fail every later read of it;
+ *   duckdb-json.ts): appended to staging tables and moved by `insert ... select`, whose JSON casts
+ *   DuckDB checks;
+ * - checked, after either refused a stored id: from staging with `on conflict (id) do nothing
+ *   returning id`, keeping only the new rows' numeric fields.
+ * Measured (CPU per batch of 100 messages, 3 numeric fields each, 1 DuckDB thread): staged ~9.4 ms
+ * (two appends, then one call of seven statements), direct ~4.6 ms. Each call into DuckDB costs
+ * ~0.3 to 1.3 ms of CPU whatever its rows, and through the broker a batch holds ~100 messages.
  */
 
 import type {
@@ -36,6 +29,7 @@ import { CREATE_VERSION_TABLE, MIGRATIONS, migrationStatements } from '../sql/mi
 import { Params } from '../sql/queries.js';
 import { bucketOfMs, CLAIMED_WATERMARK, markDirtyFrom } from '../sql/rollups.js';
 import type { Backend, Querier } from './backend.js';
+import { claimDuckDbFile } from './duckdb-files.js';
 import { appendsAsJson } from './duckdb-json.js';
 
 type DuckDB = typeof import('@duckdb/node-api');
@@ -93,6 +87,8 @@ export class DuckDbBackend implements Backend {
   #stageDirty = false;
   /** The writes and {@link excludingWriters} take turns on this chain. */
   #turn: Promise<unknown> = Promise.resolve();
+  /** Gives the file back to the process's open files (duckdb-files.ts). */
+  readonly #release: () => void;
   /** Whether a roller runs (one process owns a DuckDB file: a flag is the lock). */
   #rolling = false;
 
@@ -101,7 +97,9 @@ export class DuckDbBackend implements Backend {
     instance: DuckDBInstance,
     writer: DuckDBConnection,
     reader: DuckDBConnection,
+    release: () => void,
   ) {
+    this.#release = release;
     this.#duckdb = duckdb;
     this.#instance = instance;
     this.#writer = writer;
@@ -117,21 +115,27 @@ export class DuckDbBackend implements Backend {
    * (else DuckDB's own).
    */
   static async open(path: string, memoryLimit?: string, threads?: number): Promise<DuckDbBackend> {
-    const duckdb = await import('@duckdb/node-api');
-    const config: Record<string, string> = {};
-    if (memoryLimit !== undefined) config.memory_limit = memoryLimit;
-    if (threads !== undefined) config.threads = String(threads);
-    const instance = await duckdb.DuckDBInstance.create(
-      path,
-      Object.keys(config).length === 0 ? undefined : config,
-    );
+    const release = claimDuckDbFile(path);
     try {
-      const writer = await instance.connect();
-      const reader = await instance.connect();
-      await writer.run(STAGE);
-      return new DuckDbBackend(duckdb, instance, writer, reader);
+      const duckdb = await import('@duckdb/node-api');
+      const config: Record<string, string> = {};
+      if (memoryLimit !== undefined) config.memory_limit = memoryLimit;
+      if (threads !== undefined) config.threads = String(threads);
+      const instance = await duckdb.DuckDBInstance.create(
+        path,
+        Object.keys(config).length === 0 ? undefined : config,
+      );
+      try {
+        const writer = await instance.connect();
+        const reader = await instance.connect();
+        await writer.run(STAGE);
+        return new DuckDbBackend(duckdb, instance, writer, reader, release);
+      } catch (err) {
+        instance.closeSync();
+        throw err;
+      }
     } catch (err) {
-      instance.closeSync();
+      release();
       throw err;
     }
   }
@@ -295,11 +299,7 @@ export class DuckDbBackend implements Backend {
     await this.#appendColumns('stage_metrics', this.#metricTypes, metrics);
   }
 
-  /**
-   * The staged write (see the module's comment): a plain insert from staging, whose JSON casts
-   * DuckDB checks. The transaction is one call, emptying the staging tables included (each call
-   * is a hand-off to DuckDB's threads).
-   */
+  /** The staged write (module comment): one call, emptying the staging tables included. */
   async #writeStaged(rows: readonly StoredRow[]): Promise<void> {
     await this.#stage(rows);
     await this.#writer.run(`begin transaction;
@@ -311,11 +311,7 @@ export class DuckDbBackend implements Backend {
     this.#stageDirty = false;
   }
 
-  /**
-   * The checked write (see the module's comment): measured on DuckDB 1.5, `on conflict do nothing
-   * returning` costs ~9x a plain insert into the same indexed table, so it runs only after a plain
-   * write was refused, a redelivered id being the rare case.
-   */
+  /** The checked write (module comment): `on conflict` costs ~9x a plain insert (DuckDB 1.5). */
   async #writeChecked(rows: readonly StoredRow[]): Promise<Set<string>> {
     const c = this.#writer;
     if (this.#stageDirty) await c.run(CLEAR_STAGE);
@@ -379,6 +375,7 @@ export class DuckDbBackend implements Backend {
     this.#writer.closeSync();
     this.#reader.closeSync();
     this.#instance.closeSync();
+    this.#release();
   }
 }
 
