@@ -71,24 +71,27 @@ describe('DuckDB writes', () => {
     expect(direct.messages).toHaveLength(300);
     expect(direct.metrics.length).toBe(rows.reduce((n, r) => n + r.metrics.length, 0));
 
-    // The same rows through the staged way (a surrogate escape in one more row sends the batch there).
+    // The same rows through the staged way: a surrogate escape in one more row sends the batch
+    // there. A lone one DuckDB refuses, so that batch fails as a whole (the staged insert, then the
+    // checked one) and stores nothing; the store then keeps that payload raw (see below).
     const other = await DuckDbBackend.open(':memory:', undefined, 1);
     try {
       await other.migrate();
-      const odd = row('z-odd', { payload: '{"note":"\\ud800"}' });
-      expect(appendsAsJson(odd)).toBe(false);
-      // DuckDB refuses that payload as JSON, so the staged batch fails as a whole...
-      await expect(other.write([...rows, odd])).rejects.toThrow();
-      expect(other.writes.staged + other.writes.checked).toBeGreaterThan(0);
-      // ...and the store keeps it raw (below); without it, the rows store as the direct write did.
-      const staged = rows.map((r) => ({ ...r }));
-      staged.push({ ...odd, payloadJson: null, payloadRaw: '{"note":"\\ud800"}', payloadEncoding: 'utf8' });
-      await other.write(staged);
+      const lone = row('z-lone', { payload: '{"note":"\\ud800"}' });
+      expect(appendsAsJson(lone)).toBe(false);
+      await expect(other.write([...rows, lone])).rejects.toThrow();
+      expect(other.writes).toEqual({ direct: 0, staged: 0, checked: 1 });
+      expect(await other.query('select count(*) as n from telemetry_messages', [])).toEqual([{ n: 0n }]);
+      // A valid pair DuckDB accepts: the batch is stored the staged way, as the direct way stored it.
+      const pair = row('z-pair', { payload: '{"note":"\\ud83d\\ude00","cpu":1}' });
+      expect(appendsAsJson(pair)).toBe(false);
+      expect(await other.write([...rows, pair])).toEqual(new Set([...rows, pair].map((r) => r.id)));
+      expect(other.writes).toEqual({ direct: 0, staged: 1, checked: 1 });
       const messages = await other.query(`select ${MESSAGE_COLUMNS} from telemetry_messages order by id`, []);
-      const metrics = await other.query(
-        `select ${METRIC_COLUMNS} from telemetry_metrics order by message_id, name`,
-        [],
-      );
+      const metrics = (
+        await other.query(`select ${METRIC_COLUMNS} from telemetry_metrics order by message_id, name`, [])
+      ).filter((m) => m.message_id !== 'z-pair');
+      expect(messages.at(-1)?.id).toBe('z-pair');
       expect(messages.slice(0, 300)).toEqual(direct.messages);
       expect(metrics).toEqual(direct.metrics);
     } finally {
