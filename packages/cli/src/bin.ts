@@ -18,8 +18,9 @@
  *   bench/device.bench.ts, idle RSS median: 61.8 MiB from the ESM build, ~53 MiB from this file:
  *   no ESM loader, no undici entry (fetch, WebSocket, caches, mocks), no node:assert, no
  *   node:http2, and one copy of core; ~51.8 MiB (30 s and 90 s) with no node:http or perf_hooks
- *   (src/bundle/http.ts, src/bundle/performance.ts) and the V8 settings of commands/device-v8.ts. `device run --iot-device-id` still loads the IoT Core
- *   adapter's own build (with its own core) when telemetry starts.
+ *   (src/bundle/http.ts, src/bundle/performance.ts) and the V8 settings of commands/device-v8.ts.
+ *   `device run --iot-device-id` still loads the IoT Core adapter's own build (with its own core)
+ *   when telemetry starts.
  * - every other command: the ESM build (`dist/index.js`), as before. Those commands load the
  *   clients' ESM builds; run from CommonJS they would load `@otakit/core` twice.
  */

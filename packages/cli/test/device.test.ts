@@ -204,26 +204,29 @@ describe('otakit device', () => {
     const dir = await mkdtemp(join(tmpdir(), 'otakit-cli-v8-'));
     const log = join(dir, 'loads.log');
     const preload = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'record-loads.mjs');
-    const agent = startJsonAgent(args, {
-      NODE_OPTIONS: `--import=${preload}`,
-      OTAKIT_LOAD_LOG: log,
-      OTAKIT_V8_LOG: '1',
-    });
     try {
-      await agent.until('"event":"update:done"');
+      const agent = startJsonAgent(args, {
+        NODE_OPTIONS: `--import=${preload}`,
+        OTAKIT_LOAD_LOG: log,
+        OTAKIT_V8_LOG: '1',
+      });
+      try {
+        await agent.until('"event":"update:done"');
+      } finally {
+        expect(await agent.stop()).toBe(0);
+      }
+      expect(agent.output()).toMatch(/"outcome":"success"/);
+      expect(await status()).toBe('success');
+      const lines = (await readFile(log, 'utf8')).split('\n').filter(Boolean);
+      const bundle = lines.findIndex((l) => l.endsWith('/dist/otakit-device.cjs'));
+      expect(bundle).toBeGreaterThan(-1);
+      expect(lines.filter((l) => l.startsWith('v8:'))).toEqual(
+        [...DEVICE_V8_FLAGS, ...AGENT_WASM_FLAGS, ...UPDATE_V8_FLAGS].map((f) => `v8:${f}`),
+      );
+      expect(lines.indexOf(`v8:${DEVICE_V8_FLAGS[0]}`)).toBeLessThan(bundle);
     } finally {
-      expect(await agent.stop()).toBe(0);
+      await rm(dir, { recursive: true, force: true });
     }
-    expect(agent.output()).toMatch(/"outcome":"success"/);
-    expect(await status()).toBe('success');
-    const lines = (await readFile(log, 'utf8')).split('\n').filter(Boolean);
-    const bundle = lines.findIndex((l) => l.endsWith('/dist/otakit-device.cjs'));
-    expect(bundle).toBeGreaterThan(-1);
-    expect(lines.filter((l) => l.startsWith('v8:'))).toEqual(
-      [...DEVICE_V8_FLAGS, ...AGENT_WASM_FLAGS, ...UPDATE_V8_FLAGS].map((f) => `v8:${f}`),
-    );
-    expect(lines.indexOf(`v8:${DEVICE_V8_FLAGS[0]}`)).toBeLessThan(bundle);
-    await rm(dir, { recursive: true, force: true });
   });
 
   it('run --download-only holds before install until SIGUSR1', { timeout: 120_000 }, async () => {

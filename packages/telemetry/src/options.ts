@@ -35,10 +35,11 @@ export interface TelemetryStoreOptions {
    * ({@link defaultDuckDbThreads}), at least 1, leaving a core to the process's event loop (the
    * broker, the ingest endpoints, the HTTP API), where DuckDB's own default is one per core.
    * Measured on a 2-core machine where the broker, its 1,000 simulated devices and the store share
-   * the cores (`pnpm bench telemetry`, 5 paired runs): with 1 thread instead of DuckDB's 2 the
-   * server used 7 to 31 % less CPU per message and ingest through the broker rose 6 to 34 %, while
-   * whole-day aggregates over 1,000,000 messages kept their p95 (59 against 57 ms; 58 against 67
-   * in the fifth run). A store that mostly answers large queries on a machine of its own may give
+   * the cores (`pnpm bench telemetry`, paired runs): with 1 thread instead of DuckDB's 2, ingest
+   * through the broker rose 6 to 34 % with the staged writes and 5 to 7 % with the direct ones
+   * (10,635 and 11,808 against 9,953 and 11,230 msg/s), the server using less CPU per message;
+   * whole-day aggregates over 1,000,000 messages were slower (p95 69 and 93 against 59 and 57 ms,
+   * the same runs). A store that mostly answers large queries on a machine of its own may give
    * every core (`os.availableParallelism()`).
    */
   duckdbThreads?: number;

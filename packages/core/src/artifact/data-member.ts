@@ -53,12 +53,13 @@ export async function readDataMember(
 ): Promise<void> {
   const { header, ledger, limits } = ctx;
   const body = ctx.outer.body();
-  const fromFile = ctx.file && (compression === 'zstd' || compression === 'lzma');
+  // From a file, decodeMemberFromFile decodes zstd and xz from the file itself, anything else as
+  // payloadDecompressor does.
   const plain =
     compression === 'none'
       ? body
-      : fromFile
-        ? decodeMemberFromFile(compression, ctx.file!, ctx.outer.bodyRange(), body, member, ctx.signal)
+      : ctx.file
+        ? decodeMemberFromFile(compression, ctx.file, ctx.outer.bodyRange(), body, member, ctx.signal)
         : payloadDecompressor(compression)(body, member, ctx.signal);
   // Decompressed chunks are lent too (see payloadDecompressor).
   const lent = ctx.lent || compression !== 'none';

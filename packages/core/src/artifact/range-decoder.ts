@@ -195,8 +195,8 @@ export async function* decodeMemberFromFile(
     const zstdProgram = zstdCommand();
     // Compressible zstd data keeps the present path (see MIN_RAW_SHARE_FOR_DD), without probing
     // anything; so does a member when no usable dd is found. The probes run once per process each.
-    const worthIt = async () => !zstd || (await mostlyRawZstd(own, range.offset, range.size, member, signal));
-    if (!(await worthIt()) || !(await rangeReaderWorks(command))) decoder = undefined;
+    const worthIt = !zstd || (await mostlyRawZstd(own, range.offset, range.size, member, signal));
+    if (!worthIt || !(await rangeReaderWorks(command))) decoder = undefined;
     else {
       const feeder = {
         command,

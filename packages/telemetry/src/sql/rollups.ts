@@ -48,11 +48,11 @@ export const CLAIMED_WATERMARK = 'select watermark from telemetry_rollup_state w
 export function markDirtyFrom(source: string): string {
   return `insert into telemetry_rollup_dirty (bucket)
     select distinct ${BUCKET_OF_ROW} from ${source}
-    where ${BUCKET_OF_ROW} < (select watermark from telemetry_rollup_state where id = 1)`;
+    where ${BUCKET_OF_ROW} < (${CLAIMED_WATERMARK})`;
 }
 
 /** The watermarks and whether any bucket is marked dirty. */
-export const ROLLUP_STATE = `select (select watermark from telemetry_rollup_state where id = 1) as claimed,
+export const ROLLUP_STATE = `select (${CLAIMED_WATERMARK}) as claimed,
   (select watermark from telemetry_rollup_state where id = 2) as rolled,
   (select count(*) from (select 1 from telemetry_rollup_dirty limit 1) d) as dirty`;
 
