@@ -44,8 +44,8 @@ export interface TelemetryStoreOptions {
    */
   duckdbThreads?: number;
   /**
-   * How often the store rolls up the time buckets that closed (see {@link TelemetryStore.rollUp}),
-   * in ms; default 60,000, `0` never (reads then roll up what closed since the last roll-up
+   * How often the store rolls up the received time that closed (10-second slices, see
+   * {@link TelemetryStore.rollUp}), in ms; default 60,000, `0` never (reads then roll up what closed since the last roll-up
    * themselves, and the first read after a long quiet spell or a bulk load pays for it: 1,000,000
    * backdated messages took ~13 s on PostgreSQL and ~1.6 s on DuckDB). The timer does not keep
    * the process alive; a failed roll-up is retried at the next tick (and by the next read).

@@ -14,7 +14,9 @@ export function hourOf(b: number): number {
 /**
  * Which rollups and samples hold the window [fromMs, toMs): its whole hours from the hourly
  * rollups, the other whole buckets in [low, high) from the 5-minute ones (a dirty bucket from the
- * samples, and its hour from its 5-minute rollups), the rest from the samples.
+ * samples, and its hour from its 5-minute rollups), the rest from the samples. `partialMs`: bucket
+ * `high` is rolled up to that time (the window holding all of it before that time, the bucket not
+ * dirty): its 5-minute rollups answer for it too, and the samples from `partialMs` on.
  */
 export function planOf(
   f: FilterSpec,
@@ -23,10 +25,14 @@ export function planOf(
   low: number,
   high: number,
   dirty: readonly number[],
+  partialMs?: number,
 ): RollupPlan {
   const hourFrom = Math.ceil(low / HOUR_BUCKETS) * HOUR_BUCKETS;
   const hourTo = Math.floor(high / HOUR_BUCKETS) * HOUR_BUCKETS;
   const hasHours = hourFrom < hourTo;
+  // The buckets read from rollups: [low, top).
+  const top = partialMs === undefined ? high : high + 1;
+  const rolledTo = partialMs ?? high * BUCKET_MS;
   const hoursExcept = hasHours
     ? [...new Set(dirty.filter((b) => b >= hourFrom && b < hourTo).map((b) => hourOf(b)))]
     : [];
@@ -35,19 +41,19 @@ export function planOf(
     ? [
         [low, hourFrom],
         ...[...hoursExcept].sort((a, b) => a - b).map((h): [number, number] => [h, h + HOUR_BUCKETS]),
-        [hourTo, high],
+        [hourTo, top],
       ]
-    : [[low, high]];
+    : [[low, top]];
   const fine = without(fineRanges, dirty);
   const raw: TimeRange[] = [];
   if (fromMs === undefined || fromMs < low * BUCKET_MS) raw.push({ from: f.from, to: bucketStart(low) });
   for (const [a, b] of runs(dirty)) raw.push({ from: bucketStart(a), to: bucketStart(b) });
-  if (toMs === undefined || toMs > high * BUCKET_MS) raw.push({ from: bucketStart(high), to: f.to });
+  if (toMs === undefined || toMs > rolledTo) raw.push({ from: new Date(rolledTo).toISOString(), to: f.to });
   return {
     hours: hasHours ? { from: hourFrom, to: hourTo } : undefined,
     hoursExcept,
     buckets: fine,
-    valueBuckets: without([[low, high]], dirty),
+    valueBuckets: without([[low, top]], dirty),
     raw,
   };
 }

@@ -1,48 +1,62 @@
 /**
- * Pre-aggregated rollups of closed time buckets, and exact aggregates read from them.
+ * Pre-aggregated rollups of received time, and exact aggregates read from them.
  *
- * ## What is stored (migration 4)
+ * ## What is stored (migrations 4 and 5)
  * `telemetry_rollups` holds, per field, release, registry, kind, bucket and value class (~1 % of
  * relative width on a log scale, zero its own class, signed), the number of samples, their sum,
  * least and greatest value, at two levels: 5-minute buckets, which also keep the values themselves
  * (for the exact refinement below), and whole hours (built from their twelve 5-minute rollups).
- * Two watermarks (5-minute bucket numbers) in `telemetry_rollup_state`: `claimed` (writers record
- * the buckets below it that they add rows to, in `telemetry_rollup_dirty`, in the same statement
- * as the rows) and `rolled` (the buckets below it have their rollups, except those listed dirty;
- * an hour below it has its hourly rollup).
+ * A 5-minute bucket may have several rows per key: each roll-up adds the slices (10 seconds) that
+ * closed since the last one, as rows of their own; the reads and the hours sum them. Two
+ * watermarks (slice numbers) in `telemetry_rollup_state`: `claimed` (writers record the bucket
+ * of every row in a slice below it that they add, in `telemetry_rollup_dirty`, in the same
+ * statement as the rows) and `rolled` (the invariant: the 5-minute rollups of a bucket not
+ * listed dirty count exactly its samples received before the start of slice `rolled`; an hour
+ * whose last slice is below it has its hourly rollup, equal to its twelve buckets' unless one is
+ * dirty).
  *
- * ## Building (lazily, by the reads: {@link Rollups.roll})
- * 1. Raise `claimed` to the current bucket in a transaction that excludes writers
- *    (`Backend.excludingWriters`: on PostgreSQL the exclusive side of an advisory lock every write
- *    transaction holds shared, taken by a statement before its insert).
+ * ## Building (lazily, by the reads, and on the store's timer: {@link Rollups.roll})
+ * 1. Raise `claimed` to the slice {@link CLAIM_LAG_SLICES} before the current one (a row is stamped
+ *    when accepted and written a little later: a row stamped in a claimed slice makes its bucket
+ *    be built again) in a transaction that excludes writers (`Backend.excludingWriters`: on
+ *    PostgreSQL the exclusive side of an advisory lock every write transaction holds shared, taken
+ *    by a statement before its insert).
  * 2. In one snapshot (PostgreSQL `repeatable read`), holding the roller lock taken *before* the
- *    snapshot: build the 5-minute buckets [rolled, claimed), rebuild every dirty bucket below
- *    `rolled`, then (from those 5-minute rollups, exact in this snapshot) the hours completed by
- *    this roll and the complete hours holding a dirty bucket; delete the dirty records this
- *    snapshot sees, set `rolled = claimed`.
+ *    snapshot: add the samples of the slices [rolled, claimed) to the 5-minute rollups of their
+ *    buckets; delete every rollup of each dirty bucket that had rollups before (it starts below
+ *    `rolled`) and build it again from its samples below `claimed`; then (from those 5-minute
+ *    rollups, exact in this snapshot) the hours completed by this roll and the complete hours
+ *    holding a dirty bucket; delete the dirty records this snapshot sees, set `rolled = claimed`.
  *
  * Why no row is ever missed or counted twice, whatever the timing (PostgreSQL, READ COMMITTED
- * writers): take a row R of bucket B committed by writer W. Step 1 waits for every write
- * transaction holding the shared lock, and a write taking it later waits for step 1's commit and
- * then starts its insert, whose snapshot therefore sees the raised `claimed`. So either W committed
- * before step 1 committed (then R is in every later snapshot, in particular step 2's), or W saw
- * `claimed` > B and recorded B dirty in R's transaction. In the second case, a roller's snapshot
- * either sees R (and then counts it when building B) or does not see W's commit at all, hence
- * neither R nor W's dirty record, which it therefore does not delete (a snapshot's delete touches
- * only rows it sees): B stays dirty until a roller whose snapshot sees R rebuilds it. Rollers are
- * serialised by a lock taken before their snapshot, so each starts from what the previous one
- * committed; a roller also deletes the rollups of a bucket before building it, so building twice
- * only redoes work. A read takes one snapshot for all its statements: in it, every bucket below
- * `rolled` and not dirty has rollups equal to the samples the same snapshot sees (a sample of the
- * bucket committed after its rollup was built carries a dirty record committed with it), an hour
- * holding no dirty bucket has an hourly rollup equal to its twelve 5-minute ones, and the rest is
- * read from the samples. On DuckDB (one process) the writes and step 1 take turns in
- * JavaScript, a flag stands for the roller lock, and a transaction is a snapshot.
+ * writers): take a row R of slice S and bucket B committed by writer W. Step 1 waits for every
+ * write transaction holding the shared lock, and a write taking it later waits for step 1's commit
+ * and then starts its insert, whose snapshot therefore sees the raised `claimed`. So either W
+ * committed before the step 1 that raised `claimed` above S committed (then R is in the snapshot
+ * of every roller that adds S, which happens after), or W saw `claimed` > S and recorded B dirty in
+ * R's transaction. In the second case, a roller's snapshot either sees R (and then counts it:
+ * adding S, or building B again, as B is then dirty in that snapshot) or does not see W's commit
+ * at all, hence neither R nor W's dirty record, which it therefore does not delete (a snapshot's
+ * delete touches only rows it sees): B stays dirty until a roller whose snapshot sees R builds it
+ * again. A roller adds each slice once (the next starts from the `rolled` this one committed,
+ * rollers being serialised by a lock taken before their snapshot), and building a bucket again
+ * deletes all of its rollups first, those just added included. A read takes one snapshot for all
+ * its statements: in it, every bucket not dirty has 5-minute rollups equal to its samples before
+ * `rolled`, an hour holding no dirty bucket and wholly below `rolled` has an hourly rollup equal to
+ * its twelve 5-minute ones, and the rest is read from the samples. On DuckDB (one process) the
+ * writes and step 1 take turns in JavaScript, a flag stands for the roller lock, and a
+ * transaction is a snapshot.
+ *
+ * Adding a few slices reads them through the (name, time) index on PostgreSQL, field by field
+ * (see `buildRollups`): no index leads with the time, and a scan of the whole table each time
+ * would make the roll-ups of a busy store cost more than the reads they save.
  *
  * ## Reading (exact)
  * The window [from, to) is its clean whole hours (hourly rollups), its other clean whole 5-minute
- * buckets (5-minute rollups), and the samples of the rest: the partial edge buckets, the buckets
- * not rolled yet (at least the open one) and the dirty ones: per release and
+ * buckets (5-minute rollups), the bucket of slice `rolled` up to that slice when the window holds
+ * all of that and it is clean (its 5-minute rollups), and the samples of the rest: the partial edge
+ * buckets, the slices not rolled yet (the last 10 to 20 seconds, besides any the timer and the
+ * reads have not reached) and the dirty buckets: per release and
  * value class, count, sum, least and greatest value. count and max are exact; the mean is the sum
  * of the class sums over the count (the same samples as `avg`, summed in another order: it may
  * differ from `avg` in the last bits). For the percentiles, `percentile_cont` needs the sorted
@@ -75,9 +89,11 @@ import type { Dialect } from './sql/migrations.js';
 import type { FilterSpec } from './sql/queries.js';
 import {
   BUCKET_MS,
+  BUCKET_SLICES,
   buildHourRollups,
   buildRollups,
   CLAIM,
+  CLAIM_LAG_SLICES,
   classHistogramQuery,
   clearDirty,
   DIRTY_BUCKETS,
@@ -88,6 +104,7 @@ import {
   type RollupPlan,
   refinementQuery,
   SET_ROLLED,
+  SLICE_MS,
   stageRawQuery,
 } from './sql/rollups.js';
 import type { MetricAggregate, ReleaseAggregate } from './types.js';
@@ -139,32 +156,38 @@ export class Rollups {
   }
 
   /**
-   * Rolls up what is closed and pending: raises `claimed` to the current bucket, builds the
-   * buckets below it, rebuilds the dirty ones. Returns at once when another roller runs (a read
-   * then reads the samples of what is not rolled).
+   * Rolls up what is closed and pending: raises `claimed` to the slice {@link CLAIM_LAG_SLICES}
+   * before the current one, adds the slices below it to the rollups, rebuilds the dirty buckets.
+   * Returns at once when another roller runs (a read then reads the samples of what is not rolled).
    */
   async roll(): Promise<void> {
-    const nowBucket = Math.floor(this.#now() / BUCKET_MS);
+    const claimTo = Math.floor(this.#now() / SLICE_MS) - CLAIM_LAG_SLICES;
     const [state] = await this.#backend.query(ROLLUP_STATE, []);
     const claimed = Number(state?.claimed);
-    if (claimed < nowBucket) await this.#backend.excludingWriters((q) => q(CLAIM, [nowBucket]));
+    if (claimed < claimTo) await this.#backend.excludingWriters((q) => q(CLAIM, [claimTo]));
     else if (Number(state?.rolled) >= claimed && Number(state?.dirty) === 0) return;
+    const dialect = this.#backend.dialect;
     await this.#backend.inSnapshot(async (q) => {
       const [s] = await q(ROLLUP_STATE);
       const claimedNow = Number(s?.claimed);
       const rolled = Number(s?.rolled);
       const dirty = (await q(DIRTY_BUCKETS)).map((r) => Number(r.bucket));
-      if (rolled < claimedNow) await build(q, rolled, claimedNow);
-      // Dirty buckets at or above `rolled` were just built from this same snapshot.
-      for (const [from, to] of runs(dirty.filter((b) => b < rolled))) await build(q, from, to);
-      // Hours completed by this roll, and complete hours holding a dirty bucket.
-      const hours = new Set<number>();
-      const firstNew = hourOf(rolled);
-      for (let h = firstNew; h + HOUR_BUCKETS <= claimedNow; h += HOUR_BUCKETS) hours.add(h);
-      for (const b of dirty) {
-        const h = hourOf(b);
-        if (h + HOUR_BUCKETS <= claimedNow) hours.add(h);
+      // The slices [rolled, claimedNow), added to the rollups of their buckets.
+      if (rolled < claimedNow) await build(q, dialect, rolled * SLICE_MS, claimedNow * SLICE_MS);
+      // A dirty bucket that had rollups before this roll (one starting at or above `rolled` was
+      // just built whole from this same snapshot): all its rollups deleted (those just added
+      // too), then built again from its samples up to the new watermark.
+      const stale = dirty.filter((b) => b * BUCKET_SLICES < rolled);
+      for (const [from, to] of runs(stale)) {
+        const d = deleteRollups(from, to, false);
+        await q(d.text, d.params);
+        await build(q, dialect, from * BUCKET_MS, Math.min(to * BUCKET_MS, claimedNow * SLICE_MS));
       }
+      // Hours completed by this roll, and complete hours holding a dirty bucket.
+      const complete = (h: number) => (h + HOUR_BUCKETS) * BUCKET_SLICES <= claimedNow;
+      const hours = new Set<number>();
+      for (let h = hourOf(Math.floor(rolled / BUCKET_SLICES)); complete(h); h += HOUR_BUCKETS) hours.add(h);
+      for (const b of dirty) if (complete(hourOf(b))) hours.add(hourOf(b));
       const hourRuns = runs([...hours].map((h) => h / HOUR_BUCKETS));
       // From the 5-minute rollups, all exact in this snapshot now.
       for (const [from, to] of hourRuns) await buildHours(q, from * HOUR_BUCKETS, to * HOUR_BUCKETS);
@@ -177,7 +200,7 @@ export class Rollups {
       // roll-up of a store, or after a bulk load) they are stale until autovacuum analyzes the
       // table, and a read then scans every rollup instead of its range (measured: a day's read
       // ~150 ms against ~25 ms).
-      if (this.#backend.dialect === 'postgres' && claimedNow - rolled + dirty.length > LARGE_ROLL) {
+      if (dialect === 'postgres' && (claimedNow - rolled) / BUCKET_SLICES + stale.length > LARGE_ROLL) {
         await q('analyze telemetry_rollups');
       }
     }, true);
@@ -231,11 +254,34 @@ export class Rollups {
     await this.roll();
     return await this.#backend.inSnapshot(async (q) => {
       const [state] = await q(ROLLUP_STATE);
-      const high = Math.min(Number(state?.rolled), highWanted);
+      const rolled = Number(state?.rolled);
+      // Whole buckets rolled up, and the bucket `rolled` is in, rolled up to its slice.
+      const whole = Math.floor(rolled / BUCKET_SLICES);
+      const high = Math.min(whole, highWanted);
       if (high - low < MIN_ROLLUP_BUCKETS) return undefined;
-      const dirty = (await q(DIRTY_BUCKETS)).map((r) => Number(r.bucket)).filter((b) => b >= low && b < high);
+      const dirty = (await q(DIRTY_BUCKETS))
+        .map((r) => Number(r.bucket))
+        .filter((b) => b >= low && b <= high);
       if (dirty.length > MAX_LIST) return undefined;
-      const plan = planOf(f, fromMs, toMs, low, high, dirty);
+      // That bucket's rollups hold its samples before `rolledMs`: they answer for it when the
+      // window holds all of that, and it is not dirty; the samples from `rolledMs` on are read.
+      const rolledMs = rolled * SLICE_MS;
+      const partial =
+        high === whole &&
+        rolledMs > whole * BUCKET_MS &&
+        (toMs === undefined || toMs >= rolledMs) &&
+        !dirty.includes(whole)
+          ? rolledMs
+          : undefined;
+      const plan = planOf(
+        f,
+        fromMs,
+        toMs,
+        low,
+        high,
+        dirty.filter((b) => b < high),
+        partial,
+      );
       const staged = this.#backend.dialect === 'duckdb';
       if (staged && plan.raw.length > 0) {
         const r = stageRawQuery(metric, f, plan);
@@ -249,11 +295,13 @@ export class Rollups {
   }
 }
 
-/** Deletes and builds the 5-minute rollups of buckets [from, to). */
-async function build(q: Querier, from: number, to: number): Promise<void> {
-  const d = deleteRollups(from, to, false);
-  await q(d.text, d.params);
-  const b = buildRollups(from, to);
+/** Shortest time range built without {@link buildRollups}' index walk on PostgreSQL (see there). */
+const LONG_BUILD_MS = 6 * 3_600_000;
+
+/** Adds the 5-minute rollups of the samples received in [fromMs, toMs). */
+async function build(q: Querier, dialect: Dialect, fromMs: number, toMs: number): Promise<void> {
+  const byField = dialect === 'postgres' && toMs - fromMs < LONG_BUILD_MS;
+  const b = buildRollups(new Date(fromMs).toISOString(), new Date(toMs).toISOString(), byField);
   await q(b.text, b.params);
 }
 

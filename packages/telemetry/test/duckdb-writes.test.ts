@@ -10,7 +10,15 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DuckDbBackend } from '../src/backends/duckdb.js';
 import { appendsAsJson } from '../src/backends/duckdb-json.js';
 import { type StoredRow, toStoredRow } from '../src/message.js';
-import { BUCKET_MS, BUCKET_OF_ROW, bucketOfMs, CLAIM } from '../src/sql/rollups.js';
+import {
+  BUCKET_MS,
+  BUCKET_OF_ROW,
+  bucketOfMs,
+  CLAIM,
+  SLICE_MS,
+  SLICE_OF_ROW,
+  sliceOfMs,
+} from '../src/sql/rollups.js';
 import { rng } from './random.js';
 
 const REGISTRY = 'projects/demo/locations/europe-west1/registries/fleet';
@@ -115,29 +123,45 @@ describe('DuckDB writes', () => {
     expect(backend.writes.direct).toBe(2);
   });
 
-  it('marks the buckets below the claimed watermark dirty, reading the watermark again after a claim', async () => {
+  it('marks the buckets of rows below the claimed slice dirty, reading the watermark again after a claim', async () => {
     const bucket = (ms: number) => Math.floor(ms / BUCKET_MS);
-    const claimAt = async (ms: number) => backend.excludingWriters((q) => q(CLAIM, [bucket(ms)]));
+    // The claimed watermark is a slice number.
+    const claimAt = async (ms: number) =>
+      backend.excludingWriters((q) => q(CLAIM, [Math.floor(ms / SLICE_MS)]));
     await backend.write([row('early', { receivedAt: BASE })]);
     expect((await dump()).dirty).toEqual([]);
-    await claimAt(BASE + 10 * BUCKET_MS);
-    // Below the watermark: dirty. At it and after: not.
+    // Claimed up to the 7th slice of bucket 10.
+    const claim = BASE + 10 * BUCKET_MS + 6 * SLICE_MS;
+    await claimAt(claim);
+    // Below the watermark: the row's bucket is dirty, the open one too. At it and after: not.
     await backend.write([
       row('late-1', { receivedAt: BASE + 2 * BUCKET_MS + 1 }),
       row('late-2', { receivedAt: BASE + 2 * BUCKET_MS + 5 }),
       row('late-3', { receivedAt: BASE + 9 * BUCKET_MS + 299_999.999 }),
-      row('open', { receivedAt: BASE + 10 * BUCKET_MS }),
+      row('open', { receivedAt: claim }),
+      row('open-later', { receivedAt: claim + 2 * BUCKET_MS }),
     ]);
     expect((await dump()).dirty).toEqual([bucket(BASE) + 2, bucket(BASE) + 9]);
+    await backend.write([row('open-late', { receivedAt: claim - 0.001 })]);
+    expect((await dump()).dirty).toEqual([bucket(BASE) + 2, bucket(BASE) + 9, bucket(BASE) + 10]);
     await claimAt(BASE + 20 * BUCKET_MS);
     await backend.write([row('now-late', { receivedAt: BASE + 15 * BUCKET_MS })]);
-    expect((await dump()).dirty).toEqual([bucket(BASE) + 2, bucket(BASE) + 9, bucket(BASE) + 15]);
-    expect(backend.writes.direct).toBe(3);
+    expect((await dump()).dirty).toEqual([
+      bucket(BASE) + 2,
+      bucket(BASE) + 9,
+      bucket(BASE) + 10,
+      bucket(BASE) + 15,
+    ]);
+    expect(backend.writes.direct).toBe(4);
   });
 
-  it('computes the bucket of a row as DuckDB does, at the edges of buckets and before 1970', async () => {
+  it('computes the bucket and the slice of a row as DuckDB does, at the edges of buckets and slices and before 1970', async () => {
     const times = [
       BASE,
+      BASE + SLICE_MS,
+      BASE + SLICE_MS - 0.001,
+      BASE + 7 * SLICE_MS - 0.0004,
+      -SLICE_MS - 0.001,
       BASE - 0.001,
       BASE + 0.001,
       BASE + BUCKET_MS - 0.001,
@@ -152,9 +176,13 @@ describe('DuckDB writes', () => {
       Date.parse('1969-12-31T23:59:59.9995Z'),
     ];
     await backend.write(times.map((t, i) => row(`t${i}`, { receivedAt: t })));
-    const got = await backend.query(`select id, ${BUCKET_OF_ROW} as bucket from telemetry_messages`, []);
-    const byId = new Map(got.map((r) => [String(r.id), Number(r.bucket)]));
-    for (const [i, t] of times.entries()) expect([t, bucketOfMs(t)]).toEqual([t, byId.get(`t${i}`)]);
+    const got = await backend.query(
+      `select id, ${BUCKET_OF_ROW} as bucket, ${SLICE_OF_ROW} as slice from telemetry_messages`,
+      [],
+    );
+    const byId = new Map(got.map((r) => [String(r.id), [Number(r.bucket), Number(r.slice)]]));
+    for (const [i, t] of times.entries())
+      expect([t, bucketOfMs(t), sliceOfMs(t)]).toEqual([t, ...(byId.get(`t${i}`) ?? [])]);
   });
 });
 

@@ -501,7 +501,7 @@ for (const backend of backendsUnderTest()) {
           target.url,
           'select version from telemetry_schema_version order by version',
         );
-        expect(versions.map((r) => Number(r.version))).toEqual([1, 2, 3, 4]);
+        expect(versions.map((r) => Number(r.version))).toEqual([1, 2, 3, 4, 5]);
         expect(await store.releaseAggregates({ metric: 'cpu' })).toEqual([
           { release: 'r1', count: 2, mean: 2, p50: 2, p95: 2.9, max: 3 },
         ]);

@@ -27,7 +27,7 @@ import type { StoredRow } from '../message.js';
 import { messageColumnValues } from '../message.js';
 import { CREATE_VERSION_TABLE, MIGRATIONS, migrationStatements } from '../sql/migrations.js';
 import { Params } from '../sql/queries.js';
-import { bucketOfMs, CLAIMED_WATERMARK, markDirtyFrom } from '../sql/rollups.js';
+import { bucketOfMs, CLAIMED_WATERMARK, markDirtyFrom, sliceOfMs } from '../sql/rollups.js';
 import type { Backend, Querier } from './backend.js';
 import { claimDuckDbFile } from './duckdb-files.js';
 import { appendsAsJson } from './duckdb-json.js';
@@ -262,8 +262,7 @@ export class DuckDbBackend implements Backend {
         (metrics[6] as DuckDBValue[]).push(name);
         (metrics[7] as DuckDBValue[]).push(value);
       }
-      const bucket = bucketOfMs(r.receivedAt);
-      if (bucket < claimed) dirty.add(bucket);
+      if (sliceOfMs(r.receivedAt) < claimed) dirty.add(bucketOfMs(r.receivedAt));
     }
     await transaction(c, async () => {
       await this.#appendColumns('telemetry_messages', this.#messageTypes, messages);

@@ -129,6 +129,16 @@ export const MIGRATIONS: readonly Migration[] = [
       'create index if not exists telemetry_rollups_name_class on telemetry_rollups (name, artifact_name, value_class, bucket)',
     ],
   },
+  {
+    version: 5,
+    description:
+      'rollup watermarks count 10-second slices instead of 5-minute buckets, so that the open bucket is rolled up slice by slice',
+    statements: [
+      // A bucket is 30 slices (sql/rollups.ts BUCKET_SLICES): the same watermarks, in slices. The
+      // rollups and the dirty records (bucket numbers) stay as they are.
+      'update telemetry_rollup_state set watermark = watermark * 30',
+    ],
+  },
 ];
 
 /** The statements of `migration` for `dialect`, with types filled in. */

@@ -13,6 +13,25 @@ export const ROLLUP_BUCKET_SECONDS = 300;
 export const BUCKET_MS = ROLLUP_BUCKET_SECONDS * 1000;
 /** Buckets per hour. */
 export const HOUR_BUCKETS = 3600 / ROLLUP_BUCKET_SECONDS;
+/**
+ * Seconds of received time per slice: the unit of the watermarks. A roll-up adds the slices that
+ * closed since the last one to the rollups of their bucket, so the open bucket is rolled up
+ * too, all but its last slices (see `../rollups.ts`).
+ */
+export const SLICE_SECONDS = 10;
+/** Milliseconds per slice. */
+export const SLICE_MS = SLICE_SECONDS * 1000;
+/** Slices per bucket (migration 5 multiplies the watermarks of migration 4 by it: keep them equal). */
+export const BUCKET_SLICES = ROLLUP_BUCKET_SECONDS / SLICE_SECONDS;
+/**
+ * Slices a claim stays behind the current one: a row is stamped when it is accepted and written
+ * a little later, and a row written into a claimed slice makes its whole bucket be built again
+ * (see `markDirtyFrom`): the claim waits until the slice is at least this old.
+ */
+export const CLAIM_LAG_SLICES = 1;
+
+/** Whole seconds since the epoch of a row's received time (see {@link BUCKET_OF_ROW}). */
+const SECONDS_OF_ROW = `floor(date_part('epoch', received_at))`;
 
 /**
  * A row's bucket: seconds since the epoch as a double (`date_part`, a double on both databases:
@@ -22,7 +41,10 @@ export const HOUR_BUCKETS = 3600 / ROLLUP_BUCKET_SECONDS;
  * the division is not whole). A row at a bucket's first microsecond is in it, one a microsecond
  * before is in the previous one, as the time ranges [start, next start) the reads use.
  */
-export const BUCKET_OF_ROW = `cast(floor(floor(date_part('epoch', received_at)) / ${ROLLUP_BUCKET_SECONDS}) as bigint)`;
+export const BUCKET_OF_ROW = `cast(floor(${SECONDS_OF_ROW} / ${ROLLUP_BUCKET_SECONDS}) as bigint)`;
+
+/** A row's slice, as {@link BUCKET_OF_ROW} computes its bucket. */
+export const SLICE_OF_ROW = `cast(floor(${SECONDS_OF_ROW} / ${SLICE_SECONDS}) as bigint)`;
 
 /**
  * A value's class: 0 for zero, else about 1 % of relative width on a log scale, signed with the
@@ -32,23 +54,32 @@ export const BUCKET_OF_ROW = `cast(floor(floor(date_part('epoch', received_at)) 
 export const VALUE_CLASS = `cast(case when value > 0 then 200000 + floor(ln(value) * 100)
   when value < 0 then -200000 - floor(ln(-value) * 100) else 0 end as integer)`;
 
-/**
- * The bucket {@link BUCKET_OF_ROW} gives a row stored at `receivedAtMs` (stored to the microsecond,
- * as the backends round it), computed here for a writer that knows the claimed watermark.
- */
-export function bucketOfMs(receivedAtMs: number): number {
-  const seconds = Math.floor(Math.round(receivedAtMs * 1000) / 1e6);
-  return Math.floor(seconds / ROLLUP_BUCKET_SECONDS);
+/** Whole seconds since the epoch of a row stored at `receivedAtMs` (stored to the microsecond, as the backends round it). */
+function secondsOfMs(receivedAtMs: number): number {
+  return Math.floor(Math.round(receivedAtMs * 1000) / 1e6);
 }
 
-/** The claimed watermark (writers mark the buckets below it dirty). */
+/**
+ * The bucket {@link BUCKET_OF_ROW} gives a row stored at `receivedAtMs`, computed here for a
+ * writer that knows the claimed watermark.
+ */
+export function bucketOfMs(receivedAtMs: number): number {
+  return Math.floor(secondsOfMs(receivedAtMs) / ROLLUP_BUCKET_SECONDS);
+}
+
+/** The slice {@link SLICE_OF_ROW} gives a row stored at `receivedAtMs`. */
+export function sliceOfMs(receivedAtMs: number): number {
+  return Math.floor(secondsOfMs(receivedAtMs) / SLICE_SECONDS);
+}
+
+/** The claimed watermark, a slice number (writers mark the buckets of rows below it dirty). */
 export const CLAIMED_WATERMARK = 'select watermark from telemetry_rollup_state where id = 1';
 
-/** The dirty record of the write path: every bucket below the claimed watermark that `source` adds a row to. */
+/** The dirty record of the write path: the bucket of every row of `source` in a slice below the claimed watermark. */
 export function markDirtyFrom(source: string): string {
   return `insert into telemetry_rollup_dirty (bucket)
     select distinct ${BUCKET_OF_ROW} from ${source}
-    where ${BUCKET_OF_ROW} < (${CLAIMED_WATERMARK})`;
+    where ${SLICE_OF_ROW} < (${CLAIMED_WATERMARK})`;
 }
 
 /** The watermarks and whether any bucket is marked dirty. */
@@ -70,6 +101,11 @@ export function bucketStart(b: number): string {
   return new Date(b * BUCKET_MS).toISOString();
 }
 
+/** The time of the start of slice `s`, ISO 8601. */
+export function sliceStart(s: number): string {
+  return new Date(s * SLICE_MS).toISOString();
+}
+
 /** Removes the rollups of one level whose bucket is in [from, to), before they are (re)built. */
 export function deleteRollups(from: number, to: number, hourly: boolean): SqlQuery {
   return {
@@ -79,18 +115,42 @@ export function deleteRollups(from: number, to: number, hourly: boolean): SqlQue
 }
 
 /**
- * Builds the 5-minute rollups of buckets [from, to) from the samples, keeping the values (for the
- * refinement).
+ * PostgreSQL: the field names of the samples, one index probe each (the (name, time) index walked
+ * name by name: PostgreSQL has no skip scan), so that a build of a short time range reads that
+ * range of each field from the index instead of scanning the whole table (no index leads with
+ * the time: each would slow every write).
  */
-export function buildRollups(from: number, to: number): SqlQuery {
-  const text = `insert into telemetry_rollups (name, artifact_name, registry, kind, hourly, bucket, value_class, n, s, mn, mx, vals)
+const FIELD_NAMES = `with recursive field_names(field) as (
+    select min(name) from telemetry_metrics
+    union all
+    select (select min(m.name) from telemetry_metrics m where m.name > f.field) from field_names f
+    where f.field is not null
+  )`;
+
+/**
+ * Adds to the 5-minute rollups the samples received in [from, to) (ISO 8601), keeping the values
+ * (for the refinement): one row per field, release, registry, kind, bucket and class of the range.
+ * A bucket that already has rollups keeps them: the new rows count the samples of the range only,
+ * and the reads sum every row of a bucket and class. `byField`: field by field (a lateral join on
+ * {@link FIELD_NAMES}: each an index range scan; `offset 0` keeps PostgreSQL from flattening it
+ * into a join it may answer with a scan of the whole table), for a short range on PostgreSQL.
+ */
+export function buildRollups(from: string, to: string, byField: boolean): SqlQuery {
+  const range = 'received_at >= cast($1 as timestamptz) and received_at < cast($2 as timestamptz)';
+  const source = byField
+    ? `field_names f cross join lateral (
+        select name, artifact_name, registry, kind, received_at, value from telemetry_metrics
+        where name = f.field and ${range} offset 0) m
+      where f.field is not null`
+    : `telemetry_metrics where ${range}`;
+  const text = `${byField ? FIELD_NAMES : ''}
+    insert into telemetry_rollups (name, artifact_name, registry, kind, hourly, bucket, value_class, n, s, mn, mx, vals)
     select name, artifact_name, registry, kind, false, ${BUCKET_OF_ROW}, ${VALUE_CLASS},
       count(*), sum(value), min(value), max(value), array_agg(value)
-    from telemetry_metrics
-    where received_at >= cast($1 as timestamptz) and received_at < cast($2 as timestamptz)
+    from ${source}
     group by name, artifact_name, registry, kind, ${BUCKET_OF_ROW}, ${VALUE_CLASS}
     order by ${BUCKET_OF_ROW}`;
-  return { text, params: [bucketStart(from), bucketStart(to)] };
+  return { text, params: [from, to] };
 }
 
 /**
