@@ -317,9 +317,21 @@ export class TelemetryStore {
   /**
    * Rolls up what is closed and pending (see rollups.ts). Reads do it on their own; this lets a
    * process do it ahead of them (after a bulk load, or on a timer) so that no read pays for it.
+   * Waits for this store's own background roll-up first (which may have started before the last
+   * writes and left them to the next one); returns at once while another process rolls up.
    */
   async rollUp(): Promise<void> {
-    await this.#guard(() => this.#rollups.roll());
+    await this.#guard(async () => {
+      while (this.#rolling !== undefined) await this.#rolling;
+      // Registered before any await, so that the timer does not start one beside it.
+      const run = this.#rollups.roll();
+      this.#rolling = run
+        .catch(() => undefined)
+        .finally(() => {
+          this.#rolling = undefined;
+        });
+      await run;
+    });
   }
 
   /** Runs a read, its failures as {@link TelemetryQueryError} (after close: {@link TelemetryClosedError}). */

@@ -24,6 +24,7 @@ import { rng } from './random.js';
 
 const REGISTRY = 'projects/demo/locations/europe-west1/registries/fleet';
 const OTHER_REGISTRY = 'projects/demo/locations/europe-west1/registries/lab';
+const DIRTY = 'select count(*) as n from telemetry_rollup_dirty';
 const HOUR = 3_600_000;
 /** A bucket-aligned time well in the past (every bucket of the data is closed). */
 const BASE = Date.parse('2026-06-01T00:00:00.000Z');
@@ -388,6 +389,59 @@ for (const backend of backendsUnderTest()) {
         const again = await openTelemetryStore(url, { rollUpIntervalMs: 0 });
         try {
           expectReleases(await again.releaseAggregates(query(w)), samples, w);
+        } finally {
+          await again.close();
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it("rollUp() waits for the timer's roll-up and builds what it left, so nothing stays dirty", async () => {
+      const r = rng(13);
+      const dir = mkdtempSync(join(tmpdir(), 'otakit-rollup-busy-'));
+      // DuckDB: a file, so that what the store built can be counted once it has closed it.
+      const url = backend.name === 'postgres' ? target.url : join(dir, 't.duckdb');
+      const rows = async (sql: string) => {
+        if (backend.name === 'postgres') return await pgRows(url, sql);
+        const { DuckDBInstance } = createRequire(import.meta.url)('@duckdb/node-api');
+        const db = await DuckDBInstance.create(url);
+        const c = await db.connect();
+        try {
+          return (await c.runAndReadAll(sql)).getRowObjectsJS() as Record<string, unknown>[];
+        } finally {
+          c.closeSync();
+          db.closeSync();
+        }
+      };
+      try {
+        // A timer that is nearly always rolling up while the batches land (backdated, so each
+        // one after a claim marks its buckets dirty).
+        const busy = await openTelemetryStore(url, { rollUpIntervalMs: 1 });
+        const all: Sample[] = [];
+        try {
+          for (let i = 0; i < 6; i++) {
+            const { samples, messages } = makeSamples(r, 400, BASE + 900 * HOUR, 6 * HOUR, `busy${i}`);
+            await busy.appendBatch(messages);
+            all.push(...samples);
+            await new Promise((ok) => setTimeout(ok, 2));
+          }
+          await busy.rollUp();
+          // PostgreSQL: looked at before the store closes (its timer may start another roll-up
+          // since, which finds nothing to do).
+          if (backend.name === 'postgres') expect(Number((await rows(DIRTY))[0]?.n)).toBe(0);
+        } finally {
+          await busy.close();
+        }
+        expect(Number((await rows(DIRTY))[0]?.n)).toBe(0);
+        const [built] = await rows(
+          `select sum(n) as n from telemetry_rollups where name = 'distinct' and not hourly`,
+        );
+        expect(Number(built?.n)).toBe(all.filter((x) => 'distinct' in x.values).length);
+        const again = await openTelemetryStore(url, { rollUpIntervalMs: 0 });
+        try {
+          const w = { metric: 'distinct', from: BASE + 899 * HOUR, to: BASE + 907 * HOUR };
+          expectReleases(await again.releaseAggregates(query(w)), all, w);
         } finally {
           await again.close();
         }
