@@ -18,11 +18,33 @@ import type * as Undici from 'undici';
 import api from 'undici/lib/api/index.js';
 import errors from 'undici/lib/core/errors.js';
 import util from 'undici/lib/core/util.js';
-import Agent from 'undici/lib/dispatcher/agent.js';
 import Dispatcher from 'undici/lib/dispatcher/dispatcher.js';
-import EnvHttpProxyAgent from 'undici/lib/dispatcher/env-http-proxy-agent.js';
-import ProxyAgent from 'undici/lib/dispatcher/proxy-agent.js';
-import undiciGlobal from 'undici/lib/global.js';
+
+/**
+ * undici's agents and its global dispatcher, each loaded when first read: `otakit device run`
+ * sends over core's `transport: 'node'` (Node's HTTP client), so undici's connection pool, its
+ * HTTP/1 client and its WebAssembly parser are loaded only for a proxy (or a global dispatcher)
+ * and are otherwise source text the agent never runs. `require`, not `import()`: esbuild compiles
+ * these files into the bundle all the same, as functions run on the first `require`.
+ */
+let agents:
+  | Pick<typeof Undici, 'Agent' | 'ProxyAgent' | 'EnvHttpProxyAgent'>
+  | undefined;
+function undiciAgents(): Pick<typeof Undici, 'Agent' | 'ProxyAgent' | 'EnvHttpProxyAgent'> {
+  agents ??= {
+    Agent: require('undici/lib/dispatcher/agent.js') as typeof Undici.Agent,
+    ProxyAgent: require('undici/lib/dispatcher/proxy-agent.js') as typeof Undici.ProxyAgent,
+    EnvHttpProxyAgent: require('undici/lib/dispatcher/env-http-proxy-agent.js') as typeof Undici.EnvHttpProxyAgent,
+  };
+  return agents;
+}
+
+/** undici's global dispatcher (an `Agent` it makes when first loaded). */
+function globalDispatcher(): Undici.Dispatcher {
+  return (
+    require('undici/lib/global.js') as { getGlobalDispatcher(): Undici.Dispatcher }
+  ).getGlobalDispatcher();
+}
 
 // As undici's entry does: `request`, `stream`, `pipeline`, `upgrade` and `connect` on every
 // dispatcher (idempotent: the same functions when undici's entry has run in this process too).
@@ -61,7 +83,7 @@ function request(
     if (!opts) opts = (typeof url === 'object' ? url : {}) as unknown as typeof opts;
     target = util.parseURL(url);
   }
-  const { agent, dispatcher = undiciGlobal.getGlobalDispatcher() } = opts ?? {};
+  const { agent, dispatcher = globalDispatcher() } = opts ?? {};
   if (agent) throw new errors.InvalidArgumentError('unsupported opts.agent. Did you mean opts.client?');
   return Dispatcher.prototype.request.call(dispatcher, {
     ...(opts as object),
@@ -75,9 +97,15 @@ function request(
 export const undiciSubset = {
   request: request as UndiciSubset['request'],
   Dispatcher,
-  Agent,
-  ProxyAgent,
-  EnvHttpProxyAgent,
+  get Agent(): UndiciSubset['Agent'] {
+    return undiciAgents().Agent;
+  },
+  get ProxyAgent(): UndiciSubset['ProxyAgent'] {
+    return undiciAgents().ProxyAgent;
+  },
+  get EnvHttpProxyAgent(): UndiciSubset['EnvHttpProxyAgent'] {
+    return undiciAgents().EnvHttpProxyAgent;
+  },
   errors,
   get FormData(): UndiciSubset['FormData'] {
     return globalThis.FormData as unknown as UndiciSubset['FormData'];
