@@ -85,7 +85,16 @@ export interface RunOptions {
 /** The transport options that are set. @internal */
 export function pickTransport(o: DeviceTransportOptions): Partial<HttpClientOptions> {
   const out: Partial<HttpClientOptions> = {};
-  for (const k of ['dispatcher', 'proxy', 'tls', 'transport', 'timeout', 'maxRetries', 'retry', 'userAgent'] as const) {
+  for (const k of [
+    'dispatcher',
+    'proxy',
+    'tls',
+    'transport',
+    'timeout',
+    'maxRetries',
+    'retry',
+    'userAgent',
+  ] as const) {
     if (o[k] !== undefined) (out as Record<string, unknown>)[k] = o[k];
   }
   return out;

@@ -27,14 +27,13 @@ import Dispatcher from 'undici/lib/dispatcher/dispatcher.js';
  * and are otherwise source text the agent never runs. `require`, not `import()`: esbuild compiles
  * these files into the bundle all the same, as functions run on the first `require`.
  */
-let agents:
-  | Pick<typeof Undici, 'Agent' | 'ProxyAgent' | 'EnvHttpProxyAgent'>
-  | undefined;
+let agents: Pick<typeof Undici, 'Agent' | 'ProxyAgent' | 'EnvHttpProxyAgent'> | undefined;
 function undiciAgents(): Pick<typeof Undici, 'Agent' | 'ProxyAgent' | 'EnvHttpProxyAgent'> {
   agents ??= {
     Agent: require('undici/lib/dispatcher/agent.js') as typeof Undici.Agent,
     ProxyAgent: require('undici/lib/dispatcher/proxy-agent.js') as typeof Undici.ProxyAgent,
-    EnvHttpProxyAgent: require('undici/lib/dispatcher/env-http-proxy-agent.js') as typeof Undici.EnvHttpProxyAgent,
+    EnvHttpProxyAgent:
+      require('undici/lib/dispatcher/env-http-proxy-agent.js') as typeof Undici.EnvHttpProxyAgent,
   };
   return agents;
 }

@@ -157,9 +157,10 @@ export class NodeHttpDispatcher extends EventEmitter {
   close(callback: () => void): void;
   close(callback?: () => void): Promise<void> | undefined {
     this.#closed = true;
-    const done = (this.#inFlight.size === 0
-      ? Promise.resolve()
-      : new Promise<void>((resolve) => this.#drained.push(resolve))
+    const done = (
+      this.#inFlight.size === 0
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => this.#drained.push(resolve))
     ).then(() => this.#destroyAgents());
     if (callback === undefined) return done;
     void done.then(callback);
@@ -170,10 +171,7 @@ export class NodeHttpDispatcher extends EventEmitter {
   destroy(err?: Error | null): Promise<void>;
   destroy(err: Error | null, callback: () => void): void;
   destroy(callback: () => void): void;
-  destroy(
-    errOrCallback?: Error | null | (() => void),
-    callback?: () => void,
-  ): Promise<void> | undefined {
+  destroy(errOrCallback?: Error | null | (() => void), callback?: () => void): Promise<void> | undefined {
     const cb = typeof errOrCallback === 'function' ? errOrCallback : callback;
     const err = typeof errOrCallback === 'function' ? undefined : errOrCallback;
     this.#destroyed = true;
@@ -233,7 +231,12 @@ function headerObject(headers: Dispatcher.DispatchOptions['headers']): OutgoingH
     const key = name.toLowerCase();
     const values = Array.isArray(value) ? value.map(String) : [String(value)];
     const had = out[key];
-    out[key] = had === undefined ? (values.length === 1 ? values[0] : values) : [...[had].flat().map(String), ...values];
+    out[key] =
+      had === undefined
+        ? values.length === 1
+          ? values[0]
+          : values
+        : [...[had].flat().map(String), ...values];
   };
   if (Array.isArray(headers)) {
     for (let i = 0; i + 1 < headers.length; i += 2) add(String(headers[i]), headers[i + 1]);
@@ -246,7 +249,11 @@ function headerObject(headers: Dispatcher.DispatchOptions['headers']): OutgoingH
 }
 
 /** Writes the request body: at once for a string or bytes, piped for a stream or an async iterable. */
-function sendBody(req: ClientRequest, body: Dispatcher.DispatchOptions['body'], fail: (err: Error) => void): void {
+function sendBody(
+  req: ClientRequest,
+  body: Dispatcher.DispatchOptions['body'],
+  fail: (err: Error) => void,
+): void {
   if (body === undefined || body === null) {
     req.end();
   } else if (typeof body === 'string' || body instanceof Uint8Array) {
