@@ -130,7 +130,7 @@ const leanUndici: EsbuildPlugin = {
     build.onResolve({ filter: /^\.\/client-h2(\.js)?$/ }, (args) =>
       inUndici(args.importer) ? { path: 'client-h2', namespace: 'otakit-undici' } : undefined,
     );
-    build.onResolve({ filter: /^\.\.\/(web\/fetch\/body|llhttp\/llhttp-wasm)\.js$/ }, (args) =>
+    build.onResolve({ filter: /^\.\.\/(web\/fetch\/body|llhttp\/llhttp(_simd)?-wasm)\.js$/ }, (args) =>
       inUndici(args.importer)
         ? { path: `undici/lib/${args.path.slice(3)}`, namespace: 'otakit-require' }
         : undefined,

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { Agent, ClientRequest, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import type { Agent, ClientRequest, IncomingMessage, OutgoingHttpHeaders, RequestOptions } from 'node:http';
 import { pipeline, Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { TlsOptions } from './types.js';
@@ -117,8 +117,7 @@ export class NodeHttpDispatcher extends EventEmitter {
     h.onConnect((reason) => fail(reason instanceof Error ? reason : new errors.RequestAbortedError()), {});
     if (settled) return true; // aborted before it was sent
 
-    const http = process.getBuiltinModule(secure ? 'node:https' : 'node:http') as typeof import('node:http');
-    req = http.request({
+    req = this.#request(secure, {
       protocol: origin.protocol,
       hostname: origin.hostname.startsWith('[') ? origin.hostname.slice(1, -1) : origin.hostname,
       port: origin.port,
@@ -194,12 +193,18 @@ export class NodeHttpDispatcher extends EventEmitter {
       });
       return this.#httpsAgent;
     }
-    this.#httpAgent ??= new (process.getBuiltinModule('node:http').Agent)({
+    this.#httpAgent ??= new (httpClientModules().Agent)({
       keepAlive: true,
       maxSockets: this.#options.connections,
       timeout: IDLE_SOCKET_MS,
     });
     return this.#httpAgent;
+  }
+
+  /** `http.request(options)` or `https.request(options)`. */
+  #request(secure: boolean, options: RequestOptions): ClientRequest {
+    if (secure) return process.getBuiltinModule('node:https').request(options);
+    return new (httpClientModules().ClientRequest)(options);
   }
 
   #destroyAgents(): void {
@@ -220,6 +225,20 @@ export class NodeHttpDispatcher extends EventEmitter {
     }
     return err;
   }
+}
+
+/**
+ * Node's HTTP client, `Agent` and `ClientRequest`, from the modules `node:http` takes them from
+ * (`_http_agent`, `_http_client`): `node:http` itself also loads its server (`_http_server`) and
+ * Node's HTTP server code, which an HTTP client never runs (~0.2 MiB of RSS, measured with
+ * `node --expose-gc`, RSS after `gc()`). `node:https` loads it anyway, with TLS.
+ */
+function httpClientModules(): { Agent: typeof Agent; ClientRequest: typeof ClientRequest } {
+  return {
+    Agent: (process.getBuiltinModule('_http_agent') as { Agent: typeof Agent }).Agent,
+    ClientRequest: (process.getBuiltinModule('_http_client') as { ClientRequest: typeof ClientRequest })
+      .ClientRequest,
+  };
 }
 
 /** undici's header forms (an object, or a flat `[name, value, ...]` array) as `node:http` takes them. */
