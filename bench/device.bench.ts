@@ -9,9 +9,10 @@
  *    - agent: a DeviceClient daemon (`run()`) doing the whole deployment of an uncompressed
  *      rootfs-image: download staged for restart resume (the default), verify every checksum,
  *      write the inactive slot of a simulated A/B device, reboot, commit, report;
- *    - agent with the V8 flags `otakit device run` sets (packages/cli/src/commands/device-v8.ts: at
- *      start, and when its update starts; or OTAKIT_BENCH_AGENT_V8 throughout), the same
- *      deployment: what they cost an update;
+ *    - agent as `otakit device run` sets it up: its V8 flags (packages/cli/src/commands/device-v8.ts:
+ *      at start, and when its update starts; or OTAKIT_BENCH_AGENT_V8 throughout) and core's
+ *      `transport: 'node'` (Node's HTTP client; OTAKIT_BENCH_AGENT_TRANSPORT=undici for undici's),
+ *      the same deployment: what they cost an update;
  *    - agent, no staging (`download.stage: false`): what staging for restart resume costs;
  *    - agent, killed at half and resumed: the same deployment, the agent SIGKILLed once half the
  *      bytes went by and started again (it replays the staged prefix, re-hashing the slot, and
@@ -65,6 +66,8 @@ const root = resolve(import.meta.dirname, '..');
 const AGENT_V8_FLAGS = process.env.OTAKIT_BENCH_AGENT_V8
   ? process.env.OTAKIT_BENCH_AGENT_V8.split(' ').filter(Boolean)
   : [...AGENT_WASM_FLAGS, ...DEVICE_V8_FLAGS];
+/** The transport of that agent: `device run`'s (core's `transport: 'node'`), or OTAKIT_BENCH_AGENT_TRANSPORT. */
+const AGENT_TRANSPORT = process.env.OTAKIT_BENCH_AGENT_TRANSPORT ?? 'node';
 /** What that agent sets when its update starts, as `device run` does (none with OTAKIT_BENCH_AGENT_V8). */
 const AGENT_UPDATE_V8_FLAGS = process.env.OTAKIT_BENCH_AGENT_V8 ? [] : [...UPDATE_V8_FLAGS];
 const CLI = join(root, 'packages', 'cli', 'bin', 'otakit.cjs');
@@ -108,6 +111,7 @@ if (job.mode === 'raw') {
     installers: [new SimulatedInstaller({ dir: job.dataDir + '/device' })],
     poll: { updateIntervalMs: 1000, retry: { baseDelayMs: 200, maxDelayMs: 1000 } },
     download: { stage: job.stage !== false },
+    ...(job.transport ? { transport: job.transport } : {}),
   });
   const ac = new AbortController();
   let networkBytes = 0;
@@ -338,7 +342,13 @@ async function main(): Promise<void> {
             resumedNetwork.push((first.networkBytes ?? 0) + (second.networkBytes ?? 0));
           } else if (kind === 'flagged') {
             runs.flagged.push(
-              await runChild(agentJob(d, { nodeArgs: AGENT_V8_FLAGS, updateV8Flags: AGENT_UPDATE_V8_FLAGS })),
+              await runChild(
+                agentJob(d, {
+                  nodeArgs: AGENT_V8_FLAGS,
+                  updateV8Flags: AGENT_UPDATE_V8_FLAGS,
+                  transport: AGENT_TRANSPORT,
+                }),
+              ),
             );
           } else if (kind === 'before') {
             runs.before.push(await runChild(agentJob(d, { deviceClient: BEFORE_CLIENT })));
@@ -360,7 +370,7 @@ async function main(): Promise<void> {
       line('raw undici download to disk (fsynced)', runs.raw, false);
       const staged = line('agent: download+verify+install+commit', runs.agent, true);
       line(
-        `agent with ${[...AGENT_V8_FLAGS, ...AGENT_UPDATE_V8_FLAGS.map((f) => `${f} at update`)].join(' ')}`,
+        `agent with ${[...AGENT_V8_FLAGS, ...AGENT_UPDATE_V8_FLAGS.map((f) => `${f} at update`)].join(' ')}, transport ${AGENT_TRANSPORT}`,
         runs.flagged,
         true,
       );
