@@ -118,15 +118,22 @@ export class NodeHttpDispatcher extends EventEmitter {
     h.onConnect((reason) => fail(reason instanceof Error ? reason : new errors.RequestAbortedError()), {});
     if (settled) return true; // aborted before it was sent
 
-    req = this.#request(secure, {
-      protocol: origin.protocol,
-      hostname: origin.hostname.startsWith('[') ? origin.hostname.slice(1, -1) : origin.hostname,
-      port: origin.port,
-      path: opts.path,
-      method: opts.method,
-      headers: headerObject(opts.headers),
-      agent: this.#agent(secure),
-    });
+    try {
+      req = this.#request(secure, {
+        protocol: origin.protocol,
+        hostname: origin.hostname.startsWith('[') ? origin.hostname.slice(1, -1) : origin.hostname,
+        port: origin.port,
+        path: opts.path,
+        method: opts.method,
+        headers: headerObject(opts.headers),
+        agent: this.#agent(secure),
+      });
+    } catch (err) {
+      // Node refused the request as given (e.g. a header value it cannot send): the call fails
+      // with Node's error, and close() does not wait for it.
+      fail(err as Error);
+      return true;
+    }
     req.on('error', (err) => fail(this.#transportError(err)));
     req.on('response', (incoming) => {
       res = incoming;
@@ -148,7 +155,11 @@ export class NodeHttpDispatcher extends EventEmitter {
         h.onComplete(incoming.rawTrailers);
       });
     });
-    sendBody(req, opts.body, fail);
+    try {
+      sendBody(req, opts.body, fail);
+    } catch (err) {
+      fail(err as Error);
+    }
     return true;
   }
 

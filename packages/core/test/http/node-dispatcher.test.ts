@@ -364,6 +364,18 @@ describe('NodeHttpDispatcher under undici.request', () => {
     await expect.poll(() => (server.sockets[0] as Socket).destroyed).toBe(true);
   });
 
+  it('fails a call Node refuses to send (a header it cannot encode) with Node’s error, and still closes', async () => {
+    const server = await serve((_req, res) => res.end());
+    const d = new NodeHttpDispatcher(undici, { connections: 1 });
+    const err = (await settle(
+      undici.request(`${server.url}/`, { dispatcher: d, headers: { 'x-name': 'line\nbreak' } }),
+    )) as NodeJS.ErrnoException;
+    expect(err.code).toBe('ERR_INVALID_CHAR');
+    // Nothing is left in flight: close() settles at once.
+    await d.close();
+    expect(server.sockets).toHaveLength(0);
+  });
+
   it('refuses what it does not do with undici’s NotSupportedError: upgrades, expect-continue, the second handler interface', async () => {
     const d = dispatcher();
     const server = await serve((_req, res) => res.end());
