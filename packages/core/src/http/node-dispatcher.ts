@@ -57,7 +57,10 @@ export interface NodeHttpDispatcherOptions {
  * give. Proxies stay with undici's agents.
  * @internal
  */
-export class NodeHttpDispatcher extends EventEmitter {
+export class NodeHttpDispatcher
+  extends EventEmitter
+  implements Pick<Dispatcher, 'dispatch' | 'close' | 'destroy'>
+{
   readonly #errors: UndiciModule['errors'];
   readonly #options: NodeHttpDispatcherOptions;
   #httpAgent: Agent | undefined;

@@ -46,6 +46,14 @@ function dispatcher(): NodeHttpDispatcher {
   return d;
 }
 
+/**
+ * The dispatcher as undici.request takes it: it has the methods undici.request calls (`dispatch`,
+ * `close`, `destroy`), not undici's whole `Dispatcher` class.
+ */
+function asDispatcher(d: NodeHttpDispatcher): undici.Dispatcher {
+  return d as unknown as undici.Dispatcher;
+}
+
 /** Serves ARTIFACT with `Range: bytes=N-` support, as a Mender storage link does. */
 function artifactServer(req: IncomingMessage, res: ServerResponse): void {
   const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
@@ -309,11 +317,17 @@ describe('NodeHttpDispatcher under undici.request', () => {
       yield Buffer.from('inventory ');
       yield Buffer.from('update');
     }
+    // An async iterable body, as undici takes one (its types name only a Readable).
+    const iterable = parts() as unknown as Readable;
     await (
-      await undici.request(`${server.url}/i`, { method: 'PUT', body: parts(), dispatcher: d })
+      await undici.request(`${server.url}/i`, { method: 'PUT', body: iterable, dispatcher: asDispatcher(d) })
     ).body.dump();
     await (
-      await undici.request(`${server.url}/b`, { method: 'PUT', body: Buffer.from('bytes'), dispatcher: d })
+      await undici.request(`${server.url}/b`, {
+        method: 'PUT',
+        body: Buffer.from('bytes'),
+        dispatcher: asDispatcher(d),
+      })
     ).body.dump();
     expect(seen).toEqual([
       { encoding: 'chunked', body: 'inventory update' },
@@ -327,7 +341,7 @@ describe('NodeHttpDispatcher under undici.request', () => {
     cleanups.push(() => d.close());
     const bodies = await Promise.all(
       Array.from({ length: 6 }, async (_, i) =>
-        (await undici.request(`${server.url}/${i}`, { dispatcher: d })).body.text(),
+        (await undici.request(`${server.url}/${i}`, { dispatcher: asDispatcher(d) })).body.text(),
       ),
     );
     expect(bodies).toEqual(Array(6).fill('ok'));
@@ -337,7 +351,7 @@ describe('NodeHttpDispatcher under undici.request', () => {
   it('fails the calls in flight when destroyed, with undici’s ClientDestroyedError', async () => {
     const server = await serve(() => {}); // never answers
     const d = new NodeHttpDispatcher(undici, { connections: 1 });
-    const pending = settle(undici.request(`${server.url}/hold`, { dispatcher: d }));
+    const pending = settle(undici.request(`${server.url}/hold`, { dispatcher: asDispatcher(d) }));
     await expect.poll(() => server.sockets.length).toBe(1);
     await d.destroy();
     expect(await pending).toBeInstanceOf(undici.errors.ClientDestroyedError);
@@ -350,7 +364,7 @@ describe('NodeHttpDispatcher under undici.request', () => {
       release = () => res.end('late');
     });
     const d = new NodeHttpDispatcher(undici, { connections: 1 });
-    const response = undici.request(`${server.url}/slow`, { dispatcher: d });
+    const response = undici.request(`${server.url}/slow`, { dispatcher: asDispatcher(d) });
     await expect.poll(() => server.sockets.length).toBe(1);
     let closed = false;
     const closing = d.close().then(() => {
@@ -368,7 +382,7 @@ describe('NodeHttpDispatcher under undici.request', () => {
     const server = await serve((_req, res) => res.end());
     const d = new NodeHttpDispatcher(undici, { connections: 1 });
     const err = (await settle(
-      undici.request(`${server.url}/`, { dispatcher: d, headers: { 'x-name': 'line\nbreak' } }),
+      undici.request(`${server.url}/`, { dispatcher: asDispatcher(d), headers: { 'x-name': 'line\nbreak' } }),
     )) as NodeJS.ErrnoException;
     expect(err.code).toBe('ERR_INVALID_CHAR');
     // Nothing is left in flight: close() settles at once.
@@ -380,7 +394,9 @@ describe('NodeHttpDispatcher under undici.request', () => {
     const d = dispatcher();
     const server = await serve((_req, res) => res.end());
     for (const opts of [{ upgrade: 'websocket' }, { expectContinue: true }]) {
-      const err = await settle(undici.request(`${server.url}/`, { dispatcher: d, ...opts } as never));
+      const err = await settle(
+        undici.request(`${server.url}/`, { dispatcher: asDispatcher(d), ...opts } as never),
+      );
       expect(err).toBeInstanceOf(undici.errors.NotSupportedError);
     }
     const handler = { onRequestStart() {}, onResponseError() {} } as never;
