@@ -73,6 +73,11 @@ async function collect(stream: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/** The body a server received, as text. */
+async function requestText(req: IncomingMessage): Promise<string> {
+  return (await collect(req)).toString('utf8');
+}
+
 /** What a promise settles to: its value, or the error it rejects with. */
 async function settle<T>(promise: Promise<T>): Promise<T | unknown> {
   return promise.catch((err: unknown) => err);
@@ -81,12 +86,7 @@ async function settle<T>(promise: Promise<T>): Promise<T | unknown> {
 describe("HttpClient with transport: 'node'", () => {
   it('sends a JSON call and reads the JSON answer: method, path, query, headers, body', async () => {
     const server = await serve((req, res) => {
-      let body = '';
-      req.setEncoding('utf8');
-      req.on('data', (c: string) => {
-        body += c;
-      });
-      req.on('end', () => {
+      void requestText(req).then((body) => {
         res.writeHead(201, [
           ['content-type', 'application/json'],
           ['x-men-requestid', 'srv-1'],
@@ -298,12 +298,7 @@ describe('NodeHttpDispatcher under undici.request', () => {
   it('sends a streamed body chunked, and a body of bytes with its length', async () => {
     const seen: Array<{ length?: string; encoding?: string; body: string }> = [];
     const server = await serve((req, res) => {
-      let body = '';
-      req.setEncoding('utf8');
-      req.on('data', (c: string) => {
-        body += c;
-      });
-      req.on('end', () => {
+      void requestText(req).then((body) => {
         seen.push({
           ...(req.headers['content-length'] ? { length: req.headers['content-length'] } : {}),
           ...(req.headers['transfer-encoding'] ? { encoding: req.headers['transfer-encoding'] } : {}),
