@@ -34,12 +34,16 @@
  * by mapping (anonymous, the node binary's pages, each library), OTAKIT_BENCH_IDLE_HOLD=S keeps
  * them idling S seconds more with their pids printed (for /proc/PID/pagemap or a heap snapshot),
  * OTAKIT_BENCH_IDLE_NODE_OPTIONS sets their NODE_OPTIONS (e.g. `--require` of a probe).
+ * OTAKIT_BENCH_IDLE_TLS=1: the agents reach the sandbox over HTTPS, as in the field (a TLS reverse
+ * proxy in this process with a certificate made by `openssl`, trusted with `--ca`).
  */
 
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes, randomFillSync } from 'node:crypto';
 import { openAsBlob } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -55,6 +59,7 @@ const PAYLOAD_MIB = Number(process.env.OTAKIT_BENCH_DEVICE_MIB ?? 256);
 const ROUNDS = Number(process.env.OTAKIT_BENCH_DEVICE_ROUNDS ?? 3);
 const IDLE_SECONDS = Number(process.env.OTAKIT_BENCH_IDLE_SECONDS ?? 30);
 const SKIP_UPDATE = process.env.OTAKIT_BENCH_DEVICE_SKIP_UPDATE === '1';
+const IDLE_TLS = process.env.OTAKIT_BENCH_IDLE_TLS === '1';
 const TARGET_RATIO = 0.8;
 const TARGET_IDLE_MIB = 48;
 const root = resolve(import.meta.dirname, '..');
@@ -392,11 +397,71 @@ async function main(): Promise<void> {
   }
 }
 
+/**
+ * An HTTPS reverse proxy to `target` (OTAKIT_BENCH_IDLE_TLS=1) on 127.0.0.1, its certificate (its
+ * own CA) made by `openssl` in `dir`: its URL, the CA file to trust and how to stop it.
+ */
+async function tlsFront(target: string, dir: string): Promise<{ url: string; ca: string; close(): void }> {
+  const ca = join(dir, 'tls.crt');
+  const key = join(dir, 'tls.key');
+  execFileSync('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    ca,
+    '-days',
+    '1',
+    '-subj',
+    '/CN=127.0.0.1',
+    '-addext',
+    'subjectAltName=IP:127.0.0.1',
+  ]);
+  const upstream = new URL(target);
+  const server = createHttpsServer({ key: await readFile(key), cert: await readFile(ca) }, (req, res) => {
+    const up = httpRequest(
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        path: req.url,
+        method: req.method,
+        headers: req.headers,
+      },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `https://127.0.0.1:${port}`,
+    ca,
+    close: () => {
+      server.closeAllConnections();
+      server.close();
+    },
+  };
+}
+
 /** `otakit device run` idling next to a bare node (and OTAKIT_BENCH_BEFORE's build), started together. */
 async function idle(
-  server: string,
+  sandboxUrl: string,
   newDevice: () => Promise<{ identity: { serial: string }; key: string; dataDir: string }>,
 ): Promise<void> {
+  const front = IDLE_TLS
+    ? await tlsFront(sandboxUrl, await mkdtemp(join(tmpdir(), 'otakit-bench-tls-')))
+    : undefined;
+  const server = front?.url ?? sandboxUrl;
   const env = { ...process.env, NODE_OPTIONS: process.env.OTAKIT_BENCH_IDLE_NODE_OPTIONS ?? '' };
   const bins: [string, string][] = [['otakit device run', CLI]];
   if (BEFORE) bins.push(['otakit device run (BEFORE)', BEFORE]);
@@ -418,6 +483,7 @@ async function idle(
     ];
     args.push('--device-type', 'bench-device', '--identity', `serial=${d.identity.serial}`);
     args.push('--installer', `simulated:${join(d.dataDir, 'slots')}`, '--poll-interval', '1s');
+    if (front) args.push('--ca', front.ca);
     const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout!.on('data', (c) => {
@@ -446,7 +512,9 @@ async function idle(
         samples[i]!.push((await procRss(p.child.pid!)).rss);
       }
     }
-    console.log(`idle (${IDLE_SECONDS} s, polling every 1 s, nothing deployed; load ${await load()}):`);
+    console.log(
+      `idle (${IDLE_SECONDS} s, polling every 1 s${front ? ' over HTTPS' : ''}, nothing deployed; load ${await load()}):`,
+    );
     for (const [i, p] of procs.entries()) {
       if (!/no update/.test(p.out())) throw new Error(`${p.label} never polled: ${p.out()}`);
       const { rss, hwm } = await procRss(p.child.pid!);
@@ -475,6 +543,7 @@ async function idle(
     await Promise.all(
       procs.map((p) => (p.child.exitCode === null ? new Promise((r) => p.child.on('close', r)) : undefined)),
     );
+    front?.close();
   }
 }
 
