@@ -9,9 +9,10 @@
  *    - agent: a DeviceClient daemon (`run()`) doing the whole deployment of an uncompressed
  *      rootfs-image: download staged for restart resume (the default), verify every checksum,
  *      write the inactive slot of a simulated A/B device, reboot, commit, report;
- *    - agent with the V8 flags `otakit device run` sets (packages/cli/src/commands/device-v8.ts: at
- *      start, and when its update starts; or OTAKIT_BENCH_AGENT_V8 throughout), the same
- *      deployment: what they cost an update;
+ *    - agent as `otakit device run` sets it up: its V8 flags (packages/cli/src/commands/device-v8.ts:
+ *      at start, and when its update starts; or OTAKIT_BENCH_AGENT_V8 throughout) and core's
+ *      `transport: 'node'` (Node's HTTP client; OTAKIT_BENCH_AGENT_TRANSPORT=undici for undici's),
+ *      the same deployment: what they cost an update;
  *    - agent, no staging (`download.stage: false`): what staging for restart resume costs;
  *    - agent, killed at half and resumed: the same deployment, the agent SIGKILLed once half the
  *      bytes went by and started again (it replays the staged prefix, re-hashing the slot, and
@@ -33,12 +34,16 @@
  * by mapping (anonymous, the node binary's pages, each library), OTAKIT_BENCH_IDLE_HOLD=S keeps
  * them idling S seconds more with their pids printed (for /proc/PID/pagemap or a heap snapshot),
  * OTAKIT_BENCH_IDLE_NODE_OPTIONS sets their NODE_OPTIONS (e.g. `--require` of a probe).
+ * OTAKIT_BENCH_IDLE_TLS=1: the agents reach the sandbox over HTTPS, as in the field (a TLS reverse
+ * proxy in this process with a certificate made by `openssl`, trusted with `--ca`).
  */
 
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes, randomFillSync } from 'node:crypto';
 import { openAsBlob } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -54,6 +59,7 @@ const PAYLOAD_MIB = Number(process.env.OTAKIT_BENCH_DEVICE_MIB ?? 256);
 const ROUNDS = Number(process.env.OTAKIT_BENCH_DEVICE_ROUNDS ?? 3);
 const IDLE_SECONDS = Number(process.env.OTAKIT_BENCH_IDLE_SECONDS ?? 30);
 const SKIP_UPDATE = process.env.OTAKIT_BENCH_DEVICE_SKIP_UPDATE === '1';
+const IDLE_TLS = process.env.OTAKIT_BENCH_IDLE_TLS === '1';
 const TARGET_RATIO = 0.8;
 const TARGET_IDLE_MIB = 48;
 const root = resolve(import.meta.dirname, '..');
@@ -65,6 +71,8 @@ const root = resolve(import.meta.dirname, '..');
 const AGENT_V8_FLAGS = process.env.OTAKIT_BENCH_AGENT_V8
   ? process.env.OTAKIT_BENCH_AGENT_V8.split(' ').filter(Boolean)
   : [...AGENT_WASM_FLAGS, ...DEVICE_V8_FLAGS];
+/** The transport of that agent: `device run`'s (core's `transport: 'node'`), or OTAKIT_BENCH_AGENT_TRANSPORT. */
+const AGENT_TRANSPORT = process.env.OTAKIT_BENCH_AGENT_TRANSPORT ?? 'node';
 /** What that agent sets when its update starts, as `device run` does (none with OTAKIT_BENCH_AGENT_V8). */
 const AGENT_UPDATE_V8_FLAGS = process.env.OTAKIT_BENCH_AGENT_V8 ? [] : [...UPDATE_V8_FLAGS];
 const CLI = join(root, 'packages', 'cli', 'bin', 'otakit.cjs');
@@ -108,6 +116,7 @@ if (job.mode === 'raw') {
     installers: [new SimulatedInstaller({ dir: job.dataDir + '/device' })],
     poll: { updateIntervalMs: 1000, retry: { baseDelayMs: 200, maxDelayMs: 1000 } },
     download: { stage: job.stage !== false },
+    ...(job.transport ? { transport: job.transport } : {}),
   });
   const ac = new AbortController();
   let networkBytes = 0;
@@ -338,7 +347,13 @@ async function main(): Promise<void> {
             resumedNetwork.push((first.networkBytes ?? 0) + (second.networkBytes ?? 0));
           } else if (kind === 'flagged') {
             runs.flagged.push(
-              await runChild(agentJob(d, { nodeArgs: AGENT_V8_FLAGS, updateV8Flags: AGENT_UPDATE_V8_FLAGS })),
+              await runChild(
+                agentJob(d, {
+                  nodeArgs: AGENT_V8_FLAGS,
+                  updateV8Flags: AGENT_UPDATE_V8_FLAGS,
+                  transport: AGENT_TRANSPORT,
+                }),
+              ),
             );
           } else if (kind === 'before') {
             runs.before.push(await runChild(agentJob(d, { deviceClient: BEFORE_CLIENT })));
@@ -360,7 +375,7 @@ async function main(): Promise<void> {
       line('raw undici download to disk (fsynced)', runs.raw, false);
       const staged = line('agent: download+verify+install+commit', runs.agent, true);
       line(
-        `agent with ${[...AGENT_V8_FLAGS, ...AGENT_UPDATE_V8_FLAGS.map((f) => `${f} at update`)].join(' ')}`,
+        `agent with ${[...AGENT_V8_FLAGS, ...AGENT_UPDATE_V8_FLAGS.map((f) => `${f} at update`)].join(' ')}, transport ${AGENT_TRANSPORT}`,
         runs.flagged,
         true,
       );
@@ -382,11 +397,71 @@ async function main(): Promise<void> {
   }
 }
 
+/**
+ * An HTTPS reverse proxy to `target` (OTAKIT_BENCH_IDLE_TLS=1) on 127.0.0.1, its certificate (its
+ * own CA) made by `openssl` in `dir`: its URL, the CA file to trust and how to stop it.
+ */
+async function tlsFront(target: string, dir: string): Promise<{ url: string; ca: string; close(): void }> {
+  const ca = join(dir, 'tls.crt');
+  const key = join(dir, 'tls.key');
+  execFileSync('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    ca,
+    '-days',
+    '1',
+    '-subj',
+    '/CN=127.0.0.1',
+    '-addext',
+    'subjectAltName=IP:127.0.0.1',
+  ]);
+  const upstream = new URL(target);
+  const server = createHttpsServer({ key: await readFile(key), cert: await readFile(ca) }, (req, res) => {
+    const up = httpRequest(
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        path: req.url,
+        method: req.method,
+        headers: req.headers,
+      },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `https://127.0.0.1:${port}`,
+    ca,
+    close: () => {
+      server.closeAllConnections();
+      server.close();
+    },
+  };
+}
+
 /** `otakit device run` idling next to a bare node (and OTAKIT_BENCH_BEFORE's build), started together. */
 async function idle(
-  server: string,
+  sandboxUrl: string,
   newDevice: () => Promise<{ identity: { serial: string }; key: string; dataDir: string }>,
 ): Promise<void> {
+  const front = IDLE_TLS
+    ? await tlsFront(sandboxUrl, await mkdtemp(join(tmpdir(), 'otakit-bench-tls-')))
+    : undefined;
+  const server = front?.url ?? sandboxUrl;
   const env = { ...process.env, NODE_OPTIONS: process.env.OTAKIT_BENCH_IDLE_NODE_OPTIONS ?? '' };
   const bins: [string, string][] = [['otakit device run', CLI]];
   if (BEFORE) bins.push(['otakit device run (BEFORE)', BEFORE]);
@@ -408,6 +483,7 @@ async function idle(
     ];
     args.push('--device-type', 'bench-device', '--identity', `serial=${d.identity.serial}`);
     args.push('--installer', `simulated:${join(d.dataDir, 'slots')}`, '--poll-interval', '1s');
+    if (front) args.push('--ca', front.ca);
     const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout!.on('data', (c) => {
@@ -436,7 +512,9 @@ async function idle(
         samples[i]!.push((await procRss(p.child.pid!)).rss);
       }
     }
-    console.log(`idle (${IDLE_SECONDS} s, polling every 1 s, nothing deployed; load ${await load()}):`);
+    console.log(
+      `idle (${IDLE_SECONDS} s, polling every 1 s${front ? ' over HTTPS' : ''}, nothing deployed; load ${await load()}):`,
+    );
     for (const [i, p] of procs.entries()) {
       if (!/no update/.test(p.out())) throw new Error(`${p.label} never polled: ${p.out()}`);
       const { rss, hwm } = await procRss(p.child.pid!);
@@ -465,6 +543,7 @@ async function idle(
     await Promise.all(
       procs.map((p) => (p.child.exitCode === null ? new Promise((r) => p.child.on('close', r)) : undefined)),
     );
+    front?.close();
   }
 }
 

@@ -111,13 +111,16 @@ const reexport = (file: string, name: string) => ({
  *   (`IncomingMessage`) when they load, is src/bundle/http.ts, which loads it only when an answer
  *   needs it (`--max-http-header-size` given, a class named IncomingMessage): the agent no longer
  *   loads Node's HTTP client and server modules and perf_hooks with undici;
- * - the two files undici `require`s only on paths the agent never takes stay undici's own files,
+ * - the files undici `require`s only on paths the agent never takes stay undici's own files,
  *   loaded from node_modules if ever reached, rather than source text the agent holds (every byte
- *   of the bundle stays in memory as its source): fetch's body encoder (for a FormData handed to a
- *   dispatcher as is; core encodes a FormData into a stream first) and the llhttp parser built
- *   without SIMD (for CPUs without it; undici tries the SIMD build first).
+ *   of the bundle stays in memory as its source, in V8's heap): fetch's body encoder (for a
+ *   FormData handed to a dispatcher as is; core encodes a FormData into a stream first) and both
+ *   builds of undici's WebAssembly HTTP parser, llhttp (72 KB of base64 for the SIMD one), which
+ *   only undici's own HTTP/1 client loads: `device run` sends over core's `transport: 'node'`
+ *   (Node's HTTP client, see core/src/http/node-dispatcher.ts), so undici's client runs only
+ *   through a proxy (src/bundle/undici.ts loads undici's agents when first read).
  * Measured with bench/device.bench.ts (idle `otakit device run`); pinned by
- * test/device-bundle.test.ts.
+ * test/device-bundle.test.ts and test/device-idle.test.ts.
  */
 const leanUndici: EsbuildPlugin = {
   name: 'otakit-lean-undici',
@@ -130,7 +133,7 @@ const leanUndici: EsbuildPlugin = {
     build.onResolve({ filter: /^\.\/client-h2(\.js)?$/ }, (args) =>
       inUndici(args.importer) ? { path: 'client-h2', namespace: 'otakit-undici' } : undefined,
     );
-    build.onResolve({ filter: /^\.\.\/(web\/fetch\/body|llhttp\/llhttp-wasm)\.js$/ }, (args) =>
+    build.onResolve({ filter: /^\.\.\/(web\/fetch\/body|llhttp\/llhttp(_simd)?-wasm)\.js$/ }, (args) =>
       inUndici(args.importer)
         ? { path: `undici/lib/${args.path.slice(3)}`, namespace: 'otakit-require' }
         : undefined,

@@ -43,6 +43,9 @@ const NOT_WHEN_IDLE = [
   /\/packages\/telemetry\//,
   // undici's entry (fetch, WebSocket, caches, mocks), its HTTP/2 client and node:assert.
   /\/undici\/index\.js$/,
+  // undici's WebAssembly HTTP parser: the agent sends over core's `transport: 'node'` (Node's HTTP
+  // client), so undici's own client, which would require it, is never run.
+  /\/undici\/lib\/llhttp\/llhttp(_simd)?-wasm\.js$/,
   /\/undici\/lib\/(web|mock|cache|interceptor)\//,
   /\/undici\/lib\/dispatcher\/client-h2\.js$/,
   /^cjs:(node:)?(assert|http2)$/,
@@ -51,9 +54,13 @@ const NOT_WHEN_IDLE = [
 /**
  * Node modules an idle agent does not need, that undici's `node:http` and the global `performance`
  * loaded (the device bundle gives undici and `performance.now()` its own, src/bundle/http.ts and
- * src/bundle/performance.ts).
+ * src/bundle/performance.ts): Node's HTTP server, `node:http` itself (core's node transport takes
+ * the client from `_http_agent` and `_http_client`), perf_hooks.
  */
-const NODE_NOT_WHEN_IDLE = /^(http|_http_\w+|perf_hooks|internal\/perf\/performance|http2|assert)$/;
+const NODE_NOT_WHEN_IDLE = /^(http|_http_server|perf_hooks|internal\/perf\/performance|http2|assert)$/;
+
+/** The modules of Node's HTTP client, which core's `transport: 'node'` sends through. */
+const NODE_HTTP_CLIENT = ['_http_agent', '_http_client'];
 
 /**
  * Every file compiled into the device bundle, from its source map (not the build's generated
@@ -134,10 +141,10 @@ describe('otakit device run, idle', () => {
     expect(modules.some((m) => /\/packages\/device-client\/dist\//.test(m))).toBe(false);
     // ...and loaded nothing an idle agent without telemetry does not use,
     expect(modules.filter((m) => NOT_WHEN_IDLE.some((re) => re.test(m)))).toEqual([]);
-    // Nor did Node load its HTTP client and server or perf_hooks for it (the list was written at
-    // exit: it has the modules the agent used, such as net and crypto).
+    // Nor did Node load its HTTP server or perf_hooks for it (the list was written at exit: it has
+    // the modules the agent used, such as net, crypto and Node's HTTP client, which it sends over).
     const builtins = (await readFile(builtinLog, 'utf8')).split('\n').filter(Boolean);
-    expect(builtins).toEqual(expect.arrayContaining(['net', 'crypto']));
+    expect(builtins).toEqual(expect.arrayContaining(['net', 'crypto', ...NODE_HTTP_CLIENT]));
     expect(builtins.filter((m) => NODE_NOT_WHEN_IDLE.test(m))).toEqual([]);
     // nor has it in the bundle.
     const sources = await bundledSources();

@@ -66,65 +66,69 @@ describe('core’s HttpClient on the device bundle’s undici', () => {
     expect(undici.request).toBe(undiciSubset.request);
   });
 
-  it('sends under its base URL and to absolute URLs, and reads JSON', async () => {
-    const client = new HttpClient({ baseUrl: `${base}/api/` });
-    try {
-      const under = await client.request<{ url: string }>({ method: 'GET', path: 'devices?x=1' });
-      expect(under.data).toEqual({ url: '/api/devices?x=1', method: 'GET' });
-      // Another origin (the same server by another name): the path through `undici.request(url)`.
-      const other = base.replace('127.0.0.1', 'localhost');
-      const absolute = await client.request<{ url: string }>({ method: 'GET', path: `${other}/elsewhere` });
-      expect(absolute.data).toEqual({ url: '/elsewhere', method: 'GET' });
-    } finally {
-      await client.close();
-    }
-  });
+  // Over both transports core builds: undici's Agent, and `transport: 'node'` (what `device run`
+  // uses), which takes undici's request API and errors from the same module.
+  describe.each(['undici', 'node'] as const)('transport %s', (transport) => {
+    it('sends under its base URL and to absolute URLs, and reads JSON', async () => {
+      const client = new HttpClient({ transport, baseUrl: `${base}/api/` });
+      try {
+        const under = await client.request<{ url: string }>({ method: 'GET', path: 'devices?x=1' });
+        expect(under.data).toEqual({ url: '/api/devices?x=1', method: 'GET' });
+        // Another origin (the same server by another name): the path through `undici.request(url)`.
+        const other = base.replace('127.0.0.1', 'localhost');
+        const absolute = await client.request<{ url: string }>({ method: 'GET', path: `${other}/elsewhere` });
+        expect(absolute.data).toEqual({ url: '/elsewhere', method: 'GET' });
+      } finally {
+        await client.close();
+      }
+    });
 
-  it('retries a 503 and then succeeds', async () => {
-    flaky = 0;
-    const client = new HttpClient({ baseUrl: base, retry: { baseDelayMs: 1, maxDelayMs: 5 } });
-    const retries: unknown[] = [];
-    client.events.on('retry', (e) => retries.push(e));
-    try {
-      const res = await client.request({ method: 'GET', path: '/flaky' });
-      expect(res.status).toBe(200);
-      expect(retries).toHaveLength(2);
-    } finally {
-      await client.close();
-    }
-  });
+    it('retries a 503 and then succeeds', async () => {
+      flaky = 0;
+      const client = new HttpClient({ transport, baseUrl: base, retry: { baseDelayMs: 1, maxDelayMs: 5 } });
+      const retries: unknown[] = [];
+      client.events.on('retry', (e) => retries.push(e));
+      try {
+        const res = await client.request({ method: 'GET', path: '/flaky' });
+        expect(res.status).toBe(200);
+        expect(retries).toHaveLength(2);
+      } finally {
+        await client.close();
+      }
+    });
 
-  it('throws its typed errors: a status, a refused connection, a timeout', async () => {
-    const client = new HttpClient({ baseUrl: base, maxRetries: 0 });
-    try {
-      const missing = await client.request({ method: 'GET', path: '/missing' }).catch((e: unknown) => e);
-      expect(missing).toBeInstanceOf(NotFoundError);
-      expect((missing as NotFoundError).body).toEqual({ error: 'no such thing' });
-      await expect(client.request({ method: 'GET', path: '/hold', timeout: 100 })).rejects.toBeInstanceOf(
-        TimeoutError,
-      );
-    } finally {
-      await client.close();
-    }
-    const refused = new HttpClient({ baseUrl: 'http://127.0.0.1:9', maxRetries: 0 });
-    await expect(refused.request({ method: 'GET', path: '/' })).rejects.toBeInstanceOf(ConnectionError);
-    await refused.close();
-  });
+    it('throws its typed errors: a status, a refused connection, a timeout', async () => {
+      const client = new HttpClient({ transport, baseUrl: base, maxRetries: 0 });
+      try {
+        const missing = await client.request({ method: 'GET', path: '/missing' }).catch((e: unknown) => e);
+        expect(missing).toBeInstanceOf(NotFoundError);
+        expect((missing as NotFoundError).body).toEqual({ error: 'no such thing' });
+        await expect(client.request({ method: 'GET', path: '/hold', timeout: 100 })).rejects.toBeInstanceOf(
+          TimeoutError,
+        );
+      } finally {
+        await client.close();
+      }
+      const refused = new HttpClient({ transport, baseUrl: 'http://127.0.0.1:9', maxRetries: 0 });
+      await expect(refused.request({ method: 'GET', path: '/' })).rejects.toBeInstanceOf(ConnectionError);
+      await refused.close();
+    });
 
-  it('sends a FormData body as multipart', async () => {
-    const client = new HttpClient({ baseUrl: base });
-    try {
-      const form = new FormData();
-      form.append('name', 'release-1');
-      form.append('file', new Blob(['payload bytes']), 'a.mender');
-      seen.length = 0;
-      await client.request({ method: 'POST', path: '/upload', body: form, idempotencyKey: 'k1' });
-      expect(seen[0]?.type).toMatch(/^multipart\/form-data; boundary=/);
-      expect(seen[0]?.body).toContain('payload bytes');
-      expect(seen[0]?.body).toContain('name="name"');
-    } finally {
-      await client.close();
-    }
+    it('sends a FormData body as multipart', async () => {
+      const client = new HttpClient({ transport, baseUrl: base });
+      try {
+        const form = new FormData();
+        form.append('name', 'release-1');
+        form.append('file', new Blob(['payload bytes']), 'a.mender');
+        seen.length = 0;
+        await client.request({ method: 'POST', path: '/upload', body: form, idempotencyKey: 'k1' });
+        expect(seen[0]?.type).toMatch(/^multipart\/form-data; boundary=/);
+        expect(seen[0]?.body).toContain('payload bytes');
+        expect(seen[0]?.body).toContain('name="name"');
+      } finally {
+        await client.close();
+      }
+    });
   });
 
   it('builds its proxy and TLS dispatchers from the bundle’s classes', async () => {

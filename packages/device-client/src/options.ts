@@ -30,7 +30,7 @@ export const DEFAULT_POLL_RETRY: BackoffOptions = { baseDelayMs: 60_000, maxDela
 /** The transport options {@link DeviceClient} passes to the {@link HttpClient} it builds. */
 export type DeviceTransportOptions = Pick<
   HttpClientOptions,
-  'dispatcher' | 'proxy' | 'tls' | 'timeout' | 'maxRetries' | 'retry' | 'userAgent'
+  'dispatcher' | 'proxy' | 'tls' | 'transport' | 'timeout' | 'maxRetries' | 'retry' | 'userAgent'
 >;
 
 /** Options of {@link DeviceClient}. Every duration is in milliseconds. */
@@ -85,7 +85,16 @@ export interface RunOptions {
 /** The transport options that are set. @internal */
 export function pickTransport(o: DeviceTransportOptions): Partial<HttpClientOptions> {
   const out: Partial<HttpClientOptions> = {};
-  for (const k of ['dispatcher', 'proxy', 'tls', 'timeout', 'maxRetries', 'retry', 'userAgent'] as const) {
+  for (const k of [
+    'dispatcher',
+    'proxy',
+    'tls',
+    'transport',
+    'timeout',
+    'maxRetries',
+    'retry',
+    'userAgent',
+  ] as const) {
     if (o[k] !== undefined) (out as Record<string, unknown>)[k] = o[k];
   }
   return out;

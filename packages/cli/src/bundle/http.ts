@@ -2,10 +2,12 @@
  * What undici takes from `node:http`, for the undici of the device bundle (see tsup.config.ts),
  * without loading `node:http`: undici's `lib/core/util.js` compares a stream's constructor with
  * `http.IncomingMessage`, and `lib/dispatcher/client.js` reads `http.maxHeaderSize`, both when they
- * load. The agent never runs an HTTP server or `http.request`, so `node:http` was loaded for those
+ * load. undici never runs an HTTP server or `http.request`, so `node:http` was loaded for those
  * two reads only, and with it `_http_agent`, `_http_client`, `_http_server`, `_http_incoming`,
  * `_http_outgoing` and `perf_hooks`. Measured with bench/device.bench.ts (idle `otakit device run`,
- * together with ./performance.ts): ~0.7 MiB less RSS.
+ * together with ./performance.ts): ~0.7 MiB less RSS. (The agent now sends over core's
+ * `transport: 'node'`, which takes Node's HTTP client from `_http_agent` and `_http_client`, still
+ * without `node:http`, its server or perf_hooks.)
  */
 
 /** Node's default `--max-http-header-size` (16 KiB since Node 14). */

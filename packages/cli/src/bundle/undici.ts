@@ -9,6 +9,10 @@
  * its entry re-exports), so a dispatcher, an error's class and `Dispatcher.prototype.request`
  * behave as with `require('undici')`.
  *
+ * `device run` sends over core's `transport: 'node'`, a dispatcher of core's own over Node's HTTP
+ * client, with undici's request API and errors from here: undici's agents (its pool, HTTP/1
+ * client and WebAssembly parser) are loaded when first read, for a proxy.
+ *
  * Left out on purpose: fetch's `FormData` and `Response` are Node's global ones (a FormData body
  * in this bundle can only be Node's, and its own `Response` encodes it), read when a FormData is
  * sent, not at load. In the bundle, `node:assert` and undici's HTTP/2 client are replaced too
@@ -18,11 +22,36 @@ import type * as Undici from 'undici';
 import api from 'undici/lib/api/index.js';
 import errors from 'undici/lib/core/errors.js';
 import util from 'undici/lib/core/util.js';
-import Agent from 'undici/lib/dispatcher/agent.js';
 import Dispatcher from 'undici/lib/dispatcher/dispatcher.js';
-import EnvHttpProxyAgent from 'undici/lib/dispatcher/env-http-proxy-agent.js';
-import ProxyAgent from 'undici/lib/dispatcher/proxy-agent.js';
-import undiciGlobal from 'undici/lib/global.js';
+
+/**
+ * undici's agents and its global dispatcher, each loaded when first read: `otakit device run`
+ * sends over core's `transport: 'node'` (Node's HTTP client), so undici's connection pool, its
+ * HTTP/1 client and its WebAssembly parser are loaded only for a proxy (or a global dispatcher)
+ * and are otherwise source text the agent never runs (undici's `global.js` also makes an `Agent`
+ * when it loads). `require`, not `import()`: esbuild compiles these files into the bundle all the
+ * same, as functions run on the first `require`. Measured with bench/device.bench.ts, together
+ * with core's node transport: idle `device run` 51.9 -> 48.5 MiB with the agents loaded at start
+ * and 48.3 loaded when read (bare node 39.5 in each run; the step is within the bench's noise,
+ * but undici's global `Agent` and its timers are no longer made at all).
+ */
+let agents: Pick<typeof Undici, 'Agent' | 'ProxyAgent' | 'EnvHttpProxyAgent'> | undefined;
+function undiciAgents(): Pick<typeof Undici, 'Agent' | 'ProxyAgent' | 'EnvHttpProxyAgent'> {
+  agents ??= {
+    Agent: require('undici/lib/dispatcher/agent.js') as typeof Undici.Agent,
+    ProxyAgent: require('undici/lib/dispatcher/proxy-agent.js') as typeof Undici.ProxyAgent,
+    EnvHttpProxyAgent:
+      require('undici/lib/dispatcher/env-http-proxy-agent.js') as typeof Undici.EnvHttpProxyAgent,
+  };
+  return agents;
+}
+
+/** undici's global dispatcher (an `Agent` it makes when first loaded). */
+function globalDispatcher(): Undici.Dispatcher {
+  return (
+    require('undici/lib/global.js') as { getGlobalDispatcher(): Undici.Dispatcher }
+  ).getGlobalDispatcher();
+}
 
 // As undici's entry does: `request`, `stream`, `pipeline`, `upgrade` and `connect` on every
 // dispatcher (idempotent: the same functions when undici's entry has run in this process too).
@@ -61,7 +90,7 @@ function request(
     if (!opts) opts = (typeof url === 'object' ? url : {}) as unknown as typeof opts;
     target = util.parseURL(url);
   }
-  const { agent, dispatcher = undiciGlobal.getGlobalDispatcher() } = opts ?? {};
+  const { agent, dispatcher = globalDispatcher() } = opts ?? {};
   if (agent) throw new errors.InvalidArgumentError('unsupported opts.agent. Did you mean opts.client?');
   return Dispatcher.prototype.request.call(dispatcher, {
     ...(opts as object),
@@ -75,9 +104,15 @@ function request(
 export const undiciSubset = {
   request: request as UndiciSubset['request'],
   Dispatcher,
-  Agent,
-  ProxyAgent,
-  EnvHttpProxyAgent,
+  get Agent(): UndiciSubset['Agent'] {
+    return undiciAgents().Agent;
+  },
+  get ProxyAgent(): UndiciSubset['ProxyAgent'] {
+    return undiciAgents().ProxyAgent;
+  },
+  get EnvHttpProxyAgent(): UndiciSubset['EnvHttpProxyAgent'] {
+    return undiciAgents().EnvHttpProxyAgent;
+  },
   errors,
   get FormData(): UndiciSubset['FormData'] {
     return globalThis.FormData as unknown as UndiciSubset['FormData'];

@@ -235,6 +235,10 @@ export async function runAgent(opts: RunFlags): Promise<void> {
       },
     },
     ...transport,
+    // Node's HTTP client rather than undici's pool, whose parser is llhttp compiled to WebAssembly:
+    // with the device bundle's lazy undici agents, idle RSS 51.9 -> 46.8 MiB (bench/device.bench.ts,
+    // paired). A proxy from the environment still goes through undici's proxy agents.
+    transport: 'node',
     ...(opts.tenantToken ? { tenantToken: opts.tenantToken } : {}),
     policy: {
       ...(keys ? { trustedKeys: keys } : {}),

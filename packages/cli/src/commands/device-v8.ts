@@ -48,7 +48,9 @@ export const UPDATE_V8_FLAGS: readonly string[] = ['--max-opt=999', '--turbofan'
  * baseline compiler only. Measured with bench/device.bench.ts's agent: optimising llhttp's parser
  * in the background took the agent's RSS from 72 to 101 MiB for a moment a second after start-up,
  * and left it ~9 MiB higher idling; the baseline code costs a 64 MiB zstd payload ~8 % decoding
- * time. Set before the first request compiles the parser.
+ * time. Set before the first request. (`device run` now sends over core's `transport: 'node'`,
+ * so undici's parser is compiled only when a proxy is set; the zstd decoder, where no `zstd`
+ * program can be started, still is.)
  */
 export const AGENT_WASM_FLAGS: readonly string[] = ['--liftoff-only'];
 

@@ -1,4 +1,5 @@
 import type { Dispatcher } from 'undici';
+import { NodeHttpDispatcher } from './node-dispatcher.js';
 import type { HttpClientOptions, TlsOptions } from './types.js';
 import type { UndiciModule } from './undici.js';
 
@@ -14,6 +15,7 @@ export interface DispatcherPlan {
   proxy: string | undefined;
   tls: TlsOptions | undefined;
   connections: number;
+  transport: 'undici' | 'node';
   env?: { httpProxy: string; httpsProxy: string };
 }
 
@@ -23,12 +25,13 @@ export interface DispatcherPlan {
  * @internal
  */
 export function planDispatcher(
-  options: Pick<HttpClientOptions, 'proxy' | 'tls' | 'connections'>,
+  options: Pick<HttpClientOptions, 'proxy' | 'tls' | 'connections' | 'transport'>,
 ): DispatcherPlan {
   const plan: DispatcherPlan = {
     proxy: options.proxy,
     tls: options.tls === undefined ? undefined : { ...options.tls },
     connections: options.connections ?? DEFAULT_CONNECTIONS,
+    transport: options.transport ?? 'undici',
   };
   if (options.proxy === 'env') {
     // The variables undici's EnvHttpProxyAgent reads when it is constructed (NO_PROXY it rereads).
@@ -45,7 +48,8 @@ export function planDispatcher(
 /**
  * Builds the dispatcher an {@link HttpClient} uses when none is injected: an `Agent`, a `ProxyAgent`
  * for `proxy: 'http://...'`, or an `EnvHttpProxyAgent` for `proxy: 'env'` (HTTP_PROXY, HTTPS_PROXY,
- * NO_PROXY), with the TLS options applied to the connections to the origin.
+ * NO_PROXY), with the TLS options applied to the connections to the origin; with `transport: 'node'`
+ * and no proxy, a {@link NodeHttpDispatcher}.
  * @internal
  */
 export function buildDispatcher(undici: UndiciModule, plan: DispatcherPlan): Dispatcher {
@@ -64,6 +68,9 @@ export function buildDispatcher(undici: UndiciModule, plan: DispatcherPlan): Dis
       connections,
       ...(tls === undefined ? {} : { requestTls: tls }),
     });
+  }
+  if (plan.transport === 'node') {
+    return new NodeHttpDispatcher(undici, { connections, tls }) as unknown as Dispatcher;
   }
   return new undici.Agent({ connections, ...(tls === undefined ? {} : { connect: tls }) });
 }

@@ -60,6 +60,16 @@ export interface HttpClientOptions {
   tls?: TlsOptions;
   /** Maximum connections per origin of a dispatcher the client builds. Default 16. */
   connections?: number;
+  /**
+   * What the dispatcher the client builds sends over: `'undici'` (default) undici's `Agent`;
+   * `'node'` Node's own HTTP/1.1 client (`node:http`/`node:https` with keep-alive agents), which
+   * parses responses with the llhttp built into Node instead of undici's WebAssembly build: less
+   * resident memory for a long-running process that makes few requests (an idle `otakit device
+   * run` holds ~5 MiB less with it and the bundle changes that go with it).
+   * Responses are read through undici's API either way (same bodies, same errors). With a `proxy`,
+   * undici's proxy agents are used whatever this says.
+   */
+  transport?: 'undici' | 'node';
   /** Default per-attempt timeout in ms. Default 30 000. */
   timeout?: number;
   /** Default retries after the first attempt. Default 2. */

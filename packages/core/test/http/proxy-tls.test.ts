@@ -77,7 +77,8 @@ describe('HttpClient through a forward proxy', () => {
   });
 });
 
-describe('HttpClient with mutual TLS', () => {
+// Over both transports (with a proxy, `transport: 'node'` still tunnels through undici's ProxyAgent).
+describe.each(['undici', 'node'] as const)('HttpClient with mutual TLS (transport %s)', (transport) => {
   let dir = '';
   const pem = (name: string) => readFileSync(join(dir, name), 'utf8');
 
@@ -157,6 +158,7 @@ describe('HttpClient with mutual TLS', () => {
     const http = track(
       new HttpClient({
         baseUrl: server.url,
+        transport,
         tls: { ca: pem('ca.crt'), cert: pem('client.crt'), key: pem('client.key') },
         maxRetries: 0,
       }),
@@ -171,6 +173,7 @@ describe('HttpClient with mutual TLS', () => {
     const http = track(
       new HttpClient({
         baseUrl: server.url,
+        transport,
         proxy: proxy.url,
         tls: { ca: pem('ca.crt'), cert: pem('client.crt'), key: pem('client.key') },
         maxRetries: 0,
@@ -183,7 +186,9 @@ describe('HttpClient with mutual TLS', () => {
 
   it('is refused without a client certificate', async () => {
     const server = await mtlsServer();
-    const http = track(new HttpClient({ baseUrl: server.url, tls: { ca: pem('ca.crt') }, maxRetries: 0 }));
+    const http = track(
+      new HttpClient({ baseUrl: server.url, transport, tls: { ca: pem('ca.crt') }, maxRetries: 0 }),
+    );
     const err = (await http
       .request({ method: 'GET', path: '/whoami' })
       .catch((e: unknown) => e)) as ConnectionError;
@@ -196,6 +201,7 @@ describe('HttpClient with mutual TLS', () => {
     const http = track(
       new HttpClient({
         baseUrl: server.url,
+        transport,
         tls: { cert: pem('client.crt'), key: pem('client.key') },
         maxRetries: 0,
       }),
