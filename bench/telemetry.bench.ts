@@ -22,8 +22,9 @@
  *    plain scan (`count`, `avg`) of the same rows, and against the way without rollups (one
  *    `percentile_cont` query over the window's samples, timed after the store is closed). The
  *    first query after the fill is timed on its own: it builds the rollups of every closed
- *    5-minute bucket and hour (src/rollups.ts); the day's queries after it read the rollups plus
- *    the samples of the edges and of the open bucket. `cpu` has 1,000 distinct values, `seq` one
+ *    10-second slice and hour (src/rollups.ts), then `rollUp()` (timed) finishes what the store's
+ *    timer left; the day's queries after it read the rollups plus the samples of the edges and of
+ *    the last slices. `cpu` has 1,000 distinct values, `seq` one
  *    per message (a percentile's class then holds several values and is refined). The hour of
  *    100 devices reads the samples (a device set). On PostgreSQL a `vacuum analyze` runs (timed)
  *    after the first query: what autovacuum would otherwise do during the timed reads.
@@ -480,7 +481,7 @@ console.log(
 );
 console.log(`  releaseAggregates over ${stored} rows (${QUERY_RUNS} runs):`);
 console.log(
-  `    first query after the fill        ${coldMs.toFixed(1)} ms (builds the rollups of ${stored} rows' closed 5-minute buckets and hours)`,
+  `    first query after the fill        ${coldMs.toFixed(1)} ms (builds the rollups of ${stored} rows' closed slices and hours)`,
 );
 console.log(
   `    then rollUp()                     ${settleMs.toFixed(1)} ms (waits for the store's timer, builds what it left)`,

@@ -1,6 +1,6 @@
 /**
- * The SQL of the rollups (migration 4): time buckets, value classes, the write path's dirty-bucket
- * record, building a range of buckets, and the two reads of an aggregate over rollups (the class
+ * The SQL of the rollups (migrations 4 and 5): time buckets and slices, value classes, the write
+ * path's dirty-bucket record, building a range of received time, and the two reads of an aggregate over rollups (the class
  * histogram, the exact refinement). One text for DuckDB and PostgreSQL, as in `queries.ts`.
  * How they fit together, and why the answers are exact: `../rollups.ts`.
  */
