@@ -192,12 +192,18 @@ export class TelemetryStore {
     if (this.#closed || this.#rolling !== undefined) return;
     // A failure (a database restart) is not this timer's to report: the next tick, or the next
     // read, rolls up again and a read reports its own failure.
-    this.#rolling = this.#rollups
-      .roll()
+    this.#roll().catch(() => undefined);
+  }
+
+  /** Starts a roll-up as this store's own (the one `#rolling` tracks), before any await. */
+  #roll(): Promise<void> {
+    const run = this.#rollups.roll();
+    this.#rolling = run
       .catch(() => undefined)
       .finally(() => {
         this.#rolling = undefined;
       });
+    return run;
   }
 
   /** Messages accepted and not yet stored or failed. */
@@ -323,14 +329,8 @@ export class TelemetryStore {
   async rollUp(): Promise<void> {
     await this.#guard(async () => {
       while (this.#rolling !== undefined) await this.#rolling;
-      // Registered before any await, so that the timer does not start one beside it.
-      const run = this.#rollups.roll();
-      this.#rolling = run
-        .catch(() => undefined)
-        .finally(() => {
-          this.#rolling = undefined;
-        });
-      await run;
+      // Registered as the store's own, so that the timer does not start one beside it.
+      await this.#roll();
     });
   }
 

@@ -6,6 +6,9 @@
  * rollups hold, and that a row written late into a rolled slice makes its bucket be built again.
  */
 
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { ReleaseAggregate } from '@otakit/telemetry';
 import { openTelemetryStore } from '@otakit/telemetry';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -43,9 +46,12 @@ for (const backendUnderTest of backendsUnderTest()) {
       await backend.migrate();
       rollups = new Rollups(backend, () => clock);
     });
+    /** Directories of DuckDB files a test made, removed after it. */
+    const dirs: string[] = [];
     afterEach(async () => {
       await backend.close();
       await target.drop();
+      for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
     });
 
     /** `count` rows received at random times in [from, to), a `cpu` field of many values. */
@@ -203,7 +209,12 @@ for (const backendUnderTest of backendsUnderTest()) {
 
     it('brings the watermarks of a store of schema version 4 to slices, its rollups kept', async () => {
       await backend.close();
-      const url = backendUnderTest.name === 'duckdb' ? `${await tmpFile()}` : target.url;
+      let url = target.url;
+      if (backendUnderTest.name === 'duckdb') {
+        const dir = mkdtempSync(join(tmpdir(), 'otakit-slices-'));
+        dirs.push(dir);
+        url = join(dir, 't.duckdb');
+      }
       const store = await openTelemetryStore(url, { rollUpIntervalMs: 0 });
       const messages = rows(300, BASE - 5 * HOUR, BASE - HOUR).map((row) => ({
         id: row.id,
@@ -253,12 +264,4 @@ for (const backendUnderTest of backendsUnderTest()) {
       expect((claimed as number) - Math.floor(Date.now() / SLICE_MS)).toBeLessThanOrEqual(0);
     });
   });
-}
-
-/** A DuckDB file in a fresh directory (removed when the process exits). */
-async function tmpFile(): Promise<string> {
-  const { mkdtempSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const { join } = await import('node:path');
-  return join(mkdtempSync(join(tmpdir(), 'otakit-slices-')), 't.duckdb');
 }

@@ -35,9 +35,6 @@ const INSERT_NAME = 'otakit_telemetry_insert';
 /** Sort memory of each connection (PostgreSQL's `work_mem`), enough for ~1M samples in memory. */
 const SORT_MEMORY = '64MB';
 
-/** The memory a roller's sorts and hash aggregates may each use before spilling to disk. */
-const ROLLER_WORK_MEM = '64MB';
-
 /** An arbitrary constant that serialises concurrent migrations of one database. */
 const MIGRATION_LOCK = 0x07a4_1e1e;
 /**
@@ -144,12 +141,10 @@ export class PostgresBackend implements Backend {
       }
       // A read's statements each touch a few thousand rows: starting parallel workers costs more
       // than they save (measured under load: ~50-70 ms of a ~80 ms histogram was the Gather's start).
-      // A roller's builds: no JIT (PostgreSQL compiled a build of ~560k samples for ~400 ms of its
-      // ~1.9 s, and would compile a build of a few slices whenever its estimate crossed
-      // `jit_above_cost`), and room to aggregate in memory (the same build spilled ~46 MB to disk).
-      const settings = roller
-        ? `; set local jit = off; set local work_mem = '${ROLLER_WORK_MEM}'`
-        : ' read only';
+      // A roller's builds run without JIT: PostgreSQL compiled a build of ~560k samples for ~400 ms
+      // of its ~1.9 s, and would compile a build of a few slices whenever its estimate crossed
+      // `jit_above_cost`. (Their sorts and aggregates have the connection's SORT_MEMORY.)
+      const settings = roller ? '; set local jit = off' : ' read only';
       return await transaction(
         client,
         `begin isolation level repeatable read${settings}; set local max_parallel_workers_per_gather = 0`,
