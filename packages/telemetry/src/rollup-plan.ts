@@ -4,7 +4,8 @@
  */
 
 import type { FilterSpec } from './sql/queries.js';
-import { BUCKET_MS, bucketStart, HOUR_BUCKETS, type RollupPlan, type TimeRange } from './sql/rollups.js';
+import type { RollupPlan, TimeRange } from './sql/rollup-reads.js';
+import { BUCKET_MS, bucketStart, HOUR_BUCKETS } from './sql/rollups.js';
 
 /** The first bucket of the hour holding bucket `b` (also for buckets before the epoch). */
 export function hourOf(b: number): number {
