@@ -376,8 +376,16 @@ async function timeQuery(run: () => Promise<unknown>): Promise<{ p50: number; p9
 }
 
 const hundred = Array.from({ length: 100 }, (_, i) => `dev-${i * 10}`);
-const dayQuery = { metric: 'cpu', from: now - DAY - 60_000, to: now + 60_000 };
-const hourQuery = { metric: 'cpu', from: now - 3_600_000, to: now + 60_000, deviceIds: hundred };
+// Windows up to the time of each read (no `to`), as a dashboard asks for the last day or hour.
+// They used to end at a fixed `now + 60 s`, which the fill, the first read and the vacuum (over a
+// minute on PostgreSQL) left in the past: the reads then asked for a window ending inside the
+// bucket being rolled up, before its rolled part ends, whose rollups cannot answer for it (they
+// hold samples after the window), so all of that bucket's samples up to the window's end were
+// read, the ~180,000 of the ingest rounds among them (PostgreSQL's whole-day p50 83 and 114 ms in
+// two runs, against ~24 ms when the window reaches the present). Same rows either way: nothing is
+// written after the fill.
+const dayQuery = { metric: 'cpu', from: now - DAY - 60_000 };
+const hourQuery = { metric: 'cpu', from: now - 3_600_000, deviceIds: hundred };
 const scan = `select count(*) as n, avg(value) as mean from telemetry_metrics
   where name = $1 and received_at >= cast($2 as timestamptz) and received_at < cast($3 as timestamptz)`;
 // `seq` has a distinct value per message (the percentiles' classes hold several values: refined).
@@ -414,7 +422,7 @@ const sample = await store.releaseAggregates(dayQuery);
 await store.close();
 
 // Baseline: a plain scan (count, avg) of the same rows through the raw driver, store closed.
-const scanParams = ['cpu', new Date(dayQuery.from).toISOString(), new Date(dayQuery.to).toISOString()];
+const scanParams = ['cpu', new Date(dayQuery.from).toISOString(), new Date().toISOString()];
 // The previous way (no rollups): one percentile_cont query over the window's samples, per field.
 const samplesQuery = `select artifact_name as release, count(*) as count, avg(value) as mean,
     percentile_cont(array[0.5, 0.95]) within group (order by value) as percentiles, max(value) as max
