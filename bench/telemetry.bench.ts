@@ -376,14 +376,9 @@ async function timeQuery(run: () => Promise<unknown>): Promise<{ p50: number; p9
 }
 
 const hundred = Array.from({ length: 100 }, (_, i) => `dev-${i * 10}`);
-// Windows up to the time of each read (no `to`), as a dashboard asks for the last day or hour.
-// They used to end at a fixed `now + 60 s`, which the fill, the first read and the vacuum (over a
-// minute on PostgreSQL) left in the past: the reads then asked for a window ending inside the
-// bucket being rolled up, before its rolled part ends, whose rollups cannot answer for it (they
-// hold samples after the window), so all of that bucket's samples up to the window's end were
-// read, the ~180,000 of the ingest rounds among them (PostgreSQL's whole-day p50 83 and 114 ms in
-// two runs, against ~24 ms when the window reaches the present). Same rows either way: nothing is
-// written after the fill.
+// Windows up to the time of each read (no `to`), as a dashboard asks for the last day or hour; a
+// fixed end soon lies in the past, inside the bucket being rolled up, whose samples up to that end
+// are then read (the telemetry README's "The read windows").
 const dayQuery = { metric: 'cpu', from: now - DAY - 60_000 };
 const hourQuery = { metric: 'cpu', from: now - 3_600_000, deviceIds: hundred };
 const scan = `select count(*) as n, avg(value) as mean from telemetry_metrics

@@ -68,13 +68,9 @@ const CHUNK_ROWS = 2048;
 export class DuckDbBackend implements Backend {
   readonly dialect = 'duckdb' as const;
   /**
-   * One writer connection (its staging tables and appenders are per connection). Two were
-   * measured (a pool of two, each with its own appenders, the claim waiting for both): through the
-   * broker slower, 8,090 to 9,585 msg/s against ~10,000 in the same hour, and the server's CPU per
-   * message rose from ~123 to 132-159 µs: the appender's synchronous flush on the event loop took
-   * 2.2x as long (929 against 417 ms of a 40,000-message profile) while the other connection
-   * committed, and on two cores the commits competed with the event loop. Staged writes on two
-   * connections did no better (8,336 and 9,170 msg/s).
+   * One writer connection (its staging tables and appenders are per connection). Two measured
+   * slower: the appender's synchronous flush waits while the other connection commits (README,
+   * Performance).
    */
   readonly writeConcurrency = 1;
   readonly #duckdb: DuckDB;
