@@ -40,7 +40,7 @@ function row(id: string, over: Partial<TelemetryMessage> = {}): StoredRow {
 const MESSAGE_COLUMNS = `id, device_id, registry, epoch_us(received_at) as at, kind, subfolder, artifact_name,
   software_version, deployment_id, cast(payload as varchar) as payload, payload_raw, payload_encoding,
   cast(metrics as varchar) as metrics`;
-const METRIC_COLUMNS = `message_id, device_id, registry, epoch_us(received_at) as at, kind, artifact_name, name, value`;
+const METRIC_COLUMNS = `device_id, registry, epoch_us(received_at) as at, kind, artifact_name, name, value`;
 
 describe('DuckDB writes', () => {
   let backend: DuckDbBackend;
@@ -55,7 +55,7 @@ describe('DuckDB writes', () => {
   const dump = async () => ({
     messages: await backend.query(`select ${MESSAGE_COLUMNS} from telemetry_messages order by id`, []),
     metrics: await backend.query(
-      `select ${METRIC_COLUMNS} from telemetry_metrics order by message_id, name`,
+      `select ${METRIC_COLUMNS} from telemetry_metrics order by device_id, name`,
       [],
     ),
     dirty: (
@@ -97,8 +97,8 @@ describe('DuckDB writes', () => {
       expect(other.writes).toEqual({ direct: 0, staged: 1, checked: 1 });
       const messages = await other.query(`select ${MESSAGE_COLUMNS} from telemetry_messages order by id`, []);
       const metrics = (
-        await other.query(`select ${METRIC_COLUMNS} from telemetry_metrics order by message_id, name`, [])
-      ).filter((m) => m.message_id !== 'z-pair');
+        await other.query(`select ${METRIC_COLUMNS} from telemetry_metrics order by device_id, name`, [])
+      ).filter((m) => m.device_id !== 'dev-z-pair');
       expect(messages.at(-1)?.id).toBe('z-pair');
       expect(messages.slice(0, 300)).toEqual(direct.messages);
       expect(metrics).toEqual(direct.metrics);
@@ -115,7 +115,7 @@ describe('DuckDB writes', () => {
     const { messages, metrics } = await dump();
     expect(messages.map((m) => m.id)).toEqual(['a', 'b', 'c']);
     // b's numeric fields are the first copy's, once.
-    expect(metrics.filter((m) => m.message_id === 'b' && m.name === 'cpu').map((m) => m.value)).toEqual([
+    expect(metrics.filter((m) => m.device_id === 'dev-b' && m.name === 'cpu').map((m) => m.value)).toEqual([
       0.5,
     ]);
     // The direct way still serves the next batch (its appenders were replaced after the refusal).

@@ -479,11 +479,13 @@ for (const backend of backendsUnderTest()) {
           msg({ id: 'v2-b', artifactName: 'r1', payload: { cpu: 3 } }),
         ]);
         await store.close();
-        // The database as migration 2 left it: the plain (name, time) index, version 2 the newest.
+        // The database as migration 2 left it: the plain (name, time) index, the numeric fields'
+        // message ids (dropped by version 6), version 2 the newest.
         await onDatabase(
           target.url,
           `drop index telemetry_metrics_name_time_release_value;
            create index telemetry_metrics_name_time on telemetry_metrics (name, received_at);
+           alter table telemetry_metrics add column message_id varchar;
            delete from telemetry_schema_version where version > 2`,
         );
         store = await openTelemetryStore(target.url);
@@ -501,7 +503,7 @@ for (const backend of backendsUnderTest()) {
           target.url,
           'select version from telemetry_schema_version order by version',
         );
-        expect(versions.map((r) => Number(r.version))).toEqual([1, 2, 3, 4, 5]);
+        expect(versions.map((r) => Number(r.version))).toEqual([1, 2, 3, 4, 5, 6]);
         expect(await store.releaseAggregates({ metric: 'cpu' })).toEqual([
           { release: 'r1', count: 2, mean: 2, p50: 2, p95: 2.9, max: 3 },
         ]);

@@ -47,7 +47,7 @@ const STAGE = `
  * row (a join inside DuckDB), so the event loop appends three values per field instead of eight.
  */
 const METRICS_FROM_STAGE = `insert into telemetry_metrics
-  select s.id, s.device_id, s.registry, s.received_at, s.kind, s.artifact_name, m.name, m.value
+  select s.device_id, s.registry, s.received_at, s.kind, s.artifact_name, m.name, m.value
   from stage_metrics m join stage_messages s on s.id = m.message_id`;
 
 /** The staged messages as `telemetry_messages` rows (JSON text cast to JSON). */
@@ -111,7 +111,7 @@ export class DuckDbBackend implements Backend {
     const { VARCHAR, TIMESTAMPTZ, DOUBLE } = duckdb;
     this.#messageTypes = [VARCHAR, VARCHAR, VARCHAR, TIMESTAMPTZ, ...new Array<DuckDBType>(9).fill(VARCHAR)];
     this.#metricTypes = [VARCHAR, VARCHAR, DOUBLE];
-    this.#tableMetricTypes = [VARCHAR, VARCHAR, VARCHAR, TIMESTAMPTZ, VARCHAR, VARCHAR, VARCHAR, DOUBLE];
+    this.#tableMetricTypes = [VARCHAR, VARCHAR, TIMESTAMPTZ, VARCHAR, VARCHAR, VARCHAR, DOUBLE];
   }
 
   /**
@@ -259,12 +259,12 @@ export class DuckDbBackend implements Backend {
       const at = new DuckDBTimestampTZValue(BigInt(Math.round(r.receivedAt * 1000)));
       const values = messageColumnValues<DuckDBValue>(r, at);
       for (let i = 0; i < values.length; i++) (messages[i] as DuckDBValue[]).push(values[i] as DuckDBValue);
-      // telemetry_metrics: message_id, device_id, registry, received_at, kind, artifact_name, name, value.
-      const shared: DuckDBValue[] = [r.id, r.deviceId, r.registry, at, r.kind, r.artifactName];
+      // telemetry_metrics: device_id, registry, received_at, kind, artifact_name, name, value.
+      const shared: DuckDBValue[] = [r.deviceId, r.registry, at, r.kind, r.artifactName];
       for (const [name, value] of r.metrics) {
         for (let i = 0; i < shared.length; i++) (metrics[i] as DuckDBValue[]).push(shared[i] as DuckDBValue);
-        (metrics[6] as DuckDBValue[]).push(name);
-        (metrics[7] as DuckDBValue[]).push(value);
+        (metrics[5] as DuckDBValue[]).push(name);
+        (metrics[6] as DuckDBValue[]).push(value);
       }
       if (sliceOfMs(r.receivedAt) < claimed) dirty.add(bucketOfMs(r.receivedAt));
     }

@@ -20,8 +20,8 @@ const INSERT = `with ins as (
     on conflict (id) do nothing
     returning id, device_id, registry, received_at, kind, artifact_name, metrics
   ), metrics as (
-    insert into telemetry_metrics (message_id, device_id, registry, received_at, kind, artifact_name, name, value)
-    select ins.id, ins.device_id, ins.registry, ins.received_at, ins.kind, ins.artifact_name, kv.key,
+    insert into telemetry_metrics (device_id, registry, received_at, kind, artifact_name, name, value)
+    select ins.device_id, ins.registry, ins.received_at, ins.kind, ins.artifact_name, kv.key,
       cast(kv.value as double precision)
     from ins cross join lateral jsonb_each_text(ins.metrics) as kv
   ), dirty as (

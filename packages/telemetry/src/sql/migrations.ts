@@ -139,6 +139,16 @@ export const MIGRATIONS: readonly Migration[] = [
       'update telemetry_rollup_state set watermark = watermark * 30',
     ],
   },
+  {
+    version: 6,
+    description:
+      "numeric fields no longer repeat their message's id (no query reads it; the message's `metrics` holds the same fields)",
+    statements: [
+      // A unique string per field (three or so per message) was the dearest column to write and to
+      // compress at DuckDB's checkpoints (README, Performance).
+      'alter table telemetry_metrics drop column message_id',
+    ],
+  },
 ];
 
 /** The statements of `migration` for `dialect`, with types filled in. */
