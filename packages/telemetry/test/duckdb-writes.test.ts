@@ -5,6 +5,9 @@
  * once; and the direct way must only take JSON texts DuckDB accepts, as it does not check them.
  */
 
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { openTelemetryStore, type TelemetryMessage } from '@otakit/telemetry';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DuckDbBackend } from '../src/backends/duckdb.js';
@@ -183,6 +186,38 @@ describe('DuckDB writes', () => {
     const byId = new Map(got.map((r) => [String(r.id), [Number(r.bucket), Number(r.slice)]]));
     for (const [i, t] of times.entries())
       expect([t, bucketOfMs(t), sliceOfMs(t)]).toEqual([t, ...(byId.get(`t${i}`) ?? [])]);
+  });
+});
+
+describe('DuckDB checkpoints', () => {
+  it('moves the write-ahead log into the file at 64 MB, not at DuckDB default of 16 MB, and loses nothing on reopening', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'otakit-telemetry-wal-'));
+    try {
+      const file = join(dir, 't.duckdb');
+      const backend = await DuckDbBackend.open(file, undefined, 1);
+      await backend.migrate();
+      const [setting] = await backend.query(`select current_setting('checkpoint_threshold') as t`, []);
+      expect(String(setting?.t)).toBe('61.0 MiB'); // 64 MB
+      // ~30 MB of payloads, in batches as the store writes them: past 16 MB, short of 64 MB.
+      const big = 'x'.repeat(100_000);
+      for (let b = 0; b < 10; b++) {
+        await backend.write(
+          Array.from({ length: 30 }, (_, i) => row(`w${b}-${i}`, { payload: { cpu: i, note: big } })),
+        );
+      }
+      const wal = statSync(`${file}.wal`).size;
+      expect(wal).toBeGreaterThan(24 * 2 ** 20);
+      await backend.close();
+      const again = await DuckDbBackend.open(file, undefined, 1);
+      try {
+        expect(await again.query('select count(*) as n from telemetry_messages', [])).toEqual([{ n: 300n }]);
+        expect(await again.query('select count(*) as n from telemetry_metrics', [])).toEqual([{ n: 300n }]);
+      } finally {
+        await again.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

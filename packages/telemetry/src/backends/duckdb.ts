@@ -11,9 +11,8 @@
  *   DuckDB checks;
  * - checked, after either refused a stored id: from staging with `on conflict (id) do nothing
  *   returning id`, keeping only the new rows' numeric fields.
- * Measured (CPU per batch of 100 messages, 3 numeric fields each, 1 DuckDB thread): staged ~9.4 ms
- * (two appends, then one call of seven statements), direct ~4.6 ms. Each call into DuckDB costs
- * ~0.3 to 1.3 ms of CPU whatever its rows, and through the broker a batch holds ~100 messages.
+ * Staged costs ~2x the CPU of direct (README, Performance): each call into DuckDB costs ~0.3 to
+ * 1.3 ms of CPU whatever its rows, and through the broker a batch holds ~100 messages.
  */
 
 import type {
@@ -61,6 +60,13 @@ const DIRTY_FROM_STAGE = markDirtyFrom('stage_messages');
 /** Empties the staging tables. */
 const CLEAR_STAGE = 'delete from stage_messages; delete from stage_metrics;';
 
+/**
+ * DuckDB's `checkpoint_threshold`, the log size at which rows move into the file: each move
+ * compresses again the row groups it appends to, and at DuckDB's 16 MB (every ~30,000 messages)
+ * sustained ingest spent about as long in them as in the writes (README, Performance).
+ */
+const CHECKPOINT_THRESHOLD = '64MB';
+
 /** Rows per data chunk (DuckDB's vector size). */
 const CHUNK_ROWS = 2048;
 
@@ -68,9 +74,8 @@ const CHUNK_ROWS = 2048;
 export class DuckDbBackend implements Backend {
   readonly dialect = 'duckdb' as const;
   /**
-   * One writer connection (its staging tables and appenders are per connection). Two measured
-   * slower: the appender's synchronous flush waits while the other connection commits (README,
-   * Performance).
+   * One writer connection (staging tables and appenders are per connection); two measured slower:
+   * the appender's synchronous flush waits while the other commits (README, Performance).
    */
   readonly writeConcurrency = 1;
   readonly #duckdb: DuckDB;
@@ -122,13 +127,10 @@ export class DuckDbBackend implements Backend {
     const release = claimDuckDbFile(path);
     try {
       const duckdb = await import('@duckdb/node-api');
-      const config: Record<string, string> = {};
+      const config: Record<string, string> = { checkpoint_threshold: CHECKPOINT_THRESHOLD };
       if (memoryLimit !== undefined) config.memory_limit = memoryLimit;
       if (threads !== undefined) config.threads = String(threads);
-      const instance = await duckdb.DuckDBInstance.create(
-        path,
-        Object.keys(config).length === 0 ? undefined : config,
-      );
+      const instance = await duckdb.DuckDBInstance.create(path, config);
       try {
         const writer = await instance.connect();
         const reader = await instance.connect();
@@ -340,9 +342,8 @@ export class DuckDbBackend implements Backend {
   async #appendColumns(table: string, types: readonly DuckDBType[], columns: DuckDBValue[][]): Promise<void> {
     const total = columns[0]?.length ?? 0;
     if (total === 0) return;
-    // One appender per table for the store's life (creating one is a call into DuckDB's threads);
-    // a failed flush closes it (its buffer still holds the refused rows) and the next write makes
-    // a new one.
+    // One appender per table for the store's life (creating one calls into DuckDB's threads); a
+    // failed flush closes it (its buffer holds the refused rows), and the next write makes one.
     let appender = this.#appenders.get(table);
     if (appender === undefined) {
       appender = await this.#writer.createAppender(table);
@@ -383,9 +384,8 @@ export class DuckDbBackend implements Backend {
 }
 
 /**
- * Runs `work` in one transaction on `c`: committed, or rolled back and rethrown. A failed rollback
- * does not hide the error of `work` (DuckDB may have ended the transaction itself: an
- * out-of-memory error does).
+ * Runs `work` in one transaction on `c`: committed, or rolled back and rethrown; a failed rollback
+ * does not hide the error of `work` (DuckDB ends the transaction itself on running out of memory).
  */
 async function transaction<T>(c: DuckDBConnection, work: () => Promise<T>): Promise<T> {
   await c.run('begin transaction');
