@@ -5,7 +5,8 @@
  * once; and the direct way must only take JSON texts DuckDB accepts, as it does not check them.
  */
 
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openTelemetryStore, type TelemetryMessage } from '@otakit/telemetry';
@@ -190,24 +191,38 @@ describe('DuckDB writes', () => {
 });
 
 describe('DuckDB checkpoints', () => {
-  it('moves the write-ahead log into the file at 64 MB, not at DuckDB default of 16 MB, and loses nothing on reopening', async () => {
+  it('moves the log into the file at 64 MB, not at DuckDB default of 16 MB, and a process killed with ~30 MB of log loses no acknowledged message', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'otakit-telemetry-wal-'));
     try {
       const file = join(dir, 't.duckdb');
       const backend = await DuckDbBackend.open(file, undefined, 1);
-      await backend.migrate();
       const [setting] = await backend.query(`select current_setting('checkpoint_threshold') as t`, []);
       expect(String(setting?.t)).toBe('61.0 MiB'); // 64 MB
-      // ~30 MB of payloads, in batches as the store writes them: past 16 MB, short of 64 MB.
-      const big = 'x'.repeat(100_000);
-      for (let b = 0; b < 10; b++) {
-        await backend.write(
-          Array.from({ length: 30 }, (_, i) => row(`w${b}-${i}`, { payload: { cpu: i, note: big } })),
-        );
-      }
-      const wal = statSync(`${file}.wal`).size;
-      expect(wal).toBeGreaterThan(24 * 2 ** 20);
       await backend.close();
+      // A store in a process of its own: ~30 MB of payloads (past 16 MB, short of 64 MB) in
+      // batches, each acknowledged (appendBatch resolved); then the process is killed, no close.
+      const script = `import { statSync } from 'node:fs';
+        import { openTelemetryStore } from ${JSON.stringify(join(import.meta.dirname, '..', 'src', 'index.ts'))};
+        const store = await openTelemetryStore(${JSON.stringify(file)}, { rollUpIntervalMs: 0 });
+        const big = 'x'.repeat(100_000);
+        for (let b = 0; b < 10; b++) {
+          await store.appendBatch(Array.from({ length: 30 }, (_, i) => ({ id: 'w' + b + '-' + i,
+            deviceId: 'd' + i, registry: ${JSON.stringify(REGISTRY)}, kind: 'event',
+            payload: { cpu: i, note: big } })));
+        }
+        console.log(statSync(${JSON.stringify(`${file}.wal`)}).size);
+        process.kill(process.pid, 'SIGKILL');`;
+      const { signal, stdout } = await new Promise<{ signal: string | null; stdout: string }>((done) =>
+        execFile(
+          process.execPath,
+          ['--import', 'tsx', '--input-type=module', '-e', script],
+          { cwd: join(import.meta.dirname, '..', '..', '..') },
+          (err, out) => done({ signal: (err as { signal?: string } | null)?.signal ?? null, stdout: out }),
+        ),
+      );
+      expect(signal).toBe('SIGKILL');
+      // All of it still in the log when the process died: the reopen replays it.
+      expect(Number(stdout.trim())).toBeGreaterThan(24 * 2 ** 20);
       const again = await DuckDbBackend.open(file, undefined, 1);
       try {
         expect(await again.query('select count(*) as n from telemetry_messages', [])).toEqual([{ n: 300n }]);

@@ -10,7 +10,7 @@ import { openTelemetryStore } from '@otakit/telemetry';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DuckDbBackend } from '../src/backends/duckdb.js';
 import { CREATE_VERSION_TABLE, MIGRATIONS, migrationStatements } from '../src/sql/migrations.js';
-import { backendsUnderTest, onDatabase, pgRows, type TestTarget } from './backends.js';
+import { backendsUnderTest, pgRows, type TestTarget } from './backends.js';
 
 const REGISTRY = 'projects/demo/locations/europe-west1/registries/fleet';
 const T0 = Date.parse('2026-06-01T12:00:00.000Z');
@@ -27,13 +27,7 @@ for (const backend of backendsUnderTest()) {
       if (backend.name === 'postgres') {
         const t: TestTarget = await backend.fresh();
         cleanups.push(() => t.drop());
-        return {
-          url: t.url,
-          sql: async (text) => {
-            if (!/^\s*select/i.test(text)) await onDatabase(t.url, text);
-            return /^\s*select/i.test(text) ? await pgRows(t.url, text) : [];
-          },
-        };
+        return { url: t.url, sql: (text) => pgRows(t.url, text) };
       }
       const dir = mkdtempSync(join(tmpdir(), 'otakit-telemetry-migrations-'));
       cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
