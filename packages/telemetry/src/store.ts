@@ -273,10 +273,10 @@ export class TelemetryStore {
     if (rolled !== undefined) return rolled;
     // Exact either way; a field with few distinct values is counted per value instead of sorted.
     if (await this.#fewDistinctValues(metric, filter)) {
-      const q = releaseAggregatesByValueQuery(metric, filter);
+      const q = releaseAggregatesByValueQuery(metric, filter, this.dialect);
       return (await this.#query(q.text, q.params)).map((r) => toReleaseAggregateByValue(r, this.dialect));
     }
-    const q = releaseAggregatesQuery(metric, filter);
+    const q = releaseAggregatesQuery(metric, filter, this.dialect);
     return (await this.#query(q.text, q.params)).map(toReleaseAggregate);
   }
 
@@ -289,7 +289,7 @@ export class TelemetryStore {
     const filter = filterSpec(query);
     const rolled = await this.#guard(() => this.#rollups.aggregate(metric, filter));
     if (rolled !== undefined) return rolled;
-    const q = metricAggregateQuery(metric, filter);
+    const q = metricAggregateQuery(metric, filter, this.dialect);
     return toMetricAggregate((await this.#query(q.text, q.params))[0]);
   }
 
@@ -302,7 +302,7 @@ export class TelemetryStore {
     const now = Date.now();
     const known = this.#cardinality.get(metric);
     if (known !== undefined && now - known.at < CARDINALITY_TTL_MS) return known.few;
-    const probe = cardinalityProbeQuery(metric, filter);
+    const probe = cardinalityProbeQuery(metric, filter, this.dialect);
     const [sample] = await this.#query(probe.text, probe.params);
     const samples = Number(sample?.n ?? 0);
     const few = samples >= PROBE_SAMPLES && Number(sample?.d ?? 0) <= PROBE_SAMPLES / 4;

@@ -45,7 +45,7 @@ for (const backend of backendsUnderTest()) {
       };
     }
 
-    it('brings a version 5 store to version 6: numeric fields without their message id, the rows and answers kept', async () => {
+    it('brings a version 5 store to the newest: numeric fields without their message id nor (PostgreSQL) an index by device, the rows and answers kept', async () => {
       const t = await target();
       // Version 5 as its migrations built it.
       await t.sql(CREATE_VERSION_TABLE);
@@ -88,6 +88,20 @@ for (const backend of backendsUnderTest()) {
         expect(others).toEqual([]);
         expect(r1).toMatchObject({ release: 'r1', count: 2, mean: 2, p50: 2, max: 3 });
         expect(r1?.p95).toBeCloseTo(2.9, 12);
+        // A device set's window (on PostgreSQL read from the messages since version 7): the old
+        // message's field as the new one's.
+        for (const [device, value] of [
+          ['pi-1', 1],
+          ['pi-2', 3],
+        ] as const) {
+          expect(
+            await store.aggregate({ metric: 'cpu', deviceIds: [device], from: T0 - 60_000 }),
+          ).toMatchObject({
+            count: 1,
+            mean: value,
+            max: value,
+          });
+        }
         expect((await store.latest()).map((r) => [r.id, r.metrics])).toEqual([
           ['old-1', { cpu: 1 }],
           ['new-1', { cpu: 3 }],
@@ -96,7 +110,11 @@ for (const backend of backendsUnderTest()) {
         await store.close();
       }
       const versions = await t.sql('select version from telemetry_schema_version order by version');
-      expect(versions.map((r) => Number(r.version))).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(versions.map((r) => Number(r.version))).toEqual([1, 2, 3, 4, 5, 6, 7]);
+      if (backend.name === 'postgres') {
+        const indexes = await t.sql(`select indexname from pg_indexes where tablename = 'telemetry_metrics'`);
+        expect(indexes.map((r) => r.indexname)).toEqual(['telemetry_metrics_name_time_release_value']);
+      }
       const columns = await t.sql(`select column_name from information_schema.columns
         where table_name = 'telemetry_metrics' order by ordinal_position`);
       expect(columns.map((r) => r.column_name)).toEqual([

@@ -338,6 +338,31 @@ for (const backend of backendsUnderTest()) {
         expect(r.p95).toBeCloseTo(percentileCont(values, 0.95), 9);
         expect(r.max).toBe(Math.max(...values));
       }
+      // A device set of 20 of the 50 devices (more samples than the probe reads), both ways of
+      // computing: on PostgreSQL read from the messages' `metrics`, not from the fields table.
+      const cohort = Array.from({ length: 20 }, (_, k) => `d-${k * 2 + 1}`);
+      for (const [metric, samples] of [
+        ['cpu', cpu],
+        ['seq', seq],
+      ] as const) {
+        const ofCohort: Record<string, number[]> = {};
+        messages.forEach((m, i) => {
+          if (!cohort.includes(m.deviceId)) return;
+          const release = i < 6000 ? 'release-1' : i < 12_000 ? 'release-2' : 'none';
+          const at = i - (i < 6000 ? 0 : i < 12_000 ? 6000 : 12_000);
+          ofCohort[release] = [...(ofCohort[release] ?? []), (samples[release] as number[])[at] as number];
+        });
+        const result = await store.releaseAggregates({ metric, deviceIds: cohort });
+        expect(result.map((r) => r.release)).toEqual(['release-1', 'release-2', null]);
+        for (const r of result) {
+          const values = ofCohort[r.release ?? 'none'] as number[];
+          expect(r.count).toBe(values.length);
+          expect(r.mean).toBeCloseTo(values.reduce((a, b) => a + b, 0) / values.length, 9);
+          expect(r.p50).toBeCloseTo(percentileCont(values, 0.5), 9);
+          expect(r.p95).toBeCloseTo(percentileCont(values, 0.95), 9);
+          expect(r.max).toBe(Math.max(...values));
+        }
+      }
     });
 
     it('aggregates a field over a cohort across releases, with the share of samples above 0', async () => {
@@ -479,12 +504,14 @@ for (const backend of backendsUnderTest()) {
           msg({ id: 'v2-b', artifactName: 'r1', payload: { cpu: 3 } }),
         ]);
         await store.close();
-        // The database as migration 2 left it: the plain (name, time) index, the numeric fields'
-        // message ids (dropped by version 6), version 2 the newest.
+        // The database as migration 2 left it: the plain (name, time) index and the (name, device,
+        // time) one (dropped by version 7), the numeric fields' message ids (dropped by version 6),
+        // version 2 the newest.
         await onDatabase(
           target.url,
           `drop index telemetry_metrics_name_time_release_value;
            create index telemetry_metrics_name_time on telemetry_metrics (name, received_at);
+           create index telemetry_metrics_name_device_time on telemetry_metrics (name, device_id, received_at);
            alter table telemetry_metrics add column message_id varchar;
            delete from telemetry_schema_version where version > 2`,
         );
@@ -496,6 +523,7 @@ for (const backend of backendsUnderTest()) {
         const names = indexes.map((r) => r.name);
         expect(names).toContain('telemetry_metrics_name_time_release_value');
         expect(names).not.toContain('telemetry_metrics_name_time');
+        expect(names).not.toContain('telemetry_metrics_name_device_time');
         expect(indexes.find((r) => r.name === 'telemetry_metrics_name_time_release_value')?.def).toMatch(
           /\(name, received_at\) INCLUDE \(artifact_name, value\)/,
         );
@@ -503,8 +531,12 @@ for (const backend of backendsUnderTest()) {
           target.url,
           'select version from telemetry_schema_version order by version',
         );
-        expect(versions.map((r) => Number(r.version))).toEqual([1, 2, 3, 4, 5, 6]);
+        expect(versions.map((r) => Number(r.version))).toEqual([1, 2, 3, 4, 5, 6, 7]);
         expect(await store.releaseAggregates({ metric: 'cpu' })).toEqual([
+          { release: 'r1', count: 2, mean: 2, p50: 2, p95: 2.9, max: 3 },
+        ]);
+        // A device set's window, read from the messages now.
+        expect(await store.releaseAggregates({ metric: 'cpu', deviceIds: ['pi-1'] })).toEqual([
           { release: 'r1', count: 2, mean: 2, p50: 2, p95: 2.9, max: 3 },
         ]);
       });
