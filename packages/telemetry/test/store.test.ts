@@ -3,6 +3,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   openTelemetryStore,
+  type ReleaseAggregate,
   releaseHealthSource,
   storeSink,
   TelemetryBackpressureError,
@@ -300,69 +301,53 @@ for (const backend of backendsUnderTest()) {
         await store.appendBatch(messages.slice(start, start + 2500));
       }
       expect(percentileCont(cpu['release-2'] as number[], 0.95)).toBeCloseTo(0.3125, 12);
+      const releaseOf = (i: number) => (i < 6000 ? 'release-1' : i < 12_000 ? 'release-2' : 'none');
+      const first = { 'release-1': 0, 'release-2': 6000, none: 12_000 } as Record<string, number>;
+      /** Each release's figures against percentile_cont over the samples of the messages `keep` keeps. */
+      const expectExact = (
+        result: ReleaseAggregate[],
+        samples: Record<string, number[]>,
+        keep: (i: number) => boolean,
+      ) => {
+        const expected: Record<string, number[]> = {};
+        messages.forEach((_, i) => {
+          if (!keep(i)) return;
+          const release = releaseOf(i);
+          const values = expected[release] ?? [];
+          values.push((samples[release] as number[])[i - (first[release] as number)] as number);
+          expected[release] = values;
+        });
+        expect(result.map((r) => r.release ?? 'none').sort()).toEqual(Object.keys(expected).sort());
+        for (const r of result) {
+          const values = expected[r.release ?? 'none'] as number[];
+          expect(r.count).toBe(values.length);
+          expect(r.mean).toBeCloseTo(values.reduce((a, b) => a + b, 0) / values.length, 9);
+          expect(r.p50).toBeCloseTo(percentileCont(values, 0.5), 9);
+          expect(r.p95).toBeCloseTo(percentileCont(values, 0.95), 9);
+          expect(r.max).toBe(Math.max(...values));
+        }
+      };
+      // A device set of 20 of the 50 devices (more samples than the probe reads): on PostgreSQL
+      // read from the messages' `metrics`, not from the fields table.
+      const cohort = Array.from({ length: 20 }, (_, k) => `d-${k * 2 + 1}`);
       for (const [metric, samples] of [
         ['cpu', cpu],
         ['seq', seq],
       ] as const) {
         const result = await store.releaseAggregates({ metric });
         expect(result.map((r) => r.release)).toEqual(['release-1', 'release-2', null]);
-        for (const r of result) {
-          const values = samples[r.release ?? 'none'] as number[];
-          expect(r.count).toBe(values.length);
-          expect(r.mean).toBeCloseTo(values.reduce((a, b) => a + b, 0) / values.length, 9);
-          expect(r.p50).toBeCloseTo(percentileCont(values, 0.5), 9);
-          expect(r.p95).toBeCloseTo(percentileCont(values, 0.95), 9);
-          expect(r.max).toBe(Math.max(...values));
-        }
+        expectExact(result, samples, () => true);
+        const ofCohort = await store.releaseAggregates({ metric, deviceIds: cohort });
+        expect(ofCohort.map((r) => r.release)).toEqual(['release-1', 'release-2', null]);
+        expectExact(ofCohort, samples, (i) => cohort.includes(messages[i]?.deviceId as string));
       }
       // A window of the same field (remembered as having few distinct values, counted per value).
-      const inWindow: Record<string, number[]> = {};
-      messages.forEach((m, i) => {
-        if (Number(m.receivedAt) - T0 >= 100) return;
-        const release = i < 6000 ? 'release-1' : i < 12_000 ? 'release-2' : 'none';
-        inWindow[release] = [
-          ...(inWindow[release] ?? []),
-          (cpu[release] as number[])[i - (i < 6000 ? 0 : i < 12_000 ? 6000 : 12_000)] as number,
-        ];
-      });
       const windowed = await store.releaseAggregates({
         metric: 'cpu',
         from: new Date(T0),
         to: new Date(T0 + 100),
       });
-      expect(windowed.length).toBe(Object.keys(inWindow).length);
-      for (const r of windowed) {
-        const values = inWindow[r.release ?? 'none'] as number[];
-        expect(r.count).toBe(values.length);
-        expect(r.p50).toBeCloseTo(percentileCont(values, 0.5), 9);
-        expect(r.p95).toBeCloseTo(percentileCont(values, 0.95), 9);
-        expect(r.max).toBe(Math.max(...values));
-      }
-      // A device set of 20 of the 50 devices (more samples than the probe reads), both ways of
-      // computing: on PostgreSQL read from the messages' `metrics`, not from the fields table.
-      const cohort = Array.from({ length: 20 }, (_, k) => `d-${k * 2 + 1}`);
-      for (const [metric, samples] of [
-        ['cpu', cpu],
-        ['seq', seq],
-      ] as const) {
-        const ofCohort: Record<string, number[]> = {};
-        messages.forEach((m, i) => {
-          if (!cohort.includes(m.deviceId)) return;
-          const release = i < 6000 ? 'release-1' : i < 12_000 ? 'release-2' : 'none';
-          const at = i - (i < 6000 ? 0 : i < 12_000 ? 6000 : 12_000);
-          ofCohort[release] = [...(ofCohort[release] ?? []), (samples[release] as number[])[at] as number];
-        });
-        const result = await store.releaseAggregates({ metric, deviceIds: cohort });
-        expect(result.map((r) => r.release)).toEqual(['release-1', 'release-2', null]);
-        for (const r of result) {
-          const values = ofCohort[r.release ?? 'none'] as number[];
-          expect(r.count).toBe(values.length);
-          expect(r.mean).toBeCloseTo(values.reduce((a, b) => a + b, 0) / values.length, 9);
-          expect(r.p50).toBeCloseTo(percentileCont(values, 0.5), 9);
-          expect(r.p95).toBeCloseTo(percentileCont(values, 0.95), 9);
-          expect(r.max).toBe(Math.max(...values));
-        }
-      }
+      expectExact(windowed, cpu, (i) => Number(messages[i]?.receivedAt) - T0 < 100);
     });
 
     it('aggregates a field over a cohort across releases, with the share of samples above 0', async () => {
